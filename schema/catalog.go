@@ -1,0 +1,283 @@
+package schema
+
+import (
+	"slices"
+	"strings"
+)
+
+// Topic is the coarse group an event belongs to.
+type Topic string
+
+// The documented topics.
+const (
+	TopicFile    Topic = "FILE"
+	TopicUser    Topic = "USER"
+	TopicSharing Topic = "SHARING"
+	TopicDevice  Topic = "DEVICE"
+	TopicLink    Topic = "LINK"
+	TopicOrg     Topic = "ORG"
+)
+
+// Origin says where a catalog entry comes from.
+type Origin string
+
+// The origins of catalog entries.
+const (
+	// Documented events are listed in the audit service's reference
+	// (including the ones whose names EVENT-NAMES restores).
+	Documented Origin = "documented"
+	// Original events were emitted by the original service but are absent
+	// from its reference.
+	Original Origin = "original"
+	// Extension events are Vigil's own.
+	Extension Origin = "extension"
+)
+
+// Type is the type of a field's value, from the reference's type
+// dictionary. Each type has one normalizer and one canonical JSON form.
+type Type string
+
+// The field types.
+const (
+	TypeSubmitter    Type = "verified_submitter" // {user_id, device_id}
+	TypeSOID         Type = "soid"               // {sid, oid}
+	TypeSID          Type = "sid"                // 32 hex
+	TypeOID          Type = "oid"                // 32 hex
+	TypeDID          Type = "did"                // 32 hex
+	TypeTime         Type = "timestamp"          // RFC 3339, UTC, milliseconds
+	TypeOperations   Type = "operations"         // array of file operations
+	TypeUserID       Type = "user_id"            // email or :pseudo-user
+	TypeEmail        Type = "email"              // an address without an account
+	TypeOrgID        Type = "org_id"             // organization id
+	TypePath         Type = "path"               // {sid, relative_path}
+	TypeCaller       Type = "caller"             // {email, device, acting_as}
+	TypeSharedFolder Type = "shared_folder"      // {id, name}
+	TypeRole         Type = "role"               // array of MANAGE, WRITE
+	TypeIP           Type = "ip"                 // IPv4 or IPv6 address
+	TypeString       Type = "string"             // free text
+	TypeInteger      Type = "integer"            // a non-negative whole number
+	TypeBoolean      Type = "boolean"            // true or false
+	TypeDeviceType   Type = "device_type"        // enum
+	TypeAuthority    Type = "authority"          // enum
+	TypeOrgLevel     Type = "org_level"          // enum: USER, ADMIN
+	Type2FALevel     Type = "2fa_level"          // enum: DISALLOWED, OPT_IN, MANDATORY
+	TypeJoinAs       Type = "join_as"            // enum: internal, external
+	TypeLinkKey      Type = "link_key"           // the key of a link's URL
+	TypeLinkExpiry   Type = "link_expiry"        // seconds the link stays valid
+)
+
+// Field is one documented parameter of an event.
+type Field struct {
+	Name     string `json:"name"`
+	Type     Type   `json:"type"`
+	Optional bool   `json:"optional"`
+
+	// fromCaller marks the documented actor field of events whose later
+	// emitters sent only a caller: it is filled from caller.email.
+	fromCaller bool
+}
+
+// EventSpec is one entry of the catalog.
+type EventSpec struct {
+	Topic  Topic   `json:"topic"`
+	Name   string  `json:"event"`
+	Origin Origin  `json:"origin"`
+	Doc    string  `json:"doc"`
+	Fields []Field `json:"fields"`
+}
+
+// Field returns the index of the named field in s.Fields, or -1.
+func (s *EventSpec) Field(name string) int {
+	for i := range s.Fields {
+		if s.Fields[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// maxFields bounds the number of fields of one event; Event keeps its
+// field offsets in a fixed array of this size.
+const maxFields = 10
+
+func req(name string, t Type) Field { return Field{Name: name, Type: t} }
+func opt(name string, t Type) Field { return Field{Name: name, Type: t, Optional: true} }
+func actor(name string) Field       { return Field{Name: name, Type: TypeUserID, fromCaller: true} }
+
+// catalog is the whole event catalog, in the reference's order, topic by
+// topic; events from the original service follow their topic's documented
+// ones. The descriptions are Vigil's own words.
+var catalog = []EventSpec{
+	// FILE
+	{TopicFile, "file.notification", Documented, "a file changed on the reporting device",
+		[]Field{req("verified_submitter", TypeSubmitter), req("soid", TypeSOID), req("event_time", TypeTime), req("operations", TypeOperations), req("device", TypeDID), req("path", TypePath), opt("path_to", TypePath), opt("mobile_device", TypeDID)}},
+	{TopicFile, "file.transfer", Documented, "file content or metadata moved between two devices; the reporting device is the source",
+		[]Field{req("verified_submitter", TypeSubmitter), req("soid", TypeSOID), req("event_time", TypeTime), req("operations", TypeOperations), req("device", TypeDID), req("path", TypePath), opt("path_to", TypePath), req("destination_device", TypeDID), req("destination_user", TypeUserID)}},
+
+	// USER
+	{TopicUser, "user.signin", Documented, "a user signed in on the web or a desktop client",
+		[]Field{req("user", TypeUserID), req("authority", TypeAuthority)}},
+	{TopicUser, "device.mobile.error", Documented, "certifying a mobile device failed on a permission or credential error",
+		[]Field{req("user", TypeUserID)}},
+	{TopicUser, "user.password.change", Documented, "a user with a local credential changed their password",
+		[]Field{req("user", TypeUserID)}},
+	{TopicUser, "user.org.invite", Documented, "an invitation to the organization went to an address without an account",
+		[]Field{req("inviter", TypeUserID), req("invitee", TypeEmail), req("organization", TypeOrgID)}},
+	{TopicUser, "user.org.signup", Documented, "someone signed up with an invitation code",
+		[]Field{req("user", TypeUserID), req("first_name", TypeString), req("last_name", TypeString), req("organization", TypeOrgID), req("is_admin", TypeBoolean)}},
+	{TopicUser, "user.create", Documented, "an admin created an account through the user management API",
+		[]Field{req("email", TypeEmail), req("caller", TypeCaller)}},
+	{TopicUser, "user.delete", Documented, "an admin deleted an account through the user management API; the reference names the acting caller's field delete",
+		[]Field{req("email", TypeEmail), req("delete", TypeCaller)}},
+	{TopicUser, "user.password.error", Documented, "a sign-in was denied for a bad credential",
+		[]Field{req("user", TypeUserID)}},
+	{TopicUser, "user.password.reset.request", Documented, "a password reset token was mailed to the user",
+		[]Field{req("user", TypeUserID), req("caller", TypeCaller)}},
+	{TopicUser, "user.password.reset", Documented, "a user reset their password with a mailed token",
+		[]Field{req("user", TypeUserID)}},
+	{TopicUser, "user.password.revoke", Documented, "an admin revoked a user's credential through the user management API",
+		[]Field{req("email", TypeEmail), req("caller", TypeCaller)}},
+	{TopicUser, "user.org.authorization", Documented, "a user's organization level changed (promoted to admin or demoted)",
+		[]Field{req("admin_user", TypeUserID), req("target_user", TypeUserID), req("new_level", TypeOrgLevel)}},
+	{TopicUser, "user.password.update", Documented, "a user or admin updated a credential through the user management API",
+		[]Field{req("email", TypeEmail), req("caller", TypeCaller)}},
+	{TopicUser, "user.update", Documented, "a user or admin changed a user's name through the user management API",
+		[]Field{req("email", TypeEmail), req("caller", TypeCaller)}},
+	{TopicUser, "user.org.provision", Documented, "an auto-provisioned user signed in for the first time",
+		[]Field{req("user", TypeUserID), req("authority", TypeAuthority)}},
+	{TopicUser, "user.org.accept", Documented, "a user accepted an invitation to an organization",
+		[]Field{req("user", TypeUserID), req("previous_org", TypeOrgID), req("new_org", TypeOrgID)}},
+	{TopicUser, "user.org.remove", Documented, "an admin removed a user from the organization",
+		[]Field{req("admin_user", TypeUserID), req("target_user", TypeUserID)}},
+	{TopicUser, "user.account.request", Documented, "someone asked for an account (open sign-up only)",
+		[]Field{req("email", TypeEmail)}},
+	{TopicUser, "user.quota.warning", Documented, "a user reached 80% of their quota, as a Team Server measured it",
+		[]Field{req("user", TypeUserID), req("bytes_used", TypeInteger), req("bytes_allowed", TypeInteger)}},
+	{TopicUser, "user.2fa.enable", Documented, "a user turned on two-factor authentication",
+		[]Field{req("user", TypeUserID)}},
+	{TopicUser, "user.2fa.disable", Documented, "a user or admin turned off a user's two-factor authentication",
+		[]Field{req("user", TypeUserID), req("caller", TypeCaller)}},
+
+	// SHARING
+	{TopicSharing, "folder.create", Documented, "a shared folder was created",
+		[]Field{req("folder", TypeSharedFolder), req("caller", TypeCaller)}},
+	{TopicSharing, "folder.destroy", Documented, "a shared folder was destroyed",
+		[]Field{req("folder", TypeSharedFolder), req("caller", TypeCaller)}},
+	{TopicSharing, "folder.join", Documented, "a user accepted an invitation to a shared folder",
+		[]Field{req("folder", TypeSharedFolder), req("target", TypeUserID), req("caller", TypeCaller), req("role", TypeRole), opt("join_as", TypeJoinAs)}},
+	{TopicSharing, "folder.leave", Documented, "a user left a shared folder",
+		[]Field{req("folder", TypeSharedFolder), req("caller", TypeCaller), req("target", TypeUserID)}},
+	{TopicSharing, "folder.invite", Documented, "a user invited an internal or external user to a shared folder",
+		[]Field{req("folder", TypeSharedFolder), actor("sharer"), req("target", TypeUserID), req("role", TypeRole), opt("caller", TypeCaller)}},
+	{TopicSharing, "folder.delete_invitation", Documented, "an invitation to a shared folder was withdrawn",
+		[]Field{req("folder", TypeSharedFolder), req("caller", TypeCaller), req("target", TypeUserID)}},
+	{TopicSharing, "folder.permission.delete", Documented, "a user was removed from a shared folder's member list",
+		[]Field{req("folder", TypeSharedFolder), req("caller", TypeCaller), req("target", TypeUserID)}},
+	{TopicSharing, "folder.permission.update", Documented, "a shared folder's manager changed a member's role",
+		[]Field{actor("admin_user"), req("target", TypeUserID), req("old_role", TypeRole), req("new_role", TypeRole), req("folder", TypeSharedFolder), opt("caller", TypeCaller)}},
+	{TopicSharing, "folder.add", Original, "a member was added to a shared folder directly, without an invitation",
+		[]Field{req("folder", TypeSharedFolder), req("caller", TypeCaller), req("target", TypeUserID), req("role", TypeRole)}},
+
+	// DEVICE
+	{TopicDevice, "device.signin", Documented, "a device signed in with a certificate from the appliance's authority",
+		[]Field{req("user", TypeUserID), req("device_id", TypeDID), req("ip", TypeIP)}},
+	{TopicDevice, "device.certify", Documented, "a new device was certified; mobile devices may lack some fields",
+		[]Field{req("user", TypeUserID), req("device_type", TypeDeviceType), req("device_id", TypeDID), opt("device_name", TypeString), opt("os_family", TypeString), opt("os_name", TypeString)}},
+	{TopicDevice, "device.access.code", Documented, "a user generated a one-time access code for certifying a device",
+		[]Field{req("user", TypeUserID), req("timeout", TypeInteger)}},
+	{TopicDevice, "device.mobile.code", Documented, "a user generated a QR code to authenticate a mobile device",
+		[]Field{req("user", TypeUserID)}},
+	{TopicDevice, "device.mobile.authenticate", Documented, "a mobile device authenticated with a one-time access code",
+		[]Field{req("user", TypeUserID), req("device", TypeDID)}},
+	{TopicDevice, "device.recertify", Documented, "a device replaced its certificate with a newer one",
+		[]Field{req("user", TypeUserID), req("device", TypeDID), req("device_type", TypeDeviceType)}},
+	{TopicDevice, "device.unlink", Documented, "a device stopped syncing at admin_user's request and keeps its files",
+		[]Field{req("admin_user", TypeUserID), req("device", TypeDID), req("owner", TypeUserID)}},
+	{TopicDevice, "device.erase", Documented, "a device's synced folder was remotely wiped at admin_user's request",
+		[]Field{req("admin_user", TypeUserID), req("device", TypeDID), req("owner", TypeUserID)}},
+	{TopicDevice, "user.device.recertify", Original, "a Team Server replaced its certificate (named as the original service emitted it)",
+		[]Field{req("user", TypeUserID), req("device", TypeDID), req("device_type", TypeDeviceType)}},
+
+	// LINK
+	{TopicLink, "link.create", Documented, "a link to a file or folder was created",
+		[]Field{req("ip", TypeIP), req("caller", TypeCaller), req("key", TypeLinkKey), req("soid", TypeSOID)}},
+	{TopicLink, "link.delete", Documented, "a link was deleted",
+		[]Field{req("ip", TypeIP), req("caller", TypeCaller), req("key", TypeLinkKey)}},
+	{TopicLink, "link.access", Documented, "a link was used to read an object's metadata",
+		[]Field{req("ip", TypeIP), req("key", TypeLinkKey)}},
+	{TopicLink, "link.download", Documented, "an object was downloaded through a link",
+		[]Field{req("ip", TypeIP), req("key", TypeLinkKey), req("oid", TypeOID), req("name", TypeString)}},
+	{TopicLink, "link.set_password", Documented, "a link was given a password",
+		[]Field{req("ip", TypeIP), req("caller", TypeCaller), req("key", TypeLinkKey)}},
+	{TopicLink, "link.remove_password", Documented, "a link's password was removed",
+		[]Field{req("ip", TypeIP), req("caller", TypeCaller), req("key", TypeLinkKey)}},
+	{TopicLink, "link.set_expiry", Documented, "a link was given an expiry",
+		[]Field{req("ip", TypeIP), req("caller", TypeCaller), req("key", TypeLinkKey), req("expiry", TypeLinkExpiry)}},
+	{TopicLink, "link.remove_expiry", Documented, "a link's expiry was removed",
+		[]Field{req("ip", TypeIP), req("caller", TypeCaller), req("key", TypeLinkKey)}},
+	{TopicLink, "link.update", Original, "several settings of a link changed at once",
+		[]Field{req("ip", TypeIP), req("caller", TypeCaller), req("key", TypeLinkKey), opt("set_password", TypeBoolean), opt("require_login", TypeBoolean), opt("expiry", TypeLinkExpiry)}},
+	{TopicLink, "link.set_require_login", Original, "a link began or stopped requiring a signed-in user",
+		[]Field{req("ip", TypeIP), req("caller", TypeCaller), req("key", TypeLinkKey), req("require_login", TypeBoolean)}},
+
+	// ORG
+	{TopicOrg, "org.2fa.level", Documented, "an admin changed the organization's two-factor enforcement level",
+		[]Field{req("org", TypeUserID), req("caller", TypeCaller), req("old_level", Type2FALevel), req("new_level", Type2FALevel)}},
+}
+
+var byName = func() map[string]*EventSpec {
+	m := make(map[string]*EventSpec, len(catalog))
+	for i := range catalog {
+		m[catalog[i].Name] = &catalog[i]
+	}
+	return m
+}()
+
+// topics lists the catalog's topics in catalog order.
+var topics = func() []Topic {
+	var out []Topic
+	for i := range catalog {
+		if !slices.Contains(out, catalog[i].Topic) {
+			out = append(out, catalog[i].Topic)
+		}
+	}
+	return out
+}()
+
+// Catalog returns every event of the catalog, in catalog order. The
+// entries are shared: callers must not modify them.
+func Catalog() []*EventSpec {
+	out := make([]*EventSpec, len(catalog))
+	for i := range catalog {
+		out[i] = &catalog[i]
+	}
+	return out
+}
+
+// Lookup returns the catalog entry of the named event.
+func Lookup(name string) (*EventSpec, bool) {
+	s, ok := byName[name]
+	return s, ok
+}
+
+// Topics returns the topics of the catalog, in catalog order.
+func Topics() []Topic { return slices.Clone(topics) }
+
+// topicAliases maps other spellings of a topic to the catalog's.
+var topicAliases = map[string]Topic{
+	"ORGANIZATION": TopicOrg,
+}
+
+// parseTopic matches a topic case-insensitively, aliases included.
+func parseTopic(s string) (Topic, bool) {
+	u := strings.ToUpper(s)
+	if t, ok := topicAliases[u]; ok {
+		return t, true
+	}
+	for _, t := range topics {
+		if string(t) == u {
+			return t, true
+		}
+	}
+	return "", false
+}
