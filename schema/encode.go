@@ -1,9 +1,15 @@
 package schema
 
 import (
+	"errors"
 	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
+)
+
+var (
+	errUTF8   = errors.New("invalid UTF-8")
+	errNumber = errors.New("not a JSON number")
 )
 
 const hexDigits = "0123456789abcdef"
@@ -103,7 +109,57 @@ func appendValue(dst []byte, v *fastjson.Value) ([]byte, error) {
 			return dst, errUTF8
 		}
 		return appendString(dst, b), nil
-	default: // numbers, true, false, null
+	case fastjson.TypeNumber:
+		start := len(dst)
+		dst = v.MarshalTo(dst)
+		if !isJSONNumber(dst[start:]) {
+			return dst[:start], errNumber
+		}
+		return dst, nil
+	default: // true, false, null
 		return v.MarshalTo(dst), nil
 	}
+}
+
+// isJSONNumber reports whether b is a number as JSON spells it; the parser
+// is more lenient (NaN, Inf, "1-2").
+func isJSONNumber(b []byte) bool {
+	i := 0
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	default:
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		j := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == j {
+			return false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == j {
+			return false
+		}
+	}
+	return i == len(b)
 }

@@ -19,8 +19,29 @@ func newEnum(name string, values ...string) *enum {
 
 // match returns the position of s in e.values.
 func (e *enum) match(s string) (int, bool) {
+	if len(s) <= 32 {
+		// Fold on the stack: the map lookup of string(b) does not copy.
+		var buf [32]byte
+		b := foldTo(buf[:0], s)
+		i, ok := e.index[string(b)]
+		return i, ok
+	}
 	i, ok := e.index[fold(s)]
 	return i, ok
+}
+
+func foldTo(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'A' && c <= 'Z':
+			b = append(b, c+'a'-'A')
+		case c == ' ' || c == '_' || c == '-' || c == '#':
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
 }
 
 // fold lower-cases ASCII letters and drops separators. It allocates only
@@ -37,18 +58,7 @@ func fold(s string) string {
 	if clean {
 		return s
 	}
-	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'A' && c <= 'Z':
-			b = append(b, c+'a'-'A')
-		case c == ' ' || c == '_' || c == '-' || c == '#':
-		default:
-			b = append(b, c)
-		}
-	}
-	return string(b)
+	return string(foldTo(make([]byte, 0, len(s)), s))
 }
 
 // The enumerations of the catalog, spelled as EVENT-NAMES.md emits them.

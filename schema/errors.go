@@ -43,6 +43,9 @@ func invalid(field, code, reason string) *ValidationError {
 
 // subpath joins a field path and a member name.
 func subpath(path, name string) string {
+	if name == "" {
+		return path
+	}
 	if path == "" {
 		return name
 	}

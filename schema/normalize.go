@@ -2,7 +2,6 @@ package schema
 
 import (
 	"bytes"
-	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -11,8 +10,6 @@ import (
 
 	"github.com/valyala/fastjson"
 )
-
-var errUTF8 = errors.New("invalid UTF-8")
 
 // Limits bound what Normalize accepts. The zero value means the defaults.
 type Limits struct {
@@ -132,9 +129,6 @@ func (n *Normalizer) normalize(raw []byte, meta Meta) (*Event, *ValidationError)
 	if !utf8.Valid(raw) {
 		return nil, invalid("", CodeUTF8, "invalid UTF-8")
 	}
-	if err := fastjson.ValidateBytes(raw); err != nil {
-		return nil, invalid("", CodeSyntax, "not valid JSON")
-	}
 	v, err := n.parser.ParseBytes(raw)
 	if err != nil {
 		return nil, invalid("", CodeSyntax, "not valid JSON")
@@ -251,7 +245,12 @@ func (n *Normalizer) addExtra(k []byte, v *fastjson.Value) {
 	off := len(n.scratch)
 	var err error
 	n.scratch, err = appendValue(n.scratch, v)
-	if err != nil {
+	switch err {
+	case nil:
+	case errNumber:
+		n.err = invalid(string(k), CodeSyntax, "holds a number JSON cannot spell")
+		return
+	default:
 		n.err = invalid(string(k), CodeUTF8, "invalid UTF-8")
 		return
 	}
@@ -341,7 +340,7 @@ func (n *Normalizer) finish() (*Event, *ValidationError) {
 		id = n.deriveID(b)
 	}
 
-	e := &Event{spec: spec, timestamp: n.ts, id: string(id), receivedAt: n.recvd, submitter: n.submitter, extras: len(n.extras)}
+	e := &Event{spec: spec, timestamp: n.ts, receivedAt: n.recvd, submitter: n.submitter, extras: len(n.extras)}
 	w := make([]byte, 0, 200+len(spec.Name)+len(id)+len(n.submitter.UserID)+len(b))
 	w = append(w, `{"topic":"`...)
 	w = append(w, spec.Topic...)
@@ -350,7 +349,9 @@ func (n *Normalizer) finish() (*Event, *ValidationError) {
 	w = append(w, `","timestamp":"`...)
 	w = AppendTime(w, n.ts)
 	w = append(w, `","event_id":`...)
-	w = appendString(w, id)
+	idAt := len(w) + 1
+	w = appendString(w, id) // ids hold no characters that need escapes
+	e.id = b2s(w[idAt : len(w)-1])
 	if !n.recvd.IsZero() {
 		w = append(w, `,"received_at":"`...)
 		w = AppendTime(w, n.recvd)

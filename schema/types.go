@@ -18,7 +18,7 @@ func (n *Normalizer) appendField(dst []byte, t Type, v *fastjson.Value, path str
 	case TypeSOID:
 		return appendSOID(dst, v, path)
 	case TypeSID, TypeOID, TypeDID:
-		return appendHexValue(dst, v, path)
+		return appendHexValue(dst, v, path, "")
 	case TypeTime:
 		ts, err := timeValue(v, path)
 		if err != nil {
@@ -32,9 +32,9 @@ func (n *Normalizer) appendField(dst []byte, t Type, v *fastjson.Value, path str
 	case TypeRole:
 		return appendSet(dst, v, path, enumRole, true)
 	case TypeUserID:
-		return n.appendUser(dst, v, path, true)
+		return n.appendUser(dst, v, path, "", true)
 	case TypeEmail:
-		return n.appendUser(dst, v, path, false)
+		return n.appendUser(dst, v, path, "", false)
 	case TypeOrgID:
 		return n.appendOrg(dst, v, path)
 	case TypePath:
@@ -46,13 +46,13 @@ func (n *Normalizer) appendField(dst []byte, t Type, v *fastjson.Value, path str
 	case TypeIP:
 		return appendIP(dst, v, path)
 	case TypeString:
-		s, err := n.text(v, path)
+		s, err := n.text(v, path, "")
 		if err != nil {
 			return dst, err
 		}
 		return appendString(dst, s), nil
 	case TypeLinkKey:
-		s, err := n.text(v, path)
+		s, err := n.text(v, path, "")
 		if err != nil {
 			return dst, err
 		}
@@ -90,7 +90,7 @@ func (n *Normalizer) appendField(dst []byte, t Type, v *fastjson.Value, path str
 		return dst, invalid(path, CodeForbidden, "set by the server")
 	}
 	if e := enumOf(t); e != nil {
-		s, err := n.text(v, path)
+		s, err := n.text(v, path, "")
 		if err != nil {
 			return dst, err
 		}
@@ -104,16 +104,16 @@ func (n *Normalizer) appendField(dst []byte, t Type, v *fastjson.Value, path str
 }
 
 // text reads a JSON string, checking its encoding and length.
-func (n *Normalizer) text(v *fastjson.Value, path string) (string, *ValidationError) {
+func (n *Normalizer) text(v *fastjson.Value, path, member string) (string, *ValidationError) {
 	b, err := v.StringBytes()
 	if err != nil {
-		return "", invalid(path, CodeType, "must be a string")
+		return "", invalid(subpath(path, member), CodeType, "must be a string")
 	}
 	if len(b) > n.limits.MaxStringLen {
-		return "", invalid(path, CodeTooLong, "longer than "+itoa(n.limits.MaxStringLen)+" bytes")
+		return "", invalid(subpath(path, member), CodeTooLong, "longer than "+itoa(n.limits.MaxStringLen)+" bytes")
 	}
 	if !utf8.Valid(b) {
-		return "", invalid(path, CodeUTF8, "invalid UTF-8")
+		return "", invalid(subpath(path, member), CodeUTF8, "invalid UTF-8")
 	}
 	return b2s(b), nil
 }
@@ -132,24 +132,24 @@ func unwrap(v *fastjson.Value) *fastjson.Value {
 
 // appendUser appends a user id (pseudo allowed) or an email address:
 // trimmed and lower-cased; pseudo-users (":2a3f") are kept as they are.
-func (n *Normalizer) appendUser(dst []byte, v *fastjson.Value, path string, pseudo bool) ([]byte, *ValidationError) {
-	s, err := n.text(unwrap(v), path)
+func (n *Normalizer) appendUser(dst []byte, v *fastjson.Value, path, member string, pseudo bool) ([]byte, *ValidationError) {
+	s, err := n.text(unwrap(v), path, member)
 	if err != nil {
 		return dst, err
 	}
 	s = strings.TrimSpace(s)
 	if pseudo && strings.HasPrefix(s, ":") {
 		if len(s) == 1 || strings.ContainsAny(s, " \"\\") || hasControl(s) {
-			return dst, invalid(path, CodeFormat, "not a pseudo-user id")
+			return dst, invalid(subpath(path, member), CodeFormat, "not a pseudo-user id")
 		}
 		return appendString(dst, s), nil
 	}
 	at := strings.LastIndexByte(s, '@')
 	if at <= 0 || at == len(s)-1 || strings.ContainsAny(s, " \t\r\n<>,;\"\\") || hasControl(s) {
 		if pseudo {
-			return dst, invalid(path, CodeFormat, "not an email address or pseudo-user id: "+quote(s))
+			return dst, invalid(subpath(path, member), CodeFormat, "not an email address or pseudo-user id: "+quote(s))
 		}
-		return dst, invalid(path, CodeFormat, "not an email address: "+quote(s))
+		return dst, invalid(subpath(path, member), CodeFormat, "not an email address: "+quote(s))
 	}
 	start := len(dst)
 	dst = appendString(dst, s)
@@ -170,7 +170,7 @@ func (n *Normalizer) appendOrg(dst []byte, v *fastjson.Value, path string) ([]by
 		dst = strconv.AppendInt(dst, i, 10)
 		return append(dst, '"'), nil
 	}
-	s, err := n.text(v, path)
+	s, err := n.text(v, path, "")
 	if err != nil {
 		return dst, invalid(path, CodeType, "must be a string or a number")
 	}
@@ -182,17 +182,19 @@ func (n *Normalizer) appendOrg(dst []byte, v *fastjson.Value, path string) ([]by
 }
 
 // appendHexValue appends a 32-hex identifier (SID, OID, DID) in lower case.
-func appendHexValue(dst []byte, v *fastjson.Value, path string) ([]byte, *ValidationError) {
+// member names the member of path in errors ("" for path itself); the
+// path is joined only when there is an error to report.
+func appendHexValue(dst []byte, v *fastjson.Value, path, member string) ([]byte, *ValidationError) {
 	b, err := v.StringBytes()
 	if err != nil {
-		return dst, invalid(path, CodeType, "must be a string of 32 hex digits")
+		return dst, invalid(subpath(path, member), CodeType, "must be a string of 32 hex digits")
 	}
-	return appendHex(dst, b, path)
+	return appendHex(dst, b, path, member)
 }
 
-func appendHex(dst, b []byte, path string) ([]byte, *ValidationError) {
+func appendHex(dst, b []byte, path, member string) ([]byte, *ValidationError) {
 	if len(b) != 32 {
-		return dst, invalid(path, CodeFormat, "must be 32 hex digits")
+		return dst, invalid(subpath(path, member), CodeFormat, "must be 32 hex digits")
 	}
 	dst = append(dst, '"')
 	for _, c := range b {
@@ -201,7 +203,7 @@ func appendHex(dst, b []byte, path string) ([]byte, *ValidationError) {
 		case c >= 'A' && c <= 'F':
 			c += 'a' - 'A'
 		default:
-			return dst, invalid(path, CodeFormat, "must be 32 hex digits")
+			return dst, invalid(subpath(path, member), CodeFormat, "must be 32 hex digits")
 		}
 		dst = append(dst, c)
 	}
@@ -210,12 +212,11 @@ func appendHex(dst, b []byte, path string) ([]byte, *ValidationError) {
 
 // members reads a typed object: the named members in order, and an error
 // for any other member.
-func members(v *fastjson.Value, path string, names ...string) ([]*fastjson.Value, *ValidationError) {
+func members(v *fastjson.Value, path string, names ...string) (out [3]*fastjson.Value, _ *ValidationError) {
 	o, err := v.Object()
 	if err != nil {
-		return nil, invalid(path, CodeType, "must be an object")
+		return out, invalid(path, CodeType, "must be an object")
 	}
-	out := make([]*fastjson.Value, len(names))
 	found := 0
 	for i, name := range names {
 		out[i] = o.Get(name)
@@ -241,7 +242,7 @@ func members(v *fastjson.Value, path string, names ...string) ([]*fastjson.Value
 			}
 			verr = invalid(subpath(path, string(k)), CodeUnknown, "unknown member (expected "+strings.Join(names, ", ")+")")
 		})
-		return nil, verr
+		return out, verr
 	}
 	return out, nil
 }
@@ -277,11 +278,11 @@ func appendSOID(dst []byte, v *fastjson.Value, path string) ([]byte, *Validation
 	}
 	var verr *ValidationError
 	dst = append(dst, `{"sid":`...)
-	if dst, verr = appendHex(dst, sid, subpath(path, "sid")); verr != nil {
+	if dst, verr = appendHex(dst, sid, path, "sid"); verr != nil {
 		return dst, verr
 	}
 	dst = append(dst, `,"oid":`...)
-	if dst, verr = appendHex(dst, oid, subpath(path, "oid")); verr != nil {
+	if dst, verr = appendHex(dst, oid, path, "oid"); verr != nil {
 		return dst, verr
 	}
 	return append(dst, '}'), nil
@@ -300,10 +301,10 @@ func (n *Normalizer) appendPath(dst []byte, v *fastjson.Value, path string) ([]b
 		return dst, invalid(subpath(path, "relative_path"), CodeMissing, "required")
 	}
 	dst = append(dst, `{"sid":`...)
-	if dst, verr = appendHexValue(dst, m[0], subpath(path, "sid")); verr != nil {
+	if dst, verr = appendHexValue(dst, m[0], path, "sid"); verr != nil {
 		return dst, verr
 	}
-	rp, verr := n.text(m[1], subpath(path, "relative_path"))
+	rp, verr := n.text(m[1], path, "relative_path")
 	if verr != nil {
 		return dst, verr
 	}
@@ -361,7 +362,7 @@ func (n *Normalizer) appendCaller(dst []byte, v *fastjson.Value, path string) ([
 	if v.Type() == fastjson.TypeString || isWrapped(v) {
 		dst = append(dst, `{"email":`...)
 		start := len(dst)
-		if dst, verr = n.appendUser(dst, v, subpath(path, "email"), true); verr != nil {
+		if dst, verr = n.appendUser(dst, v, path, "email", true); verr != nil {
 			return dst, verr
 		}
 		n.caller = unquote(dst[start:])
@@ -376,19 +377,19 @@ func (n *Normalizer) appendCaller(dst []byte, v *fastjson.Value, path string) ([
 	}
 	dst = append(dst, `{"email":`...)
 	start := len(dst)
-	if dst, verr = n.appendUser(dst, m[0], subpath(path, "email"), true); verr != nil {
+	if dst, verr = n.appendUser(dst, m[0], path, "email", true); verr != nil {
 		return dst, verr
 	}
 	n.caller = unquote(dst[start:])
 	if m[1] != nil && m[1].Type() != fastjson.TypeNull {
 		dst = append(dst, `,"device":`...)
-		if dst, verr = appendHexValue(dst, m[1], subpath(path, "device")); verr != nil {
+		if dst, verr = appendHexValue(dst, m[1], path, "device"); verr != nil {
 			return dst, verr
 		}
 	}
 	if m[2] != nil && m[2].Type() != fastjson.TypeNull {
 		dst = append(dst, `,"acting_as":`...)
-		if dst, verr = n.appendUser(dst, m[2], subpath(path, "acting_as"), true); verr != nil {
+		if dst, verr = n.appendUser(dst, m[2], path, "acting_as", true); verr != nil {
 			return dst, verr
 		}
 	}
@@ -407,11 +408,11 @@ func (n *Normalizer) appendFolder(dst []byte, v *fastjson.Value, path string) ([
 		return dst, invalid(subpath(path, "id"), CodeMissing, "required")
 	}
 	dst = append(dst, `{"id":`...)
-	if dst, verr = appendHexValue(dst, m[0], subpath(path, "id")); verr != nil {
+	if dst, verr = appendHexValue(dst, m[0], path, "id"); verr != nil {
 		return dst, verr
 	}
 	if m[1] != nil {
-		name, verr := n.text(m[1], subpath(path, "name"))
+		name, verr := n.text(m[1], path, "name")
 		if verr != nil {
 			return dst, verr
 		}
@@ -426,18 +427,6 @@ func (n *Normalizer) appendFolder(dst []byte, v *fastjson.Value, path string) ([
 // unknown and are emitted as null; [] is a viewer.
 func appendSet(dst []byte, v *fastjson.Value, path string, e *enum, nullable bool) ([]byte, *ValidationError) {
 	var have uint32
-	add := func(s, p string) *ValidationError {
-		s = strings.TrimSpace(s)
-		if s == "" {
-			return nil
-		}
-		i, ok := e.match(s)
-		if !ok {
-			return invalid(p, CodeEnum, "not a "+e.name+": "+quote(s)+" (one of "+strings.Join(e.values, ", ")+")")
-		}
-		have |= 1 << i
-		return nil
-	}
 	switch v.Type() {
 	case fastjson.TypeNull:
 		if nullable {
@@ -449,9 +438,9 @@ func appendSet(dst []byte, v *fastjson.Value, path string, e *enum, nullable boo
 		if len(b) == 0 && nullable {
 			return append(dst, "null"...), nil
 		}
-		for s := range strings.SplitSeq(string(b), ",") {
-			if err := add(s, path); err != nil {
-				return dst, err
+		for s := range strings.SplitSeq(b2s(b), ",") {
+			if verr := addEnum(&have, e, s, path, -1); verr != nil {
+				return dst, verr
 			}
 		}
 	case fastjson.TypeArray:
@@ -461,7 +450,7 @@ func appendSet(dst []byte, v *fastjson.Value, path string, e *enum, nullable boo
 			if err != nil {
 				return dst, invalid(path+"["+itoa(i)+"]", CodeType, "must be a string")
 			}
-			if verr := add(b2s(b), path+"["+itoa(i)+"]"); verr != nil {
+			if verr := addEnum(&have, e, b2s(b), path, i); verr != nil {
 				return dst, verr
 			}
 		}
@@ -484,6 +473,24 @@ func appendSet(dst []byte, v *fastjson.Value, path string, e *enum, nullable boo
 		dst = appendString(dst, name)
 	}
 	return append(dst, ']'), nil
+}
+
+// addEnum adds s to the set have; empty strings are skipped. index is the
+// position in an array, or -1.
+func addEnum(have *uint32, e *enum, s, path string, index int) *ValidationError {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil
+	}
+	i, ok := e.match(s)
+	if !ok {
+		if index >= 0 {
+			path += "[" + itoa(index) + "]"
+		}
+		return invalid(path, CodeEnum, "not a "+e.name+": "+quote(s)+" (one of "+strings.Join(e.values, ", ")+")")
+	}
+	*have |= 1 << i
+	return nil
 }
 
 // appendIP appends an IP address in its canonical text form.
