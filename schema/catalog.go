@@ -72,6 +72,8 @@ type Field struct {
 	Type     Type   `json:"type"`
 	Optional bool   `json:"optional"`
 
+	// alias is another name the original service sent the field under.
+	alias string
 	// fromCaller marks the documented actor field of events whose later
 	// emitters sent only a caller: it is filled from caller.email.
 	fromCaller bool
@@ -90,6 +92,16 @@ type EventSpec struct {
 func (s *EventSpec) Field(name string) int {
 	for i := range s.Fields {
 		if s.Fields[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// alias returns the index of the field that name is an alias of, or -1.
+func (s *EventSpec) alias(name string) int {
+	for i := range s.Fields {
+		if s.Fields[i].alias != "" && s.Fields[i].alias == name {
 			return i
 		}
 	}
@@ -127,8 +139,8 @@ var catalog = []EventSpec{
 		[]Field{req("user", TypeUserID), req("first_name", TypeString), req("last_name", TypeString), req("organization", TypeOrgID), req("is_admin", TypeBoolean)}},
 	{TopicUser, "user.create", Documented, "an admin created an account through the user management API",
 		[]Field{req("email", TypeEmail), req("caller", TypeCaller)}},
-	{TopicUser, "user.delete", Documented, "an admin deleted an account through the user management API; the reference names the acting caller's field delete",
-		[]Field{req("email", TypeEmail), req("delete", TypeCaller)}},
+	{TopicUser, "user.delete", Documented, "an admin deleted an account through the user management API; the reference names the acting caller's field delete, the original service sent it as caller; both are read, delete is written",
+		[]Field{req("email", TypeEmail), {Name: "delete", Type: TypeCaller, alias: "caller"}}},
 	{TopicUser, "user.password.error", Documented, "a sign-in was denied for a bad credential",
 		[]Field{req("user", TypeUserID)}},
 	{TopicUser, "user.password.reset.request", Documented, "a password reset token was mailed to the user",

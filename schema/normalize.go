@@ -3,6 +3,7 @@ package schema
 import (
 	"bytes"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -72,7 +73,71 @@ type Normalizer struct {
 	hash      []byte
 	recvd     time.Time
 	submitter Submitter
+	envelope  uint8  // envelope fields seen, by envelopeBit
+	nulls     uint16 // catalog fields given as null, by index
 	visit     func(k []byte, v *fastjson.Value)
+}
+
+// envelopeBit numbers the envelope fields, to catch one given twice.
+func envelopeBit(k []byte) uint8 {
+	switch string(k) {
+	case "topic":
+		return 1
+	case "event":
+		return 2
+	case "timestamp":
+		return 4
+	case "event_id":
+		return 8
+	case "received_at":
+		return 16
+	case "verified_submitter":
+		return 32
+	}
+	return 0
+}
+
+// hasLoneSurrogate reports whether raw holds a \u escape of half a
+// surrogate pair without its other half, which no UTF-8 text can hold.
+func hasLoneSurrogate(raw []byte) bool {
+	for i := 0; ; {
+		j := bytes.Index(raw[i:], []byte(`\u`))
+		if j < 0 {
+			return false
+		}
+		i += j
+		// Count the backslashes before: an even number means this one is
+		// itself escaped.
+		k := i
+		for k > 0 && raw[k-1] == '\\' {
+			k--
+		}
+		if (i-k)%2 == 1 || i+6 > len(raw) {
+			i += 2
+			continue
+		}
+		r, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 16)
+		if err != nil {
+			i += 2
+			continue
+		}
+		switch {
+		case r >= 0xD800 && r <= 0xDBFF:
+			// A high half needs a low half right after it.
+			if i+12 > len(raw) || raw[i+6] != '\\' || raw[i+7] != 'u' {
+				return true
+			}
+			lo, err := strconv.ParseUint(string(raw[i+8:i+12]), 16, 16)
+			if err != nil || lo < 0xDC00 || lo > 0xDFFF {
+				return true
+			}
+			i += 12
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return true
+		default:
+			i += 6
+		}
+	}
 }
 
 type extra struct {
@@ -121,6 +186,8 @@ func (n *Normalizer) reset(meta Meta) {
 	n.caller = ""
 	n.id = n.id[:0]
 	n.recvd = meta.ReceivedAt
+	n.envelope = 0
+	n.nulls = 0
 	n.submitter = meta.Submitter
 }
 
@@ -128,6 +195,14 @@ func (n *Normalizer) normalize(raw []byte, meta Meta) (*Event, *ValidationError)
 	n.reset(meta)
 	if !utf8.Valid(raw) {
 		return nil, invalid("", CodeUTF8, "invalid UTF-8")
+	}
+	// The parser alone is lenient (NaN, 0030, "\q"): validate first so
+	// that bad input is an error rather than quietly changed.
+	if err := fastjson.ValidateBytes(raw); err != nil {
+		return nil, invalid("", CodeSyntax, "not valid JSON")
+	}
+	if hasLoneSurrogate(raw) {
+		return nil, invalid("", CodeUTF8, "a \\u escape encodes half a surrogate pair")
 	}
 	v, err := n.parser.ParseBytes(raw)
 	if err != nil {
@@ -199,6 +274,13 @@ func (n *Normalizer) visitField(k []byte, v *fastjson.Value) {
 	if n.err != nil {
 		return
 	}
+	if bit := envelopeBit(k); bit != 0 {
+		if n.envelope&bit != 0 {
+			n.err = invalid(string(k), CodeDuplicate, "field given twice")
+			return
+		}
+		n.envelope |= bit
+	}
 	switch string(k) {
 	case "topic", "event", "timestamp":
 		return // read before the visit
@@ -219,12 +301,24 @@ func (n *Normalizer) visitField(k []byte, v *fastjson.Value) {
 		n.submitter, n.err = submitterValue(v)
 		return
 	}
-	if i := n.spec.Field(string(k)); i >= 0 {
-		if n.vals[i].end != 0 {
-			n.err = invalid(string(k), CodeDuplicate, "field given twice")
+	i := n.spec.Field(string(k))
+	if i < 0 {
+		i = n.spec.alias(string(k))
+	}
+	if i >= 0 {
+		f := &n.spec.Fields[i]
+		if v.Type() == fastjson.TypeNull && f.Type != TypeRole {
+			// null is absence; a required field is then reported missing.
+			if n.nulls&(1<<i) != 0 {
+				n.err = invalid(f.Name, CodeDuplicate, "field given twice")
+			}
+			n.nulls |= 1 << i
 			return
 		}
-		f := &n.spec.Fields[i]
+		if n.vals[i].end != 0 || n.nulls&(1<<i) != 0 {
+			n.err = invalid(f.Name, CodeDuplicate, "field given twice")
+			return
+		}
 		off := len(n.scratch)
 		n.scratch, n.err = n.appendField(n.scratch, f.Type, v, f.Name)
 		n.vals[i] = span{int32(off), int32(len(n.scratch))}

@@ -19,7 +19,9 @@ var (
 //	2015-06-17T10:14:34.123456        up to nanoseconds, no zone = UTC
 //	1459372699123                     epoch milliseconds as a string
 //
-// The result is UTC, truncated to milliseconds.
+// The result is UTC, truncated to milliseconds. Epoch values before
+// 1973-03-03 (10^11 ms) are refused: they are seconds or dates sent as
+// digits, not milliseconds.
 func parseTime(s string) (time.Time, bool) {
 	if len(s) > 0 && len(s) <= 16 && isDigits(s) {
 		ms, err := strconv.ParseInt(s, 10, 64)
@@ -100,11 +102,14 @@ func parseTime(s string) (time.Time, bool) {
 }
 
 func fromMillis(ms int64) (time.Time, bool) {
-	if ms < 0 || ms > maxTime.UnixMilli() {
+	if ms < minMillis || ms > maxTime.UnixMilli() {
 		return time.Time{}, false
 	}
 	return time.UnixMilli(ms).UTC(), true
 }
+
+// minMillis is the smallest epoch-milliseconds value taken as a time.
+const minMillis = 1e11
 
 func bound(t time.Time) (time.Time, bool) {
 	if t.Before(minTime) || t.After(maxTime) {

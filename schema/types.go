@@ -96,7 +96,7 @@ func (n *Normalizer) appendField(dst []byte, t Type, v *fastjson.Value, path str
 		}
 		i, ok := e.match(s)
 		if !ok {
-			return dst, invalid(path, CodeEnum, "not a "+e.name+": "+quote(s)+" (one of "+strings.Join(e.values, ", ")+")")
+			return dst, invalid(path, CodeEnum, "invalid "+e.name+" "+quote(s)+" (one of "+strings.Join(e.values, ", ")+")")
 		}
 		return appendString(dst, e.values[i]), nil
 	}
@@ -170,9 +170,12 @@ func (n *Normalizer) appendOrg(dst []byte, v *fastjson.Value, path string) ([]by
 		dst = strconv.AppendInt(dst, i, 10)
 		return append(dst, '"'), nil
 	}
+	if v.Type() != fastjson.TypeString {
+		return dst, invalid(path, CodeType, "must be a string or a number")
+	}
 	s, err := n.text(v, path, "")
 	if err != nil {
-		return dst, invalid(path, CodeType, "must be a string or a number")
+		return dst, err
 	}
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -411,7 +414,7 @@ func (n *Normalizer) appendFolder(dst []byte, v *fastjson.Value, path string) ([
 	if dst, verr = appendHexValue(dst, m[0], path, "id"); verr != nil {
 		return dst, verr
 	}
-	if m[1] != nil {
+	if m[1] != nil && m[1].Type() != fastjson.TypeNull {
 		name, verr := n.text(m[1], path, "name")
 		if verr != nil {
 			return dst, verr
@@ -487,7 +490,7 @@ func addEnum(have *uint32, e *enum, s, path string, index int) *ValidationError 
 		if index >= 0 {
 			path += "[" + itoa(index) + "]"
 		}
-		return invalid(path, CodeEnum, "not a "+e.name+": "+quote(s)+" (one of "+strings.Join(e.values, ", ")+")")
+		return invalid(path, CodeEnum, "invalid "+e.name+" "+quote(s)+" (one of "+strings.Join(e.values, ", ")+")")
 	}
 	*have |= 1 << i
 	return nil
