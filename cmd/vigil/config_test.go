@@ -1,0 +1,426 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/vigilaudit/vigil/internal/config"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+// writeConfig writes a config file into a fresh temporary directory.
+func writeConfig(t *testing.T, yaml string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "vigil.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestLoadConfig(t *testing.T) {
+	defaults := Config{
+		Listen:  "127.0.0.1:8080",
+		DataDir: "./vigil-data",
+		Log:     LogConfig{File: &FileLogConfig{MaxBytes: 10 << 30, SegmentBytes: 256 << 20}},
+		Store:   StoreConfig{DuckDB: &DuckDBConfig{}},
+	}
+	tests := []struct {
+		name string
+		yaml string // no file when empty
+		o    overrides
+		want Config
+	}{
+		{
+			name: "NoFileMeansDefaults",
+			want: defaults,
+		},
+		{
+			name: "EmptyFileMeansDefaults",
+			yaml: "# nothing\n",
+			want: defaults,
+		},
+		{
+			name: "FlagsOverrideDefaults",
+			o:    overrides{Listen: ptr("127.0.0.1:0"), DataDir: ptr("/tmp/v")},
+			want: func() Config {
+				c := defaults
+				c.Listen, c.DataDir = "127.0.0.1:0", "/tmp/v"
+				return c
+			}(),
+		},
+		{
+			name: "FileOverridesDefaults",
+			yaml: "listen: 0.0.0.0:9000\ndata_dir: /var/lib/vigil\n",
+			want: func() Config {
+				c := defaults
+				c.Listen, c.DataDir = "0.0.0.0:9000", "/var/lib/vigil"
+				return c
+			}(),
+		},
+		{
+			name: "FlagsOverrideFile",
+			yaml: "listen: 0.0.0.0:9000\ndata_dir: /var/lib/vigil\n",
+			o:    overrides{Listen: ptr("127.0.0.1:0")},
+			want: func() Config {
+				c := defaults
+				c.Listen, c.DataDir = "127.0.0.1:0", "/var/lib/vigil"
+				return c
+			}(),
+		},
+		{
+			name: "FileLogSizesAndRetention",
+			yaml: "log:\n  file: {max_bytes: 1GiB, segment_bytes: 64MiB, retention: 30d}\n",
+			want: func() Config {
+				c := defaults
+				c.Log.File = &FileLogConfig{MaxBytes: 1 << 30, SegmentBytes: 64 << 20, Retention: config.Duration(30 * 24 * time.Hour)}
+				return c
+			}(),
+		},
+		{
+			name: "FileLogSectionWithoutValue",
+			yaml: "log:\n  file:\nstore:\n  duckdb:\n",
+			want: defaults,
+		},
+		{
+			name: "FullScaleConfig",
+			yaml: `
+listen: 0.0.0.0:8443
+data_dir: /data
+tls: {cert_file: server.pem, key_file: server-key.pem}
+log:
+  kafka:
+    brokers: [kafka:9092]
+    tls: {ca_file: kafka-ca.pem}
+    sasl: {mechanism: SCRAM-SHA-512, username: vigil, password: "${KAFKA_PASSWORD}"}
+store:
+  clickhouse: {addr: [clickhouse:9000], username: vigil, password: "${CLICKHOUSE_PASSWORD}"}
+sinks:
+  - name: siem
+    tls: {address: siem.example.com:6514, ca_file: siem-ca.pem}
+    filter: {topics: [file], events: [file.transfer]}
+  - name: splunk
+    splunkhec: {url: "https://splunk:8088", token: "${HEC_TOKEN}", index: audit, sourcetype: vigil, ack: true}
+    required: false
+  - name: raw
+    tcp: {address: "collector:5170"}
+  - name: syslog
+    syslog: {address: "syslog:6514", facility: audit, app_name: vigil, tls: {server_name: syslog.example.com}}
+`,
+			want: Config{
+				Listen:  "0.0.0.0:8443",
+				DataDir: "/data",
+				TLS:     ServerTLSConfig{CertFile: "server.pem", KeyFile: "server-key.pem"},
+				Log: LogConfig{Kafka: &KafkaLogConfig{
+					Brokers: []string{"kafka:9092"},
+					Topic:   "vigil-events",
+					TLS:     &ClientTLSConfig{CAFile: "kafka-ca.pem"},
+					SASL:    &SASLConfig{Mechanism: "SCRAM-SHA-512", Username: "vigil", Password: "kafka-secret"},
+				}},
+				Store: StoreConfig{ClickHouse: &ClickHouseConfig{
+					Addr: []string{"clickhouse:9000"}, Database: "vigil", Username: "vigil", Password: "ch $ecret",
+				}},
+				Sinks: []SinkConfig{
+					{
+						Name:     "siem",
+						TLS:      &TLSSinkConfig{Address: "siem.example.com:6514", ClientTLSConfig: ClientTLSConfig{CAFile: "siem-ca.pem"}},
+						Filter:   FilterConfig{Topics: []string{"file"}, Events: []string{"file.transfer"}},
+						Required: ptr(true),
+					},
+					{
+						Name:      "splunk",
+						SplunkHEC: &SplunkHECConfig{URL: "https://splunk:8088", Token: "hec-token", Index: "audit", SourceType: "vigil", Ack: true},
+						Required:  ptr(false),
+					},
+					{Name: "raw", TCP: &TCPSinkConfig{Address: "collector:5170"}, Required: ptr(true)},
+					{
+						Name:     "syslog",
+						Syslog:   &SyslogSinkConfig{Address: "syslog:6514", Facility: "audit", AppName: "vigil", TLS: &ClientTLSConfig{ServerName: "syslog.example.com"}},
+						Required: ptr(true),
+					},
+				},
+			},
+		},
+	}
+	t.Setenv("KAFKA_PASSWORD", "kafka-secret")
+	t.Setenv("CLICKHOUSE_PASSWORD", "ch $ecret")
+	t.Setenv("HEC_TOKEN", "hec-token")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := ""
+			if tt.yaml != "" {
+				path = writeConfig(t, tt.yaml)
+			}
+			got, err := loadConfig(path, tt.o)
+			if err != nil {
+				t.Fatalf("loadConfig: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("loadConfig (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestLoadConfig_Errors(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want string // the error after the file name
+	}{
+		{
+			name: "UnknownKeyWithPath",
+			yaml: "store:\n  clickhouse:\n    addr: [ch:9000]\n    adress: [x]\n",
+			want: `config line 4: unknown key "store.clickhouse.adress"`,
+		},
+		{
+			name: "UnknownKeyInSink",
+			yaml: "sinks:\n  - name: a\n    tcp: {address: x:1}\n    requird: false\n",
+			want: `config line 4: unknown key "sinks[0].requird" (did you mean "required"?)`,
+		},
+		{
+			name: "UnknownKeyInInlineTLS",
+			yaml: "sinks:\n  - name: a\n    tls: {address: x:1, ca: y}\n",
+			want: `config line 3: unknown key "sinks[0].tls.ca"`,
+		},
+		{
+			name: "UnknownTopLevelKey",
+			yaml: "lisen: 0.0.0.0:1\n",
+			want: `config line 1: unknown key "lisen" (did you mean "listen"?)`,
+		},
+		{
+			name: "MissingEnvAllNamed",
+			yaml: "store:\n  clickhouse:\n    addr: [\"${CH_HOST}:9000\"]\n    password: ${CH_PASSWORD}\nsinks:\n  - name: s\n    splunkhec: {url: \"https://s\", token: \"${HEC_TOKEN_UNSET}\"}\n",
+			want: "config: undefined environment variables: CH_HOST, CH_PASSWORD, HEC_TOKEN_UNSET",
+		},
+		{
+			name: "BadByteSize",
+			yaml: "log:\n  file: {max_bytes: lots}\n",
+			want: `config line 2: invalid byte size "lots": want a number of bytes, optionally with a unit such as MiB, GiB or GB`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeConfig(t, tt.yaml)
+			_, err := loadConfig(path, overrides{})
+			if err == nil {
+				t.Fatal("loadConfig succeeded")
+			}
+			if diff := cmp.Diff(path+": "+tt.want, err.Error()); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestLoadConfig_Invalid(t *testing.T) {
+	path := writeConfig(t, "store: {duckdb: {}, clickhouse: {addr: [ch:9000]}}\nsinks:\n  - {name: siem, tcp: {address: a:1}}\n  - {name: siem, tcp: {address: b:1}}\n")
+	_, err := loadConfig(path, overrides{Listen: ptr("nonsense")})
+	want := `invalid config:
+  listen: "nonsense" is not host:port
+  store: exactly one of duckdb, clickhouse must be set, got 2
+  sinks[1].name: duplicate "siem"`
+	if err == nil || err.Error() != want {
+		t.Errorf("loadConfig error:\n%v\nwant:\n%s", err, want)
+	}
+	var le *listError
+	if !errors.As(err, &le) {
+		t.Errorf("error is %T, want *listError", err)
+	}
+}
+
+func TestConfig_Validate(t *testing.T) {
+	valid := func() Config {
+		c := Config{Listen: defaultListen, DataDir: defaultDataDir}
+		c.setDefaults()
+		return c
+	}
+	tlsSink := func(s TLSSinkConfig) []SinkConfig {
+		return []SinkConfig{{Name: "s", TLS: &s}}
+	}
+	tests := []struct {
+		name   string
+		change func(c *Config)
+		want   []string // one line per problem; none means valid
+	}{
+		{name: "Defaults", change: func(*Config) {}},
+		{name: "EmptyListen", change: func(c *Config) { c.Listen = "" }, want: []string{"listen: required"}},
+		{name: "ListenNoPort", change: func(c *Config) { c.Listen = "localhost" }, want: []string{`listen: "localhost" is not host:port`}},
+		{name: "ListenBadPort", change: func(c *Config) { c.Listen = "localhost:http" }, want: []string{`listen: "localhost:http" has an invalid port`}},
+		{name: "ListenAllInterfaces", change: func(c *Config) { c.Listen = ":8080" }},
+		{name: "EmptyDataDir", change: func(c *Config) { c.DataDir = "" }, want: []string{"data_dir: required"}},
+		{name: "TLSCertWithoutKey", change: func(c *Config) { c.TLS.CertFile = "c.pem" }, want: []string{"tls.key_file: required when cert_file is set"}},
+		{name: "TLSKeyWithoutCert", change: func(c *Config) { c.TLS.KeyFile = "k.pem" }, want: []string{"tls.cert_file: required when key_file is set"}},
+		{
+			name:   "TwoLogs",
+			change: func(c *Config) { c.Log.Kafka = &KafkaLogConfig{Brokers: []string{"k:9092"}, Topic: "t"} },
+			want:   []string{"log: exactly one of file, kafka must be set, got 2"},
+		},
+		{name: "NoLog", change: func(c *Config) { c.Log.File = nil }, want: []string{"log: exactly one of file, kafka must be set, got 0"}},
+		{
+			name:   "SegmentNotSmallerThanMax",
+			change: func(c *Config) { c.Log.File.SegmentBytes = c.Log.File.MaxBytes },
+			want:   []string{"log.file.segment_bytes: must be smaller than max_bytes"},
+		},
+		{name: "ZeroMaxBytes", change: func(c *Config) { c.Log.File.MaxBytes = 0 }, want: []string{"log.file.max_bytes: must be positive", "log.file.segment_bytes: must be smaller than max_bytes"}},
+		{name: "ZeroSegmentBytes", change: func(c *Config) { c.Log.File.SegmentBytes = 0 }, want: []string{"log.file.segment_bytes: must be positive"}},
+		{name: "NegativeRetention", change: func(c *Config) { c.Log.File.Retention = -1 }, want: []string{"log.file.retention: must not be negative"}},
+		{
+			name: "KafkaProblems",
+			change: func(c *Config) {
+				c.Log.File = nil
+				c.Log.Kafka = &KafkaLogConfig{
+					Brokers: []string{"kafka"},
+					Topic:   "bad topic",
+					TLS:     &ClientTLSConfig{CertFile: "c.pem"},
+					SASL:    &SASLConfig{Mechanism: "GSSAPI"},
+				}
+			},
+			want: []string{
+				`log.kafka.brokers[0]: "kafka" is not host:port`,
+				`log.kafka.topic: "bad topic" is not a valid topic name (letters, digits, '.', '_', '-'; at most 249)`,
+				"log.kafka.tls.key_file: required when cert_file is set",
+				`log.kafka.sasl.mechanism: must be one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, got "GSSAPI"`,
+				"log.kafka.sasl.username: required",
+				"log.kafka.sasl.password: required",
+			},
+		},
+		{
+			name:   "KafkaNoBrokers",
+			change: func(c *Config) { c.Log.File, c.Log.Kafka = nil, &KafkaLogConfig{Topic: "t"} },
+			want:   []string{"log.kafka.brokers: at least one broker is required"},
+		},
+		{
+			name:   "TwoStores",
+			change: func(c *Config) { c.Store.ClickHouse = &ClickHouseConfig{Addr: []string{"ch:9000"}, Database: "vigil"} },
+			want:   []string{"store: exactly one of duckdb, clickhouse must be set, got 2"},
+		},
+		{name: "NoStore", change: func(c *Config) { c.Store.DuckDB = nil }, want: []string{"store: exactly one of duckdb, clickhouse must be set, got 0"}},
+		{
+			name:   "ClickHouseProblems",
+			change: func(c *Config) { c.Store = StoreConfig{ClickHouse: &ClickHouseConfig{Database: "vigil; drop"}} },
+			want: []string{
+				"store.clickhouse.addr: at least one address is required",
+				`store.clickhouse.database: "vigil; drop" is not a valid database name`,
+			},
+		},
+		{
+			name: "ClickHouseBadAddr",
+			change: func(c *Config) {
+				c.Store = StoreConfig{ClickHouse: &ClickHouseConfig{Addr: []string{"ch:9000", "ch"}, Database: "v"}}
+			},
+			want: []string{`store.clickhouse.addr[1]: "ch" is not host:port`},
+		},
+		{
+			name: "DuplicateSinkName",
+			change: func(c *Config) {
+				c.Sinks = []SinkConfig{{Name: "siem", TCP: &TCPSinkConfig{Address: "a:1"}}, {Name: "siem", TCP: &TCPSinkConfig{Address: "b:1"}}}
+			},
+			want: []string{`sinks[1].name: duplicate "siem"`},
+		},
+		{
+			name:   "SinkWithoutNameOrKind",
+			change: func(c *Config) { c.Sinks = []SinkConfig{{}} },
+			want:   []string{"sinks[0].name: required", "sinks[0]: exactly one of tcp, tls, splunkhec, syslog must be set, got 0"},
+		},
+		{
+			name: "SinkTwoKinds",
+			change: func(c *Config) {
+				c.Sinks = []SinkConfig{{Name: "s", TCP: &TCPSinkConfig{Address: "a:1"}, Syslog: &SyslogSinkConfig{Address: "b:1"}}}
+			},
+			want: []string{"sinks[0]: exactly one of tcp, tls, splunkhec, syslog must be set, got 2"},
+		},
+		{
+			name:   "SinkBadName",
+			change: func(c *Config) { c.Sinks = []SinkConfig{{Name: "my siem", TCP: &TCPSinkConfig{Address: "a:1"}}} },
+			want:   []string{`sinks[0].name: "my siem" must be 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit`},
+		},
+		{
+			name:   "TCPSinkNoAddress",
+			change: func(c *Config) { c.Sinks = []SinkConfig{{Name: "s", TCP: &TCPSinkConfig{}}} },
+			want:   []string{"sinks[0].tcp.address: required"},
+		},
+		{
+			name: "TLSSinkTwoCAs",
+			change: func(c *Config) {
+				c.Sinks = tlsSink(TLSSinkConfig{Address: "a:1", ClientTLSConfig: ClientTLSConfig{CAFile: "ca.pem", CAPEM: "x"}})
+			},
+			want: []string{"sinks[0].tls.ca_pem: cannot be set together with ca_file"},
+		},
+		{
+			name: "TLSSinkBadCAPEM",
+			change: func(c *Config) {
+				c.Sinks = tlsSink(TLSSinkConfig{Address: "a:1", ClientTLSConfig: ClientTLSConfig{CAPEM: "not pem"}})
+			},
+			want: []string{"sinks[0].tls.ca_pem: no PEM certificate found"},
+		},
+		{
+			name:   "TLSSinkKeyWithoutCert",
+			change: func(c *Config) { c.Sinks = tlsSink(TLSSinkConfig{ClientTLSConfig: ClientTLSConfig{KeyFile: "k.pem"}}) },
+			want:   []string{"sinks[0].tls.address: required", "sinks[0].tls.cert_file: required when key_file is set"},
+		},
+		{
+			name:   "SplunkHECProblems",
+			change: func(c *Config) { c.Sinks = []SinkConfig{{Name: "s", SplunkHEC: &SplunkHECConfig{URL: "splunk:8088"}}} },
+			want:   []string{`sinks[0].splunkhec.url: "splunk:8088" is not an http or https URL`, "sinks[0].splunkhec.token: required"},
+		},
+		{
+			name:   "SplunkHECNoURL",
+			change: func(c *Config) { c.Sinks = []SinkConfig{{Name: "s", SplunkHEC: &SplunkHECConfig{Token: "t"}}} },
+			want:   []string{"sinks[0].splunkhec.url: required"},
+		},
+		{
+			name: "SyslogProblems",
+			change: func(c *Config) {
+				c.Sinks = []SinkConfig{{Name: "s", Syslog: &SyslogSinkConfig{Address: "s:514", Facility: "local9", AppName: "my app", TLS: &ClientTLSConfig{CertFile: "c"}}}}
+			},
+			want: []string{
+				`sinks[0].syslog.facility: unknown facility "local9" (want one of ` + strings.Join(syslogFacilities, ", ") + ")",
+				"sinks[0].syslog.app_name: must be at most 48 printable ASCII characters without spaces",
+				"sinks[0].syslog.tls.key_file: required when cert_file is set",
+			},
+		},
+		{
+			name: "FilterEmptyEntries",
+			change: func(c *Config) {
+				c.Sinks = []SinkConfig{{Name: "s", TCP: &TCPSinkConfig{Address: "a:1"}, Filter: FilterConfig{Topics: []string{"file", ""}, Events: []string{" "}}}}
+			},
+			want: []string{"sinks[0].filter.topics[1]: must not be empty", "sinks[0].filter.events[0]: must not be empty"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := valid()
+			tt.change(&c)
+			var got []string
+			if err := c.Validate(); err != nil {
+				got = strings.Split(err.Error(), "\n")
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Validate (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestConfig_Kind(t *testing.T) {
+	c := Config{Listen: defaultListen, DataDir: defaultDataDir}
+	c.setDefaults()
+	if got := c.Log.Kind(); got != "file" {
+		t.Errorf("default log kind = %q, want file", got)
+	}
+	if got := c.Store.Kind(); got != "duckdb" {
+		t.Errorf("default store kind = %q, want duckdb", got)
+	}
+	s := SinkConfig{TCP: &TCPSinkConfig{}, TLS: &TLSSinkConfig{}}
+	if got := s.Kind(); got != "" {
+		t.Errorf("kind of a sink with two kinds = %q, want empty", got)
+	}
+}

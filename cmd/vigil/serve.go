@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+)
+
+func newServeCmd(a *app) *cobra.Command {
+	var configPath, listen, dataDir string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Vigil server",
+		Long: `Run the Vigil server on one HTTP listener (TLS when tls.cert_file and
+tls.key_file are set), serving /healthz, /readyz and /metrics
+(Prometheus).
+
+With no config file, serve uses the embedded event log and the DuckDB
+store under --data-dir, and no sinks. --config names a YAML file; an
+unknown key in it is an error, and ${VAR} in a value reads the
+environment variable VAR ($$ is a literal $). --listen and --data-dir
+override the file.
+
+Serve returns when it receives SIGINT or SIGTERM, after in-flight
+requests finish.`,
+		Example: `  vigil serve
+  vigil serve --listen 0.0.0.0:8080 --data-dir /var/lib/vigil
+  CLICKHOUSE_PASSWORD=... vigil serve --config /etc/vigil/vigil.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var o overrides
+			if cmd.Flags().Changed("listen") {
+				o.Listen = &listen
+			}
+			if cmd.Flags().Changed("data-dir") {
+				o.DataDir = &dataDir
+			}
+			cfg, err := loadConfig(configPath, o)
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), a, cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&configPath, "config", "c", "", "YAML config `file` (default: built-in defaults)")
+	f.StringVar(&listen, "listen", defaultListen, "HTTP listen `address`, host:port (port 0 picks a free port)")
+	f.StringVar(&dataDir, "data-dir", defaultDataDir, "`directory` for the event log, the store and other state")
+	return cmd
+}
+
+// serve runs every component cfg asks for until ctx is done.
+func serve(ctx context.Context, a *app, cfg Config) error {
+	log := a.log()
+	if err := available(cfg); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	var tlsConfig *tls.Config
+	if cfg.TLS.Enabled() {
+		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+		if err != nil {
+			return fmt.Errorf("load tls certificate: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+
+	build := readBuildInfo()
+	reg := newRegistry(build)
+	ready := newReadiness()
+	ready.add("data_dir", dirCheck(cfg.DataDir))
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("start http listener: %w", err)
+	}
+	srv := newServer(ln, newRouter(reg, ready), tlsConfig, log)
+
+	log.Info("vigil serving",
+		"addr", ln.Addr().String(),
+		"tls", tlsConfig != nil,
+		"data_dir", cfg.DataDir,
+		"log", cfg.Log.Kind(),
+		"store", cfg.Store.Kind(),
+		"version", build.Version,
+	)
+	if a.listening != nil {
+		a.listening(ln.Addr())
+	}
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Run(ctx) })
+	err = g.Wait()
+	log.Info("vigil stopped")
+	return err
+}
+
+// available rejects what the configuration asks for that this build cannot
+// run yet, instead of starting without it.
+func available(cfg Config) error {
+	var p problems
+	if cfg.Log.Kafka != nil {
+		p.add("log.kafka", "the kafka event log is not available in this build yet")
+	}
+	if cfg.Store.ClickHouse != nil {
+		p.add("store.clickhouse", "the clickhouse store is not available in this build yet")
+	}
+	for i, s := range cfg.Sinks {
+		p.add(fmt.Sprintf("sinks[%d]", i), "sink %q: %s sinks are not available in this build yet", s.Name, s.Kind())
+	}
+	if err := p.err(); err != nil {
+		return &listError{title: "cannot serve this config", err: err}
+	}
+	return nil
+}
+
+// dirCheck is ready while dir exists and is a directory.
+func dirCheck(dir string) readyCheck {
+	return func(context.Context) error {
+		fi, err := os.Stat(dir)
+		if err != nil {
+			return err
+		}
+		if !fi.IsDir() {
+			return errors.New("not a directory")
+		}
+		return nil
+	}
+}
+
+// server is the HTTP server on an already bound listener.
+type server struct {
+	ln              net.Listener
+	http            *http.Server
+	shutdownTimeout time.Duration
+}
+
+// newServer returns a server for ln, serving TLS when tlsConfig is not nil.
+// Run owns ln from then on and closes it.
+func newServer(ln net.Listener, h http.Handler, tlsConfig *tls.Config, log *slog.Logger) *server {
+	return &server{
+		ln: ln,
+		http: &http.Server{
+			Handler:           h,
+			TLSConfig:         tlsConfig,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		},
+		shutdownTimeout: 15 * time.Second,
+	}
+}
+
+// Run serves until ctx is done, then stops accepting connections and waits
+// for in-flight requests, up to the shutdown timeout.
+func (s *server) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() {
+		if s.http.TLSConfig != nil {
+			errc <- s.http.ServeTLS(s.ln, "", "")
+			return
+		}
+		errc <- s.http.Serve(s.ln)
+	}()
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve http: %w", err)
+	case <-ctx.Done():
+	}
+
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.shutdownTimeout)
+	defer cancel()
+	err := s.http.Shutdown(shutdownCtx)
+	if err != nil {
+		_ = s.http.Close() // the shutdown error is the one to report
+		err = fmt.Errorf("shut down http server: %w", err)
+	}
+	<-errc // http.ErrServerClosed
+	return err
+}

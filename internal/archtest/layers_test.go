@@ -1,0 +1,387 @@
+package archtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// rule says which of our packages the packages matching pkg may import.
+// Patterns are module-relative: "query" is that package alone, "query/..."
+// is it and everything below it, "..." is everything. The most specific
+// (longest) pattern matching a package is its rule.
+type rule struct {
+	pkg   string
+	allow []string
+	// testAllow is what the package's tests may import on top of allow.
+	testAllow []string
+	why       string
+}
+
+// layers is DESIGN.md's import table. Standard library and third-party
+// imports are not checked here. Test-support packages (logtest, storetest,
+// sinktest) sit under the interface they test and share its rule, so they
+// may import that interface.
+var layers = []rule{
+	{pkg: "schema/...", allow: []string{"schema/..."},
+		why: "schema holds the event catalog and imports nothing of ours"},
+	{pkg: "ingest/...", allow: []string{"schema/...", "internal/auth/...", "ingest", "ingest/eventlog"},
+		testAllow: []string{"ingest/eventlog/..."},
+		why:       "ingest may import schema, internal/auth and the event log interface, never a log implementation"},
+	{pkg: "ingest/eventlog/...", allow: []string{"schema/...", "ingest/eventlog/..."},
+		why: "the event log and its implementations may import schema"},
+	{pkg: "ingest/agent/...", allow: []string{"schema/...", "ingest/agent/..."},
+		why: "the agent may import schema"},
+	{pkg: "sinks/...", allow: []string{"schema/...", "sinks/..."},
+		why: "sinks and their kinds may import schema and sinks"},
+	{pkg: "query/...", allow: []string{"schema/...", "internal/auth/...", "query/..."},
+		why: "query and its stores may import schema, internal/auth and query"},
+	{pkg: "dashboards/...", allow: []string{"query/...", "dashboards/..."},
+		why: "dashboards read through query"},
+	{pkg: "contentapi/...", allow: []string{"schema/...", "internal/auth/...", "contentapi/..."},
+		why: "contentapi may import schema and internal/auth; it audits through an interface it declares"},
+	{pkg: "internal/auth/...", allow: []string{"schema/...", "internal/auth/..."},
+		why: "internal/auth may import schema"},
+	{pkg: "internal/...", allow: nil,
+		why: "small internal helpers import nothing of ours and are used by cmd only, unless the table lists them"},
+	{pkg: "cmd/...", allow: []string{"schema/...", "ingest/...", "sinks/...", "query/...", "dashboards/...", "contentapi/...", "internal/..."},
+		why: "cmd/vigil wires everything; nothing imports cmd"},
+}
+
+// pkgImports is what go list says about one package.
+type pkgImports struct {
+	ImportPath   string
+	Imports      []string
+	TestImports  []string
+	XTestImports []string
+}
+
+// violation is one import the table forbids.
+type violation struct {
+	Pkg, Import string
+	Test        bool
+	Rule        string // the matching rule's pattern, or "" when none matched
+}
+
+func (v violation) String() string {
+	where := ""
+	if v.Test {
+		where = " (in a test)"
+	}
+	if v.Rule == "" {
+		return fmt.Sprintf("%s has no layering rule; add it to the table in layers_test.go and to DESIGN.md", v.Pkg)
+	}
+	r := ruleFor(v.Pkg)
+	allowed := "nothing of ours"
+	if len(r.allow) > 0 {
+		allowed = strings.Join(r.allow, ", ")
+	}
+	return fmt.Sprintf("%s imports %s%s, which rule %q forbids: %s (allowed: %s)",
+		v.Pkg, v.Import, where, r.pkg, r.why, allowed)
+}
+
+func TestLayers(t *testing.T) {
+	root, module := moduleRoot(t)
+	pkgs := listPackages(t, root)
+	if len(pkgs) == 0 {
+		t.Fatal("go list found no packages")
+	}
+	for _, v := range check(module, pkgs) {
+		t.Error(v)
+	}
+}
+
+// check returns every import among pkgs that the table forbids.
+func check(module string, pkgs []pkgImports) []violation {
+	var out []violation
+	for _, p := range pkgs {
+		rel, ok := relative(module, p.ImportPath)
+		if !ok {
+			continue
+		}
+		r, ok := matchRule(rel)
+		if !ok {
+			out = append(out, violation{Pkg: rel})
+			continue
+		}
+		for _, imp := range p.Imports {
+			if v, bad := checkImport(module, rel, imp, r.allow); bad {
+				out = append(out, violation{Pkg: rel, Import: v, Rule: r.pkg})
+			}
+		}
+		testAllow := append(slices.Clone(r.allow), r.testAllow...)
+		for _, imp := range append(slices.Clone(p.TestImports), p.XTestImports...) {
+			if imp == p.ImportPath {
+				continue // the external test package imports the package
+			}
+			if v, bad := checkImport(module, rel, imp, testAllow); bad {
+				out = append(out, violation{Pkg: rel, Import: v, Test: true, Rule: r.pkg})
+			}
+		}
+	}
+	return out
+}
+
+// checkImport returns the module-relative import and true when pkg may not
+// import it. Imports from outside the module are always fine.
+func checkImport(module, pkg, imp string, allow []string) (string, bool) {
+	rel, ok := relative(module, imp)
+	if !ok || rel == pkg {
+		return "", false
+	}
+	for _, a := range allow {
+		if matches(a, rel) {
+			return "", false
+		}
+	}
+	return rel, true
+}
+
+// relative returns path relative to the module, if it is in the module.
+func relative(module, path string) (string, bool) {
+	if path == module {
+		return ".", true
+	}
+	rel, ok := strings.CutPrefix(path, module+"/")
+	return rel, ok
+}
+
+func matchRule(pkg string) (rule, bool) {
+	best, found := rule{}, false
+	for _, r := range layers {
+		if matches(r.pkg, pkg) && (!found || len(r.pkg) > len(best.pkg)) {
+			best, found = r, true
+		}
+	}
+	return best, found
+}
+
+func ruleFor(pkg string) rule {
+	r, _ := matchRule(pkg)
+	return r
+}
+
+// matches reports whether pattern ("a/b", "a/b/..." or "...") matches pkg.
+func matches(pattern, pkg string) bool {
+	if pattern == "..." {
+		return true
+	}
+	if base, ok := strings.CutSuffix(pattern, "/..."); ok {
+		return pkg == base || strings.HasPrefix(pkg, base+"/")
+	}
+	return pkg == pattern
+}
+
+func moduleRoot(t *testing.T) (dir, module string) {
+	t.Helper()
+	out := goCmd(t, ".", "list", "-m", "-f", "{{.Dir}}\n{{.Path}}")
+	dir, module, ok := strings.Cut(strings.TrimSpace(out), "\n")
+	if !ok {
+		t.Fatalf("go list -m: unexpected output %q", out)
+	}
+	return dir, module
+}
+
+// listPackages lists every package in the module with its imports. It
+// tolerates packages that do not build (-e): their imports still count.
+func listPackages(t *testing.T, root string) []pkgImports {
+	t.Helper()
+	out := goCmd(t, root, "list", "-e", "-json=ImportPath,Imports,TestImports,XTestImports", "./...")
+	var pkgs []pkgImports
+	dec := json.NewDecoder(strings.NewReader(out))
+	for {
+		var p pkgImports
+		err := dec.Decode(&p)
+		if errors.Is(err, io.EOF) {
+			return pkgs
+		}
+		if err != nil {
+			t.Fatalf("decode go list output: %v", err)
+		}
+		pkgs = append(pkgs, p)
+	}
+}
+
+func goCmd(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("find the go command: %v", err)
+	}
+	cmd := exec.Command(goBin, args...)
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out)
+}
+
+// TestCheck runs the checker on made-up packages, including ones that do
+// not exist yet, so the table is exercised before the code is.
+func TestCheck(t *testing.T) {
+	const m = "example.com/v"
+	// pkg describes a package of the module importing others of ours.
+	pkg := func(path string, imports ...string) pkgImports {
+		p := pkgImports{ImportPath: m + "/" + path}
+		for _, i := range imports {
+			p.Imports = append(p.Imports, m+"/"+i)
+		}
+		return p
+	}
+	tests := []struct {
+		name string
+		pkgs []pkgImports
+		want []violation
+	}{
+		{
+			name: "AllowedImports",
+			pkgs: []pkgImports{
+				{ImportPath: m + "/schema", Imports: []string{"encoding/json", "github.com/goccy/go-json"}},
+				{ImportPath: "example.com/other", Imports: []string{m + "/cmd/vigil"}},
+				pkg("schema/schematest", "schema"),
+				pkg("ingest", "schema", "internal/auth", "ingest/eventlog"),
+				pkg("ingest/eventlog", "schema"),
+				pkg("ingest/eventlog/filelog", "schema", "ingest/eventlog"),
+				pkg("ingest/eventlog/logtest", "ingest/eventlog"),
+				pkg("ingest/agent", "schema"),
+				pkg("sinks", "schema"),
+				pkg("sinks/splunkhec", "schema", "sinks"),
+				pkg("sinks/sinktest", "sinks", "schema"),
+				pkg("query", "schema", "internal/auth"),
+				pkg("query/duckstore", "query", "schema"),
+				pkg("query/storetest", "query"),
+				pkg("dashboards", "query", "query/duckstore"),
+				pkg("contentapi", "schema", "internal/auth"),
+				pkg("internal/auth", "schema"),
+				{ImportPath: m + "/internal/config", Imports: []string{"gopkg.in/yaml.v3"}},
+				pkg("cmd/vigil", "schema", "ingest", "ingest/eventlog/filelog", "sinks/tcp", "query/chstore", "dashboards", "contentapi", "internal/config"),
+			},
+		},
+		{
+			name: "SchemaImportsNothingOfOurs",
+			pkgs: []pkgImports{pkg("schema", "internal/config")},
+			want: []violation{{Pkg: "schema", Import: "internal/config", Rule: "schema/..."}},
+		},
+		{
+			name: "IngestNeverImportsALogImplementation",
+			pkgs: []pkgImports{pkg("ingest", "ingest/eventlog/kafkalog", "query", "ingest/agent")},
+			want: []violation{
+				{Pkg: "ingest", Import: "ingest/eventlog/kafkalog", Rule: "ingest/..."},
+				{Pkg: "ingest", Import: "query", Rule: "ingest/..."},
+				{Pkg: "ingest", Import: "ingest/agent", Rule: "ingest/..."},
+			},
+		},
+		{
+			name: "IngestTestsMayUseTheRealLog",
+			pkgs: []pkgImports{{
+				ImportPath:   m + "/ingest",
+				TestImports:  []string{m + "/ingest/eventlog/filelog"},
+				XTestImports: []string{m + "/ingest", m + "/sinks"},
+			}},
+			want: []violation{{Pkg: "ingest", Import: "sinks", Test: true, Rule: "ingest/..."}},
+		},
+		{
+			name: "EventLogOnlySchema",
+			pkgs: []pkgImports{pkg("ingest/eventlog/filelog", "ingest", "internal/auth")},
+			want: []violation{
+				{Pkg: "ingest/eventlog/filelog", Import: "ingest", Rule: "ingest/eventlog/..."},
+				{Pkg: "ingest/eventlog/filelog", Import: "internal/auth", Rule: "ingest/eventlog/..."},
+			},
+		},
+		{
+			name: "SinksNotAuthOrLog",
+			pkgs: []pkgImports{pkg("sinks/tcp", "internal/auth", "ingest/eventlog")},
+			want: []violation{
+				{Pkg: "sinks/tcp", Import: "internal/auth", Rule: "sinks/..."},
+				{Pkg: "sinks/tcp", Import: "ingest/eventlog", Rule: "sinks/..."},
+			},
+		},
+		{
+			name: "DashboardsOnlyThroughQuery",
+			pkgs: []pkgImports{pkg("dashboards", "schema", "query")},
+			want: []violation{{Pkg: "dashboards", Import: "schema", Rule: "dashboards/..."}},
+		},
+		{
+			name: "ContentAPIAuditsThroughItsOwnInterface",
+			pkgs: []pkgImports{pkg("contentapi", "ingest")},
+			want: []violation{{Pkg: "contentapi", Import: "ingest", Rule: "contentapi/..."}},
+		},
+		{
+			name: "AuthOnlySchema",
+			pkgs: []pkgImports{pkg("internal/auth", "query")},
+			want: []violation{{Pkg: "internal/auth", Import: "query", Rule: "internal/auth/..."}},
+		},
+		{
+			name: "HelpersOnlyForCmd",
+			pkgs: []pkgImports{pkg("query", "internal/config"), pkg("internal/config", "schema")},
+			want: []violation{
+				{Pkg: "query", Import: "internal/config", Rule: "query/..."},
+				{Pkg: "internal/config", Import: "schema", Rule: "internal/..."},
+			},
+		},
+		{
+			name: "NothingImportsCmd",
+			pkgs: []pkgImports{pkg("cmd/vigil", "cmd/other"), pkg("query", "cmd/vigil")},
+			want: []violation{
+				{Pkg: "cmd/vigil", Import: "cmd/other", Rule: "cmd/..."},
+				{Pkg: "query", Import: "cmd/vigil", Rule: "query/..."},
+			},
+		},
+		{
+			name: "AgentOnlySchema",
+			pkgs: []pkgImports{pkg("ingest/agent", "ingest")},
+			want: []violation{{Pkg: "ingest/agent", Import: "ingest", Rule: "ingest/agent/..."}},
+		},
+		{
+			name: "UnknownTopLevelPackage",
+			pkgs: []pkgImports{pkg("util", "schema")},
+			want: []violation{{Pkg: "util"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := check(m, tt.pkgs)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("check (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestViolation_String(t *testing.T) {
+	tests := []struct {
+		v    violation
+		want string
+	}{
+		{
+			v: violation{Pkg: "dashboards", Import: "schema", Rule: "dashboards/..."},
+			want: `dashboards imports schema, which rule "dashboards/..." forbids: ` +
+				`dashboards read through query (allowed: query/..., dashboards/...)`,
+		},
+		{
+			v: violation{Pkg: "internal/config", Import: "schema", Test: true, Rule: "internal/..."},
+			want: `internal/config imports schema (in a test), which rule "internal/..." forbids: ` +
+				`small internal helpers import nothing of ours and are used by cmd only, unless the table lists them (allowed: nothing of ours)`,
+		},
+		{
+			v:    violation{Pkg: "util"},
+			want: "util has no layering rule; add it to the table in layers_test.go and to DESIGN.md",
+		},
+	}
+	for _, tt := range tests {
+		if got := tt.v.String(); got != tt.want {
+			t.Errorf("String() =\n%s\nwant\n%s", got, tt.want)
+		}
+	}
+}
