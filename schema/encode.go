@@ -21,7 +21,12 @@ const hexDigits = "0123456789abcdef"
 func appendString[T string | []byte](dst []byte, s T) []byte {
 	dst = append(dst, '"')
 	start := 0
-	for i := 0; i < len(s); {
+	i := plainPrefix(string(s))
+	if i == len(s) {
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
+	for i < len(s) {
 		c := s[i]
 		if c >= 0x20 && c != '"' && c != '\\' && c < 0x80 {
 			i++

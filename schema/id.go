@@ -11,7 +11,11 @@ import (
 // whose time is the event's timestamp and whose other 80 bits hash the
 // submitter and the event's canonical content. A retried upload of the
 // same event gets the same id, and ids sort by event time.
-func (n *Normalizer) deriveID(body []byte) []byte {
+// ulidLen is the length of a ULID's text.
+const ulidLen = ulid.EncodedSize
+
+// deriveID writes the id into dst, which is ulidLen bytes.
+func (n *Normalizer) deriveID(body, dst []byte) {
 	h := n.hash[:0]
 	h = append(h, n.spec.Topic...)
 	h = append(h, 0)
@@ -29,6 +33,5 @@ func (n *Normalizer) deriveID(body []byte) []byte {
 	var u ulid.ULID
 	_ = u.SetTime(uint64(n.ts.UnixMilli())) // the timestamp is bounded to year 9999, well inside 48 bits
 	copy(u[6:], sum[:10])
-	_ = u.MarshalTextTo(n.idbuf[:])
-	return n.idbuf[:]
+	_ = u.MarshalTextTo(dst)
 }

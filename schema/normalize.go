@@ -3,7 +3,6 @@ package schema
 import (
 	"bytes"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -68,8 +67,7 @@ type Normalizer struct {
 	extras    []extra
 	caller    string // email of the last caller value
 	id        []byte
-	body      []byte
-	idbuf     [26]byte
+	env       []byte
 	hash      []byte
 	recvd     time.Time
 	submitter Submitter
@@ -97,47 +95,80 @@ func envelopeBit(k []byte) uint8 {
 	return 0
 }
 
-// hasLoneSurrogate reports whether raw holds a \u escape of half a
-// surrogate pair without its other half, which no UTF-8 text can hold.
-func hasLoneSurrogate(raw []byte) bool {
-	for i := 0; ; {
-		j := bytes.Index(raw[i:], []byte(`\u`))
-		if j < 0 {
-			return false
+// checkLexical does, in one pass, the checks the parser leaves out:
+// control characters (only tab, newline and carriage return may appear,
+// and inside strings they are read as their escapes), backslash escapes
+// that JSON does not define, and \u escapes of half a surrogate pair,
+// which no UTF-8 text can hold. Numbers are checked where they are read.
+func checkLexical(raw []byte) *ValidationError {
+	for i := 0; i < len(raw); i++ {
+		i += lexicalPrefix(raw[i:])
+		if i >= len(raw) {
+			break
 		}
-		i += j
-		// Count the backslashes before: an even number means this one is
-		// itself escaped.
-		k := i
-		for k > 0 && raw[k-1] == '\\' {
-			k--
-		}
-		if (i-k)%2 == 1 || i+6 > len(raw) {
-			i += 2
+		c := raw[i]
+		if c >= 0x20 && c != '\\' {
 			continue
 		}
-		r, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 16)
-		if err != nil {
-			i += 2
+		if c == '\t' || c == '\n' || c == '\r' {
 			continue
 		}
+		if c != '\\' {
+			return invalid("", CodeSyntax, "not valid JSON: control character")
+		}
+		if i+1 >= len(raw) {
+			return invalid("", CodeSyntax, "not valid JSON")
+		}
+		switch raw[i+1] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			i++
+			continue
+		case 'u':
+		default:
+			return invalid("", CodeSyntax, "not valid JSON: unknown escape \\"+string(rune(raw[i+1])))
+		}
+		r, ok := hex4(raw, i+2)
+		if !ok {
+			return invalid("", CodeSyntax, "not valid JSON: bad \\u escape")
+		}
+		i += 5
 		switch {
 		case r >= 0xD800 && r <= 0xDBFF:
 			// A high half needs a low half right after it.
-			if i+12 > len(raw) || raw[i+6] != '\\' || raw[i+7] != 'u' {
-				return true
+			lo, ok := rune(0), false
+			if i+2 < len(raw) && raw[i+1] == '\\' && raw[i+2] == 'u' {
+				lo, ok = hex4(raw, i+3)
 			}
-			lo, err := strconv.ParseUint(string(raw[i+8:i+12]), 16, 16)
-			if err != nil || lo < 0xDC00 || lo > 0xDFFF {
-				return true
+			if !ok || lo < 0xDC00 || lo > 0xDFFF {
+				return invalid("", CodeUTF8, "a \\u escape encodes half a surrogate pair")
 			}
-			i += 12
-		case r >= 0xDC00 && r <= 0xDFFF:
-			return true
-		default:
 			i += 6
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return invalid("", CodeUTF8, "a \\u escape encodes half a surrogate pair")
 		}
 	}
+	return nil
+}
+
+// hex4 reads four hex digits at raw[i:].
+func hex4(raw []byte, i int) (rune, bool) {
+	if i+4 > len(raw) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range raw[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
 }
 
 type extra struct {
@@ -196,13 +227,11 @@ func (n *Normalizer) normalize(raw []byte, meta Meta) (*Event, *ValidationError)
 	if !utf8.Valid(raw) {
 		return nil, invalid("", CodeUTF8, "invalid UTF-8")
 	}
-	// The parser alone is lenient (NaN, 0030, "\q"): validate first so
-	// that bad input is an error rather than quietly changed.
-	if err := fastjson.ValidateBytes(raw); err != nil {
-		return nil, invalid("", CodeSyntax, "not valid JSON")
-	}
-	if hasLoneSurrogate(raw) {
-		return nil, invalid("", CodeUTF8, "a \\u escape encodes half a surrogate pair")
+	// The parser is lenient where JSON is not ("\q", 0030, NaN): what
+	// it lets through is checked here and where numbers are read, so that
+	// bad input is an error rather than quietly changed.
+	if verr := checkLexical(raw); verr != nil {
+		return nil, verr
 	}
 	v, err := n.parser.ParseBytes(raw)
 	if err != nil {
@@ -404,67 +433,75 @@ func (n *Normalizer) finish() (*Event, *ValidationError) {
 		}
 	}
 
-	// The body (fields in catalog order, then extras by name) is built
-	// first: a derived event_id hashes it.
-	b := n.body[:0]
-	var spans [maxFields]span
+	// The envelope's tail (received_at, verified_submitter) goes to env
+	// first, so that the wire's size is known before it is written.
+	env := n.env[:0]
+	if !n.recvd.IsZero() {
+		env = append(env, `,"received_at":"`...)
+		env = AppendTime(env, n.recvd)
+		env = append(env, '"')
+	}
+	if !n.submitter.IsZero() {
+		env = append(env, `,"verified_submitter":{"user_id":`...)
+		env = appendString(env, n.submitter.UserID)
+		env = append(env, `,"device_id":`...)
+		env = appendString(env, n.submitter.DeviceID)
+		env = append(env, '}')
+	}
+	n.env = env
+	idLen := len(n.id)
+	if idLen == 0 {
+		idLen = ulidLen
+	}
+	size := len(`{"topic":"","event":"","timestamp":"","event_id":""`) + len(spec.Topic) + len(spec.Name) + timeLen + idLen + len(env) + len(n.scratch) + 1
 	for i := range spec.Fields {
-		sp := n.vals[i]
-		if sp.end == 0 {
-			continue
+		if n.vals[i].end != 0 {
+			size += len(spec.Fields[i].Name) + 4
 		}
-		b = append(b, ',', '"')
-		b = append(b, spec.Fields[i].Name...)
-		b = append(b, '"', ':')
-		off := len(b)
-		b = append(b, n.scratch[sp.off:sp.end]...)
-		spans[i] = span{int32(off), int32(len(b))}
 	}
 	for _, x := range n.extras {
-		b = append(b, ',')
-		b = appendString(b, x.name)
-		b = append(b, ':')
-		b = append(b, n.scratch[x.off:x.end]...)
-	}
-	b = append(b, '}')
-	n.body = b
-
-	id := n.id
-	if len(id) == 0 {
-		id = n.deriveID(b)
+		size += len(x.name) + 8 // escapes may need more; append grows then
 	}
 
 	e := &Event{spec: spec, timestamp: n.ts, receivedAt: n.recvd, submitter: n.submitter, extras: len(n.extras)}
-	w := make([]byte, 0, 200+len(spec.Name)+len(id)+len(n.submitter.UserID)+len(b))
+	w := make([]byte, 0, size)
 	w = append(w, `{"topic":"`...)
 	w = append(w, spec.Topic...)
 	w = append(w, `","event":"`...)
 	w = append(w, spec.Name...)
 	w = append(w, `","timestamp":"`...)
 	w = AppendTime(w, n.ts)
-	w = append(w, `","event_id":`...)
-	idAt := len(w) + 1
-	w = appendString(w, id) // ids hold no characters that need escapes
-	e.id = b2s(w[idAt : len(w)-1])
-	if !n.recvd.IsZero() {
-		w = append(w, `,"received_at":"`...)
-		w = AppendTime(w, n.recvd)
-		w = append(w, '"')
-	}
-	if !n.submitter.IsZero() {
-		w = append(w, `,"verified_submitter":{"user_id":`...)
-		w = appendString(w, n.submitter.UserID)
-		w = append(w, `,"device_id":`...)
-		w = appendString(w, n.submitter.DeviceID)
-		w = append(w, '}')
-	}
-	base := int32(len(w))
-	w = append(w, b...)
-	for i, sp := range spans {
-		if sp.end != 0 {
-			e.fields[i] = span{sp.off + base, sp.end + base}
+	w = append(w, `","event_id":"`...)
+	idAt := len(w)
+	w = append(w, n.id...) // ids hold no characters that need escapes
+	w = w[:idAt+idLen]     // a derived id is written below
+	w = append(w, '"')
+	w = append(w, env...)
+	// The body: fields in catalog order, then extras by name.
+	body := len(w)
+	for i := range spec.Fields {
+		sp := n.vals[i]
+		if sp.end == 0 {
+			continue
 		}
+		w = append(w, ',', '"')
+		w = append(w, spec.Fields[i].Name...)
+		w = append(w, '"', ':')
+		off := len(w)
+		w = append(w, n.scratch[sp.off:sp.end]...)
+		e.fields[i] = span{int32(off), int32(len(w))}
 	}
+	for _, x := range n.extras {
+		w = append(w, ',')
+		w = appendString(w, x.name)
+		w = append(w, ':')
+		w = append(w, n.scratch[x.off:x.end]...)
+	}
+	w = append(w, '}')
+	if len(n.id) == 0 {
+		n.deriveID(w[body:], w[idAt:idAt+ulidLen])
+	}
+	e.id = b2s(w[idAt : idAt+idLen])
 	e.wire = w
 	return e, nil
 }

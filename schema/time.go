@@ -171,6 +171,9 @@ func AppendTime(dst []byte, t time.Time) []byte {
 	return dst
 }
 
+// timeLen is the length of AppendTime's output.
+const timeLen = len("2016-03-30T21:18:19.123Z")
+
 // FormatTime returns t in the canonical form.
 func FormatTime(t time.Time) string {
 	return string(AppendTime(make([]byte, 0, 24), t))

@@ -347,13 +347,20 @@ func needsClean(p string) bool {
 	if p == "" {
 		return false
 	}
-	if p[0] == '/' || p[len(p)-1] == '/' || strings.Contains(p, "//") {
+	if p[0] == '/' || p[len(p)-1] == '/' {
 		return true
 	}
-	for elem := range strings.SplitSeq(p, "/") {
-		if elem == "." || elem == ".." {
+	// Look at each element's first bytes: "", "." and ".." need work.
+	for i := 0; i < len(p); {
+		j := strings.IndexByte(p[i:], '/')
+		if j < 0 {
+			j = len(p) - i
+		}
+		switch p[i : i+j] {
+		case "", ".", "..":
 			return true
 		}
+		i += j + 1
 	}
 	return false
 }
@@ -523,7 +530,7 @@ func timeValue(v *fastjson.Value, path string) (time.Time, *ValidationError) {
 		return time.Time{}, invalid(path, CodeFormat, "not a timestamp (RFC 3339, or epoch milliseconds)")
 	case fastjson.TypeNumber:
 		ms, err := v.Int64()
-		if err == nil {
+		if err == nil && isNumberValue(v) {
 			if t, ok := fromMillis(ms); ok {
 				return t, nil
 			}
@@ -537,6 +544,9 @@ func timeValue(v *fastjson.Value, path string) (time.Time, *ValidationError) {
 func intValue(v *fastjson.Value, path string) (int64, *ValidationError) {
 	switch v.Type() {
 	case fastjson.TypeNumber:
+		if !isNumberValue(v) {
+			return 0, invalid(path, CodeSyntax, "not a JSON number")
+		}
 		if i, err := v.Int64(); err == nil && i >= 0 {
 			return i, nil
 		}
@@ -595,4 +605,11 @@ func submitterValue(v *fastjson.Value) (Submitter, *ValidationError) {
 		return Submitter{}, invalid("verified_submitter", CodeMissing, "needs user_id and device_id")
 	}
 	return s, nil
+}
+
+// isNumberValue reports whether a parsed number is spelled as JSON
+// spells numbers.
+func isNumberValue(v *fastjson.Value) bool {
+	var buf [32]byte
+	return isJSONNumber(v.MarshalTo(buf[:0]))
 }
