@@ -16,6 +16,11 @@ const (
 	TopicDevice  Topic = "DEVICE"
 	TopicLink    Topic = "LINK"
 	TopicOrg     Topic = "ORG"
+
+	// Vigil's extension topics: actions on the audit system itself, and
+	// alerts it raises.
+	TopicAudit Topic = "AUDIT"
+	TopicAlert Topic = "ALERT"
 )
 
 // Origin says where a catalog entry comes from.
@@ -235,6 +240,26 @@ var catalog = []EventSpec{
 	// ORG
 	{TopicOrg, "org.2fa.level", Documented, "an admin changed the organization's two-factor enforcement level",
 		[]Field{req("org", TypeUserID), req("caller", TypeCaller), req("old_level", Type2FALevel), req("new_level", Type2FALevel)}},
+
+	// AUDIT (extension): who changed the audit system's credentials and
+	// data. The caller of an action taken with --data-dir, without a
+	// server, is the pseudo-user ":local".
+	{TopicAudit, "audit.device.add", Extension, "an admin registered a device and issued its upload token",
+		[]Field{req("caller", TypeCaller), req("user", TypeUserID), req("device", TypeDID), opt("name", TypeString)}},
+	{TopicAudit, "audit.device.revoke", Extension, "an admin revoked a device's upload token",
+		[]Field{req("caller", TypeCaller), req("device", TypeDID), opt("user", TypeUserID)}},
+	{TopicAudit, "audit.token.add", Extension, "an admin issued an API token",
+		[]Field{req("caller", TypeCaller), req("name", TypeString), req("role", TypeString)}},
+	{TopicAudit, "audit.token.revoke", Extension, "an admin revoked an API token",
+		[]Field{req("caller", TypeCaller), req("name", TypeString)}},
+	{TopicAudit, "audit.quarantine.replay", Extension, "an admin replayed quarantined events",
+		[]Field{req("caller", TypeCaller), req("replayed", TypeInteger), req("rejected", TypeInteger)}},
+
+	// ALERT (extension): conditions Vigil raises about itself.
+	{TopicAlert, "alert.log.skipped", Extension, "a consumer group that is not required fell behind retention and skipped records",
+		[]Field{req("group", TypeString), req("skipped", TypeInteger)}},
+	{TopicAlert, "alert.device.seq_gap", Extension, "a device's uploads skipped sequence numbers: it lost or withheld events",
+		[]Field{req("user", TypeUserID), req("device", TypeDID), req("expected", TypeInteger), req("got", TypeInteger)}},
 }
 
 var byName = func() map[string]*EventSpec {

@@ -49,6 +49,12 @@ func TestCatalog_Shape(t *testing.T) {
 	if byOrigin[Documented] != 48 || byOrigin[Original] != 4 {
 		t.Errorf("origins: %v; want 48 documented and 4 original", byOrigin)
 	}
+	for _, s := range Catalog() {
+		ext := s.Topic == TopicAudit || s.Topic == TopicAlert
+		if ext != (s.Origin == Extension) {
+			t.Errorf("%s: topic %s, origin %s; extension topics hold exactly the extension events", s.Name, s.Topic, s.Origin)
+		}
+	}
 	for _, name := range []string{
 		"device.mobile.error", "user.org.invite", "user.org.signup", "user.org.authorization", "user.org.provision",
 		"user.org.accept", "user.org.remove", "device.mobile.code", "device.mobile.authenticate", "link.download",

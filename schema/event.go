@@ -92,3 +92,20 @@ func (e *Event) String(field string) (string, bool) {
 	}
 	return string(b), true
 }
+
+// Extra returns the compact JSON of a field outside the catalog, or nil.
+func (e *Event) Extra(name string) []byte {
+	if e.extras == 0 || e.spec.Field(name) >= 0 {
+		return nil
+	}
+	var p fastjson.Parser
+	v, err := p.ParseBytes(e.wire)
+	if err != nil {
+		return nil
+	}
+	x := v.Get(name)
+	if x == nil {
+		return nil
+	}
+	return x.MarshalTo(nil)
+}
