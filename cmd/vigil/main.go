@@ -92,6 +92,7 @@ environment.`,
 		newServeCmd(a),
 		newVersionCmd(a),
 		newSchemaCmd(),
+		newAdminCmd(),
 	)
 	return root
 }

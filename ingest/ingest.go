@@ -1,0 +1,308 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/vigilaudit/vigil/ingest/eventlog"
+	"github.com/vigilaudit/vigil/internal/auth"
+	"github.com/vigilaudit/vigil/schema"
+)
+
+// Config holds ingest's limits and windows. Zero values are the defaults.
+type Config struct {
+	// MaxBodyBytes bounds a request body after decompression (64 MiB).
+	MaxBodyBytes int64
+	// MaxEvents bounds the events of one request (100,000).
+	MaxEvents int
+	// MaxEventBytes bounds one event's JSON (1 MiB); a longer one is
+	// rejected on its own.
+	MaxEventBytes int
+	// Limits are the schema's per-field limits (string length, extras).
+	Limits schema.Limits
+	// DedupWindow and DedupMaxIDs bound the event_ids remembered to
+	// answer re-sent events as duplicates (24 h, 10 million).
+	DedupWindow time.Duration
+	DedupMaxIDs int
+	// DeviceRate is the events per second one device may submit on
+	// average (100,000), DeviceBurst how many at once (MaxEvents at
+	// least). Over it: 429 with Retry-After.
+	DeviceRate  float64
+	DeviceBurst int
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 64 << 20
+	}
+	if c.MaxEvents <= 0 {
+		c.MaxEvents = 100_000
+	}
+	if c.MaxEventBytes <= 0 {
+		c.MaxEventBytes = 1 << 20
+	}
+	if c.DedupWindow <= 0 {
+		c.DedupWindow = 24 * time.Hour
+	}
+	if c.DedupMaxIDs <= 0 {
+		c.DedupMaxIDs = 10_000_000
+	}
+	if c.DeviceRate <= 0 {
+		c.DeviceRate = 100_000
+	}
+	c.DeviceBurst = max(c.DeviceBurst, c.MaxEvents)
+	return c
+}
+
+// SeqObserver records the per-device sequence numbers of uploaded events
+// and returns the gaps it finds (internal/auth's store).
+type SeqObserver interface {
+	ObserveSeq(ctx context.Context, deviceID string, seqs []int64) ([]auth.Gap, error)
+}
+
+// Result is the answer to one batch.
+type Result struct {
+	Accepted   int         `json:"accepted"`
+	Duplicates int         `json:"duplicates"`
+	Rejected   []Rejection `json:"rejected"`
+}
+
+// Rejection says why the event at Index was not accepted.
+type Rejection struct {
+	Index   int    `json:"index"`
+	EventID string `json:"event_id,omitempty"`
+	Error   string `json:"error"`
+}
+
+// Ingester is the one way events enter the log: it normalizes, drops
+// duplicates, quarantines what it rejects and appends the rest, returning
+// only once they are durable.
+type Ingester struct {
+	cfg        Config
+	log        eventlog.Appender
+	quarantine *Quarantine
+	seqs       SeqObserver
+	window     *window
+	pool       sync.Pool
+	metrics    *Metrics
+	logger     *slog.Logger
+	now        func() time.Time
+}
+
+// New returns an Ingester appending to log. quarantine is required; seqs
+// and metrics may be nil.
+func New(log eventlog.Appender, quarantine *Quarantine, cfg Config, seqs SeqObserver, metrics *Metrics, logger *slog.Logger) *Ingester {
+	cfg = cfg.withDefaults()
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	in := &Ingester{
+		cfg: cfg, log: log, quarantine: quarantine, seqs: seqs, metrics: metrics, logger: logger,
+		window: newWindow(cfg.DedupWindow, cfg.DedupMaxIDs),
+		now:    time.Now,
+	}
+	in.pool.New = func() any { return schema.NewNormalizer(cfg.Limits) }
+	return in
+}
+
+// Replayer reads back recent records of the log.
+type Replayer interface {
+	Replay(ctx context.Context, since time.Time, fn func(eventlog.Record) error) error
+}
+
+// Rebuild fills the dedup window from the log's records of the last
+// window, so that duplicates are caught across restarts. It returns how
+// many ids it read.
+func (in *Ingester) Rebuild(ctx context.Context, r Replayer) (int, error) {
+	n := 0
+	err := r.Replay(ctx, in.now().Add(-in.cfg.DedupWindow), func(rec eventlog.Record) error {
+		in.window.add(rec.ID, rec.Time)
+		n++
+		return nil
+	})
+	if err != nil {
+		return n, fmt.Errorf("rebuild dedup window: %w", err)
+	}
+	return n, nil
+}
+
+// Ingest takes the raw events of one batch from submitter (zero for
+// Vigil's own events). Valid events are appended once, duplicates
+// counted, and the rest quarantined with their reasons. It returns once
+// everything accepted is durable; an error means nothing of the batch
+// may be assumed accepted (eventlog.ErrFull: try again later).
+func (in *Ingester) Ingest(ctx context.Context, submitter schema.Submitter, raws [][]byte) (Result, error) {
+	now := in.now()
+	meta := schema.Meta{Submitter: submitter, ReceivedAt: now}
+	n := in.pool.Get().(*schema.Normalizer)
+	res := Result{Rejected: []Rejection{}}
+	events := make([]*schema.Event, 0, len(raws))
+	var quarantined []Quarantined
+	reject := func(i int, raw []byte, code, reason string) {
+		r := Rejection{Index: i, EventID: fastjson.GetString(raw, "event_id"), Error: reason}
+		res.Rejected = append(res.Rejected, r)
+		quarantined = append(quarantined, Quarantined{ReceivedAt: now, Submitter: submitter, Reason: reason, Raw: string(raw)})
+		in.metrics.rejected(code)
+	}
+	size := 0
+	for i, raw := range raws {
+		size += len(raw)
+		if len(raw) > in.cfg.MaxEventBytes {
+			reject(i, raw, "too_large", "event over "+strconv.Itoa(in.cfg.MaxEventBytes)+" bytes (limit max_event_bytes)")
+			continue
+		}
+		e, err := n.Normalize(raw, meta)
+		if err != nil {
+			code := "invalid"
+			var verr *schema.ValidationError
+			if errors.As(err, &verr) {
+				code = verr.Code
+			}
+			reject(i, raw, code, err.Error())
+			continue
+		}
+		events = append(events, e)
+	}
+	in.pool.Put(n)
+
+	ids := make([]string, len(events))
+	for i, e := range events {
+		ids[i] = e.ID()
+	}
+	fresh := in.window.reserve(ids, now)
+	var recs []eventlog.Record
+	var freshIDs []string
+	for i, e := range events {
+		if !fresh[i] {
+			res.Duplicates++
+			continue
+		}
+		recs = append(recs, eventlog.RecordOf(e))
+		freshIDs = append(freshIDs, ids[i])
+	}
+
+	// What is rejected is kept before anything is acknowledged.
+	if err := in.quarantine.Add(ctx, quarantined); err != nil {
+		in.window.release(freshIDs)
+		return Result{}, err
+	}
+	if len(recs) > 0 {
+		start := time.Now()
+		err := in.log.Append(ctx, recs)
+		in.metrics.appended(time.Since(start), len(recs), err)
+		if err != nil {
+			in.window.release(freshIDs)
+			return Result{}, fmt.Errorf("append %d events: %w", len(recs), err)
+		}
+		in.window.keep(freshIDs, now)
+	}
+	res.Accepted = len(recs)
+	in.metrics.batch(len(raws), size, res.Accepted, res.Duplicates)
+
+	if submitter.DeviceID != "" && in.seqs != nil {
+		in.observeSeqs(ctx, submitter, events)
+	}
+	return res, nil
+}
+
+// observeSeqs records the agent's sequence numbers and raises an alert
+// for each gap. Failures are logged: the events themselves are safe.
+func (in *Ingester) observeSeqs(ctx context.Context, submitter schema.Submitter, events []*schema.Event) {
+	var seqs []int64
+	for _, e := range events {
+		raw := e.Extra("seq")
+		if raw == nil {
+			continue
+		}
+		if s, err := strconv.ParseInt(string(raw), 10, 64); err == nil && s > 0 {
+			seqs = append(seqs, s)
+		}
+	}
+	if len(seqs) == 0 {
+		return
+	}
+	gaps, err := in.seqs.ObserveSeq(ctx, submitter.DeviceID, seqs)
+	if err != nil {
+		in.logger.Warn("record sequence numbers", "device", submitter.DeviceID, "err", err)
+		return
+	}
+	for _, g := range gaps {
+		in.metrics.seqGap()
+		alert := fmt.Appendf(nil, `{"topic":"ALERT","event":"alert.device.seq_gap","timestamp":%d,"user":%q,"device":%q,"expected":%d,"got":%d}`,
+			in.now().UnixMilli(), submitter.UserID, submitter.DeviceID, g.Expected, g.Got)
+		if err := in.Emit(ctx, alert); err != nil {
+			in.logger.Warn("raise sequence gap alert", "device", submitter.DeviceID, "err", err)
+		}
+	}
+}
+
+// Emit appends Vigil's own events (the content API's, admin actions,
+// alerts): they have no verified submitter, and a rejected one is an
+// error, since the server wrote it.
+func (in *Ingester) Emit(ctx context.Context, raws ...[]byte) error {
+	res, err := in.Ingest(ctx, schema.Submitter{}, raws)
+	if err != nil {
+		return err
+	}
+	if len(res.Rejected) > 0 {
+		return fmt.Errorf("emit: event %d rejected: %s", res.Rejected[0].Index, res.Rejected[0].Error)
+	}
+	return nil
+}
+
+// ReplayQuarantine runs quarantined events through ingest again (after a
+// fix): those accepted now (or found to be duplicates) are marked
+// replayed; the others keep their entry with the new reason.
+func (in *Ingester) ReplayQuarantine(ctx context.Context, ids []int64) (replayed, rejected int, err error) {
+	after := int64(0)
+	want := map[int64]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	for {
+		page, err := in.quarantine.List(ctx, ListOptions{After: after, Limit: 500})
+		if err != nil {
+			return replayed, rejected, err
+		}
+		if len(page) == 0 {
+			return replayed, rejected, nil
+		}
+		for _, q := range page {
+			after = q.ID
+			if len(want) > 0 && !want[q.ID] {
+				continue
+			}
+			r, a, err := in.replayOne(ctx, q)
+			if err != nil {
+				return replayed, rejected, err
+			}
+			replayed += r
+			rejected += a
+		}
+	}
+}
+
+func (in *Ingester) replayOne(ctx context.Context, q Quarantined) (replayed, rejected int, err error) {
+	n := in.pool.Get().(*schema.Normalizer)
+	e, verr := n.Normalize([]byte(q.Raw), schema.Meta{Submitter: q.Submitter, ReceivedAt: in.now()})
+	in.pool.Put(n)
+	if verr != nil {
+		return 0, 1, in.quarantine.setReason(ctx, q.ID, verr.Error())
+	}
+	fresh := in.window.reserve([]string{e.ID()}, in.now())
+	if fresh[0] {
+		if err := in.log.Append(ctx, []eventlog.Record{eventlog.RecordOf(e)}); err != nil {
+			in.window.release([]string{e.ID()})
+			return 0, 0, fmt.Errorf("replay quarantined event %d: %w", q.ID, err)
+		}
+		in.window.keep([]string{e.ID()}, in.now())
+	}
+	return 1, 0, in.quarantine.markReplayed(ctx, q.ID, e.ID(), in.now())
+}

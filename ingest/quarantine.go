@@ -1,0 +1,153 @@
+package ingest
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+
+	"github.com/vigilaudit/vigil/schema"
+)
+
+// Quarantined is an event that was not accepted: its raw bytes as sent,
+// why, who sent it and when. Nothing rejected is dropped: an admin lists
+// these and replays them (after a fix) through ingest again.
+type Quarantined struct {
+	ID         int64            `json:"id"`
+	ReceivedAt time.Time        `json:"received_at"`
+	Submitter  schema.Submitter `json:"submitter"`
+	Reason     string           `json:"reason"`
+	Raw        string           `json:"raw"`
+	ReplayedAt *time.Time       `json:"replayed_at,omitempty"`
+	EventID    string           `json:"event_id,omitempty"` // set once a replay accepted it
+}
+
+// Quarantine keeps rejected events in a SQLite file.
+type Quarantine struct {
+	db *sql.DB
+}
+
+// OpenQuarantine opens (creating if needed) the quarantine at path.
+func OpenQuarantine(path string) (*Quarantine, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(FULL)")
+	if err != nil {
+		return nil, fmt.Errorf("open quarantine: %w", err)
+	}
+	const ddl = `CREATE TABLE IF NOT EXISTS quarantine (
+		id INTEGER PRIMARY KEY AUTOINCREMENT,
+		received_at INTEGER NOT NULL,
+		submitter_user TEXT NOT NULL,
+		submitter_device TEXT NOT NULL,
+		reason TEXT NOT NULL,
+		raw BLOB NOT NULL,
+		replayed_at INTEGER,
+		event_id TEXT
+	)`
+	if _, err := db.Exec(ddl); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open quarantine %s: %w", path, err)
+	}
+	return &Quarantine{db: db}, nil
+}
+
+// Close closes the database.
+func (q *Quarantine) Close() error { return q.db.Close() }
+
+// Add stores entries in one transaction; it returns once they are on disk.
+func (q *Quarantine) Add(ctx context.Context, entries []Quarantined) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	tx, err := q.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("quarantine %d events: %w", len(entries), err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO quarantine (received_at, submitter_user, submitter_device, reason, raw) VALUES (?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("quarantine %d events: %w", len(entries), err)
+	}
+	defer stmt.Close()
+	for _, e := range entries {
+		if _, err := stmt.ExecContext(ctx, e.ReceivedAt.UnixMilli(), e.Submitter.UserID, e.Submitter.DeviceID, e.Reason, []byte(e.Raw)); err != nil {
+			return fmt.Errorf("quarantine %d events: %w", len(entries), err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("quarantine %d events: %w", len(entries), err)
+	}
+	return nil
+}
+
+// ListOptions selects quarantined events.
+type ListOptions struct {
+	After    int64 // entries with a larger id (a cursor)
+	Limit    int   // default 100
+	Replayed bool  // include the ones already replayed
+}
+
+// List returns entries in id order.
+func (q *Quarantine) List(ctx context.Context, o ListOptions) ([]Quarantined, error) {
+	if o.Limit <= 0 {
+		o.Limit = 100
+	}
+	query := `SELECT id, received_at, submitter_user, submitter_device, reason, raw, replayed_at, event_id
+		FROM quarantine WHERE id > ?`
+	if !o.Replayed {
+		query += ` AND replayed_at IS NULL`
+	}
+	query += ` ORDER BY id LIMIT ?`
+	rows, err := q.db.QueryContext(ctx, query, o.After, o.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("list quarantine: %w", err)
+	}
+	defer rows.Close()
+	var out []Quarantined
+	for rows.Next() {
+		var (
+			e        Quarantined
+			received int64
+			replayed sql.NullInt64
+			eventID  sql.NullString
+			raw      []byte
+		)
+		if err := rows.Scan(&e.ID, &received, &e.Submitter.UserID, &e.Submitter.DeviceID, &e.Reason, &raw, &replayed, &eventID); err != nil {
+			return nil, fmt.Errorf("list quarantine: %w", err)
+		}
+		e.ReceivedAt = time.UnixMilli(received).UTC()
+		e.Raw = string(raw)
+		if replayed.Valid {
+			t := time.UnixMilli(replayed.Int64).UTC()
+			e.ReplayedAt = &t
+		}
+		e.EventID = eventID.String
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list quarantine: %w", err)
+	}
+	return out, nil
+}
+
+// markReplayed records that entry id was accepted as eventID.
+func (q *Quarantine) markReplayed(ctx context.Context, id int64, eventID string, at time.Time) error {
+	res, err := q.db.ExecContext(ctx, `UPDATE quarantine SET replayed_at = ?, event_id = ? WHERE id = ? AND replayed_at IS NULL`, at.UnixMilli(), eventID, id)
+	if err != nil {
+		return fmt.Errorf("mark quarantined event %d replayed: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errors.New("already replayed")
+	}
+	return nil
+}
+
+// setReason records why a replay was rejected again.
+func (q *Quarantine) setReason(ctx context.Context, id int64, reason string) error {
+	if _, err := q.db.ExecContext(ctx, `UPDATE quarantine SET reason = ? WHERE id = ?`, reason, id); err != nil {
+		return fmt.Errorf("update quarantined event %d: %w", id, err)
+	}
+	return nil
+}

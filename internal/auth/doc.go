@@ -1,0 +1,18 @@
+// Package auth holds the credentials that ingest, the query API and the
+// content API share: users, devices with their upload tokens, and API
+// tokens with a role.
+//
+// A Store keeps them in one SQLite file (DATA_DIR/auth.db), in WAL mode
+// with a busy timeout, so that "vigil serve" and "vigil admin" work on it
+// at the same time; every lookup reads the file, so a credential added or
+// revoked by another process takes effect at once. Secrets are random
+// 256-bit tokens, shown once when issued and stored only as their SHA-256.
+//
+// Every admin action writes, in the same transaction, an AUDIT event into
+// an outbox that the server drains into the event log (DrainOutbox), so an
+// action is never recorded without its event nor its event lost.
+//
+// The HTTP pieces are shared by the audit APIs: one error shape
+// (WriteError), bearer-token authentication (Middleware), role checks
+// (RequireRole), and the admin API (AdminAPI) with its client (Client).
+package auth

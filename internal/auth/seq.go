@@ -1,0 +1,71 @@
+package auth
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Gap is a skip in a device's event sequence numbers: after Expected-1 the
+// device uploaded Got, so the events numbered Expected to Got-1 are
+// missing (lost, deleted or withheld on the device).
+type Gap struct {
+	DeviceID string `json:"device"`
+	UserID   string `json:"user"`
+	Expected int64  `json:"expected"`
+	Got      int64  `json:"got"`
+}
+
+// ObserveSeq records the sequence numbers (the events' seq) of one batch
+// that deviceID uploaded, and returns the gaps it opens. The store keeps
+// the highest number seen (Device.LastSeq); a number above LastSeq+1 is a
+// gap, counted in Device.SeqGaps, and numbers at or below LastSeq are
+// re-sends, ignored. A batch is taken in ascending order whatever its
+// order, so a batch that holds every number has no gap. Concurrent calls
+// for the same device are serialized. It returns ErrNotFound for an
+// unknown device.
+func (s *Store) ObserveSeq(ctx context.Context, deviceID string, seqs []int64) ([]Gap, error) {
+	id, ok := normalizeID(deviceID)
+	if !ok {
+		return nil, fmt.Errorf("observe sequence of device %q: %w", deviceID, ErrNotFound)
+	}
+	if len(seqs) == 0 {
+		return nil, nil
+	}
+	sorted := slices.Sorted(slices.Values(seqs))
+	var gaps []Gap
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var (
+			user string
+			last int64
+		)
+		err := tx.QueryRowContext(ctx, `SELECT user_email, last_seq FROM devices WHERE id = ?`, id).Scan(&user, &last)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		high := last
+		for _, seq := range sorted {
+			if seq <= high {
+				continue
+			}
+			if seq > high+1 {
+				gaps = append(gaps, Gap{DeviceID: id, UserID: user, Expected: high + 1, Got: seq})
+			}
+			high = seq
+		}
+		if high == last {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE devices SET last_seq = ?, seq_gaps = seq_gaps + ? WHERE id = ?`, high, len(gaps), id)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("observe sequence of device %s: %w", id, err)
+	}
+	return gaps, nil
+}
