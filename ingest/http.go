@@ -77,18 +77,18 @@ func (h *Handler) device(w http.ResponseWriter, r *http.Request) (schema.Submitt
 	switch {
 	case err == nil:
 	case errors.Is(err, auth.ErrRevoked):
-		auth.WriteError(w, http.StatusForbidden, "revoked", "this credential was revoked")
+		auth.WriteError(w, http.StatusForbidden, auth.CodeRevoked, "this credential was revoked")
 		return schema.Submitter{}, false
 	case errors.Is(err, auth.ErrUnauthenticated):
 		w.Header().Set("WWW-Authenticate", `Bearer realm="vigil"`)
-		auth.WriteError(w, http.StatusUnauthorized, "unauthenticated", "a device token (Authorization: Bearer) or client certificate is required")
+		auth.WriteError(w, http.StatusUnauthorized, auth.CodeUnauthenticated, "a device token (Authorization: Bearer) or client certificate is required")
 		return schema.Submitter{}, false
 	default:
-		auth.WriteError(w, http.StatusInternalServerError, "internal", "checking the credential failed")
+		auth.WriteError(w, http.StatusInternalServerError, auth.CodeInternal, "checking the credential failed")
 		return schema.Submitter{}, false
 	}
 	if p.Kind != auth.KindDevice {
-		auth.WriteError(w, http.StatusForbidden, "forbidden", "only device credentials submit events; admin and auditor tokens cannot")
+		auth.WriteError(w, http.StatusForbidden, auth.CodeForbidden, "only device credentials submit events; admin and auditor tokens cannot")
 		return schema.Submitter{}, false
 	}
 	return schema.Submitter{UserID: p.UserID, DeviceID: p.DeviceID}, true
@@ -116,7 +116,7 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request, sub schema.Submit
 		// Not events at all: kept whole, for an admin to look at.
 		q := []Quarantined{{ReceivedAt: h.in.now(), Submitter: sub, Reason: be.Message, Raw: string(body)}}
 		if err := h.in.quarantine.Add(r.Context(), q); err != nil {
-			auth.WriteError(w, http.StatusInternalServerError, "internal", "keeping the rejected body failed")
+			auth.WriteError(w, http.StatusInternalServerError, auth.CodeInternal, "keeping the rejected body failed")
 			return nil, false
 		}
 		h.in.metrics.rejected("malformed_body")
@@ -204,7 +204,7 @@ func (h *Handler) listQuarantine(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("after"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
-			auth.WriteError(w, http.StatusBadRequest, "bad_parameter", "after: must be a non-negative integer")
+			auth.WriteError(w, http.StatusBadRequest, auth.CodeInvalid, "after: must be a non-negative integer")
 			return
 		}
 		o.After = n
@@ -212,7 +212,7 @@ func (h *Handler) listQuarantine(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
-			auth.WriteError(w, http.StatusBadRequest, "bad_parameter", "limit: must be 1 to 1000")
+			auth.WriteError(w, http.StatusBadRequest, auth.CodeInvalid, "limit: must be 1 to 1000")
 			return
 		}
 		o.Limit = n
@@ -220,7 +220,7 @@ func (h *Handler) listQuarantine(w http.ResponseWriter, r *http.Request) {
 	o.Replayed = q.Get("replayed") == "true"
 	entries, err := h.in.quarantine.List(r.Context(), o)
 	if err != nil {
-		auth.WriteError(w, http.StatusInternalServerError, "internal", "listing the quarantine failed")
+		auth.WriteError(w, http.StatusInternalServerError, auth.CodeInternal, "listing the quarantine failed")
 		return
 	}
 	if entries == nil {
@@ -244,7 +244,7 @@ func (h *Handler) replayQuarantine(w http.ResponseWriter, r *http.Request) {
 	var req ReplayRequest
 	if r.ContentLength != 0 {
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
-			auth.WriteError(w, http.StatusBadRequest, "bad_body", "body must be {\"ids\": [...]} or empty")
+			auth.WriteError(w, http.StatusBadRequest, auth.CodeInvalid, "body must be {\"ids\": [...]} or empty")
 			return
 		}
 	}
@@ -255,7 +255,7 @@ func (h *Handler) replayQuarantine(w http.ResponseWriter, r *http.Request) {
 	}
 	p, _ := auth.FromContext(r.Context())
 	audit := fmt.Appendf(nil, `{"topic":"AUDIT","event":"audit.quarantine.replay","timestamp":%d,"caller":%q,"replayed":%d,"rejected":%d}`,
-		h.in.now().UnixMilli(), ":token:"+p.Name, replayed, rejected)
+		h.in.now().UnixMilli(), p.Caller(), replayed, rejected)
 	if err := h.in.Emit(r.Context(), audit); err != nil {
 		h.in.logger.Warn("audit quarantine replay", "err", err)
 	}
