@@ -24,6 +24,7 @@ type Config struct {
 	Listen  string          `yaml:"listen"`
 	DataDir string          `yaml:"data_dir"`
 	TLS     ServerTLSConfig `yaml:"tls"`
+	Ingest  IngestConfig    `yaml:"ingest"`
 	Log     LogConfig       `yaml:"log"`
 	Store   StoreConfig     `yaml:"store"`
 	Sinks   []SinkConfig    `yaml:"sinks"`
@@ -124,6 +125,7 @@ func (c *Config) Validate() error {
 		p.add("data_dir", "required")
 	}
 	p.nest("tls", c.TLS.Validate())
+	p.nest("ingest", c.Ingest.Validate())
 	p.nest("log", c.Log.Validate())
 	p.nest("store", c.Store.Validate())
 	first := make(map[string]int)
@@ -146,6 +148,10 @@ func (c *Config) Validate() error {
 type ServerTLSConfig struct {
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
+	// ClientCAFile, if set, makes the listener ask for client
+	// certificates and trust those this CA signed: a device may then
+	// submit events with a certificate whose common name is its id.
+	ClientCAFile string `yaml:"client_ca_file"`
 }
 
 // Enabled reports whether the listener serves TLS.
@@ -155,6 +161,9 @@ func (c ServerTLSConfig) Enabled() bool { return c.CertFile != "" || c.KeyFile !
 func (c ServerTLSConfig) Validate() error {
 	var p problems
 	p.pair("cert_file", c.CertFile, "key_file", c.KeyFile)
+	if c.ClientCAFile != "" && !c.Enabled() {
+		p.add("client_ca_file", "needs cert_file and key_file: client certificates need TLS")
+	}
 	return p.err()
 }
 
@@ -614,4 +623,37 @@ func (p *problems) address(key, v string) {
 
 func (p problems) err() error {
 	return errors.Join(p...)
+}
+
+// IngestConfig holds ingest's limits; zero values are the defaults.
+type IngestConfig struct {
+	MaxBodyBytes  config.ByteSize `yaml:"max_body_bytes"`  // 64MiB, after decompression
+	MaxEvents     int             `yaml:"max_events"`      // 100000 per request
+	MaxEventBytes config.ByteSize `yaml:"max_event_bytes"` // 1MiB per event
+	MaxStringLen  int             `yaml:"max_string_len"`  // 4096 bytes per string field
+	DedupWindow   config.Duration `yaml:"dedup_window"`    // 24h
+	DedupMaxIDs   int             `yaml:"dedup_max_ids"`   // 10000000
+	DeviceRate    float64         `yaml:"device_rate"`     // events/s per device, 100000
+	DeviceBurst   int             `yaml:"device_burst"`    // max_events at least
+}
+
+// Validate checks that no limit is negative.
+func (c IngestConfig) Validate() error {
+	var p problems
+	for _, f := range []struct {
+		key string
+		neg bool
+	}{
+		{"max_events", c.MaxEvents < 0}, {"max_string_len", c.MaxStringLen < 0},
+		{"dedup_window", c.DedupWindow < 0}, {"dedup_max_ids", c.DedupMaxIDs < 0},
+		{"device_rate", c.DeviceRate < 0}, {"device_burst", c.DeviceBurst < 0},
+	} {
+		if f.neg {
+			p.add(f.key, "must not be negative")
+		}
+	}
+	if c.MaxEventBytes > 0 && c.MaxBodyBytes > 0 && c.MaxEventBytes > c.MaxBodyBytes {
+		p.add("max_event_bytes", "must not exceed max_body_bytes")
+	}
+	return p.err()
 }

@@ -19,12 +19,15 @@ import (
 // newRouter returns the one HTTP handler: health, readiness and metrics
 // now; ingest, the query API, the content API and the console mount here
 // as they land.
-func newRouter(reg *prometheus.Registry, ready *readiness) http.Handler {
+func newRouter(reg *prometheus.Registry, ready *readiness, mounts ...func(chi.Router)) http.Handler {
 	r := chi.NewRouter()
 	r.Use(newHTTPMetrics(reg).middleware)
 	r.Get("/healthz", handleHealthz)
 	r.Get("/readyz", ready.ServeHTTP)
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	for _, mount := range mounts {
+		mount(r)
+	}
 	return r
 }
 

@@ -74,6 +74,13 @@ func serve(ctx context.Context, a *app, cfg Config) error {
 			return fmt.Errorf("load tls certificate: %w", err)
 		}
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		if cfg.TLS.ClientCAFile != "" {
+			pool, err := clientCAs(cfg.TLS.ClientCAFile)
+			if err != nil {
+				return err
+			}
+			withClientCAs(tlsConfig, pool)
+		}
 	}
 
 	build := readBuildInfo()
@@ -81,11 +88,18 @@ func serve(ctx context.Context, a *app, cfg Config) error {
 	ready := newReadiness()
 	ready.add("data_dir", dirCheck(cfg.DataDir))
 
+	p, err := openPipeline(ctx, cfg, reg, log)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	p.readyChecks(ready)
+
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("start http listener: %w", err)
 	}
-	srv := newServer(ln, newRouter(reg, ready), tlsConfig, log)
+	srv := newServer(ln, newRouter(reg, ready, p.mount), tlsConfig, log)
 
 	log.Info("vigil serving",
 		"addr", ln.Addr().String(),
@@ -101,6 +115,7 @@ func serve(ctx context.Context, a *app, cfg Config) error {
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(ctx) })
+	g.Go(func() error { return p.relayOutbox(ctx) })
 	err = g.Wait()
 	log.Info("vigil stopped")
 	return err

@@ -164,9 +164,15 @@ func TestServe(t *testing.T) {
 
 	stop()
 	var started map[string]any
-	line, _, _ := strings.Cut(stderr.String(), "\n")
-	if err := json.Unmarshal([]byte(line), &started); err != nil {
-		t.Fatalf("first log line is not JSON: %v: %q", err, line)
+	for line := range strings.Lines(stderr.String()) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line is not JSON: %v: %q", err, line)
+		}
+		if m["msg"] == "vigil serving" {
+			started = m
+			break
+		}
 	}
 	for k, want := range map[string]any{"msg": "vigil serving", "addr": addr, "data_dir": dataDir, "log": "file", "store": "duckdb", "tls": false} {
 		if started[k] != want {

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigilaudit/vigil/ingest"
+	"github.com/vigilaudit/vigil/ingest/eventlog"
+	"github.com/vigilaudit/vigil/ingest/eventlog/filelog"
+	"github.com/vigilaudit/vigil/internal/auth"
+	"github.com/vigilaudit/vigil/schema"
+)
+
+// The files and directories under data_dir.
+const (
+	logDirName        = "log"
+	quarantineDBName  = "quarantine.db"
+	outboxRelayPeriod = time.Second
+)
+
+func logDir(dataDir string) string { return filepath.Join(dataDir, logDirName) }
+
+// pipeline is the write path of one server: the credential store, the
+// event log, ingest and its quarantine. open builds it; close releases it
+// in reverse order.
+type pipeline struct {
+	auth       *auth.Store
+	log        eventlog.Log
+	quarantine *ingest.Quarantine
+	ingester   *ingest.Ingester
+	logger     *slog.Logger
+	closers    []func() error
+}
+
+// openPipeline opens everything the write path needs under cfg.DataDir.
+// On error it closes what it opened.
+func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, logger *slog.Logger) (_ *pipeline, err error) {
+	p := &pipeline{logger: logger}
+	defer func() {
+		if err != nil {
+			p.close()
+		}
+	}()
+	if p.auth, err = auth.Open(authDBPath(cfg.DataDir)); err != nil {
+		return nil, err
+	}
+	p.closers = append(p.closers, p.auth.Close)
+
+	// The log's OnSkip callback emits through the ingester, which exists
+	// only once the log does; emit closes over p.
+	emitSkip := func(group string, skipped int64) {
+		alert := fmt.Appendf(nil, `{"topic":"ALERT","event":"alert.log.skipped","timestamp":%d,"group":%q,"skipped":%d}`,
+			time.Now().UnixMilli(), group, skipped)
+		if err := p.ingester.Emit(context.Background(), alert); err != nil {
+			logger.Error("raise skipped-records alert", "group", group, "err", err)
+		}
+	}
+	fc := cfg.Log.File
+	fl, err := filelog.Open(logDir(cfg.DataDir), filelog.Config{
+		MaxBytes:     int64(fc.MaxBytes),
+		SegmentBytes: int64(fc.SegmentBytes),
+		Retention:    time.Duration(fc.Retention),
+		Groups:       requiredGroups(cfg),
+		OnSkip:       emitSkip,
+		Logger:       logger.With("component", "log"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.log = fl
+	p.closers = append(p.closers, fl.Close)
+	reg.MustRegister(fl.Collectors()...)
+	reg.MustRegister(eventlog.NewLagCollector(fl, consumerGroups(cfg)...))
+
+	if p.quarantine, err = ingest.OpenQuarantine(filepath.Join(cfg.DataDir, quarantineDBName)); err != nil {
+		return nil, err
+	}
+	p.closers = append(p.closers, p.quarantine.Close)
+
+	ic := cfg.Ingest
+	p.ingester = ingest.New(fl, p.quarantine, ingest.Config{
+		MaxBodyBytes:  int64(ic.MaxBodyBytes),
+		MaxEvents:     ic.MaxEvents,
+		MaxEventBytes: int(ic.MaxEventBytes),
+		Limits:        schema.Limits{MaxStringLen: ic.MaxStringLen},
+		DedupWindow:   time.Duration(ic.DedupWindow),
+		DedupMaxIDs:   ic.DedupMaxIDs,
+		DeviceRate:    ic.DeviceRate,
+		DeviceBurst:   ic.DeviceBurst,
+	}, p.auth, ingest.NewMetrics(reg), logger.With("component", "ingest"))
+	start := time.Now()
+	n, err := p.ingester.Rebuild(ctx, fl)
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("dedup window rebuilt from the log", "ids", n, "took", time.Since(start).Round(time.Millisecond))
+	return p, nil
+}
+
+// mount adds the write path's routes.
+func (p *pipeline) mount(r chi.Router) {
+	ingest.NewHandler(p.ingester, p.auth).Mount(r)
+	r.With(auth.Middleware(p.auth)).Mount(auth.AdminPath, auth.AdminAPI(p.auth))
+}
+
+// readyChecks are the write path's readiness checks.
+func (p *pipeline) readyChecks(rd *readiness) {
+	rd.add("auth", p.auth.Ping)
+	if fl, ok := p.log.(interface{ Ready() error }); ok {
+		rd.add("log", func(context.Context) error { return fl.Ready() })
+	}
+}
+
+// relayOutbox appends the audit events of admin actions (written to the
+// credential store's outbox, by this process or by `vigil admin` on the
+// same data dir) to the log, until ctx is done.
+func (p *pipeline) relayOutbox(ctx context.Context) error {
+	t := time.NewTicker(outboxRelayPeriod)
+	defer t.Stop()
+	emit := func(event []byte) error { return p.ingester.Emit(ctx, event) }
+	for {
+		if _, err := p.auth.DrainOutbox(ctx, emit); err != nil && ctx.Err() == nil {
+			p.logger.Warn("relay audit events", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (p *pipeline) close() {
+	for i := len(p.closers) - 1; i >= 0; i-- {
+		if err := p.closers[i](); err != nil {
+			p.logger.Warn("close", "err", err)
+		}
+	}
+	p.closers = nil
+}
+
+// requiredGroups says which consumer groups retention must wait for:
+// every sink marked required. (The "store" group joins when the query
+// store consumes the log; a required group that never reads would hold
+// every record forever.)
+func requiredGroups(cfg Config) map[string]bool {
+	g := map[string]bool{}
+	for _, s := range cfg.Sinks {
+		g["sink."+s.Name] = s.Required == nil || *s.Required
+	}
+	return g
+}
+
+// consumerGroups lists the groups whose lag is reported.
+func consumerGroups(cfg Config) []string {
+	var out []string
+	for _, s := range cfg.Sinks {
+		out = append(out, "sink."+s.Name)
+	}
+	return out
+}
+
+// clientCAs loads the CA that signs device certificates.
+func clientCAs(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read tls.client_ca_file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("tls.client_ca_file %s: no PEM certificate in it", file)
+	}
+	return pool, nil
+}
+
+// withClientCAs asks for client certificates signed by pool: optional,
+// since most clients use bearer tokens, but verified when given.
+func withClientCAs(c *tls.Config, pool *x509.CertPool) {
+	c.ClientCAs = pool
+	c.ClientAuth = tls.VerifyClientCertIfGiven
+}
