@@ -19,6 +19,10 @@ func (s Submitter) IsZero() bool { return s.UserID == "" && s.DeviceID == "" }
 // span locates one field's canonical value inside an event's wire bytes.
 type span struct{ off, end int32 }
 
+// extraSpan locates an extra field's name (unquoted, as escaped on the
+// wire) and value.
+type extraSpan struct{ name, value span }
+
 // Event is a normalized, valid audit event. It is immutable: build one
 // with Normalize.
 type Event struct {
@@ -28,6 +32,7 @@ type Event struct {
 	receivedAt time.Time
 	submitter  Submitter
 	extras     int
+	extra      []extraSpan // where the extras' names and values are in wire
 	wire       []byte
 	fields     [maxFields]span
 }
@@ -95,17 +100,10 @@ func (e *Event) String(field string) (string, bool) {
 
 // Extra returns the compact JSON of a field outside the catalog, or nil.
 func (e *Event) Extra(name string) []byte {
-	if e.extras == 0 || e.spec.Field(name) >= 0 {
-		return nil
+	for _, x := range e.extra {
+		if string(e.wire[x.name.off:x.name.end]) == name {
+			return e.wire[x.value.off:x.value.end]
+		}
 	}
-	var p fastjson.Parser
-	v, err := p.ParseBytes(e.wire)
-	if err != nil {
-		return nil
-	}
-	x := v.Get(name)
-	if x == nil {
-		return nil
-	}
-	return x.MarshalTo(nil)
+	return nil
 }

@@ -491,11 +491,18 @@ func (n *Normalizer) finish() (*Event, *ValidationError) {
 		w = append(w, n.scratch[sp.off:sp.end]...)
 		e.fields[i] = span{int32(off), int32(len(w))}
 	}
-	for _, x := range n.extras {
+	if len(n.extras) > 0 {
+		e.extra = make([]extraSpan, len(n.extras))
+	}
+	for i, x := range n.extras {
 		w = append(w, ',')
+		nameAt := len(w) + 1
 		w = appendString(w, x.name)
+		nameEnd := len(w) - 1
 		w = append(w, ':')
+		valAt := len(w)
 		w = append(w, n.scratch[x.off:x.end]...)
+		e.extra[i] = extraSpan{span{int32(nameAt), int32(nameEnd)}, span{int32(valAt), int32(len(w))}}
 	}
 	w = append(w, '}')
 	if len(n.id) == 0 {

@@ -78,6 +78,15 @@ func TestNormalize_ExtrasKeptAndCounted(t *testing.T) {
 	if e.Extras() != 2 {
 		t.Errorf("Extras() = %d, want 2", e.Extras())
 	}
+	if got := string(e.Extra("zeta")); got != `{"b":[1,2.5e3,null,true]}` {
+		t.Errorf("Extra(zeta) = %s", got)
+	}
+	if got := string(e.Extra("alpha")); got != `"xé"` {
+		t.Errorf("Extra(alpha) = %s", got)
+	}
+	if e.Extra("user") != nil || e.Extra("nope") != nil {
+		t.Error("Extra of a catalog field or an absent one is not nil")
+	}
 	if !bytes.HasSuffix(e.Wire(), []byte(`"authority":"LDAP","alpha":"xé","zeta":{"b":[1,2.5e3,null,true]}}`)) {
 		t.Errorf("extras not kept, sorted, after the catalog fields: %s", e.Wire())
 	}
