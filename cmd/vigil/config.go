@@ -225,6 +225,12 @@ type KafkaLogConfig struct {
 	Topic   string           `yaml:"topic"`
 	TLS     *ClientTLSConfig `yaml:"tls"`
 	SASL    *SASLConfig      `yaml:"sasl"`
+	// CreateTopic lets serve create a missing topic with Partitions
+	// (default 12) and ReplicationFactor (default 3, or the brokers
+	// there are) replicas; without it a missing topic is an error.
+	CreateTopic       bool `yaml:"create_topic"`
+	Partitions        int  `yaml:"partitions"`
+	ReplicationFactor int  `yaml:"replication_factor"`
 }
 
 var kafkaTopic = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
@@ -248,6 +254,12 @@ func (c KafkaLogConfig) Validate() error {
 	}
 	if c.SASL != nil {
 		p.nest("sasl", c.SASL.Validate())
+	}
+	if c.Partitions < 0 {
+		p.add("partitions", "must not be negative")
+	}
+	if c.ReplicationFactor < 0 {
+		p.add("replication_factor", "must not be negative")
 	}
 	return p.err()
 }

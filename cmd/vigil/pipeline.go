@@ -16,6 +16,7 @@ import (
 	"github.com/vigilaudit/vigil/ingest"
 	"github.com/vigilaudit/vigil/ingest/eventlog"
 	"github.com/vigilaudit/vigil/ingest/eventlog/filelog"
+	"github.com/vigilaudit/vigil/ingest/eventlog/kafkalog"
 	"github.com/vigilaudit/vigil/internal/auth"
 	"github.com/vigilaudit/vigil/schema"
 )
@@ -64,22 +65,33 @@ func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 			logger.Error("raise skipped-records alert", "group", group, "err", err)
 		}
 	}
-	fc := cfg.Log.File
-	fl, err := filelog.Open(logDir(cfg.DataDir), filelog.Config{
-		MaxBytes:     int64(fc.MaxBytes),
-		SegmentBytes: int64(fc.SegmentBytes),
-		Retention:    time.Duration(fc.Retention),
-		Groups:       requiredGroups(cfg),
-		OnSkip:       emitSkip,
-		Logger:       logger.With("component", "log"),
-	})
-	if err != nil {
-		return nil, err
+	var l eventlog.Log
+	switch {
+	case cfg.Log.Kafka != nil:
+		kl, err := kafkalog.Open(ctx, kafkaConfig(*cfg.Log.Kafka, logger))
+		if err != nil {
+			return nil, err
+		}
+		l = kl
+	default:
+		fc := cfg.Log.File
+		fl, err := filelog.Open(logDir(cfg.DataDir), filelog.Config{
+			MaxBytes:     int64(fc.MaxBytes),
+			SegmentBytes: int64(fc.SegmentBytes),
+			Retention:    time.Duration(fc.Retention),
+			Groups:       requiredGroups(cfg),
+			OnSkip:       emitSkip,
+			Logger:       logger.With("component", "log"),
+		})
+		if err != nil {
+			return nil, err
+		}
+		reg.MustRegister(fl.Collectors()...)
+		l = fl
 	}
-	p.log = fl
-	p.closers = append(p.closers, fl.Close)
-	reg.MustRegister(fl.Collectors()...)
-	reg.MustRegister(eventlog.NewLagCollector(fl, consumerGroups(cfg)...))
+	p.log = l
+	p.closers = append(p.closers, l.Close)
+	reg.MustRegister(eventlog.NewLagCollector(l, consumerGroups(cfg)...))
 
 	if p.quarantine, err = ingest.OpenQuarantine(filepath.Join(cfg.DataDir, quarantineDBName)); err != nil {
 		return nil, err
@@ -87,7 +99,7 @@ func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 	p.closers = append(p.closers, p.quarantine.Close)
 
 	ic := cfg.Ingest
-	p.ingester = ingest.New(fl, p.quarantine, ingest.Config{
+	p.ingester = ingest.New(l, p.quarantine, ingest.Config{
 		MaxBodyBytes:  int64(ic.MaxBodyBytes),
 		MaxEvents:     ic.MaxEvents,
 		MaxEventBytes: int(ic.MaxEventBytes),
@@ -98,7 +110,7 @@ func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 		DeviceBurst:   ic.DeviceBurst,
 	}, p.auth, ingest.NewMetrics(reg), logger.With("component", "ingest"))
 	start := time.Now()
-	n, err := p.ingester.Rebuild(ctx, fl)
+	n, err := p.ingester.Rebuild(ctx, l)
 	if err != nil {
 		return nil, err
 	}
@@ -187,4 +199,23 @@ func clientCAs(file string) (*x509.CertPool, error) {
 func withClientCAs(c *tls.Config, pool *x509.CertPool) {
 	c.ClientCAs = pool
 	c.ClientAuth = tls.VerifyClientCertIfGiven
+}
+
+// kafkaConfig maps the config file's log.kafka section.
+func kafkaConfig(c KafkaLogConfig, logger *slog.Logger) kafkalog.Config {
+	kc := kafkalog.Config{
+		Brokers:           c.Brokers,
+		Topic:             c.Topic,
+		CreateTopic:       c.CreateTopic,
+		Partitions:        c.Partitions,
+		ReplicationFactor: c.ReplicationFactor,
+		Logger:            logger.With("component", "log"),
+	}
+	if t := c.TLS; t != nil {
+		kc.TLS = &kafkalog.TLSConfig{CAFile: t.CAFile, CAPEM: t.CAPEM, CertFile: t.CertFile, KeyFile: t.KeyFile, ServerName: t.ServerName}
+	}
+	if s := c.SASL; s != nil {
+		kc.SASL = &kafkalog.SASLConfig{Mechanism: s.Mechanism, Username: s.Username, Password: s.Password}
+	}
+	return kc
 }

@@ -35,6 +35,8 @@ reason, the submitting device and the time. Nothing rejected is dropped.
 (a newer Vigil that accepts more forms, larger limits): the ones accepted
 now are appended to the event log with their original submitter and
 marked replayed; the others stay, with the new reason.`,
+		Example: `  vigil admin quarantine list
+  vigil admin --server https://vigil.example.com:8080 quarantine replay`,
 		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(newQuarantineListCmd(t), newQuarantineReplayCmd(t))

@@ -125,9 +125,6 @@ func serve(ctx context.Context, a *app, cfg Config) error {
 // run yet, instead of starting without it.
 func available(cfg Config) error {
 	var p problems
-	if cfg.Log.Kafka != nil {
-		p.add("log.kafka", "the kafka event log is not available in this build yet")
-	}
 	if cfg.Store.ClickHouse != nil {
 		p.add("store.clickhouse", "the clickhouse store is not available in this build yet")
 	}

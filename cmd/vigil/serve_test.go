@@ -231,7 +231,6 @@ func TestServe_Errors(t *testing.T) {
 		{
 			name: "KindsNotAvailable",
 			yaml: `
-log: {kafka: {brokers: [k:9092]}}
 store: {clickhouse: {addr: [ch:9000]}}
 sinks:
   - {name: siem, tls: {address: siem:6514}}
@@ -239,7 +238,6 @@ sinks:
 `,
 			want: []string{
 				"vigil: cannot serve this config:\n",
-				"  log.kafka: the kafka event log is not available in this build yet\n",
 				"  store.clickhouse: the clickhouse store is not available in this build yet\n",
 				`  sinks[0]: sink "siem": tls sinks are not available in this build yet` + "\n",
 				`  sinks[1]: sink "splunk": splunkhec sinks are not available in this build yet` + "\n",
