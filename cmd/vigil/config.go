@@ -197,8 +197,9 @@ type FileLogConfig struct {
 	// 503 until consumers catch up or retention frees space.
 	MaxBytes     config.ByteSize `yaml:"max_bytes"`
 	SegmentBytes config.ByteSize `yaml:"segment_bytes"`
-	// Retention, if set, drops segments older than this even when some
-	// consumer has not read them.
+	// Retention, if set, drops segments older than this, except what a
+	// required consumer group (the store, required sinks) has not
+	// committed; groups that are not required skip ahead.
 	Retention config.Duration `yaml:"retention"`
 }
 

@@ -126,6 +126,10 @@ func (c *Consumer) fetch(ctx context.Context, sub Subscription) ([]Record, error
 			return nil, ctx.Err()
 		}
 		if err == nil {
+			// Nothing, and no error: wait a little rather than spin.
+			if !c.sleep(ctx, 0) {
+				return nil, ctx.Err()
+			}
 			continue
 		}
 		if errors.Is(err, ErrClosed) {

@@ -62,7 +62,9 @@ type Log interface {
 type Subscription interface {
 	// Fetch returns up to max records that follow the ones this
 	// subscription returned before. It waits until at least one record is
-	// available (or ctx is done), then up to linger for more.
+	// available (or ctx is done), then up to linger for more. When ctx
+	// ends while it lingers, it returns the records it has with a nil
+	// error; it returns ctx's error only when it has none.
 	Fetch(ctx context.Context, max int, linger time.Duration) ([]Record, error)
 	// Commit records that the group processed recs and every record
 	// before them in their partitions. recs must come from Fetch.

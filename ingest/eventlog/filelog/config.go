@@ -1,0 +1,129 @@
+package filelog
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Defaults of Config's zero values.
+const (
+	DefaultMaxBytes     = 10 << 30
+	DefaultSegmentBytes = 256 << 20
+)
+
+// minSegmentBytes keeps segments from being absurdly small.
+const minSegmentBytes = 1 << 10
+
+// Config configures a Log. Zero values are the defaults.
+type Config struct {
+	// MaxBytes bounds the log's segments on disk (default 10 GiB; a new
+	// segment's 32-byte header may pass it briefly). When an append does
+	// not fit after retention freed what it may, Append returns
+	// eventlog.ErrFull.
+	MaxBytes int64
+	// SegmentBytes is the size at which a segment is sealed and a new one
+	// begun (default 256 MiB). It must be smaller than MaxBytes: the
+	// segment being written is never deleted.
+	SegmentBytes int64
+	// Retention deletes segments whose records are all older than this,
+	// unless a required group has not committed them. Zero keeps records
+	// until the size budget needs room.
+	Retention time.Duration
+	// Groups says which consumer groups are required: retention never
+	// deletes what a required group has not committed, and a required
+	// group listed here holds records from the oldest retained one even
+	// before it first commits. A group not listed is required when it is
+	// named "store" or starts with "sink.".
+	Groups map[string]bool
+	// OnSkip, if set, is called when retention moves a group that is not
+	// required past records it had not committed, with how many it lost.
+	// It is called from a goroutine of the Log, one call at a time, and
+	// may append to the Log.
+	OnSkip func(group string, skipped int64)
+	// Logger receives the log's own messages (torn tails, deleted
+	// segments, skipped groups). Nil discards them.
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxBytes == 0 {
+		c.MaxBytes = DefaultMaxBytes
+	}
+	if c.SegmentBytes == 0 {
+		c.SegmentBytes = DefaultSegmentBytes
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate reports every problem in c, each naming its configuration key.
+// Zero values stand for their defaults.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	if c.MaxBytes < 0 {
+		errs = append(errs, errors.New("max_bytes: must not be negative"))
+	}
+	switch {
+	case c.SegmentBytes < 0:
+		errs = append(errs, errors.New("segment_bytes: must not be negative"))
+	case c.SegmentBytes < minSegmentBytes:
+		errs = append(errs, fmt.Errorf("segment_bytes: must be at least %d", minSegmentBytes))
+	case c.MaxBytes > 0 && c.SegmentBytes >= c.MaxBytes:
+		errs = append(errs, errors.New("segment_bytes: must be smaller than max_bytes"))
+	}
+	if c.Retention < 0 {
+		errs = append(errs, errors.New("retention: must not be negative"))
+	}
+	names := make([]string, 0, len(c.Groups))
+	for g := range c.Groups {
+		names = append(names, g)
+	}
+	slices.Sort(names)
+	for _, g := range names {
+		if err := checkGroup(g); err != nil {
+			errs = append(errs, fmt.Errorf("groups: %q: %w", g, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// required reports whether retention must keep what group has not
+// committed.
+func (c Config) required(group string) bool {
+	if r, ok := c.Groups[group]; ok {
+		return r
+	}
+	return defaultRequired(group)
+}
+
+func defaultRequired(group string) bool {
+	return group == "store" || strings.HasPrefix(group, "sink.")
+}
+
+// maxGroupLen keeps a group's offsets file name within file system limits
+// even when every byte is escaped.
+const maxGroupLen = 80
+
+// checkGroup checks a consumer group name.
+func checkGroup(g string) error {
+	switch {
+	case g == "":
+		return errors.New("empty group name")
+	case len(g) > maxGroupLen:
+		return fmt.Errorf("group name longer than %d bytes", maxGroupLen)
+	case !utf8.ValidString(g):
+		return errors.New("group name is not valid UTF-8")
+	case strings.ContainsFunc(g, unicode.IsControl):
+		return errors.New("group name contains control characters")
+	}
+	return nil
+}

@@ -1,0 +1,74 @@
+// Package filelog is the embedded default eventlog.Log: one partition of
+// append-only segment files in a directory, with consumer offsets beside
+// them.
+//
+// # Layout
+//
+// A log directory holds
+//
+//	LOCK                         held (flock) while a process has the log open
+//	00000000000000000000.seg     segments, named by the offset of their first record
+//	00000000000000120000.seg
+//	offsets/store.offset         one file per consumer group: its next offset
+//
+// A segment starts with a 32-byte header:
+//
+//	0   4  magic "VLOG"
+//	4   2  format version (1), big endian
+//	6   2  reserved, zero
+//	8   8  offset of the segment's first record
+//	16  8  creation time, Unix milliseconds
+//	24  4  reserved, zero
+//	28  4  CRC-32C of bytes 0..28
+//
+// and continues with one frame per record:
+//
+//	0   4  n: length of the body
+//	4   4  CRC-32C of the length field and the body
+//	8   n  body:
+//	          8        append time, Unix milliseconds
+//	          uvarint  key length, key
+//	          uvarint  ID length, ID
+//	          rest     value
+//
+// Offsets are dense: a record's offset is its segment's base plus its index
+// in the segment, so frames do not store it.
+//
+// # Writing
+//
+// Append encodes its records into frames in the caller's goroutine and
+// queues them. One writer goroutine takes every queued batch, stamps them
+// with one append time (never earlier than the previous one, so times are
+// monotonic in offset order), writes them, fsyncs once and then wakes all
+// their callers: concurrent appends share an fsync, and an append waits for
+// at most the cycle that is running when it arrives plus its own. Readers see
+// a batch only after its fsync, and all of it at once.
+//
+// A segment is sealed (fsynced, then a new one created and its directory
+// entry fsynced) when the next batch would take it past SegmentBytes; a
+// batch is never split across segments.
+//
+// # Retention
+//
+// The writer deletes whole segments, oldest first, while the log would
+// exceed MaxBytes or the segment's records are older than Retention; it
+// runs when a segment is sealed, when an append needs room, when a group
+// commits while the log is full, and on a timer. It never deletes the
+// segment being written, nor a record that a required group has not
+// committed. A group that is not required and has fallen behind a deleted
+// segment moves to the oldest retained record; the records it lost are
+// counted in vigil_filelog_skipped_records_total and reported to
+// Config.OnSkip. When nothing may be deleted, Append returns
+// eventlog.ErrFull and Ready reports it until room is made.
+//
+// # Recovery
+//
+// Open reads every segment header (an unknown format version is an error
+// naming the file) and verifies every frame of the last segment, truncating
+// a torn or corrupt tail: that tail can only hold records whose Append had
+// not returned, because a batch is acknowledged after its fsync and a
+// segment is sealed before the next one is created.
+//
+// Commit writes the group's offset to a temporary file, fsyncs it, renames
+// it over the group's file and fsyncs the directory.
+package filelog

@@ -1,0 +1,345 @@
+package filelog
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	segSuffix = ".seg"
+	// indexEvery is the spacing, in bytes of segment, of the in-memory
+	// index that readers seek with.
+	indexEvery = 64 << 10
+)
+
+// segment is one segment file. Its records have offsets base, base+1, ...
+type segment struct {
+	base int64
+	path string
+
+	// Published state, guarded by Log.mu: the records readers may see.
+	count       int64
+	first, last int64 // append times (Unix ms) of the first and last record; valid when count > 0
+
+	// Writer state, touched only by the writer goroutine (and by Open
+	// before it starts): what is written, durable or not yet.
+	wcount        int64
+	wsize         int64
+	wfirst, wlast int64
+	nextIndexPos  int64
+
+	// removed is set when retention deletes the segment.
+	removed atomic.Bool
+
+	idxMu   sync.Mutex
+	indexed bool // index covers every record (else it is built on first use)
+	index   []indexEntry
+}
+
+// indexEntry places a record in its segment file.
+type indexEntry struct {
+	off, pos, ms int64
+}
+
+func segName(base int64) string { return fmt.Sprintf("%020d%s", base, segSuffix) }
+
+// segBase parses a segment file name.
+func segBase(name string) (int64, bool) {
+	digits, ok := strings.CutSuffix(name, segSuffix)
+	if !ok || len(digits) != 20 {
+		return 0, false
+	}
+	base, err := strconv.ParseInt(digits, 10, 64)
+	return base, err == nil && base >= 0
+}
+
+// listSegments returns the segments in dir, ordered by base offset.
+func listSegments(dir string) ([]*segment, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var segs []*segment
+	for _, e := range entries {
+		if base, ok := segBase(e.Name()); ok && e.Type().IsRegular() {
+			segs = append(segs, &segment{base: base, path: filepath.Join(dir, e.Name())})
+		}
+	}
+	slices.SortFunc(segs, func(a, b *segment) int { return compareInt(a.base, b.base) })
+	return segs, nil
+}
+
+func compareInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// createSegment creates the segment starting at base and makes it durable
+// (the file and its directory entry) before anything is written to it.
+func createSegment(dir string, base int64) (*segment, *os.File, error) {
+	s := &segment{base: base, path: filepath.Join(dir, segName(base)), indexed: true}
+	f, err := os.OpenFile(s.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create segment: %w", err)
+	}
+	if err := s.writeHeader(f); err != nil {
+		_ = f.Close()
+		_ = os.Remove(s.path)
+		return nil, nil, err
+	}
+	if err := syncDir(dir); err != nil {
+		_ = f.Close()
+		return nil, nil, err
+	}
+	return s, f, nil
+}
+
+// writeHeader writes and fsyncs the segment's header at the start of f,
+// which is empty or truncated to be.
+func (s *segment) writeHeader(f *os.File) error {
+	if err := f.Truncate(0); err != nil {
+		return fmt.Errorf("truncate %s: %w", s.path, err)
+	}
+	if _, err := f.WriteAt(appendSegHeader(nil, s.base, time.Now().UnixMilli()), 0); err != nil {
+		return fmt.Errorf("write %s: %w", s.path, err)
+	}
+	if _, err := f.Seek(segHeaderSize, io.SeekStart); err != nil {
+		return fmt.Errorf("seek %s: %w", s.path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", s.path, err)
+	}
+	s.wsize, s.nextIndexPos = segHeaderSize, segHeaderSize
+	return nil
+}
+
+// checkHeader reads and checks the header of the segment open in f.
+func (s *segment) checkHeader(f *os.File) error {
+	h := make([]byte, segHeaderSize)
+	if _, err := io.ReadFull(f, h); err != nil {
+		return fmt.Errorf("%s: %w", s.path, eofIsTorn(err))
+	}
+	base, err := parseSegHeader(h)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.path, err)
+	}
+	if base != s.base {
+		return fmt.Errorf("%s: header says base offset %d: %w", s.path, base, errCorrupt)
+	}
+	return nil
+}
+
+// openSealed reads what Open needs of a segment that is not the last: its
+// header, its size and its first record's time. Its count comes from the
+// next segment's base; the rest of it is read when a reader needs it.
+func (s *segment) openSealed(count int64) error {
+	f, err := os.Open(s.path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := s.checkHeader(f); err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	// The first frame's header and time.
+	var h [frameHeaderSize + 8]byte
+	if _, err := f.ReadAt(h[:], segHeaderSize); err != nil {
+		return fmt.Errorf("%s: first record: %w", s.path, eofIsTorn(err))
+	}
+	if n := binary.BigEndian.Uint32(h[0:4]); n < minBodySize || n > maxBodySize {
+		return fmt.Errorf("%s: first record: length %d: %w", s.path, n, errCorrupt)
+	}
+	ms := int64(binary.BigEndian.Uint64(h[frameHeaderSize:]))
+	s.count, s.wcount = count, count
+	s.wsize = fi.Size()
+	s.first, s.wfirst = ms, ms
+	return nil
+}
+
+// recoverTail opens the last segment for writing: it checks every frame,
+// truncates a torn or corrupt tail and indexes the segment. A header that
+// is missing or all zeros (the segment was being created when the process
+// stopped) is written again.
+func (s *segment) recoverTail(logger logFunc) (*os.File, error) {
+	f, err := os.OpenFile(s.path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*os.File, error) {
+		_ = f.Close()
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return fail(err)
+	}
+	if err := s.checkHeader(f); err != nil {
+		if !errors.Is(err, errTorn) && !(errors.Is(err, errCorrupt) && allZero(f, fi.Size())) {
+			return fail(err)
+		}
+		logger("rewriting the header of a segment left unfinished", "segment", s.path, "bytes", fi.Size())
+		if err := s.writeHeader(f); err != nil {
+			return fail(err)
+		}
+		s.indexed = true
+		return f, nil
+	}
+
+	s.nextIndexPos = segHeaderSize
+	rest := fi.Size() - segHeaderSize
+	end, _, scanErr := scanFrames(io.NewSectionReader(f, segHeaderSize, rest), rest, segHeaderSize,
+		func(pos int64, fr frame) {
+			s.addIndex(s.base+s.wcount, pos, fr.ms)
+			if s.wcount == 0 {
+				s.wfirst = fr.ms
+			}
+			s.wlast = fr.ms
+			s.wcount++
+		})
+	if scanErr != nil && !errors.Is(scanErr, errTorn) && !errors.Is(scanErr, errCorrupt) {
+		return fail(fmt.Errorf("read %s: %w", s.path, scanErr))
+	}
+	if end < fi.Size() {
+		logger("truncating the torn or corrupt tail of the last segment",
+			"segment", s.path, "records", s.wcount, "valid_bytes", end, "dropped_bytes", fi.Size()-end, "reason", scanErr)
+		if err := f.Truncate(end); err != nil {
+			return fail(fmt.Errorf("truncate %s: %w", s.path, err))
+		}
+		if err := f.Sync(); err != nil {
+			return fail(fmt.Errorf("sync %s: %w", s.path, err))
+		}
+	}
+	if _, err := f.Seek(end, io.SeekStart); err != nil {
+		return fail(err)
+	}
+	s.wsize = end
+	s.count, s.first, s.last = s.wcount, s.wfirst, s.wlast
+	s.indexed = true
+	return f, nil
+}
+
+type logFunc func(msg string, args ...any)
+
+// allZero reports whether the file's bytes are all zero.
+func allZero(f *os.File, size int64) bool {
+	br := bufio.NewReader(io.NewSectionReader(f, 0, size))
+	for {
+		c, err := br.ReadByte()
+		if err != nil {
+			return true
+		}
+		if c != 0 {
+			return false
+		}
+	}
+}
+
+// addIndex records where record off is, if the index is due an entry. The
+// writer calls it for the segment it writes, and Open and ensureIndex for
+// the segments they scan.
+func (s *segment) addIndex(off, pos, ms int64) {
+	if pos < s.nextIndexPos {
+		return
+	}
+	s.idxMu.Lock()
+	s.index = append(s.index, indexEntry{off: off, pos: pos, ms: ms})
+	s.idxMu.Unlock()
+	s.nextIndexPos = pos + indexEvery
+}
+
+// ensureIndex indexes a sealed segment of count records that Open did not
+// read.
+func (s *segment) ensureIndex(count int64) error {
+	s.idxMu.Lock()
+	defer s.idxMu.Unlock()
+	if s.indexed {
+		return nil
+	}
+	index, _, err := s.scanIndex(count)
+	if err != nil {
+		return err
+	}
+	s.index, s.indexed = index, true
+	return nil
+}
+
+// scanIndex reads the frame headers of a sealed segment of count records
+// and returns its index and the time of its last record.
+func (s *segment) scanIndex(count int64) ([]indexEntry, int64, error) {
+	f, err := os.Open(s.path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	if err := s.checkHeader(f); err != nil {
+		return nil, 0, err
+	}
+	fr := frameReader{br: bufio.NewReaderSize(f, 1<<20)}
+	var index []indexEntry
+	var ms int64
+	pos, next := int64(segHeaderSize), int64(segHeaderSize)
+	for i := range count {
+		var size int
+		ms, size, err = fr.skip()
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: record %d of %d..%d: %w", s.path, s.base+i, s.base, s.base+count-1, eofIsTorn(err))
+		}
+		if pos >= next {
+			index = append(index, indexEntry{off: s.base + i, pos: pos, ms: ms})
+			next = pos + indexEvery
+		}
+		pos += int64(size)
+	}
+	return index, ms, nil
+}
+
+// lookup returns the last index entry at or before record off.
+func (s *segment) lookup(off int64) indexEntry {
+	s.idxMu.Lock()
+	defer s.idxMu.Unlock()
+	i, found := slices.BinarySearchFunc(s.index, off, func(e indexEntry, off int64) int { return compareInt(e.off, off) })
+	if found {
+		return s.index[i]
+	}
+	if i == 0 {
+		return indexEntry{off: s.base, pos: segHeaderSize}
+	}
+	return s.index[i-1]
+}
+
+// lookupTime returns the last index entry of a record stored before ms:
+// every record before it was stored before ms too.
+func (s *segment) lookupTime(ms int64) indexEntry {
+	s.idxMu.Lock()
+	defer s.idxMu.Unlock()
+	i, _ := slices.BinarySearchFunc(s.index, ms, func(e indexEntry, ms int64) int {
+		if e.ms < ms {
+			return -1
+		}
+		return 1
+	})
+	if i == 0 {
+		return indexEntry{off: s.base, pos: segHeaderSize}
+	}
+	return s.index[i-1]
+}
