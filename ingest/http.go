@@ -99,7 +99,12 @@ func (h *Handler) device(w http.ResponseWriter, r *http.Request) (schema.Submitt
 func (h *Handler) read(w http.ResponseWriter, r *http.Request, sub schema.Submitter) ([][]byte, bool) {
 	cfg := h.in.cfg
 	r.Body = http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes)
-	gz := strings.EqualFold(strings.TrimSpace(r.Header.Get("Content-Encoding")), "gzip")
+	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
+	if enc != "" && enc != "gzip" && enc != "identity" {
+		auth.WriteError(w, http.StatusUnsupportedMediaType, CodeBadEncoding, "Content-Encoding "+enc+" is not supported; send gzip or none")
+		return nil, false
+	}
+	gz := enc == "gzip"
 	body, err := readBody(r.Body, gz, cfg.MaxBodyBytes)
 	if err == nil {
 		var raws [][]byte

@@ -160,6 +160,10 @@ func TestBatch_ArrayAndGzip(t *testing.T) {
 	if resp.StatusCode != 202 || !bytes.Contains(data, []byte(`"accepted":2`)) {
 		t.Fatalf("%d %s", resp.StatusCode, data)
 	}
+	// An encoding ingest cannot read is 415, not a malformed body.
+	if resp, data := f.do(t, "POST", "/audit/v1/events", f.device, arr, "Content-Encoding", "br"); resp.StatusCode != 415 {
+		t.Errorf("Content-Encoding br: %d %s", resp.StatusCode, data)
+	}
 	// The same again: duplicates.
 	resp, data = f.do(t, "POST", "/audit/v1/events", f.device, arr)
 	if resp.StatusCode != 202 || !bytes.Contains(data, []byte(`"accepted":0,"duplicates":2`)) {

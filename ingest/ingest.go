@@ -145,7 +145,13 @@ func (in *Ingester) Ingest(ctx context.Context, submitter schema.Submitter, raws
 	res := Result{Rejected: []Rejection{}}
 	events := make([]*schema.Event, 0, len(raws))
 	var quarantined []Quarantined
+	var rejectedSeqs []int64
 	reject := func(i int, raw []byte, code, reason string) {
+		// A rejected event still used its sequence number: without it,
+		// the device would look as if it had withheld one.
+		if seq := fastjson.GetInt(raw, "seq"); seq > 0 {
+			rejectedSeqs = append(rejectedSeqs, int64(seq))
+		}
 		r := Rejection{Index: i, EventID: fastjson.GetString(raw, "event_id"), Error: reason}
 		res.Rejected = append(res.Rejected, r)
 		quarantined = append(quarantined, Quarantined{ReceivedAt: now, Submitter: submitter, Reason: reason, Raw: string(raw)})
@@ -207,15 +213,14 @@ func (in *Ingester) Ingest(ctx context.Context, submitter schema.Submitter, raws
 	in.metrics.batch(len(raws), size, res.Accepted, res.Duplicates)
 
 	if submitter.DeviceID != "" && in.seqs != nil {
-		in.observeSeqs(ctx, submitter, events)
+		in.observeSeqs(ctx, submitter, events, rejectedSeqs)
 	}
 	return res, nil
 }
 
 // observeSeqs records the agent's sequence numbers and raises an alert
 // for each gap. Failures are logged: the events themselves are safe.
-func (in *Ingester) observeSeqs(ctx context.Context, submitter schema.Submitter, events []*schema.Event) {
-	var seqs []int64
+func (in *Ingester) observeSeqs(ctx context.Context, submitter schema.Submitter, events []*schema.Event, seqs []int64) {
 	for _, e := range events {
 		raw := e.Extra("seq")
 		if raw == nil {

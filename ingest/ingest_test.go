@@ -234,6 +234,21 @@ func TestIngest_SeqGapRaisesAlert(t *testing.T) {
 	if alerts != 1 {
 		t.Errorf("%d alerts, want 1", alerts)
 	}
+
+	// A rejected event used its number too: no gap for it.
+	bad := []byte(`{"topic":"USER","event":"user.signin","timestamp":"2026-11-23T10:00:00Z","user":"nobody","authority":"LDAP","seq":6}`)
+	if _, err := in.Ingest(context.Background(), alice, raws(bad, withSeq(7, 7))); err != nil {
+		t.Fatal(err)
+	}
+	alerts = 0
+	for _, r := range log.recs {
+		if strings.Contains(string(r.Value), `"event":"alert.device.seq_gap"`) {
+			alerts++
+		}
+	}
+	if alerts != 1 {
+		t.Errorf("%d alerts after a rejected event kept its number, want still 1", alerts)
+	}
 }
 
 func TestReplayQuarantine(t *testing.T) {

@@ -92,7 +92,9 @@ environment.`,
 		newServeCmd(a),
 		newVersionCmd(a),
 		newSchemaCmd(),
+		newBenchCmd(a),
 		newAdminCmd(),
+		newAgentCmd(a),
 	)
 	return root
 }
