@@ -193,9 +193,9 @@ func (p *agentProc) wait(t *testing.T) int {
 // TestAgentCmd_Process runs the built binary: killed with SIGKILL in the
 // middle of its work several times, and stopped with SIGTERM.
 func TestAgentCmd_Process(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "vigil")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	bin, err := buildVigil()
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	t.Run("kill -9 mid-upload", func(t *testing.T) {
