@@ -201,7 +201,7 @@ func (in *Ingester) Ingest(ctx context.Context, submitter schema.Submitter, raws
 	}
 	if len(recs) > 0 {
 		start := time.Now()
-		err := in.log.Append(ctx, recs)
+		err := in.append(ctx, recs)
 		in.metrics.appended(time.Since(start), len(recs), err)
 		if err != nil {
 			in.window.release(freshIDs)
@@ -216,6 +216,19 @@ func (in *Ingester) Ingest(ctx context.Context, submitter schema.Submitter, raws
 		in.observeSeqs(ctx, submitter, events, rejectedSeqs)
 	}
 	return res, nil
+}
+
+// appendTimeout bounds an append once begun.
+const appendTimeout = time.Minute
+
+// append appends recs, finishing even when the client goes away: an
+// append cancelled half-way may still store the records, and their ids
+// would then be released from the dedup window while they sit in the
+// log, so that a retry appends them twice.
+func (in *Ingester) append(ctx context.Context, recs []eventlog.Record) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), appendTimeout)
+	defer cancel()
+	return in.log.Append(ctx, recs)
 }
 
 // observeSeqs records the agent's sequence numbers and raises an alert
@@ -303,7 +316,7 @@ func (in *Ingester) replayOne(ctx context.Context, q Quarantined) (replayed, rej
 	}
 	fresh := in.window.reserve([]string{e.ID()}, in.now())
 	if fresh[0] {
-		if err := in.log.Append(ctx, []eventlog.Record{eventlog.RecordOf(e)}); err != nil {
+		if err := in.append(ctx, []eventlog.Record{eventlog.RecordOf(e)}); err != nil {
 			in.window.release([]string{e.ID()})
 			return 0, 0, fmt.Errorf("replay quarantined event %d: %w", q.ID, err)
 		}

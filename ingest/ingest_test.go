@@ -281,3 +281,32 @@ func TestReplayQuarantine(t *testing.T) {
 		t.Errorf("replayed without its submitter: %s", log.recs[0].Value)
 	}
 }
+
+// cancelLog stores the records, then reports the caller's cancellation,
+// as a log may when the context ends during a group commit.
+type cancelLog struct{ memLog }
+
+func (c *cancelLog) Append(ctx context.Context, recs []eventlog.Record) error {
+	if err := c.memLog.Append(ctx, recs); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+func TestIngest_ClientGoneDoesNotDoubleAppend(t *testing.T) {
+	log := &cancelLog{}
+	in := New(log, openQuarantine(t), Config{}, nil, nil, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the client went away while its batch was appended
+	batch := raws(signin(1), signin(2))
+	if _, err := in.Ingest(ctx, alice, batch); err != nil {
+		t.Fatalf("append was abandoned with the client: %v", err)
+	}
+	res, err := in.Ingest(context.Background(), alice, batch)
+	if err != nil || res.Duplicates != 2 {
+		t.Fatalf("retry after the client went away: %+v %v; want 2 duplicates", res, err)
+	}
+	if n := len(log.ids()); n != 2 {
+		t.Errorf("%d records, want 2", n)
+	}
+}

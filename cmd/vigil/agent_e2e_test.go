@@ -85,11 +85,15 @@ func TestAgent_RealServer_Kill9(t *testing.T) {
 	}
 	defer l.Close()
 	seen := map[int]int{}
+
 	alerts := 0
 	_ = l.Replay(context.Background(), time.Time{}, func(r eventlog.Record) error {
 		switch {
 		case strings.Contains(string(r.Value), `"event":"file.transfer"`):
 			seen[fastjson.GetInt(r.Value, "n")]++
+			if seen[fastjson.GetInt(r.Value, "n")] > 1 {
+				t.Logf("again: n=%d seq=%d id=%s", fastjson.GetInt(r.Value, "n"), fastjson.GetInt(r.Value, "seq"), r.ID)
+			}
 			if fastjson.GetInt(r.Value, "seq") == 0 || fastjson.GetString(r.Value, "verified_submitter", "device_id") != dev.DeviceID {
 				t.Errorf("event without seq or with another submitter: %s", r.Value)
 			}
