@@ -132,46 +132,16 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request, sub schema.Submit
 
 // batch handles POST /audit/v1/events.
 func (h *Handler) batch(w http.ResponseWriter, r *http.Request) {
-	sub, ok := h.device(w, r)
-	if !ok {
-		return
+	if res, ok := h.ingest(w, r, false); ok {
+		writeJSON(w, http.StatusAccepted, res)
 	}
-	raws, ok := h.read(w, r, sub)
-	if !ok {
-		return
-	}
-	if !h.allow(w, sub.DeviceID, len(raws)) {
-		return
-	}
-	res, err := h.in.Ingest(r.Context(), sub, raws)
-	if err != nil {
-		h.appendFailed(w, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, res)
 }
 
 // single handles the original service's one-event endpoints: 200 once
 // durable, 400 for a body that is not a valid event.
 func (h *Handler) single(w http.ResponseWriter, r *http.Request) {
-	sub, ok := h.device(w, r)
+	res, ok := h.ingest(w, r, true)
 	if !ok {
-		return
-	}
-	raws, ok := h.read(w, r, sub)
-	if !ok {
-		return
-	}
-	if len(raws) != 1 {
-		auth.WriteError(w, http.StatusBadRequest, CodeMalformed, "this endpoint takes one JSON object; batches go to /audit/v1/events")
-		return
-	}
-	if !h.allow(w, sub.DeviceID, 1) {
-		return
-	}
-	res, err := h.in.Ingest(r.Context(), sub, raws)
-	if err != nil {
-		h.appendFailed(w, err)
 		return
 	}
 	if len(res.Rejected) > 0 {
@@ -179,6 +149,32 @@ func (h *Handler) single(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+// ingest authenticates the device, reads the body, applies the rate
+// limit and ingests the events; on false it has written the error.
+func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, one bool) (Result, bool) {
+	sub, ok := h.device(w, r)
+	if !ok {
+		return Result{}, false
+	}
+	raws, ok := h.read(w, r, sub)
+	if !ok {
+		return Result{}, false
+	}
+	if one && len(raws) != 1 {
+		auth.WriteError(w, http.StatusBadRequest, CodeMalformed, "this endpoint takes one JSON object; batches go to /audit/v1/events")
+		return Result{}, false
+	}
+	if !h.allow(w, sub.DeviceID, len(raws)) {
+		return Result{}, false
+	}
+	res, err := h.in.Ingest(r.Context(), sub, raws)
+	if err != nil {
+		h.appendFailed(w, err)
+		return Result{}, false
+	}
+	return res, true
 }
 
 func (h *Handler) appendFailed(w http.ResponseWriter, err error) {
