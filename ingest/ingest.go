@@ -166,12 +166,15 @@ func (in *Ingester) Ingest(ctx context.Context, submitter schema.Submitter, raws
 		}
 		e, err := n.Normalize(raw, meta)
 		if err != nil {
-			code := "invalid"
+			code, reason := "invalid", err.Error()
 			var verr *schema.ValidationError
 			if errors.As(err, &verr) {
 				code = verr.Code
+				if code == schema.CodeTooLong && verr.Reason == "longer than "+strconv.Itoa(n.Limits().MaxStringLen)+" bytes" {
+					reason += " (limit max_string_len)"
+				}
 			}
-			reject(i, raw, code, err.Error())
+			reject(i, raw, code, reason)
 			continue
 		}
 		events = append(events, e)

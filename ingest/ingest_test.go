@@ -259,6 +259,9 @@ func TestReplayQuarantine(t *testing.T) {
 	if _, err := in.Ingest(context.Background(), alice, raws(long)); err != nil {
 		t.Fatal(err)
 	}
+	if entries, _ := q.List(context.Background(), ListOptions{}); len(entries) != 1 || !strings.HasSuffix(entries[0].Reason, "longer than 20 bytes (limit max_string_len)") {
+		t.Errorf("reason does not name the limit: %+v", entries)
+	}
 	// Still too long: stays quarantined.
 	if rep, rej, err := in.ReplayQuarantine(context.Background(), nil); err != nil || rep != 0 || rej != 1 {
 		t.Fatalf("replay = %d, %d, %v", rep, rej, err)

@@ -183,6 +183,9 @@ func NewNormalizer(l Limits) *Normalizer {
 	return n
 }
 
+// Limits returns the limits n applies.
+func (n *Normalizer) Limits() Limits { return n.limits }
+
 var pool = sync.Pool{New: func() any { return NewNormalizer(Limits{}) }}
 
 // Normalize decodes one event with the default limits. See

@@ -215,9 +215,13 @@ func TestCrash_AcknowledgedEventsSurviveKill9(t *testing.T) {
 	}
 	defer l.Close()
 	inLog := map[string]int{}
+	audited := 0
 	if err := l.Replay(context.Background(), time.Time{}, func(r eventlog.Record) error {
 		if strings.Contains(string(r.Value), `"event":"user.signin"`) {
 			inLog[r.ID]++
+		}
+		if strings.Contains(string(r.Value), `"event":"audit.device.add"`) {
+			audited++
 		}
 		return nil
 	}); err != nil {
@@ -240,6 +244,11 @@ func TestCrash_AcknowledgedEventsSurviveKill9(t *testing.T) {
 	t.Logf("%d kills; %d events sent, %d acknowledged, %d in the log", kills, len(sent), len(acked), len(inLog))
 	if len(acked) == 0 {
 		t.Fatal("no batch was acknowledged")
+	}
+	// The device was added before the first start: the server relayed
+	// its audit event from the credential store's outbox, once.
+	if audited != 1 {
+		t.Errorf("audit.device.add is in the log %d times, want once", audited)
 	}
 	if missing > 0 || invented > 0 || doubled > 0 {
 		t.Errorf("%d acknowledged events missing, %d invented, %d stored twice", missing, invented, doubled)
