@@ -254,6 +254,8 @@ var catalog = []EventSpec{
 		[]Field{req("caller", TypeCaller), req("name", TypeString)}},
 	{TopicAudit, "audit.quarantine.replay", Extension, "an admin replayed quarantined events",
 		[]Field{req("caller", TypeCaller), req("replayed", TypeInteger), req("rejected", TypeInteger)}},
+	{TopicAudit, "audit.query", Extension, "someone read the audit data: a search, an export, counts or a live tail",
+		[]Field{req("caller", TypeCaller), req("route", TypeString), req("filter", TypeString), opt("format", TypeString)}},
 
 	// ALERT (extension): conditions Vigil raises about itself.
 	{TopicAlert, "alert.log.skipped", Extension, "a consumer group that is not required fell behind retention and skipped records",

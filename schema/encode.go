@@ -168,3 +168,8 @@ func isJSONNumber(b []byte) bool {
 	}
 	return i == len(b)
 }
+
+// AppendString appends s as a JSON string escaped as the wire form
+// escapes strings, so that a value taken apart can be put back byte for
+// byte. s must be valid UTF-8.
+func AppendString(dst []byte, s string) []byte { return appendString(dst, s) }

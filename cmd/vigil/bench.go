@@ -188,7 +188,8 @@ func benchIngest(ctx context.Context, a *app, stdout, stderr io.Writer, events, 
 		len(bodies[0])/batch, time.Since(start), processCPU()-cpu0)
 }
 
-// progress prints a line on w every second until stop is called.
+// progress prints a line on w every second until stop is called; a
+// total of 0 means unknown.
 func progress(w io.Writer, what string, done *atomic.Int64, total int64) (stop func()) {
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
@@ -201,9 +202,14 @@ func progress(w io.Writer, what string, done *atomic.Int64, total int64) (stop f
 			case <-quit:
 				return
 			case <-t.C:
-				n := min(done.Load(), total)
-				fmt.Fprintf(w, "%s %d/%d events (%.0f%%), %.0f events/s\n", what, n, total,
-					100*float64(n)/float64(total), float64(n)/time.Since(start).Seconds())
+				n := done.Load()
+				rate := float64(n) / time.Since(start).Seconds()
+				if total <= 0 {
+					fmt.Fprintf(w, "%s %d events, %.0f events/s\n", what, n, rate)
+					continue
+				}
+				n = min(n, total)
+				fmt.Fprintf(w, "%s %d/%d events (%.0f%%), %.0f events/s\n", what, n, total, 100*float64(n)/float64(total), rate)
 			}
 		}
 	})

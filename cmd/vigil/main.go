@@ -93,6 +93,7 @@ environment.`,
 		newVersionCmd(a),
 		newSchemaCmd(),
 		newBenchCmd(a),
+		newQueryCmd(),
 		newAdminCmd(),
 		newAgentCmd(a),
 	)

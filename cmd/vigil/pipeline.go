@@ -18,6 +18,7 @@ import (
 	"github.com/vigilaudit/vigil/ingest/eventlog/filelog"
 	"github.com/vigilaudit/vigil/ingest/eventlog/kafkalog"
 	"github.com/vigilaudit/vigil/internal/auth"
+	"github.com/vigilaudit/vigil/query"
 	"github.com/vigilaudit/vigil/schema"
 )
 
@@ -36,6 +37,8 @@ func logDir(dataDir string) string { return filepath.Join(dataDir, logDirName) }
 type pipeline struct {
 	auth       *auth.Store
 	log        eventlog.Log
+	store      query.Store
+	consumer   *eventlog.Consumer
 	quarantine *ingest.Quarantine
 	ingester   *ingest.Ingester
 	logger     *slog.Logger
@@ -109,6 +112,12 @@ func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 		DeviceRate:    ic.DeviceRate,
 		DeviceBurst:   ic.DeviceBurst,
 	}, p.auth, ingest.NewMetrics(reg), logger.With("component", "ingest"))
+	if p.store, err = openStore(ctx, cfg); err != nil {
+		return nil, err
+	}
+	p.closers = append(p.closers, p.store.Close)
+	p.consumer = newStoreConsumer(l, p.store, logger, eventlog.NewMetrics(reg))
+
 	start := time.Now()
 	n, err := p.ingester.Rebuild(ctx, l)
 	if err != nil {
@@ -121,6 +130,8 @@ func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 // mount adds the write path's routes.
 func (p *pipeline) mount(r chi.Router) {
 	ingest.NewHandler(p.ingester, p.auth).Mount(r)
+	query.NewAPI(p.store, func(ctx context.Context, event []byte) error { return p.ingester.Emit(ctx, event) },
+		p.logger.With("component", "query")).Mount(r, p.auth)
 	r.With(auth.Middleware(p.auth)).Mount(auth.AdminPath, auth.AdminAPI(p.auth))
 }
 
@@ -160,12 +171,10 @@ func (p *pipeline) close() {
 	p.closers = nil
 }
 
-// requiredGroups says which consumer groups retention must wait for:
-// every sink marked required. (The "store" group joins when the query
-// store consumes the log; a required group that never reads would hold
-// every record forever.)
+// requiredGroups says which consumer groups retention must wait for: the
+// store and every sink marked required.
 func requiredGroups(cfg Config) map[string]bool {
-	g := map[string]bool{}
+	g := map[string]bool{storeGroup: true}
 	for _, s := range cfg.Sinks {
 		g["sink."+s.Name] = s.Required == nil || *s.Required
 	}
@@ -174,7 +183,7 @@ func requiredGroups(cfg Config) map[string]bool {
 
 // consumerGroups lists the groups whose lag is reported.
 func consumerGroups(cfg Config) []string {
-	var out []string
+	out := []string{storeGroup}
 	for _, s := range cfg.Sinks {
 		out = append(out, "sink."+s.Name)
 	}

@@ -116,6 +116,7 @@ func serve(ctx context.Context, a *app, cfg Config) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(ctx) })
 	g.Go(func() error { return p.relayOutbox(ctx) })
+	g.Go(func() error { return p.consumer.Run(ctx) })
 	err = g.Wait()
 	log.Info("vigil stopped")
 	return err
@@ -125,9 +126,6 @@ func serve(ctx context.Context, a *app, cfg Config) error {
 // run yet, instead of starting without it.
 func available(cfg Config) error {
 	var p problems
-	if cfg.Store.ClickHouse != nil {
-		p.add("store.clickhouse", "the clickhouse store is not available in this build yet")
-	}
 	for i, s := range cfg.Sinks {
 		p.add(fmt.Sprintf("sinks[%d]", i), "sink %q: %s sinks are not available in this build yet", s.Name, s.Kind())
 	}

@@ -231,14 +231,12 @@ func TestServe_Errors(t *testing.T) {
 		{
 			name: "KindsNotAvailable",
 			yaml: `
-store: {clickhouse: {addr: [ch:9000]}}
 sinks:
   - {name: siem, tls: {address: siem:6514}}
   - {name: splunk, splunkhec: {url: "https://s:8088", token: t}}
 `,
 			want: []string{
 				"vigil: cannot serve this config:\n",
-				"  store.clickhouse: the clickhouse store is not available in this build yet\n",
 				`  sinks[0]: sink "siem": tls sinks are not available in this build yet` + "\n",
 				`  sinks[1]: sink "splunk": splunkhec sinks are not available in this build yet` + "\n",
 			},

@@ -1,0 +1,294 @@
+package query
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/valyala/fastjson"
+
+	"github.com/vigilaudit/vigil/internal/auth"
+)
+
+// Audit records that someone read the audit data: it gets the raw JSON
+// of an audit.query event (ingest's Emit).
+type Audit func(ctx context.Context, event []byte) error
+
+// API is the HTTP query API.
+type API struct {
+	store  Reader
+	audit  Audit
+	logger *slog.Logger
+	now    func() time.Time
+	// Poll is how often the live tail looks for new events.
+	Poll time.Duration
+}
+
+// NewAPI returns the query API over store. Every query is recorded with
+// audit.
+func NewAPI(store Reader, audit Audit, logger *slog.Logger) *API {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &API{store: store, audit: audit, logger: logger, now: time.Now, Poll: time.Second}
+}
+
+// Mount adds the routes, for admin and auditor credentials only:
+//
+//	GET /audit/v1/events          search and export (json, ndjson, csv)
+//	GET /audit/v1/stats           counts per time bucket and top values
+//	GET /audit/v1/events/stream   live tail (Server-Sent Events)
+func (a *API) Mount(r chi.Router, authn auth.Authenticator) {
+	r.Group(func(r chi.Router) {
+		r.Use(auth.Middleware(authn), auth.RequireRole(auth.RoleAdmin, auth.RoleAuditor))
+		r.Get("/audit/v1/events", a.events)
+		r.Get("/audit/v1/stats", a.stats)
+		r.Get("/audit/v1/events/stream", a.stream)
+	})
+}
+
+// request parses the query and records it; on false it has answered.
+func (a *API) request(w http.ResponseWriter, r *http.Request) (Request, bool) {
+	req, err := ParseRequest(r.URL.Query(), a.now())
+	if err != nil {
+		var pe *ParamError
+		if errors.As(err, &pe) {
+			auth.WriteError(w, http.StatusBadRequest, auth.CodeInvalid, pe.Error())
+		} else {
+			auth.WriteError(w, http.StatusBadRequest, auth.CodeInvalid, err.Error())
+		}
+		return req, false
+	}
+	if req.Format == "" {
+		req.Format = negotiate(r.Header.Get("Accept"))
+	}
+	p, _ := auth.FromContext(r.Context())
+	event, _ := json.Marshal(map[string]any{
+		"topic": "AUDIT", "event": "audit.query", "timestamp": a.now().UnixMilli(),
+		"caller": p.Caller(), "route": r.URL.Path, "filter": r.URL.RawQuery, "format": req.Format,
+	})
+	if err := a.audit(r.Context(), event); err != nil {
+		// A query that cannot be audited is not answered.
+		a.logger.Error("record query", "err", err)
+		auth.WriteError(w, http.StatusServiceUnavailable, auth.CodeInternal, "the query could not be recorded; try again")
+		return req, false
+	}
+	return req, true
+}
+
+func negotiate(accept string) string {
+	switch {
+	case strings.Contains(accept, "application/x-ndjson"), strings.Contains(accept, "application/jsonl"):
+		return "ndjson"
+	case strings.Contains(accept, "text/csv"):
+		return "csv"
+	}
+	return "json"
+}
+
+func (a *API) fail(w http.ResponseWriter, err error) {
+	if errors.Is(err, ErrBadCursor) {
+		auth.WriteError(w, http.StatusBadRequest, auth.CodeInvalid, "cursor: not a cursor of this query")
+		return
+	}
+	a.logger.Error("query failed", "err", err)
+	auth.WriteError(w, http.StatusInternalServerError, auth.CodeInternal, "the query failed")
+}
+
+func (a *API) events(w http.ResponseWriter, r *http.Request) {
+	req, ok := a.request(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	if req.Format != "json" && !req.LimitSet {
+		// Exports stream every match.
+		out := newEncoder(w, req.Format)
+		started := false
+		err := a.store.Stream(ctx, req.Filter, req.Order, func(wire []byte) error {
+			started = true
+			return out.write(wire)
+		})
+		if err != nil && !started {
+			a.fail(w, err)
+			return
+		}
+		if err != nil {
+			a.logger.Warn("export ended early", "err", err)
+		}
+		out.flush()
+		return
+	}
+	res, err := a.store.Search(ctx, req.Page)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	if req.Format != "json" {
+		out := newEncoder(w, req.Format)
+		for _, e := range res.Events {
+			if err := out.write(e); err != nil {
+				return
+			}
+		}
+		out.flush()
+		return
+	}
+	// The events are already JSON: write them as they are.
+	w.Header().Set("Content-Type", "application/json")
+	var b strings.Builder
+	b.WriteString(`{"events":[`)
+	for i, e := range res.Events {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(e)
+	}
+	b.WriteByte(']')
+	if res.NextCursor != "" {
+		c, _ := json.Marshal(res.NextCursor)
+		b.WriteString(`,"next_cursor":`)
+		b.Write(c)
+	}
+	b.WriteString("}\n")
+	_, _ = w.Write([]byte(b.String()))
+}
+
+func (a *API) stats(w http.ResponseWriter, r *http.Request) {
+	req, ok := a.request(w, r)
+	if !ok {
+		return
+	}
+	st, err := a.store.Stats(r.Context(), StatsRequest{Filter: req.Filter, Bucket: req.Bucket, By: req.By, Top: req.Top})
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(st)
+}
+
+// stream is the live tail: events matching the filter as they are
+// stored, oldest first, as Server-Sent Events whose ids are cursors, so
+// that a client reconnecting with Last-Event-ID resumes where it was.
+func (a *API) stream(w http.ResponseWriter, r *http.Request) {
+	req, ok := a.request(w, r)
+	if !ok {
+		return
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		auth.WriteError(w, http.StatusInternalServerError, auth.CodeInternal, "streaming unsupported")
+		return
+	}
+	page := Page{Filter: req.Filter, Order: Asc, Limit: MaxLimit, Cursor: r.Header.Get("Last-Event-ID")}
+	if page.Cursor == "" {
+		page.Cursor = req.Cursor
+	}
+	if page.Cursor == "" && page.Since.IsZero() {
+		// From now on: a cursor after every event stored a second ago or
+		// earlier (no event_id sorts after 64 'z's), so that the ids the
+		// stream sends resume the same search.
+		page.Cursor = Cursor{Time: a.now().Add(-time.Second).UnixMilli() - 1, EventID: strings.Repeat("z", 64)}.Encode(page.Filter, page.Order)
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	flusher.Flush()
+	ctx := r.Context()
+	t := time.NewTicker(a.Poll)
+	defer t.Stop()
+	for {
+		res, err := a.store.Search(ctx, page)
+		if err != nil {
+			if ctx.Err() == nil {
+				fmt.Fprintf(w, "event: error\ndata: %s\n\n", strings.ReplaceAll(err.Error(), "\n", " "))
+				flusher.Flush()
+			}
+			return
+		}
+		for i, e := range res.Events {
+			if i == len(res.Events)-1 {
+				page.Cursor, err = CursorAfter(page, e)
+				if err != nil {
+					return
+				}
+				fmt.Fprintf(w, "id: %s\n", page.Cursor)
+			}
+			fmt.Fprintf(w, "data: %s\n\n", e)
+		}
+		if len(res.Events) > 0 {
+			flusher.Flush()
+		}
+		if len(res.Events) == page.Limit {
+			continue // more is waiting
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// encoder writes events as NDJSON or CSV.
+type encoder struct {
+	w      http.ResponseWriter
+	format string
+	csv    *csv.Writer
+	p      fastjson.Parser
+}
+
+// csvColumns are the columns of a CSV export: the common fields, then the
+// whole event as JSON.
+var csvColumns = []string{"timestamp", "topic", "event", "event_id", "submitter_user", "submitter_device", "user", "device", "event_json"}
+
+func newEncoder(w http.ResponseWriter, format string) *encoder {
+	e := &encoder{w: w, format: format}
+	if format == "csv" {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		e.csv = csv.NewWriter(w)
+		_ = e.csv.Write(csvColumns)
+	} else {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+	}
+	return e
+}
+
+func (e *encoder) write(wire []byte) error {
+	if e.csv == nil {
+		if _, err := e.w.Write(wire); err != nil {
+			return err
+		}
+		_, err := e.w.Write([]byte{'\n'})
+		return err
+	}
+	v, err := e.p.ParseBytes(wire)
+	if err != nil {
+		return fmt.Errorf("read stored event: %w", err)
+	}
+	get := func(keys ...string) string { return string(v.GetStringBytes(keys...)) }
+	user := get("user")
+	if user == "" {
+		user = get("caller", "email")
+	}
+	device := get("device")
+	if device == "" {
+		device = get("device_id")
+	}
+	return e.csv.Write([]string{get("timestamp"), get("topic"), get("event"), get("event_id"),
+		get("verified_submitter", "user_id"), get("verified_submitter", "device_id"), user, device, string(wire)})
+}
+
+func (e *encoder) flush() {
+	if e.csv != nil {
+		e.csv.Flush()
+	}
+}

@@ -1,0 +1,490 @@
+package duckstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/vigilaudit/vigil/query"
+	"github.com/vigilaudit/vigil/schema"
+)
+
+// schemaSQL creates the events table. Rows are appended in arrival order,
+// which is close to time order, so DuckDB's per-row-group min/max of time
+// prune time ranges; the primary key's index serves the dedup.
+const schemaSQL = `CREATE TABLE IF NOT EXISTS events (
+	time BIGINT NOT NULL,
+	received_at BIGINT NOT NULL,
+	topic VARCHAR NOT NULL,
+	event VARCHAR NOT NULL,
+	event_id VARCHAR NOT NULL PRIMARY KEY,
+	submitter_user VARCHAR NOT NULL,
+	submitter_device VARCHAR NOT NULL,
+	users VARCHAR[] NOT NULL,
+	devices VARCHAR[] NOT NULL,
+	sid VARCHAR NOT NULL,
+	oid VARCHAR NOT NULL,
+	path_sid VARCHAR NOT NULL,
+	path VARCHAR NOT NULL,
+	path_to_sid VARCHAR NOT NULL,
+	path_to VARCHAR NOT NULL,
+	ip VARCHAR NOT NULL,
+	link_key VARCHAR NOT NULL,
+	folder_id VARCHAR NOT NULL,
+	folder_name VARCHAR NOT NULL,
+	role VARCHAR[] NOT NULL,
+	old_role VARCHAR[] NOT NULL,
+	new_role VARCHAR[] NOT NULL,
+	operations VARCHAR[] NOT NULL,
+	rest VARCHAR NOT NULL
+)`
+
+// readColumns are the columns a Row is rebuilt from, in scan order.
+const readColumns = `time, received_at, topic, event, event_id, submitter_user, submitter_device, ` +
+	`sid, oid, path_sid, path, path_to_sid, path_to, ip, link_key, folder_id, folder_name, role, old_role, new_role, operations, rest`
+
+// insertSQL moves an appended batch into events, skipping event_ids that
+// are already there.
+const insertSQL = `INSERT OR IGNORE INTO events SELECT * FROM appended_data`
+
+// Option changes how Open sets the database up.
+type Option func(*options)
+
+type options struct {
+	threads int
+	memory  string
+}
+
+// WithThreads bounds the threads DuckDB uses (default: one per core).
+func WithThreads(n int) Option { return func(o *options) { o.threads = n } }
+
+// WithMemoryLimit bounds DuckDB's memory, in its syntax ("2GB").
+func WithMemoryLimit(limit string) Option { return func(o *options) { o.memory = limit } }
+
+// Store is a query.Store on DuckDB. It is safe for concurrent use; writes
+// are serialized.
+type Store struct {
+	connector *duckdb.Connector
+	db        *sql.DB
+
+	mu     sync.Mutex // guards writes and closed
+	wconn  *sql.Conn
+	closed bool
+}
+
+var _ query.Store = (*Store)(nil)
+
+// Open opens or creates the database at path; "" opens a fresh in-memory
+// database.
+func Open(path string, opts ...Option) (*Store, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	params := []string{"autoinstall_known_extensions=false", "autoload_known_extensions=false"}
+	if o.threads > 0 {
+		params = append(params, "threads="+strconv.Itoa(o.threads))
+	}
+	if o.memory != "" {
+		params = append(params, "memory_limit="+o.memory)
+	}
+	c, err := duckdb.NewConnector(path+"?"+strings.Join(params, "&"), nil)
+	if err != nil {
+		return nil, fmt.Errorf("open duckdb %q: %w", path, err)
+	}
+	s := &Store{connector: c, db: sql.OpenDB(c)}
+	ctx := context.Background()
+	if _, err := s.db.ExecContext(ctx, schemaSQL); err != nil {
+		_ = s.closeAll()
+		return nil, fmt.Errorf("create events table: %w", err)
+	}
+	if s.wconn, err = s.db.Conn(ctx); err != nil {
+		_ = s.closeAll()
+		return nil, fmt.Errorf("open duckdb write connection: %w", err)
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return s.closeAll()
+}
+
+func (s *Store) closeAll() error {
+	var errs []error
+	if s.wconn != nil {
+		errs = append(errs, s.wconn.Close())
+	}
+	errs = append(errs, s.db.Close(), s.connector.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close duckdb: %w", err)
+	}
+	return nil
+}
+
+// Write stores events; an event_id already stored, in this batch or
+// before, is skipped.
+func (s *Store) Write(ctx context.Context, events []*schema.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	rows := make([]query.Row, 0, len(events))
+	seen := make(map[string]struct{}, len(events))
+	for _, e := range events {
+		if _, dup := seen[e.ID()]; dup {
+			continue
+		}
+		seen[e.ID()] = struct{}{}
+		r, err := query.RowOf(e)
+		if err != nil {
+			return fmt.Errorf("write %d events: %w", len(events), err)
+		}
+		rows = append(rows, r)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("write events: store closed")
+	}
+	if err := s.insert(ctx, rows); err != nil {
+		return fmt.Errorf("write %d events: %w", len(rows), err)
+	}
+	return nil
+}
+
+// insert appends rows in one transaction.
+func (s *Store) insert(ctx context.Context, rows []query.Row) (err error) {
+	if _, err := s.wconn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_, _ = s.wconn.ExecContext(context.Background(), "ROLLBACK")
+		}
+	}()
+	err = s.wconn.Raw(func(dc any) error {
+		conn, ok := dc.(driver.Conn)
+		if !ok {
+			return fmt.Errorf("unexpected driver connection %T", dc)
+		}
+		a, err := duckdb.NewTableAppender(conn, insertSQL, "", "", "events", nil)
+		if err != nil {
+			return err
+		}
+		for i := range rows {
+			if err := ctx.Err(); err != nil {
+				_ = a.Close()
+				return err
+			}
+			r := &rows[i]
+			if err := a.AppendRow(r.Time, r.ReceivedAt, r.Topic, r.Event, r.EventID, r.SubmitterUser, r.SubmitterDevice,
+				list(r.Users), list(r.Devices), r.SID, r.OID, r.PathSID, r.Path, r.PathToSID, r.PathTo, r.IP, r.LinkKey,
+				r.FolderID, r.FolderName, list(r.Role), list(r.OldRole), list(r.NewRole), list(r.Operations), r.Rest); err != nil {
+				_ = a.Close()
+				return err
+			}
+		}
+		return a.Close()
+	})
+	if err != nil {
+		return err
+	}
+	_, err = s.wconn.ExecContext(ctx, "COMMIT")
+	return err
+}
+
+// list gives the appender a non-nil slice: nil would be NULL.
+func list(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// Search returns one page of events.
+func (s *Store) Search(ctx context.Context, p query.Page) (query.Result, error) {
+	p.Filter = cloneFilter(p.Filter)
+	if err := p.Validate(); err != nil {
+		return query.Result{}, err
+	}
+	var after *query.Cursor
+	if p.Cursor != "" {
+		c, err := query.ParseCursor(p.Cursor, p.Filter, p.Order)
+		if err != nil {
+			return query.Result{}, err
+		}
+		after = &c
+	}
+	where, args := whereOf(p.Filter, after, p.Order)
+	args = append(args, p.Limit+1)
+	q := "SELECT " + readColumns + " FROM events" + where + orderBy(p.Order) + " LIMIT ?"
+	var res query.Result
+	var last query.Row
+	err := s.scan(ctx, q, args, func(r *query.Row, wire []byte) error {
+		if len(res.Events) == p.Limit {
+			res.NextCursor = query.Cursor{Time: last.Time, EventID: last.EventID}.Encode(p.Filter, p.Order)
+			return errStop
+		}
+		res.Events = append(res.Events, wire)
+		last = *r
+		return nil
+	})
+	if err != nil {
+		return query.Result{}, fmt.Errorf("search events: %w", err)
+	}
+	return res, nil
+}
+
+var errStop = errors.New("stop")
+
+// Stream calls fn with every matching event, in order.
+func (s *Store) Stream(ctx context.Context, f query.Filter, order query.Order, fn func(wire []byte) error) error {
+	f = cloneFilter(f)
+	if err := f.Validate(); err != nil {
+		return err
+	}
+	if order != query.Asc && order != query.Desc {
+		return &query.ParamError{Param: "order", Reason: "must be asc or desc"}
+	}
+	where, args := whereOf(f, nil, order)
+	q := "SELECT " + readColumns + " FROM events" + where + orderBy(order)
+	var fnErr error
+	err := s.scan(ctx, q, args, func(_ *query.Row, wire []byte) error {
+		if err := fn(wire); err != nil {
+			fnErr = err
+			return err
+		}
+		return nil
+	})
+	if fnErr != nil {
+		return fnErr // the caller's own error, unwrapped
+	}
+	if err != nil {
+		return fmt.Errorf("stream events: %w", err)
+	}
+	return nil
+}
+
+// scan runs q and calls fn with each row and its wire form.
+func (s *Store) scan(ctx context.Context, q string, args []any, fn func(r *query.Row, wire []byte) error) error {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var r query.Row
+	var role, oldRole, newRole, ops any
+	for rows.Next() {
+		if err := rows.Scan(&r.Time, &r.ReceivedAt, &r.Topic, &r.Event, &r.EventID, &r.SubmitterUser, &r.SubmitterDevice,
+			&r.SID, &r.OID, &r.PathSID, &r.Path, &r.PathToSID, &r.PathTo, &r.IP, &r.LinkKey, &r.FolderID, &r.FolderName,
+			&role, &oldRole, &newRole, &ops, &r.Rest); err != nil {
+			return err
+		}
+		if r.Role, err = strings_(role); err == nil {
+			if r.OldRole, err = strings_(oldRole); err == nil {
+				if r.NewRole, err = strings_(newRole); err == nil {
+					r.Operations, err = strings_(ops)
+				}
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("event %s: %w", r.EventID, err)
+		}
+		wire, err := r.Wire()
+		if err != nil {
+			return err
+		}
+		if err := fn(&r, wire); err != nil {
+			if err == errStop {
+				return nil
+			}
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// strings_ converts a scanned VARCHAR[].
+func strings_(v any) ([]string, error) {
+	switch v := v.(type) {
+	case nil:
+		return nil, nil
+	case []any:
+		if len(v) == 0 {
+			return nil, nil
+		}
+		out := make([]string, len(v))
+		for i, x := range v {
+			s, ok := x.(string)
+			if !ok {
+				return nil, fmt.Errorf("list holds %T", x)
+			}
+			out[i] = s
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("unexpected list %T", v)
+}
+
+// rankColumns maps StatsRequest.By to a column; users and devices are
+// lists, unnested.
+var rankColumns = map[string]string{
+	"user":   "unnest(users)",
+	"device": "unnest(devices)",
+	"event":  "event",
+	"topic":  "topic",
+	"ip":     "ip",
+	"key":    "link_key",
+	"folder": "folder_id",
+}
+
+// Stats counts matching events.
+func (s *Store) Stats(ctx context.Context, req query.StatsRequest) (query.Stats, error) {
+	req.Filter = cloneFilter(req.Filter)
+	if err := req.Validate(); err != nil {
+		return query.Stats{}, err
+	}
+	where, args := whereOf(req.Filter, nil, query.Asc)
+	var st query.Stats
+	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM events"+where, args...).Scan(&st.Total); err != nil {
+		return query.Stats{}, fmt.Errorf("count events: %w", err)
+	}
+	if req.Bucket > 0 {
+		ms := req.Bucket.Milliseconds()
+		q := "SELECT (time // ?) * ? AS b, count(*) FROM events" + where + " GROUP BY b ORDER BY b"
+		rows, err := s.db.QueryContext(ctx, q, append([]any{ms, ms}, args...)...)
+		if err != nil {
+			return query.Stats{}, fmt.Errorf("count events per bucket: %w", err)
+		}
+		for rows.Next() {
+			var start, n int64
+			if err := rows.Scan(&start, &n); err != nil {
+				rows.Close()
+				return query.Stats{}, fmt.Errorf("count events per bucket: %w", err)
+			}
+			st.Buckets = append(st.Buckets, query.Bucket{Start: time.UnixMilli(start).UTC(), Count: n})
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return query.Stats{}, fmt.Errorf("count events per bucket: %w", err)
+		}
+	}
+	if req.By != "" {
+		col, ok := rankColumns[req.By]
+		if !ok {
+			return query.Stats{}, &query.ParamError{Param: "by", Reason: "cannot rank " + req.By}
+		}
+		q := "SELECT v, count(*) AS n FROM (SELECT " + col + " AS v FROM events" + where + ") WHERE v <> '' GROUP BY v ORDER BY n DESC, v LIMIT ?"
+		rows, err := s.db.QueryContext(ctx, q, append(args, req.Top)...)
+		if err != nil {
+			return query.Stats{}, fmt.Errorf("rank events by %s: %w", req.By, err)
+		}
+		for rows.Next() {
+			var c query.Count
+			if err := rows.Scan(&c.Value, &c.Count); err != nil {
+				rows.Close()
+				return query.Stats{}, fmt.Errorf("rank events by %s: %w", req.By, err)
+			}
+			st.Top = append(st.Top, c)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return query.Stats{}, fmt.Errorf("rank events by %s: %w", req.By, err)
+		}
+	}
+	return st, nil
+}
+
+// cloneFilter copies f's lists, which Validate rewrites in place.
+func cloneFilter(f query.Filter) query.Filter {
+	f.Topics = append([]schema.Topic(nil), f.Topics...)
+	f.Events = append([]string(nil), f.Events...)
+	return f
+}
+
+func orderBy(o query.Order) string {
+	if o == query.Asc {
+		return " ORDER BY time, event_id"
+	}
+	return " ORDER BY time DESC, event_id DESC"
+}
+
+// whereOf builds the WHERE clause of a validated filter. Every value is a
+// bound parameter; the SQL text holds only fixed column names.
+func whereOf(f query.Filter, after *query.Cursor, o query.Order) (string, []any) {
+	var conds []string
+	var args []any
+	add := func(cond string, a ...any) {
+		conds = append(conds, cond)
+		args = append(args, a...)
+	}
+	if !f.Since.IsZero() {
+		add("time >= ?", f.Since.UnixMilli())
+	}
+	if !f.Until.IsZero() {
+		add("time < ?", f.Until.UnixMilli())
+	}
+	if len(f.Topics) > 0 {
+		marks := make([]string, len(f.Topics))
+		for i, t := range f.Topics {
+			marks[i] = "?"
+			args = append(args, string(t))
+		}
+		conds = append(conds, "topic IN ("+strings.Join(marks, ", ")+")")
+	}
+	if len(f.Events) > 0 {
+		marks := make([]string, len(f.Events))
+		for i, e := range f.Events {
+			marks[i] = "?"
+			args = append(args, e)
+		}
+		conds = append(conds, "event IN ("+strings.Join(marks, ", ")+")")
+	}
+	if f.User != "" {
+		add("list_contains(users, ?)", f.User)
+	}
+	if f.Device != "" {
+		add("list_contains(devices, ?)", f.Device)
+	}
+	if f.SOID != "" {
+		// link.download names only the object.
+		add("oid = ? AND (sid = ? OR sid = '')", f.SOID[32:], f.SOID[:32])
+	}
+	if f.Path != "" {
+		add("((path_sid <> '' AND starts_with(path, ?)) OR (path_to_sid <> '' AND starts_with(path_to, ?)))", f.Path, f.Path)
+	}
+	if f.IP != "" {
+		add("ip = ?", f.IP)
+	}
+	if f.Key != "" {
+		add("link_key = ?", f.Key)
+	}
+	if f.Folder != "" {
+		add("folder_id = ?", f.Folder)
+	}
+	if after != nil {
+		op := "<"
+		if o == query.Asc {
+			op = ">"
+		}
+		add("(time "+op+" ? OR (time = ? AND event_id "+op+" ?))", after.Time, after.Time, after.EventID)
+	}
+	if len(conds) == 0 {
+		return "", args
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
