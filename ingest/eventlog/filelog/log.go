@@ -492,14 +492,18 @@ func (l *Log) cycle(reqs []*appendReq) {
 		return
 	}
 	l.publish()
+	// Count before answering, so that a caller sees its own records in
+	// the metrics once its Append returned.
 	var recs, bytes int
 	for _, r := range written {
 		recs += r.n
 		bytes += len(r.buf)
-		r.done <- nil
 	}
 	l.metrics.appendedRecs.Add(float64(recs))
 	l.metrics.appendedBytes.Add(float64(bytes))
+	for _, r := range written {
+		r.done <- nil
+	}
 }
 
 // write writes one request's frames, stamped with time ms, sealing the
