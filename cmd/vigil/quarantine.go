@@ -215,16 +215,22 @@ func (t *adminTarget) call(ctx context.Context, method, path string, in, out any
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		if json.Unmarshal(data, &e) == nil && e.Error.Message != "" {
-			return fmt.Errorf("server: %s (%s)", e.Error.Message, e.Error.Code)
-		}
-		return fmt.Errorf("server answered %s", resp.Status)
+		return serverError(resp, data)
 	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("decode answer: %w", err)
 	}
 	return nil
+}
+
+// serverError turns an audit API error answer into an error: its message
+// and code, or the status when the body is not the API's error shape.
+func serverError(resp *http.Response, body []byte) error {
+	var e struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
+		return fmt.Errorf("server: %s (%s)", e.Error.Message, e.Error.Code)
+	}
+	return fmt.Errorf("server answered %s", resp.Status)
 }

@@ -146,13 +146,7 @@ func runQuery(ctx context.Context, cmd *cobra.Command, f *queryFlags) error {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		if json.Unmarshal(data, &e) == nil && e.Error.Message != "" {
-			return fmt.Errorf("server: %s (%s)", e.Error.Message, e.Error.Code)
-		}
-		return fmt.Errorf("server answered %s", resp.Status)
+		return serverError(resp, data)
 	}
 
 	out := cmd.OutOrStdout()
