@@ -344,6 +344,9 @@ type ClickHouseConfig struct {
 	Database string   `yaml:"database"`
 	Username string   `yaml:"username"`
 	Password string   `yaml:"password"`
+	// Retention, if set, drops whole months of events older than this
+	// (checked at start and every hour).
+	Retention config.Duration `yaml:"retention"`
 }
 
 var sqlIdentifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)

@@ -117,6 +117,7 @@ func serve(ctx context.Context, a *app, cfg Config) error {
 	g.Go(func() error { return srv.Run(ctx) })
 	g.Go(func() error { return p.relayOutbox(ctx) })
 	g.Go(func() error { return p.consumer.Run(ctx) })
+	g.Go(func() error { return runRetention(ctx, p.store, log.With("component", "store")) })
 	err = g.Wait()
 	log.Info("vigil stopped")
 	return err

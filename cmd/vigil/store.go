@@ -25,7 +25,8 @@ const (
 // openStore opens the configured query store.
 func openStore(ctx context.Context, cfg Config) (query.Store, error) {
 	if c := cfg.Store.ClickHouse; c != nil {
-		return chstore.Open(ctx, chstore.Config{Addr: c.Addr, Database: c.Database, Username: c.Username, Password: c.Password})
+		return chstore.Open(ctx, chstore.Config{Addr: c.Addr, Database: c.Database, Username: c.Username, Password: c.Password,
+			Retention: time.Duration(c.Retention)})
 	}
 	return duckstore.Open(filepath.Join(cfg.DataDir, duckDBName))
 }
@@ -54,4 +55,37 @@ func newStoreConsumer(l eventlog.Log, w query.Writer, logger *slog.Logger, m *ev
 	return eventlog.NewConsumer(l, eventlog.ConsumerConfig{
 		Group: storeGroup, BatchSize: storeBatch, Linger: storeLinger, MaxBackoff: storeMaxBackoff,
 	}, storeHandler(w), logger.With("component", "store"), m)
+}
+
+// retentionPeriod is how often expired partitions are looked for.
+const retentionPeriod = time.Hour
+
+// expirer is a store that drops what is past its retention.
+type expirer interface {
+	DropExpired(ctx context.Context, now time.Time) (int, error)
+}
+
+// runRetention drops expired partitions now and every retentionPeriod,
+// until ctx is done. Stores without retention need nothing.
+func runRetention(ctx context.Context, s query.Store, logger *slog.Logger) error {
+	e, ok := s.(expirer)
+	if !ok {
+		return nil
+	}
+	t := time.NewTicker(retentionPeriod)
+	defer t.Stop()
+	for {
+		n, err := e.DropExpired(ctx, time.Now())
+		switch {
+		case err != nil && ctx.Err() == nil:
+			logger.Warn("drop expired events", "err", err)
+		case n > 0:
+			logger.Info("dropped expired partitions", "partitions", n)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }
