@@ -44,6 +44,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"ConcurrentAppends", testConcurrentAppends},
 		{"Replay", testReplay},
 		{"Closed", testClosed},
+		{"FetchEndsWhenClosed", testFetchEndsWhenClosed},
 		{"ConsumerRetriesThenCommits", testConsumerRetries},
 		{"ConsumerResumes", testConsumerResumes},
 	}
@@ -532,4 +533,30 @@ func testConsumerResumes(t *testing.T, h Harness) {
 	second := records("second", 6, "a")
 	mustAppend(t, l, second)
 	checkSameRecords(t, run(6), second)
+}
+
+func testFetchEndsWhenClosed(t *testing.T, h Harness) {
+	l := h.Open(t)
+	s, err := l.Subscribe(ctxT(t), "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Fetch(ctxT(t), 10, 0)
+		done <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	if err := l.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, eventlog.ErrClosed) {
+			t.Errorf("Fetch ended with %v, want ErrClosed", err)
+		}
+	case <-time.After(timeout):
+		t.Fatal("a waiting Fetch did not end when the log closed")
+	}
+	_ = s.Close()
 }
