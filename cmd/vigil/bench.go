@@ -31,6 +31,8 @@ figures: events per second, and per second of CPU.
 
   normalize  decode + validate + normalize + encode of a typical
              file.transfer event, on one goroutine per core
+  store      insert rate and query latencies of a query store (DuckDB or
+             ClickHouse) on generated events
   ingest     HTTP ingest end to end: concurrent clients post batches to a
              server on loopback that appends them durably to an embedded
              event log in a temporary directory
@@ -38,7 +40,7 @@ figures: events per second, and per second of CPU.
 Progress goes to stderr, the result to stdout.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newBenchNormalizeCmd(), newBenchIngestCmd(a))
+	cmd.AddCommand(newBenchNormalizeCmd(), newBenchIngestCmd(a), newBenchStoreCmd())
 	return cmd
 }
 

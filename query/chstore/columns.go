@@ -3,6 +3,7 @@ package chstore
 import (
 	"encoding/hex"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/vigilaudit/vigil/query"
@@ -11,7 +12,7 @@ import (
 
 // columns is the events table's column list, in the order of values and
 // scan: 18.16 needs it spelled out in batch inserts.
-const columns = "time, received_at, topic, event, event_id, submitter_user, submitter_device, users, devices, " +
+const columns = "time, received_at, received_delta, topic, event, event_id, submitter_user, submitter_device, users, devices, " +
 	"hex_set, sid, oid, path_sid, path, path_to_sid, path_to, ip, link_key, folder_id, folder_name, " +
 	"role, old_role, new_role, operations, rest"
 
@@ -29,19 +30,29 @@ var selectColumns = func() string {
 	return strings.Join(cols, ", ")
 }()
 
-// Bits of hex_set: which FixedString(16) id columns hold a value.
+// Bits of hex_set: which FixedString(16) id columns hold a value, and
+// whether received_delta holds the receive time.
 const (
 	hasSID = 1 << iota
 	hasOID
 	hasPathSID
 	hasPathToSID
 	hasFolderID
+	hasReceivedDelta
 )
 
 // record is a query.Row in the events table's types.
+//
+// The receive time is kept as received_delta, milliseconds after time,
+// with the hasReceivedDelta bit, and received_at 0; when the offset does
+// not fit an Int32 (about 24 days) it is kept absolute in received_at, as
+// every row written before migration 4 has it. A row with neither has no
+// received_at.
 type record struct {
-	row    query.Row
-	hexSet uint8
+	row           query.Row
+	receivedAt    int64
+	receivedDelta int32
+	hexSet        uint8
 	// The FixedString(16) columns: 16 raw bytes, or "".
 	sid, oid, pathSID, pathToSID, folderID string
 }
@@ -52,7 +63,13 @@ func recordOf(e *schema.Event) (record, error) {
 	if err != nil {
 		return record{}, err
 	}
-	rec := record{row: r}
+	rec := record{row: r, receivedAt: r.ReceivedAt}
+	if r.ReceivedAt != 0 {
+		if d := r.ReceivedAt - r.Time; d >= math.MinInt32 && d <= math.MaxInt32 {
+			rec.receivedAt, rec.receivedDelta = 0, int32(d)
+			rec.hexSet |= hasReceivedDelta
+		}
+	}
 	for _, c := range []struct {
 		hex string
 		bit uint8
@@ -80,7 +97,7 @@ func recordOf(e *schema.Event) (record, error) {
 // values returns the record's columns in the order of columns.
 func (rec *record) values() []any {
 	r := &rec.row
-	return []any{r.Time, r.ReceivedAt, r.Topic, r.Event, r.EventID, r.SubmitterUser, r.SubmitterDevice,
+	return []any{r.Time, rec.receivedAt, rec.receivedDelta, r.Topic, r.Event, r.EventID, r.SubmitterUser, r.SubmitterDevice,
 		list(r.Users), list(r.Devices), rec.hexSet, rec.sid, rec.oid, rec.pathSID, r.Path, rec.pathToSID, r.PathTo,
 		r.IP, r.LinkKey, rec.folderID, r.FolderName, list(r.Role), list(r.OldRole), list(r.NewRole), list(r.Operations), r.Rest}
 }
@@ -90,12 +107,16 @@ func scan(s interface{ Scan(dest ...any) error }) (query.Row, error) {
 	var (
 		r                                      query.Row
 		hexSet                                 uint8
+		receivedDelta                          int32
 		sid, oid, pathSID, pathToSID, folderID string
 	)
-	if err := s.Scan(&r.Time, &r.ReceivedAt, &r.Topic, &r.Event, &r.EventID, &r.SubmitterUser, &r.SubmitterDevice,
+	if err := s.Scan(&r.Time, &r.ReceivedAt, &receivedDelta, &r.Topic, &r.Event, &r.EventID, &r.SubmitterUser, &r.SubmitterDevice,
 		&r.Users, &r.Devices, &hexSet, &sid, &oid, &pathSID, &r.Path, &pathToSID, &r.PathTo,
 		&r.IP, &r.LinkKey, &folderID, &r.FolderName, &r.Role, &r.OldRole, &r.NewRole, &r.Operations, &r.Rest); err != nil {
 		return query.Row{}, err
+	}
+	if hexSet&hasReceivedDelta != 0 {
+		r.ReceivedAt = r.Time + int64(receivedDelta)
 	}
 	for _, c := range []struct {
 		raw string

@@ -25,7 +25,7 @@ func BenchmarkWrite(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
+	defer func() { s.Close() }() // the last store opened
 	ctx := context.Background()
 	b.ResetTimer()
 	n := 0
