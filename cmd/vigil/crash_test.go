@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,6 +29,7 @@ var buildVigil = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	vigilBinDir.Store(dir)
 	bin := filepath.Join(dir, "vigil")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {
@@ -35,6 +37,10 @@ var buildVigil = sync.OnceValues(func() (string, error) {
 	}
 	return bin, nil
 })
+
+// vigilBinDir is the directory buildVigil built into, removed after the
+// tests.
+var vigilBinDir atomic.Value
 
 // serverProc is `vigil serve` running as a child process.
 type serverProc struct {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"os"
 	"strings"
 	"testing"
 
@@ -12,7 +13,13 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) {
+		// The binary that tests run as a process is built once, in its
+		// own temporary directory.
+		if dir := vigilBinDir.Load(); dir != nil {
+			_ = os.RemoveAll(dir.(string))
+		}
+	}))
 }
 
 // runCmd runs the command line and returns its exit code and output.
