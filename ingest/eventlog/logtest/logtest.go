@@ -558,5 +558,21 @@ func testFetchEndsWhenClosed(t *testing.T, h Harness) {
 	case <-time.After(timeout):
 		t.Fatal("a waiting Fetch did not end when the log closed")
 	}
+	// Everything after Close is ErrClosed, and a second Close is fine.
+	if _, err := s.Fetch(ctxT(t), 10, 0); !errors.Is(err, eventlog.ErrClosed) {
+		t.Errorf("Fetch after Close = %v, want ErrClosed", err)
+	}
+	if _, err := l.Subscribe(ctxT(t), "g2"); !errors.Is(err, eventlog.ErrClosed) {
+		t.Errorf("Subscribe after Close = %v, want ErrClosed", err)
+	}
+	if _, err := l.Lag(ctxT(t), "g"); !errors.Is(err, eventlog.ErrClosed) {
+		t.Errorf("Lag after Close = %v, want ErrClosed", err)
+	}
+	if err := l.Replay(ctxT(t), time.Time{}, func(eventlog.Record) error { return nil }); !errors.Is(err, eventlog.ErrClosed) {
+		t.Errorf("Replay after Close = %v, want ErrClosed", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
 	_ = s.Close()
 }
