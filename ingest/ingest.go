@@ -205,7 +205,7 @@ func (in *Ingester) Ingest(ctx context.Context, submitter schema.Submitter, raws
 	if len(recs) > 0 {
 		start := time.Now()
 		err := in.append(ctx, recs)
-		in.metrics.appended(time.Since(start), len(recs), err)
+		in.metrics.appended(time.Since(start), err)
 		if err != nil {
 			in.window.release(freshIDs)
 			return Result{}, fmt.Errorf("append %d events: %w", len(recs), err)

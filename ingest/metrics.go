@@ -39,7 +39,7 @@ func (m *Metrics) rejected(reason string) {
 	}
 }
 
-func (m *Metrics) appended(d time.Duration, n int, err error) {
+func (m *Metrics) appended(d time.Duration, err error) {
 	if m == nil {
 		return
 	}
