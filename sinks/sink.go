@@ -1,0 +1,70 @@
+package sinks
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Record is one event to deliver.
+type Record struct {
+	// ID is the event's event_id; receivers deduplicate by it.
+	ID string
+	// Key orders records: those with the same key are delivered in the
+	// order the log holds them.
+	Key []byte
+	// Value is the event's canonical wire JSON, without a trailing
+	// newline. Sinks send these bytes as they are.
+	Value []byte
+	// Time is when the log stored the record (zero when unknown).
+	Time time.Time
+}
+
+// Sink moves a batch of records to one downstream system. It only moves
+// bytes: the Forwarder owns filtering, retries, backoff, dead letters and
+// metrics, and the log's consume loop owns batching and offsets.
+//
+// A constructor makes no network call; a sink connects on its first Write
+// and reconnects after any failure.
+type Sink interface {
+	// Write returns nil only once the downstream system has every record
+	// of batch (written and flushed, or acknowledged where the protocol
+	// has acknowledgements). On error, none of the batch may be assumed
+	// delivered, though some may be: the batch is written again, whole,
+	// so receivers see each event at least once. An error wrapped by
+	// Permanent means that writing the same records again cannot succeed.
+	// Write is never called concurrently with itself.
+	Write(ctx context.Context, batch []Record) error
+	// Close releases connections. Write is not called after Close.
+	Close() error
+}
+
+// Connected is implemented by sinks that hold a connection, for status.
+type Connected interface {
+	// Connected reports whether the sink holds an open connection now.
+	Connected() bool
+}
+
+// permanentError marks an error that retrying cannot fix.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as one that writing the same records again cannot
+// fix (the downstream rejects their format, the token is invalid): the
+// Forwarder parks such records in the sink's dead letter instead of
+// retrying them. Permanent(nil) is nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err: err}
+}
+
+// IsPermanent reports whether err, or an error it wraps, was marked by
+// Permanent.
+func IsPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p)
+}

@@ -1,0 +1,62 @@
+// Package sinktest is the conformance suite every sink kind passes.
+//
+// A kind supplies a Harness: a loopback receiver of its protocol that the
+// suite can take down, bring back, make drop a connection mid-batch, and
+// make reject requests; and a constructor of its sink pointed at that
+// receiver.
+package sinktest
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"testing"
+
+	"github.com/vigilaudit/vigil/sinks"
+)
+
+// Receiver is a loopback server of one protocol, controlled by the suite.
+// Its methods are safe for concurrent use.
+type Receiver interface {
+	// Addr is what a sink is pointed at: host:port, or a URL.
+	Addr() string
+	// Received returns the events the receiver accepted so far, in
+	// arrival order, each as the wire JSON it carried (duplicates
+	// included).
+	Received() [][]byte
+	// Down closes the listener and every open connection; Up listens
+	// again on the same address.
+	Down()
+	Up()
+	// DropAfter makes the receiver close the connection (abruptly, with a
+	// reset where it can) once it has accepted n more events.
+	DropAfter(n int)
+	// Stall makes the receiver stop reading (or stop answering) while
+	// on, so that a sink's write blocks; Stall(false) resumes.
+	Stall(on bool)
+	// Reject makes the receiver refuse the next n requests with an error
+	// of the protocol, permanent (such as a format error) or retryable
+	// (such as server busy). It returns false when the protocol has no
+	// way to refuse (plain TCP); the suite then skips those cases.
+	Reject(n int, permanent bool) bool
+}
+
+// TLSReceiverConfig is how the suite asks for a TLS receiver.
+type TLSReceiverConfig struct {
+	// Certificate is the server's certificate (for 127.0.0.1).
+	Certificate tls.Certificate
+	// ClientCAs, when set, makes the receiver require a client
+	// certificate signed by one of them.
+	ClientCAs *x509.CertPool
+}
+
+// Harness is what a sink kind gives the suite.
+type Harness struct {
+	// NewReceiver starts a plain receiver; nil when the kind only speaks
+	// TLS.
+	NewReceiver func(t *testing.T) Receiver
+	// NewSink returns a sink pointed at r, with tls nil for a plain
+	// receiver.
+	NewSink func(t *testing.T, r Receiver, tls *sinks.TLSConfig) sinks.Sink
+	// NewTLSReceiver starts a TLS receiver; nil when the kind has no TLS.
+	NewTLSReceiver func(t *testing.T, cfg TLSReceiverConfig) Receiver
+}
