@@ -1,0 +1,229 @@
+package sinks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// ForwarderConfig configures one sink's Forwarder.
+type ForwarderConfig struct {
+	// Name is the sink's name; its log consumer group is "sink.NAME".
+	Name string
+	// Kind is the sink's kind (tcp, tls, splunkhec, syslog), for status.
+	Kind string
+	// Required sinks keep the log from deleting what they have not
+	// delivered; for status.
+	Required bool
+	// Filter chooses the events the sink receives.
+	Filter Filter
+	// DeadLetter keeps the events the sink refuses permanently.
+	DeadLetter *DeadLetter
+	// Metrics may be nil.
+	Metrics *Metrics
+	Logger  *slog.Logger
+	// Now defaults to time.Now.
+	Now func() time.Time
+}
+
+// Forwarder is the handler of one sink's log consumer group: it filters
+// each batch, writes it to the sink, and sorts failures into retryable
+// ones (returned, so the consume loop backs off and hands it the same
+// batch again) and permanent ones (the refused events are parked in the
+// dead letter and the log moves on).
+type Forwarder struct {
+	sink   Sink
+	cfg    ForwarderConfig
+	logger *slog.Logger
+
+	// mu serializes writes: the consume loop, replays from the log and
+	// dead-letter replays share the sink.
+	mu      sync.Mutex
+	match   *matcher
+	scratch []Record
+
+	stateMu sync.Mutex
+	state   forwarderState
+}
+
+type forwarderState struct {
+	sent, retried, dead, bytes uint64
+	lastError                  string
+	lastErrorAt, lastSentAt    time.Time
+	failing                    bool
+	replay                     *ReplayStatus
+}
+
+// NewForwarder returns the Forwarder of sink. It owns sink from then on
+// and closes it in Close.
+func NewForwarder(sink Sink, cfg ForwarderConfig) (*Forwarder, error) {
+	if cfg.Name == "" {
+		return nil, errors.New("forwarder needs a sink name")
+	}
+	if cfg.DeadLetter == nil {
+		return nil, fmt.Errorf("sink %s: a dead letter is required", cfg.Name)
+	}
+	if err := cfg.Filter.Validate(); err != nil {
+		return nil, fmt.Errorf("sink %s filter: %w", cfg.Name, err)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	f := &Forwarder{sink: sink, cfg: cfg, logger: cfg.Logger.With("sink", cfg.Name), match: newMatcher(cfg.Filter)}
+	if m := cfg.Metrics; m != nil {
+		// Create the series at zero, so that dashboards see every sink.
+		m.sent.WithLabelValues(cfg.Name)
+		m.retried.WithLabelValues(cfg.Name)
+		m.dead.WithLabelValues(cfg.Name)
+		m.bytes.WithLabelValues(cfg.Name)
+		m.connected.WithLabelValues(cfg.Name)
+	}
+	return f, nil
+}
+
+// Name returns the sink's name.
+func (f *Forwarder) Name() string { return f.cfg.Name }
+
+// Group returns the sink's log consumer group.
+func (f *Forwarder) Group() string { return "sink." + f.cfg.Name }
+
+// Handle delivers the events of batch that pass the filter. It returns
+// nil once they are delivered or parked in the dead letter, and an error
+// when the batch should be handed to it again.
+func (f *Forwarder) Handle(ctx context.Context, batch []Record) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	recs := f.filter(batch)
+	if len(recs) == 0 {
+		return nil
+	}
+	return f.deliver(ctx, recs)
+}
+
+// filter returns the records that pass, in a slice reused between calls.
+func (f *Forwarder) filter(batch []Record) []Record {
+	if f.cfg.Filter.IsZero() {
+		return batch
+	}
+	f.scratch = f.scratch[:0]
+	for _, r := range batch {
+		if f.match.keep(r.Value) {
+			f.scratch = append(f.scratch, r)
+		}
+	}
+	return f.scratch
+}
+
+// deliver writes recs. On a permanent refusal of several records it
+// writes each half again, down to single records, so that only the
+// records the sink refuses are parked. f.mu is held.
+func (f *Forwarder) deliver(ctx context.Context, recs []Record) error {
+	err := f.sink.Write(ctx, recs)
+	f.observeConnection()
+	switch {
+	case err == nil:
+		f.delivered(recs)
+		return nil
+	case ctx.Err() != nil:
+		return err
+	case !IsPermanent(err):
+		f.failed(err, len(recs))
+		return fmt.Errorf("sink %s: %w", f.cfg.Name, err)
+	case len(recs) > 1:
+		half := len(recs) / 2
+		if err := f.deliver(ctx, recs[:half]); err != nil {
+			return err
+		}
+		return f.deliver(ctx, recs[half:])
+	}
+	return f.park(ctx, recs, err)
+}
+
+// park stores refused records in the dead letter; an error there is
+// retryable (the batch is handed over again, and nothing moves on).
+func (f *Forwarder) park(ctx context.Context, recs []Record, reason error) error {
+	now := f.cfg.Now()
+	if err := f.cfg.DeadLetter.Park(ctx, f.cfg.Name, recs, reason.Error(), now); err != nil {
+		f.failed(err, len(recs))
+		return fmt.Errorf("sink %s: %w", f.cfg.Name, err)
+	}
+	f.logger.Warn("event refused permanently; parked in the dead letter", "event_id", recs[0].ID, "events", len(recs), "err", reason)
+	f.stateMu.Lock()
+	f.state.dead += uint64(len(recs))
+	f.state.lastError, f.state.lastErrorAt = reason.Error(), now
+	f.stateMu.Unlock()
+	if m := f.cfg.Metrics; m != nil {
+		m.dead.WithLabelValues(f.cfg.Name).Add(float64(len(recs)))
+		m.lastError.WithLabelValues(f.cfg.Name).Set(float64(now.UnixMilli()) / 1e3)
+	}
+	return nil
+}
+
+func (f *Forwarder) delivered(recs []Record) {
+	var n uint64
+	for _, r := range recs {
+		n += uint64(len(r.Value))
+	}
+	now := f.cfg.Now()
+	f.stateMu.Lock()
+	if f.state.failing {
+		f.logger.Info("sink delivering again")
+	}
+	f.state.sent += uint64(len(recs))
+	f.state.bytes += n
+	f.state.lastSentAt = now
+	f.state.failing = false
+	f.stateMu.Unlock()
+	if m := f.cfg.Metrics; m != nil {
+		m.sent.WithLabelValues(f.cfg.Name).Add(float64(len(recs)))
+		m.bytes.WithLabelValues(f.cfg.Name).Add(float64(n))
+		m.lastSent.WithLabelValues(f.cfg.Name).Set(float64(now.UnixMilli()) / 1e3)
+	}
+}
+
+func (f *Forwarder) failed(err error, n int) {
+	now := f.cfg.Now()
+	f.stateMu.Lock()
+	first := !f.state.failing
+	f.state.retried += uint64(n)
+	f.state.lastError, f.state.lastErrorAt = err.Error(), now
+	f.state.failing = true
+	f.stateMu.Unlock()
+	if first {
+		// Later failures of the same outage are in the status and the
+		// metrics; the log says when it starts and ends.
+		f.logger.Warn("sink write failed; events wait and are retried", "events", n, "err", err)
+	}
+	if m := f.cfg.Metrics; m != nil {
+		m.retried.WithLabelValues(f.cfg.Name).Add(float64(n))
+		m.lastError.WithLabelValues(f.cfg.Name).Set(float64(now.UnixMilli()) / 1e3)
+	}
+}
+
+func (f *Forwarder) observeConnection() {
+	c, ok := f.sink.(Connected)
+	if !ok || f.cfg.Metrics == nil {
+		return
+	}
+	v := 0.0
+	if c.Connected() {
+		v = 1
+	}
+	f.cfg.Metrics.connected.WithLabelValues(f.cfg.Name).Set(v)
+}
+
+// Close closes the sink.
+func (f *Forwarder) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.sink.Close(); err != nil {
+		return fmt.Errorf("close sink %s: %w", f.cfg.Name, err)
+	}
+	return nil
+}

@@ -1,0 +1,380 @@
+package sinks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// Errors the Manager returns that callers branch on.
+var (
+	ErrNotFound = errors.New("no such sink")
+	ErrBusy     = errors.New("a replay is already running for this sink")
+)
+
+// LagFunc returns how many records a consumer group has not committed.
+type LagFunc func(ctx context.Context, group string) (int64, error)
+
+// ReplayFunc calls fn, in order per key, for the log's records stored at
+// or after since.
+type ReplayFunc func(ctx context.Context, since time.Time, fn func(Record) error) error
+
+// Status is what an operator sees of one sink.
+type Status struct {
+	Name     string `json:"name"`
+	Kind     string `json:"kind"`
+	Group    string `json:"group"`
+	Required bool   `json:"required"`
+	// State is "ok" (the last write succeeded), "retrying" (it failed;
+	// events wait) or "idle" (nothing written yet).
+	State     string `json:"state"`
+	Connected *bool  `json:"connected,omitempty"`
+	// Lag is how many records of the log the sink has not yet delivered.
+	Lag      int64  `json:"lag"`
+	LagError string `json:"lag_error,omitempty"`
+	// Counters since start.
+	Sent         uint64 `json:"sent"`
+	Retried      uint64 `json:"retried"`
+	DeadLettered uint64 `json:"dead_lettered"`
+	BytesSent    uint64 `json:"bytes_sent"`
+	// DeadLetter is how many events wait in the dead letter now.
+	DeadLetter  int64         `json:"dead_letter"`
+	LastError   string        `json:"last_error,omitempty"`
+	LastErrorAt *time.Time    `json:"last_error_at,omitempty"`
+	LastSentAt  *time.Time    `json:"last_sent_at,omitempty"`
+	Replay      *ReplayStatus `json:"replay,omitempty"`
+}
+
+// ReplayStatus is the progress of re-sending a sink's events from a
+// point in the log.
+type ReplayStatus struct {
+	Since      time.Time  `json:"since"`
+	StartedAt  time.Time  `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	// State is "running", "done", "failed" or "cancelled".
+	State   string `json:"state"`
+	Scanned int64  `json:"scanned"`
+	Sent    int64  `json:"sent"`
+	Error   string `json:"error,omitempty"`
+}
+
+// DeadLetterReplay is the outcome of re-sending a sink's dead letter.
+type DeadLetterReplay struct {
+	Replayed  int   `json:"replayed"`
+	Remaining int64 `json:"remaining"`
+}
+
+// ManagerConfig gives the Manager what it needs of the log.
+type ManagerConfig struct {
+	DeadLetter *DeadLetter
+	Lag        LagFunc
+	Replay     ReplayFunc
+	Logger     *slog.Logger
+}
+
+// Manager holds the running forwarders: it reports their status, and
+// runs replays from the log and from the dead letters.
+type Manager struct {
+	cfg    ManagerConfig
+	list   []*Forwarder
+	byName map[string]*Forwarder
+
+	base   context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// NewManager returns a manager of fs.
+func NewManager(fs []*Forwarder, cfg ManagerConfig) *Manager {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	m := &Manager{cfg: cfg, list: fs, byName: make(map[string]*Forwarder, len(fs))}
+	for _, f := range fs {
+		m.byName[f.Name()] = f
+	}
+	m.base, m.cancel = context.WithCancel(context.Background())
+	return m
+}
+
+// Forwarders returns the forwarders in configuration order.
+func (m *Manager) Forwarders() []*Forwarder { return m.list }
+
+// Run waits for ctx to end, then stops the replays and waits for them.
+func (m *Manager) Run(ctx context.Context) error {
+	<-ctx.Done()
+	m.cancel()
+	m.wg.Wait()
+	return nil
+}
+
+// Status returns every sink's status, in configuration order.
+func (m *Manager) Status(ctx context.Context) []Status {
+	out := make([]Status, 0, len(m.list))
+	for _, f := range m.list {
+		out = append(out, m.status(ctx, f))
+	}
+	return out
+}
+
+// SinkStatus returns one sink's status.
+func (m *Manager) SinkStatus(ctx context.Context, name string) (Status, error) {
+	f, ok := m.byName[name]
+	if !ok {
+		return Status{}, fmt.Errorf("%w: %q", ErrNotFound, name)
+	}
+	return m.status(ctx, f), nil
+}
+
+func (m *Manager) status(ctx context.Context, f *Forwarder) Status {
+	st := Status{Name: f.cfg.Name, Kind: f.cfg.Kind, Group: f.Group(), Required: f.cfg.Required, State: "idle"}
+	if c, ok := f.sink.(Connected); ok {
+		v := c.Connected()
+		st.Connected = &v
+	}
+	f.stateMu.Lock()
+	s := f.state
+	if s.replay != nil {
+		r := *s.replay
+		st.Replay = &r
+	}
+	f.stateMu.Unlock()
+	switch {
+	case s.failing:
+		st.State = "retrying"
+	case !s.lastSentAt.IsZero():
+		st.State = "ok"
+	}
+	st.Sent, st.Retried, st.DeadLettered, st.BytesSent = s.sent, s.retried, s.dead, s.bytes
+	st.LastError = s.lastError
+	if !s.lastErrorAt.IsZero() {
+		t := s.lastErrorAt.UTC()
+		st.LastErrorAt = &t
+	}
+	if !s.lastSentAt.IsZero() {
+		t := s.lastSentAt.UTC()
+		st.LastSentAt = &t
+	}
+	if m.cfg.Lag != nil {
+		lag, err := m.cfg.Lag(ctx, f.Group())
+		if err != nil {
+			st.LagError = err.Error()
+		}
+		st.Lag = lag
+	}
+	n, err := m.cfg.DeadLetter.Count(ctx, f.cfg.Name)
+	if err == nil {
+		st.DeadLetter = n
+		if met := f.cfg.Metrics; met != nil {
+			met.deadLetter.WithLabelValues(f.cfg.Name).Set(float64(n))
+		}
+	}
+	return st
+}
+
+// replayBatch is how many records a replay from the log writes at once.
+const replayBatch = 1000
+
+// StartReplay begins re-sending, in the background, the events of the
+// log stored at or after since that pass sink name's filter. The sink's
+// own position in the log does not move. One replay runs per sink.
+func (m *Manager) StartReplay(name string, since time.Time) (ReplayStatus, error) {
+	f, ok := m.byName[name]
+	if !ok {
+		return ReplayStatus{}, fmt.Errorf("%w: %q", ErrNotFound, name)
+	}
+	if m.cfg.Replay == nil {
+		return ReplayStatus{}, errors.New("this log cannot replay")
+	}
+	if m.base.Err() != nil {
+		return ReplayStatus{}, errors.New("shutting down")
+	}
+	f.stateMu.Lock()
+	if f.state.replay != nil && f.state.replay.State == "running" {
+		f.stateMu.Unlock()
+		return ReplayStatus{}, fmt.Errorf("sink %s: %w", name, ErrBusy)
+	}
+	st := &ReplayStatus{Since: since.UTC(), StartedAt: f.cfg.Now().UTC(), State: "running"}
+	f.state.replay = st
+	snapshot := *st
+	f.stateMu.Unlock()
+
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		err := m.resend(m.base, f, since, st)
+		now := f.cfg.Now().UTC()
+		f.stateMu.Lock()
+		st.FinishedAt = &now
+		switch {
+		case err == nil:
+			st.State = "done"
+		case m.base.Err() != nil:
+			st.State, st.Error = "cancelled", "the server stopped"
+		default:
+			st.State, st.Error = "failed", err.Error()
+		}
+		done := *st
+		f.stateMu.Unlock()
+		f.logger.Info("replay from the log finished", "since", since, "state", done.State, "scanned", done.Scanned, "sent", done.Sent, "err", done.Error)
+	}()
+	f.logger.Info("replay from the log started", "since", since)
+	return snapshot, nil
+}
+
+// resend feeds the log's records since since through f in batches,
+// retrying each batch until it is delivered or ctx ends.
+func (m *Manager) resend(ctx context.Context, f *Forwarder, since time.Time, st *ReplayStatus) error {
+	batch := make([]Record, 0, replayBatch)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		var sent int
+		err := retry(ctx, func() error {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			recs := f.filter(batch)
+			sent = len(recs)
+			if sent == 0 {
+				return nil
+			}
+			return f.deliver(ctx, recs)
+		})
+		if err != nil {
+			return err
+		}
+		f.stateMu.Lock()
+		st.Scanned += int64(len(batch))
+		st.Sent += int64(sent)
+		f.stateMu.Unlock()
+		batch = batch[:0]
+		return nil
+	}
+	err := m.cfg.Replay(ctx, since, func(r Record) error {
+		// The log may reuse its buffers after fn returns.
+		r.Key, r.Value = append([]byte(nil), r.Key...), append([]byte(nil), r.Value...)
+		batch = append(batch, r)
+		if len(batch) == replayBatch {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("replay sink %s: %w", f.cfg.Name, err)
+	}
+	if err := flush(); err != nil {
+		return fmt.Errorf("replay sink %s: %w", f.cfg.Name, err)
+	}
+	return nil
+}
+
+// retry calls fn until it returns nil or ctx ends, waiting with
+// exponential backoff and jitter (100ms to 30s) between calls.
+func retry(ctx context.Context, fn func() error) error {
+	wait := 100 * time.Millisecond
+	for {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		t := time.NewTimer(wait/2 + rand.N(wait/2+1))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
+}
+
+// deadLetterPage is how many parked events a dead-letter replay reads and
+// writes at once.
+const deadLetterPage = 500
+
+// ListDeadLetter returns up to limit of sink name's parked events after
+// the id after.
+func (m *Manager) ListDeadLetter(ctx context.Context, name string, after int64, limit int) ([]Parked, error) {
+	if _, ok := m.byName[name]; !ok {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, name)
+	}
+	return m.cfg.DeadLetter.List(ctx, name, after, limit)
+}
+
+// ReplayDeadLetter writes sink name's parked events to it again, oldest
+// first, and removes those it delivers. Events it still refuses
+// permanently stay parked; a retryable failure stops the replay with an
+// error (what was delivered until then is removed).
+func (m *Manager) ReplayDeadLetter(ctx context.Context, name string) (DeadLetterReplay, error) {
+	f, ok := m.byName[name]
+	if !ok {
+		return DeadLetterReplay{}, fmt.Errorf("%w: %q", ErrNotFound, name)
+	}
+	var out DeadLetterReplay
+	var after int64
+	for {
+		page, err := m.cfg.DeadLetter.List(ctx, name, after, deadLetterPage)
+		if err != nil {
+			return out, err
+		}
+		if len(page) == 0 {
+			break
+		}
+		after = page[len(page)-1].ID
+		delivered, err := f.redeliver(ctx, page)
+		if rmErr := m.cfg.DeadLetter.Remove(ctx, name, delivered); rmErr != nil {
+			return out, rmErr
+		}
+		out.Replayed += len(delivered)
+		if err != nil {
+			return out, fmt.Errorf("replay dead letter of sink %s: %w", name, err)
+		}
+	}
+	n, err := m.cfg.DeadLetter.Count(ctx, name)
+	if err != nil {
+		return out, err
+	}
+	out.Remaining = n
+	f.logger.Info("dead letter replayed", "replayed", out.Replayed, "remaining", out.Remaining)
+	return out, nil
+}
+
+// redeliver writes parked events and returns the ids of those delivered.
+// A page refused permanently is written one event at a time, so that only
+// the refused ones stay parked.
+func (f *Forwarder) redeliver(ctx context.Context, page []Parked) ([]int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	recs := make([]Record, len(page))
+	ids := make([]int64, len(page))
+	for i, p := range page {
+		recs[i], ids[i] = p.record(), p.ID
+	}
+	err := f.sink.Write(ctx, recs)
+	switch {
+	case err == nil:
+		f.delivered(recs)
+		return ids, nil
+	case !IsPermanent(err):
+		return nil, err
+	case len(recs) == 1:
+		return nil, nil // still refused: it stays parked
+	}
+	var done []int64
+	for i := range recs {
+		err := f.sink.Write(ctx, recs[i:i+1])
+		switch {
+		case err == nil:
+			f.delivered(recs[i : i+1])
+			done = append(done, ids[i])
+		case !IsPermanent(err):
+			return done, err
+		}
+	}
+	return done, nil
+}
