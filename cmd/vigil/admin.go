@@ -127,7 +127,7 @@ func newAdminCmd() *cobra.Command {
 	t := &adminTarget{}
 	cmd := &cobra.Command{
 		Use:   "admin",
-		Short: "Manage devices, API tokens and the quarantine",
+		Short: "Manage devices, API tokens, the quarantine and the sinks",
 		Long: `Manage the credentials of the audit APIs: devices, whose upload tokens
 (or client certificates) submit events, and API tokens with a role, admin
 or auditor, for the query and admin APIs.
@@ -152,7 +152,7 @@ stdout, messages to stderr.`,
 	pf.StringVar(&t.dataDir, "data-dir", defaultDataDir, "`directory` whose credential store to work on, as for serve")
 	pf.StringVar(&t.server, "server", "", "`URL` of a running server to work through instead, e.g. https://vigil.example.com:8080")
 	pf.StringVar(&t.token, "token", "", "admin API `token` for --server (default $"+tokenEnv+")")
-	cmd.AddCommand(newAdminDeviceCmd(t), newAdminTokenCmd(t), newAdminQuarantineCmd(t))
+	cmd.AddCommand(newAdminDeviceCmd(t), newAdminTokenCmd(t), newAdminQuarantineCmd(t), newAdminSinksCmd(t))
 	return cmd
 }
 

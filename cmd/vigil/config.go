@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"regexp"
@@ -378,9 +379,17 @@ type SinkConfig struct {
 	SplunkHEC *SplunkHECConfig  `yaml:"splunkhec"`
 	Syslog    *SyslogSinkConfig `yaml:"syslog"`
 	Filter    FilterConfig      `yaml:"filter"`
-	// Required sinks hold back readiness while they cannot deliver.
+	// Required sinks keep the event log from deleting what they have not
+	// delivered (when the log is full, ingest answers 503 until they
+	// catch up). A sink that is not required is skipped ahead instead,
+	// and the skipped records raise an alert.log.skipped event.
 	// Defaults to true.
 	Required *bool `yaml:"required"`
+	// BatchSize is the most events written at once (default 1000);
+	// Linger is how long a batch waits to fill once one event is ready
+	// (default 100ms).
+	BatchSize int             `yaml:"batch_size"`
+	Linger    config.Duration `yaml:"linger"`
 }
 
 var sinkKinds = []string{"tcp", "tls", "splunkhec", "syslog"}
@@ -418,14 +427,23 @@ func (c SinkConfig) Validate() error {
 		p.nest("syslog", c.Syslog.Validate())
 	}
 	p.nest("filter", c.Filter.Validate())
+	if c.BatchSize < 0 || c.BatchSize > 100000 {
+		p.add("batch_size", "%d is out of range (1 to 100000; 0 for the default)", c.BatchSize)
+	}
+	if c.Linger < 0 {
+		p.add("linger", "must not be negative")
+	}
 	return p.err()
 }
 
-// FilterConfig limits a sink to some topics and events; empty lists mean
-// all.
+// FilterConfig limits a sink to some events; every condition given must
+// hold, and empty lists mean all.
 type FilterConfig struct {
 	Topics []string `yaml:"topics"`
 	Events []string `yaml:"events"`
+	// Match keeps events whose field at each path ("user",
+	// "caller.email") has the value given.
+	Match map[string]string `yaml:"match"`
 }
 
 // Validate checks that no entry is empty.
@@ -439,6 +457,11 @@ func (c FilterConfig) Validate() error {
 	for i, e := range c.Events {
 		if strings.TrimSpace(e) == "" {
 			p.add(fmt.Sprintf("events[%d]", i), "must not be empty")
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.Match)) {
+		if k == "" || slices.Contains(strings.Split(k, "."), "") {
+			p.add("match", "%q is not a field path (names joined by '.')", k)
 		}
 	}
 	return p.err()
@@ -478,8 +501,18 @@ type SplunkHECConfig struct {
 	Source     string `yaml:"source"`
 	SourceType string `yaml:"sourcetype"`
 	Host       string `yaml:"host"`
-	// Ack waits for indexer acknowledgement before committing.
-	Ack bool `yaml:"ack"`
+	// Ack waits for indexer acknowledgement before committing; the batch
+	// is sent again when no acknowledgement comes within AckTimeout
+	// (default 300s).
+	Ack        bool            `yaml:"ack"`
+	AckTimeout config.Duration `yaml:"ack_timeout"`
+	// Channel is the HEC channel id (a GUID); default: a new one at start.
+	Channel string `yaml:"channel"`
+	// Gzip compresses request bodies.
+	Gzip bool `yaml:"gzip"`
+	// TLS sets the CAs (and client certificate) for an https URL;
+	// default: the system roots.
+	TLS *ClientTLSConfig `yaml:"tls"`
 }
 
 // Validate checks the URL and that a token is present.
@@ -492,6 +525,12 @@ func (c SplunkHECConfig) Validate() error {
 	}
 	if c.Token == "" {
 		p.add("token", "required")
+	}
+	if c.AckTimeout < 0 {
+		p.add("ack_timeout", "must not be negative")
+	}
+	if c.TLS != nil {
+		p.nest("tls", c.TLS.Validate())
 	}
 	return p.err()
 }

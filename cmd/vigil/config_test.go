@@ -394,6 +394,26 @@ func TestConfig_Validate(t *testing.T) {
 			},
 			want: []string{"sinks[0].filter.topics[1]: must not be empty", "sinks[0].filter.events[0]: must not be empty"},
 		},
+		{
+			name: "FilterMatchAndBatch",
+			change: func(c *Config) {
+				c.Sinks = []SinkConfig{{Name: "s", TCP: &TCPSinkConfig{Address: "a:1"}, BatchSize: -1, Linger: -1,
+					Filter: FilterConfig{Match: map[string]string{"caller..email": "x", "": "y"}}}}
+			},
+			want: []string{
+				`sinks[0].filter.match: "" is not a field path (names joined by '.')`,
+				`sinks[0].filter.match: "caller..email" is not a field path (names joined by '.')`,
+				"sinks[0].batch_size: -1 is out of range (1 to 100000; 0 for the default)",
+				"sinks[0].linger: must not be negative",
+			},
+		},
+		{
+			name: "SplunkHECProblems",
+			change: func(c *Config) {
+				c.Sinks = []SinkConfig{{Name: "s", SplunkHEC: &SplunkHECConfig{URL: "https://s:8088", Token: "t", AckTimeout: -1, TLS: &ClientTLSConfig{KeyFile: "k"}}}}
+			},
+			want: []string{"sinks[0].splunkhec.ack_timeout: must not be negative", "sinks[0].splunkhec.tls.cert_file: required when key_file is set"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

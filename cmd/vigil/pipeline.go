@@ -39,6 +39,7 @@ type pipeline struct {
 	log        eventlog.Log
 	store      query.Store
 	consumer   *eventlog.Consumer
+	sinks      *sinkSet
 	quarantine *ingest.Quarantine
 	ingester   *ingest.Ingester
 	logger     *slog.Logger
@@ -116,7 +117,11 @@ func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 		return nil, err
 	}
 	p.closers = append(p.closers, p.store.Close)
-	p.consumer = newStoreConsumer(l, p.store, logger, eventlog.NewMetrics(reg))
+	logMetrics := eventlog.NewMetrics(reg)
+	p.consumer = newStoreConsumer(l, p.store, logger, logMetrics)
+	if p.sinks, err = openSinks(cfg, l, reg, logMetrics, logger, &p.closers); err != nil {
+		return nil, err
+	}
 
 	start := time.Now()
 	n, err := p.ingester.Rebuild(ctx, l)
@@ -133,6 +138,7 @@ func (p *pipeline) mount(r chi.Router) {
 	query.NewAPI(p.store, func(ctx context.Context, event []byte) error { return p.ingester.Emit(ctx, event) },
 		p.logger.With("component", "query")).Mount(r, p.auth)
 	r.With(auth.Middleware(p.auth)).Mount(auth.AdminPath, auth.AdminAPI(p.auth))
+	mountSinks(r, p.sinks.manager, p.auth)
 }
 
 // readyChecks are the write path's readiness checks.

@@ -160,7 +160,7 @@ func runQuery(ctx context.Context, cmd *cobra.Command, f *queryFlags) error {
 		bw := bufio.NewWriterSize(file, 1<<20)
 		defer bw.Flush()
 		out = bw
-		stop := progress(cmd.ErrOrStderr(), "exported", &rows, 0)
+		stop := exportProgress(cmd.ErrOrStderr(), &rows)
 		defer stop()
 	}
 	switch {

@@ -25,7 +25,10 @@ tls.key_file are set), serving /healthz, /readyz and /metrics
 (Prometheus).
 
 With no config file, serve uses the embedded event log and the DuckDB
-store under --data-dir, and no sinks. --config names a YAML file; an
+store under --data-dir, and no sinks. Each configured sink (tcp, tls,
+splunkhec, syslog) reads the log as its own consumer group, sink.NAME,
+and gets every event at least once; GET /audit/v1/sinks and
+"vigil admin sinks" show how each one is doing. --config names a YAML file; an
 unknown key in it is an error, and ${VAR} in a value reads the
 environment variable VAR ($$ is a literal $). --listen and --data-dir
 override the file.
@@ -61,9 +64,6 @@ requests finish.`,
 // serve runs every component cfg asks for until ctx is done.
 func serve(ctx context.Context, a *app, cfg Config) error {
 	log := a.log()
-	if err := available(cfg); err != nil {
-		return err
-	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
@@ -118,22 +118,13 @@ func serve(ctx context.Context, a *app, cfg Config) error {
 	g.Go(func() error { return p.relayOutbox(ctx) })
 	g.Go(func() error { return p.consumer.Run(ctx) })
 	g.Go(func() error { return runRetention(ctx, p.store, log.With("component", "store")) })
+	g.Go(func() error { return p.sinks.manager.Run(ctx) })
+	for _, c := range p.sinks.consumers {
+		g.Go(func() error { return c.Run(ctx) })
+	}
 	err = g.Wait()
 	log.Info("vigil stopped")
 	return err
-}
-
-// available rejects what the configuration asks for that this build cannot
-// run yet, instead of starting without it.
-func available(cfg Config) error {
-	var p problems
-	for i, s := range cfg.Sinks {
-		p.add(fmt.Sprintf("sinks[%d]", i), "sink %q: %s sinks are not available in this build yet", s.Name, s.Kind())
-	}
-	if err := p.err(); err != nil {
-		return &listError{title: "cannot serve this config", err: err}
-	}
-	return nil
 }
 
 // dirCheck is ready while dir exists and is a directory.

@@ -229,17 +229,12 @@ func TestServe_Errors(t *testing.T) {
 		want []string // substrings of stderr
 	}{
 		{
-			name: "KindsNotAvailable",
+			name: "SinkCAFileMissing",
 			yaml: `
 sinks:
-  - {name: siem, tls: {address: siem:6514}}
-  - {name: splunk, splunkhec: {url: "https://s:8088", token: t}}
+  - {name: siem, tls: {address: "siem:6514", ca_file: /nonexistent/siem-ca.pem}}
 `,
-			want: []string{
-				"vigil: cannot serve this config:\n",
-				`  sinks[0]: sink "siem": tls sinks are not available in this build yet` + "\n",
-				`  sinks[1]: sink "splunk": splunkhec sinks are not available in this build yet` + "\n",
-			},
+			want: []string{"vigil: sinks[0] (siem): ", "read ca_file: stat /nonexistent/siem-ca.pem: no such file or directory\n"},
 		},
 		{
 			name: "UnknownKey",

@@ -1,9 +1,3 @@
-// Package sinktest is the conformance suite every sink kind passes.
-//
-// A kind supplies a Harness: a loopback receiver of its protocol that the
-// suite can take down, bring back, make drop a connection mid-batch, and
-// make reject requests; and a constructor of its sink pointed at that
-// receiver.
 package sinktest
 
 import (

@@ -1,0 +1,198 @@
+package splunkhec
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/vigilaudit/vigil/sinks"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultAckTimeout      = 300 * time.Second
+	DefaultAckPollInterval = time.Second
+	DefaultTimeout         = 30 * time.Second
+	DefaultMaxBatchBytes   = 1 << 20
+)
+
+// firstAckPoll is the wait before the first acknowledgement poll; later
+// waits double up to AckPollInterval, so that a quick indexer is seen
+// quickly and a slow one is not polled too often.
+const firstAckPoll = 50 * time.Millisecond
+
+// Paths of the collector's endpoints, below the configured URL.
+const (
+	eventPath = "/services/collector/event"
+	ackPath   = "/services/collector/ack"
+)
+
+// Config configures a Sink. The zero value of every field but URL and
+// Token is a sensible default.
+type Config struct {
+	// URL is the collector's base URL, such as
+	// https://splunk.example.com:8088; the event and ack paths are added
+	// to it. A URL that already ends in /services/collector or
+	// /services/collector/event is accepted too.
+	URL string `yaml:"url"`
+	// Token is the HEC token, sent as "Authorization: Splunk <token>".
+	Token string `yaml:"token"`
+	// Index, Source, SourceType and Host are set on every event when not
+	// empty; otherwise the token's defaults apply.
+	Index      string `yaml:"index"`
+	Source     string `yaml:"source"`
+	SourceType string `yaml:"sourcetype"`
+	Host       string `yaml:"host"`
+
+	// Ack waits for indexer acknowledgement of every request before Write
+	// returns; the token must have indexer acknowledgement enabled.
+	Ack bool `yaml:"ack"`
+	// AckTimeout is how long Write waits, after the last request of a
+	// batch was accepted, for all of the batch's acknowledgements before
+	// it fails so that the batch is sent again (default 300s).
+	AckTimeout time.Duration `yaml:"ack_timeout"`
+	// AckPollInterval is the longest wait between two acknowledgement
+	// polls (default 1s). The first poll comes after 50ms (or
+	// AckPollInterval when shorter) and the waits double from there.
+	AckPollInterval time.Duration `yaml:"ack_poll_interval"`
+	// Channel is the HEC channel, a GUID (default: a random one chosen
+	// by New). Acknowledgements belong to a channel.
+	Channel string `yaml:"channel"`
+
+	// TLS is how an https URL is verified (nil: against the system roots)
+	// and, for mutual TLS, the client certificate. It requires an https
+	// URL.
+	TLS *sinks.TLSConfig `yaml:"tls"`
+	// Timeout bounds each HTTP request, connection included (default
+	// 30s).
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxBatchBytes is the largest request body, before compression
+	// (default 1 MiB). A batch beyond it is sent as several requests; an
+	// event larger than it goes alone.
+	MaxBatchBytes int `yaml:"max_batch_bytes"`
+	// Gzip compresses request bodies (Content-Encoding: gzip).
+	Gzip bool `yaml:"gzip"`
+}
+
+// Validate checks the configuration without touching the network or the
+// file system. Each problem is reported with its key, all at once.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if c.URL == "" {
+		add("url", "required")
+	} else if _, err := baseURL(c.URL); err != nil {
+		add("url", "%v", err)
+	} else if c.TLS != nil && !strings.HasPrefix(strings.ToLower(c.URL), "https:") {
+		add("tls", "requires an https url")
+	}
+	switch {
+	case c.Token == "":
+		add("token", "required")
+	case strings.ContainsFunc(c.Token, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+		add("token", "must not contain spaces or control characters")
+	}
+	if c.Channel != "" && !isGUID(c.Channel) {
+		add("channel", "%q is not a GUID such as 0ee5a24c-6ba7-4cd5-b16c-1aa7e6a2c1f0", c.Channel)
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{
+		{"ack_timeout", c.AckTimeout},
+		{"ack_poll_interval", c.AckPollInterval},
+		{"timeout", c.Timeout},
+	} {
+		if d.v < 0 {
+			add(d.key, "must not be negative")
+		}
+	}
+	if c.MaxBatchBytes < 0 {
+		add("max_batch_bytes", "must not be negative")
+	}
+	if c.TLS != nil {
+		if err := c.TLS.Validate(); err != nil {
+			add("tls", "%v", err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// withDefaults returns c with its zero values replaced by the defaults and
+// a channel chosen when none is set.
+func (c Config) withDefaults() Config {
+	if c.AckTimeout == 0 {
+		c.AckTimeout = DefaultAckTimeout
+	}
+	if c.AckPollInterval == 0 {
+		c.AckPollInterval = DefaultAckPollInterval
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.MaxBatchBytes == 0 {
+		c.MaxBatchBytes = DefaultMaxBatchBytes
+	}
+	if c.Channel == "" {
+		c.Channel = newGUID()
+	}
+	return c
+}
+
+// baseURL parses raw and returns it without a trailing slash and without
+// the collector paths, ready for eventPath and ackPath to be appended.
+func baseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%q is not an http or https URL", raw)
+	}
+	if u.User != nil {
+		return nil, errors.New("must not hold credentials; use token")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, errors.New("must not have a query or fragment")
+	}
+	p := strings.TrimRight(u.Path, "/")
+	if q, ok := strings.CutSuffix(p, eventPath); ok {
+		p = q
+	} else {
+		p = strings.TrimSuffix(p, "/services/collector")
+	}
+	u.Path, u.RawPath = p, ""
+	return u, nil
+}
+
+// newGUID returns a random (version 4) GUID in lowercase.
+func newGUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails, per crypto/rand
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// isGUID reports whether s has the form of a GUID: 8-4-4-4-12 hex digits.
+func isGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,115 @@
+package splunkhec
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/vigilaudit/vigil/sinks"
+)
+
+// encoder builds request bodies: HEC event objects, one per record, each
+// followed by a newline. It reuses its buffers and is not safe for
+// concurrent use.
+type encoder struct {
+	// meta is the ,"host":..,"source":..,"sourcetype":..,"index":.. part
+	// every event object shares, encoded once.
+	meta []byte
+	max  int
+	body []byte
+
+	gzip bool
+	zw   *gzip.Writer
+	zbuf bytes.Buffer
+}
+
+func newEncoder(c Config) *encoder {
+	e := &encoder{max: c.MaxBatchBytes, gzip: c.Gzip}
+	for _, f := range []struct{ key, v string }{
+		{"host", c.Host},
+		{"source", c.Source},
+		{"sourcetype", c.SourceType},
+		{"index", c.Index},
+	} {
+		if f.v == "" {
+			continue
+		}
+		v, _ := json.Marshal(f.v) // a string always marshals
+		e.meta = append(e.meta, `,"`...)
+		e.meta = append(e.meta, f.key...)
+		e.meta = append(e.meta, `":`...)
+		e.meta = append(e.meta, v...)
+	}
+	return e
+}
+
+// fill encodes records from the start of batch into the body until the
+// next one would take it past the size limit, and returns how many it
+// took: at least one, so that an event larger than the limit goes alone.
+// A record that is not an event is a permanent error.
+func (e *encoder) fill(batch []sinks.Record) (int, error) {
+	e.body = e.body[:0]
+	for i, rec := range batch {
+		mark := len(e.body)
+		var err error
+		if e.body, err = e.appendEvent(e.body, rec); err != nil {
+			return 0, sinks.Permanent(err)
+		}
+		if i > 0 && len(e.body) > e.max {
+			e.body = e.body[:mark]
+			return i, nil
+		}
+	}
+	return len(batch), nil
+}
+
+// payload returns the body to send: the encoded events, compressed when
+// gzip is on. It stays valid until the next fill.
+func (e *encoder) payload() ([]byte, error) {
+	if !e.gzip {
+		return e.body, nil
+	}
+	e.zbuf.Reset()
+	if e.zw == nil {
+		e.zw, _ = gzip.NewWriterLevel(&e.zbuf, gzip.BestSpeed) // the level is valid
+	} else {
+		e.zw.Reset(&e.zbuf)
+	}
+	if _, err := e.zw.Write(e.body); err != nil {
+		return nil, fmt.Errorf("compress request: %w", err)
+	}
+	if err := e.zw.Close(); err != nil {
+		return nil, fmt.Errorf("compress request: %w", err)
+	}
+	return e.zbuf.Bytes(), nil
+}
+
+// appendEvent appends rec's HEC event object and a newline to dst.
+func (e *encoder) appendEvent(dst []byte, rec sinks.Record) ([]byte, error) {
+	env, err := sinks.ParseEnvelope(rec.Value)
+	if err != nil {
+		return dst, fmt.Errorf("encode event %s: %w", rec.ID, err)
+	}
+	dst = append(dst, `{"time":`...)
+	dst = appendTime(dst, env.Timestamp)
+	dst = append(dst, e.meta...)
+	dst = append(dst, `,"event":`...)
+	dst = append(dst, rec.Value...)
+	return append(dst, "}\n"...), nil
+}
+
+// appendTime appends t as HEC wants it: seconds since the epoch, with
+// milliseconds as three decimals.
+func appendTime(dst []byte, t time.Time) []byte {
+	ms := t.UnixMilli()
+	if ms < 0 {
+		dst = append(dst, '-')
+		ms = -ms
+	}
+	dst = strconv.AppendInt(dst, ms/1000, 10)
+	frac := ms % 1000
+	return append(dst, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
+}

@@ -1,0 +1,198 @@
+package splunkhec
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/vigilaudit/vigil/sinks"
+)
+
+// reply is the collector's JSON answer to an event or ack request, such
+// as {"text":"Success","code":0,"ackId":7}.
+type reply struct {
+	Text string
+	// Code is HEC's status code, -1 when the reply had none.
+	Code int
+	// AckID is the request's acknowledgement id, -1 when none.
+	AckID int64
+	// InvalidEvent is the index of the event a format error is about,
+	// -1 when none.
+	InvalidEvent int
+}
+
+// parseReply reads a collector reply. It reports false when body is not
+// a JSON object; fields of the wrong type are taken as absent.
+func parseReply(p *fastjson.Parser, body []byte) (reply, bool) {
+	r := reply{Code: -1, AckID: -1, InvalidEvent: -1}
+	v, err := p.ParseBytes(body)
+	if err != nil || v.Type() != fastjson.TypeObject {
+		return r, false
+	}
+	r.Text = string(v.GetStringBytes("text"))
+	if n, ok := integer(v.Get("code")); ok && n >= 0 && n <= 1<<20 {
+		r.Code = int(n)
+	}
+	if n, ok := integer(v.Get("ackId")); ok && n >= 0 {
+		r.AckID = n
+	}
+	if n, ok := integer(v.Get("invalid-event-number")); ok && n >= 0 && n <= 1<<30 {
+		r.InvalidEvent = int(n)
+	}
+	return r, true
+}
+
+// integer returns v as an int64 when it is a JSON integer.
+func integer(v *fastjson.Value) (int64, bool) {
+	if v == nil || v.Type() != fastjson.TypeNumber {
+		return 0, false
+	}
+	n, err := v.Int64()
+	return n, err == nil
+}
+
+// parseAcks reads the answer to an ack poll, {"acks":{"0":true,"1":false}},
+// and returns the ids acknowledged.
+func parseAcks(p *fastjson.Parser, body []byte) ([]int64, error) {
+	v, err := p.ParseBytes(body)
+	if err != nil {
+		return nil, fmt.Errorf("parse ack reply: %w", err)
+	}
+	acks := v.Get("acks")
+	if acks == nil || acks.Type() != fastjson.TypeObject {
+		return nil, errors.New("parse ack reply: no acks object")
+	}
+	obj, _ := acks.Object() // an object, checked above
+	var acked []int64
+	var bad error
+	obj.Visit(func(key []byte, v *fastjson.Value) {
+		id, ok := parseID(key)
+		if !ok && bad == nil {
+			bad = fmt.Errorf("parse ack reply: ack id %q is not a number", key)
+		}
+		if ok && v.Type() == fastjson.TypeTrue {
+			acked = append(acked, id)
+		}
+	})
+	if bad != nil {
+		return nil, bad
+	}
+	return acked, nil
+}
+
+// parseID reads an ack id, a key of the acks object.
+func parseID(key []byte) (int64, bool) {
+	id, err := strconv.ParseInt(string(key), 10, 64)
+	return id, err == nil
+}
+
+// codeInfo is what HEC's documentation says of one status code.
+type codeInfo struct {
+	text  string
+	retry bool
+}
+
+// codes are HEC's documented error codes (0 is success). Only an internal
+// error and a busy server can pass; the others need a change of
+// configuration or of the events.
+var codes = map[int]codeInfo{
+	1:  {"token disabled", false},
+	2:  {"token is required", false},
+	3:  {"invalid authorization", false},
+	4:  {"invalid token", false},
+	5:  {"no data", false},
+	6:  {"invalid data format", false},
+	7:  {"incorrect index", false},
+	8:  {"internal server error", true},
+	9:  {"server is busy", true},
+	10: {"data channel is missing", false},
+	11: {"invalid data channel", false},
+	12: {"event field is required", false},
+	13: {"event field cannot be blank", false},
+	14: {"ACK is disabled", false},
+	15: {"error in handling indexed fields", false},
+	16: {"query string authorization is not enabled", false},
+}
+
+// statusError is a refusal by the collector.
+type statusError struct {
+	// Status is the HTTP status code.
+	Status int
+	// Code is HEC's status code, -1 when the reply had none.
+	Code int
+	// Text is the collector's message, or a description of the status.
+	Text string
+	// InvalidEvent is the index within the request of the event a
+	// format error is about, -1 when none.
+	InvalidEvent int
+}
+
+func (e *statusError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "collector answered %d", e.Status)
+	if e.Code >= 0 {
+		fmt.Fprintf(&b, " code %d", e.Code)
+	}
+	if e.Text != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Text)
+	}
+	if e.InvalidEvent >= 0 {
+		fmt.Fprintf(&b, " (event %d of the request)", e.InvalidEvent)
+	}
+	return b.String()
+}
+
+// retryable reports whether the same request may succeed later: a busy
+// server or an internal error, by HEC code; without a known code, HTTP
+// 408, 429 and 5xx.
+func (e *statusError) retryable() bool {
+	if info, ok := codes[e.Code]; ok {
+		return info.retry
+	}
+	return e.Status == http.StatusRequestTimeout || e.Status == http.StatusTooManyRequests || e.Status >= 500
+}
+
+// checkReply turns an HTTP status and body into nil, a retryable error,
+// or an error wrapped by sinks.Permanent, and returns the parsed reply.
+func checkReply(p *fastjson.Parser, status int, body []byte) (reply, error) {
+	r, isJSON := parseReply(p, body)
+	_, known := codes[r.Code]
+	if status/100 == 2 && !known {
+		return r, nil
+	}
+	e := &statusError{Status: status, Code: r.Code, Text: printable(r.Text), InvalidEvent: r.InvalidEvent}
+	switch {
+	case e.Text != "":
+	case known:
+		e.Text = codes[r.Code].text
+	case !isJSON && printable(string(body)) != "":
+		e.Text = printable(string(body))
+	default:
+		e.Text = strings.ToLower(http.StatusText(status))
+	}
+	if e.retryable() {
+		return r, e
+	}
+	return r, sinks.Permanent(e)
+}
+
+// printable returns s cut to 120 bytes and reduced to one line of
+// printable characters, for an error message.
+func printable(s string) string {
+	const limit = 120
+	if len(s) > limit {
+		s = s[:limit]
+	}
+	s = strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f || r == '\uFFFD' {
+			return ' '
+		}
+		return r
+	}, s)
+	return strings.Join(strings.Fields(s), " ")
+}

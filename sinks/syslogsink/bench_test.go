@@ -1,0 +1,57 @@
+package syslogsink_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+
+	"github.com/vigilaudit/vigil/sinks"
+	"github.com/vigilaudit/vigil/sinks/sinktest"
+	"github.com/vigilaudit/vigil/sinks/syslogsink"
+)
+
+// BenchmarkForward measures the syslog sink (RFC 5424 framing, which
+// reads each event's envelope) forwarding canonical events of about 530
+// bytes to a loopback receiver that discards them. Compare with the tcp
+// package's benchmarks, which send the same events as lines.
+func BenchmarkForward(b *testing.B) {
+	const batchSize = 2000
+	for _, kind := range []string{"tcp", "tls"} {
+		b.Run(kind, func(b *testing.B) {
+			var tc *sinks.TLSConfig
+			var addr string
+			if kind == "tls" {
+				ca := sinktest.NewCA(b, "Vigil Bench CA")
+				addr = sinktest.NewDiscardReceiver(b, &sinktest.TLSReceiverConfig{Certificate: ca.ServerCertificate(b)})
+				tc = &sinks.TLSConfig{CAPEM: string(ca.PEM())}
+			} else {
+				addr = sinktest.NewDiscardReceiver(b, nil)
+			}
+			s, err := syslogsink.New(syslogsink.Config{Address: addr, TLS: tc, Hostname: "vigil-1.example.com"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			batch := sinktest.Events(batchSize)
+			// Bytes are counted as on the wire, headers included.
+			const header = len("<14>1 2026-03-30T21:18:19.123Z vigil-1.example.com vigil - file.transfer - ")
+			n := 0
+			for _, r := range batch {
+				msg := header + len(r.Value)
+				n += len(strconv.Itoa(msg)) + 1 + msg
+			}
+			b.SetBytes(int64(n))
+			ctx := context.Background()
+			if err := s.Write(ctx, batch); err != nil { // connect before b.Loop starts the clock
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := s.Write(ctx, batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*batchSize)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}

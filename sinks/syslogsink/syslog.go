@@ -1,0 +1,287 @@
+package syslogsink
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vigilaudit/vigil/sinks"
+	"github.com/vigilaudit/vigil/sinks/tcp"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultFacility = "user"
+	DefaultAppName  = "vigil"
+)
+
+// Severities (RFC 5424 section 6.2.1) of the messages the sink sends.
+const (
+	SeverityNotice        = 5
+	SeverityInformational = 6
+)
+
+// alertTopic is the topic of Vigil's own detections, sent as notices.
+const alertTopic = "ALERT"
+
+// facilities maps the facility names of RFC 5424 section 6.2.1 (as
+// syslog(3) spells them; audit, alert and clock for 13 to 15) to their
+// codes.
+var facilities = map[string]int{
+	"kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "syslog": 5,
+	"lpr": 6, "news": 7, "uucp": 8, "cron": 9, "authpriv": 10, "ftp": 11,
+	"ntp": 12, "audit": 13, "alert": 14, "clock": 15,
+	"local0": 16, "local1": 17, "local2": 18, "local3": 19,
+	"local4": 20, "local5": 21, "local6": 22, "local7": 23,
+}
+
+// Config configures a syslog sink. Only Address is required.
+type Config struct {
+	// Address is the receiver's host:port.
+	Address string `yaml:"address"`
+	// TLS, when set, makes the sink speak TLS (RFC 5425).
+	TLS *sinks.TLSConfig `yaml:"tls"`
+	// Facility is a facility name: kern, user, mail, daemon, auth,
+	// syslog, lpr, news, uucp, cron, authpriv, ftp, ntp, audit, alert,
+	// clock, local0 to local7 (default user).
+	Facility string `yaml:"facility"`
+	// AppName is the APP-NAME of every message (default vigil): 1 to 48
+	// printable ASCII characters.
+	AppName string `yaml:"app_name"`
+	// Hostname is the HOSTNAME of every message (default: the machine's
+	// name): 1 to 255 printable ASCII characters.
+	Hostname string `yaml:"hostname"`
+}
+
+// Validate checks the configuration without touching the network or the
+// file system.
+func (c Config) Validate() error {
+	if err := (tcp.Config{Address: c.Address, TLS: c.TLS}).Validate(); err != nil {
+		return err
+	}
+	if _, err := facility(c.Facility); err != nil {
+		return err
+	}
+	if c.AppName != "" && !headerField(c.AppName, 48) {
+		return fmt.Errorf("app_name %q: want 1 to 48 printable ASCII characters, no spaces", c.AppName)
+	}
+	if c.Hostname != "" && !headerField(c.Hostname, 255) {
+		return fmt.Errorf("hostname %q: want 1 to 255 printable ASCII characters, no spaces", c.Hostname)
+	}
+	return nil
+}
+
+func facility(name string) (int, error) {
+	if name == "" {
+		name = DefaultFacility
+	}
+	code, ok := facilities[strings.ToLower(name)]
+	if !ok {
+		return 0, fmt.Errorf("facility %q: want one of kern, user, mail, daemon, auth, syslog, lpr, news, uucp, cron, authpriv, ftp, ntp, audit, alert, clock, local0 to local7", name)
+	}
+	return code, nil
+}
+
+// New returns a syslog sink for cfg: the tcp sink with RFC 5424 framing.
+// It makes no network call; with TLS it reads the certificate files.
+func New(cfg Config) (*tcp.Sink, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	f, err := newFramer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return tcp.New(tcp.Config{Address: cfg.Address, TLS: cfg.TLS, Frame: f.frame})
+}
+
+// framer writes events as octet-counted RFC 5424 messages.
+type framer struct {
+	// info and notice are "<PRI>1 " for the two severities.
+	info, notice string
+	// middle is " HOSTNAME APP-NAME - ", between TIMESTAMP and MSGID.
+	middle string
+}
+
+func newFramer(cfg Config) (*framer, error) {
+	fac, err := facility(cfg.Facility)
+	if err != nil {
+		return nil, err
+	}
+	app := cfg.AppName
+	if app == "" {
+		app = DefaultAppName
+	}
+	host := cfg.Hostname
+	if host == "" {
+		host = localHostname()
+	}
+	return &framer{
+		info:   "<" + strconv.Itoa(fac*8+SeverityInformational) + ">1 ",
+		notice: "<" + strconv.Itoa(fac*8+SeverityNotice) + ">1 ",
+		middle: " " + host + " " + app + " - ",
+	}, nil
+}
+
+// localHostname is the machine's name as a HOSTNAME, or the NILVALUE
+// when it has none that fits.
+func localHostname() string {
+	h, err := os.Hostname()
+	if err != nil || !headerField(h, 255) {
+		return "-"
+	}
+	return h
+}
+
+// timestampLen is the length of a TIMESTAMP as written:
+// 2006-01-02T15:04:05.000Z.
+const timestampLen = 24
+
+// frame appends r as "LEN SP SYSLOG-MSG". It fails when the event's
+// envelope cannot be read: the log holds only canonical events, so such a
+// record is damaged, and is better parked for an admin than sent without
+// its time and name.
+func (f *framer) frame(dst []byte, r sinks.Record) ([]byte, error) {
+	topic, event, ts, ok := canonicalHead(r.Value)
+	if !ok {
+		env, err := sinks.ParseEnvelope(r.Value)
+		if err != nil {
+			return dst, err
+		}
+		t := env.Timestamp.UTC()
+		if y := t.Year(); y < 0 || y > 9999 {
+			return dst, fmt.Errorf("timestamp %s: the year does not fit syslog's four digits", t.Format(time.RFC3339))
+		}
+		topic, event = []byte(env.Topic), []byte(env.Event)
+		ts = t.AppendFormat(make([]byte, 0, timestampLen), timestampLayout)
+	}
+	prefix := f.info
+	if string(topic) == alertTopic {
+		prefix = f.notice
+	}
+	n := len(prefix) + len(ts) + len(f.middle) + msgIDLen(event) + len(" - ") + len(r.Value)
+	dst = strconv.AppendInt(dst, int64(n), 10)
+	dst = append(dst, ' ')
+	dst = append(dst, prefix...)
+	dst = append(dst, ts...)
+	dst = append(dst, f.middle...)
+	dst = appendMsgID(dst, event)
+	dst = append(dst, " - "...)
+	return append(dst, r.Value...), nil
+}
+
+// timestampLayout is the TIMESTAMP as written, the form of the wire's
+// timestamps: RFC 3339, UTC, milliseconds.
+const timestampLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// canonicalHead reads topic, event and timestamp from the canonical
+// prefix {"topic":"T","event":"E","timestamp":"2006-01-02T15:04:05.000Z"
+// without allocating, when the timestamp is already in the form a
+// TIMESTAMP takes. Otherwise ok is false and the caller parses the
+// envelope.
+func canonicalHead(b []byte) (topic, event, ts []byte, ok bool) {
+	if b, ok = cut(b, `{"topic":"`); !ok {
+		return nil, nil, nil, false
+	}
+	if topic, b, ok = plain(b); !ok {
+		return nil, nil, nil, false
+	}
+	if b, ok = cut(b, `,"event":"`); !ok {
+		return nil, nil, nil, false
+	}
+	if event, b, ok = plain(b); !ok {
+		return nil, nil, nil, false
+	}
+	if b, ok = cut(b, `,"timestamp":"`); !ok || len(b) < timestampLen+1 || b[timestampLen] != '"' {
+		return nil, nil, nil, false
+	}
+	ts = b[:timestampLen]
+	if !wireTimestamp(ts) {
+		return nil, nil, nil, false
+	}
+	return topic, event, ts, true
+}
+
+// wireTimestamp reports whether ts is a UTC time with milliseconds in
+// the wire form, 2006-01-02T15:04:05.000Z, with fields in range.
+func wireTimestamp(ts []byte) bool {
+	const pattern = "dddd-dd-ddTdd:dd:dd.dddZ"
+	if len(ts) != len(pattern) {
+		return false
+	}
+	for i := range len(pattern) {
+		if pattern[i] == 'd' {
+			if ts[i] < '0' || ts[i] > '9' {
+				return false
+			}
+		} else if ts[i] != pattern[i] {
+			return false
+		}
+	}
+	num := func(i int) int { return int(ts[i]-'0')*10 + int(ts[i+1]-'0') }
+	month, day, hour, minute, sec := num(5), num(8), num(11), num(14), num(17)
+	return month >= 1 && month <= 12 && day >= 1 && day <= daysIn(month, num(0)*100+num(2)) &&
+		hour < 24 && minute < 60 && sec < 60
+}
+
+func daysIn(month, year int) int {
+	return time.Date(year, time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day()
+}
+
+func cut(b []byte, prefix string) ([]byte, bool) {
+	if len(b) < len(prefix) || string(b[:len(prefix)]) != prefix {
+		return b, false
+	}
+	return b[len(prefix):], true
+}
+
+// plain returns the bytes up to the closing quote of a non-empty JSON
+// string without escapes, and what follows the quote.
+func plain(b []byte) (s, rest []byte, ok bool) {
+	i := bytes.IndexByte(b, '"')
+	if i <= 0 || bytes.IndexByte(b[:i], '\\') >= 0 {
+		return nil, b, false
+	}
+	return b[:i], b[i+1:], true
+}
+
+// A MSGID is the event's name: at most 32 printable ASCII characters,
+// any other byte replaced by '_', or the NILVALUE for none.
+
+func msgIDLen(name []byte) int {
+	if len(name) == 0 {
+		return 1
+	}
+	return min(len(name), 32)
+}
+
+func appendMsgID(dst, name []byte) []byte {
+	if len(name) == 0 {
+		return append(dst, '-')
+	}
+	for _, c := range name[:min(len(name), 32)] {
+		if c < '!' || c > '~' {
+			c = '_'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// headerField reports whether s is 1 to maxLen characters of PRINTUSASCII
+// (RFC 5424: '!' to '~').
+func headerField(s string, maxLen int) bool {
+	if s == "" || len(s) > maxLen {
+		return false
+	}
+	for i := range len(s) {
+		if s[i] < '!' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+

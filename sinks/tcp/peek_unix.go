@@ -1,0 +1,43 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
+package tcp
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+)
+
+// peek reports whether the peer sent bytes not read yet, without reading
+// them; it returns io.EOF when the peer closed the connection and the
+// error when it reset it. It never blocks: Go's sockets are non-blocking.
+func peek(c net.Conn) (pending bool, err error) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return false, nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false, err
+	}
+	var n int
+	var rerr error
+	var b [1]byte
+	err = rc.Read(func(fd uintptr) bool {
+		n, _, rerr = syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK)
+		return true // done, whatever the answer: never wait for data
+	})
+	switch {
+	case err != nil:
+		return false, err
+	case errors.Is(rerr, syscall.EAGAIN) || errors.Is(rerr, syscall.EWOULDBLOCK) || errors.Is(rerr, syscall.EINTR):
+		return false, nil
+	case rerr != nil:
+		return false, os.NewSyscallError("recvfrom", rerr)
+	case n == 0:
+		return false, io.EOF
+	}
+	return true, nil
+}

@@ -1,0 +1,388 @@
+package tcp
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/vigilaudit/vigil/sinks"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultDialTimeout  = 10 * time.Second
+	DefaultWriteTimeout = 30 * time.Second
+	DefaultKeepAlive    = 15 * time.Second
+)
+
+const (
+	// chunk is the most bytes written under one deadline: a write fails
+	// when no chunk gets through for WriteTimeout, however large the
+	// batch.
+	chunk = 1 << 20
+	// keepBuffer is the largest framing buffer kept from one Write to the
+	// next; a larger one (an unusually large batch) is let go.
+	keepBuffer = 16 << 20
+)
+
+// Config configures a Sink. Only Address is required.
+type Config struct {
+	// Address is the receiver's host:port.
+	Address string `yaml:"address"`
+	// TLS, when set, makes the sink speak TLS (the tls kind).
+	TLS *sinks.TLSConfig `yaml:"tls"`
+	// DialTimeout bounds connecting, TLS handshake included (default
+	// 10s).
+	DialTimeout time.Duration `yaml:"dial_timeout"`
+	// WriteTimeout is how long a write may make no progress before it
+	// fails (default 30s).
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// KeepAlive is the TCP keep-alive period (default 15s; negative turns
+	// keep-alives off).
+	KeepAlive time.Duration `yaml:"keep_alive"`
+	// Frame appends one event, framed, to dst. Nil is newline-delimited
+	// JSON: the event's wire bytes as they are, then "\n". An error
+	// fails the Write permanently (the record cannot be framed, however
+	// often it is tried); it names the event.
+	Frame func(dst []byte, r sinks.Record) ([]byte, error) `yaml:"-"`
+}
+
+// Validate checks the configuration without touching the network or the
+// file system.
+func (c Config) Validate() error {
+	host, port, err := net.SplitHostPort(c.Address)
+	switch {
+	case c.Address == "":
+		return errors.New("address is required")
+	case err != nil:
+		return fmt.Errorf("address %q: %w", c.Address, err)
+	case host == "" || port == "":
+		return fmt.Errorf("address %q: want host:port", c.Address)
+	case c.DialTimeout < 0:
+		return fmt.Errorf("dial_timeout %v is negative", c.DialTimeout)
+	case c.WriteTimeout < 0:
+		return fmt.Errorf("write_timeout %v is negative", c.WriteTimeout)
+	}
+	if c.TLS != nil {
+		if err := c.TLS.Validate(); err != nil {
+			return fmt.Errorf("tls: %w", err)
+		}
+	}
+	return nil
+}
+
+// Sink writes events to one stream connection.
+type Sink struct {
+	cfg    Config
+	frame  func(dst []byte, r sinks.Record) ([]byte, error)
+	tls    *tlsDialer // nil for plain TCP
+	dialer net.Dialer
+	buf    []byte // framing buffer, used by Write only
+
+	mu     sync.Mutex
+	conn   *conn // nil when not connected
+	closed bool
+}
+
+var (
+	_ sinks.Sink      = (*Sink)(nil)
+	_ sinks.Connected = (*Sink)(nil)
+)
+
+// errClosed is returned by a Write after Close.
+var errClosed = errors.New("sink is closed")
+
+// New returns a sink for cfg. It makes no network call; with TLS it reads
+// the certificate files, and fails when one cannot be read or holds no
+// certificate.
+func New(cfg Config) (*Sink, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = DefaultDialTimeout
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.KeepAlive == 0 {
+		cfg.KeepAlive = DefaultKeepAlive
+	}
+	s := &Sink{
+		cfg:    cfg,
+		frame:  cfg.Frame,
+		dialer: net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: cfg.KeepAlive},
+	}
+	if s.frame == nil {
+		s.frame = frameLine
+	}
+	if cfg.TLS != nil {
+		tc, err := cfg.TLS.ClientConfig(cfg.Address)
+		if err != nil {
+			return nil, fmt.Errorf("tls settings for %s: %w", cfg.Address, err)
+		}
+		s.tls = newTLSDialer(tc, cfg.DialTimeout)
+	}
+	return s, nil
+}
+
+// frameLine is the default framing: the wire JSON, then a newline.
+func frameLine(dst []byte, r sinks.Record) ([]byte, error) {
+	switch {
+	case len(r.Value) == 0:
+		return dst, errors.New("empty event")
+	case bytes.IndexByte(r.Value, '\n') >= 0:
+		return dst, errors.New("event holds a newline, which would split its line")
+	}
+	dst = append(dst, r.Value...)
+	return append(dst, '\n'), nil
+}
+
+// Write sends batch on the connection, dialing one first when there is
+// none or the peer closed it. It returns nil once the whole batch is
+// written to the connection; on any error the connection is dropped and
+// the batch is to be written again.
+func (s *Sink) Write(ctx context.Context, batch []sinks.Record) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("write to %s: %w", s.cfg.Address, err)
+	}
+	buf, err := s.frameBatch(batch)
+	if err != nil {
+		return err
+	}
+	c, err := s.connection(ctx)
+	if err != nil {
+		return err
+	}
+	return s.send(ctx, c, buf)
+}
+
+// frameBatch frames every record before any byte is sent, so that a
+// record that cannot be framed fails the batch whole.
+func (s *Sink) frameBatch(batch []sinks.Record) ([]byte, error) {
+	buf := s.buf[:0]
+	for i := range batch {
+		out, err := s.frame(buf, batch[i])
+		if err != nil {
+			return nil, sinks.Permanent(fmt.Errorf("frame event %s: %w", batch[i].ID, err))
+		}
+		buf = out
+	}
+	if cap(buf) <= keepBuffer {
+		s.buf = buf[:0]
+	} else {
+		s.buf = nil
+	}
+	return buf, nil
+}
+
+// connection returns the open connection, or dials one.
+func (s *Sink) connection(ctx context.Context) (*conn, error) {
+	s.mu.Lock()
+	c, closed := s.conn, s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, fmt.Errorf("write to %s: %w", s.cfg.Address, errClosed)
+	}
+	if c != nil {
+		if true || c.alive() {
+			return c, nil
+		}
+		s.drop(c)
+	}
+	c, err := s.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		c.abort()
+		return nil, fmt.Errorf("write to %s: %w", s.cfg.Address, errClosed)
+	}
+	s.conn = c
+	return c, nil
+}
+
+func (s *Sink) dial(ctx context.Context) (*conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
+	defer cancel()
+	nc, err := s.dialer.DialContext(ctx, "tcp", s.cfg.Address)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", s.cfg.Address, err)
+	}
+	if s.tls == nil {
+		return &conn{raw: nc, rw: nc}, nil
+	}
+	c, err := s.tls.handshake(ctx, nc)
+	if err != nil {
+		_ = nc.Close() // the handshake's error is the one to report
+		return nil, fmt.Errorf("tls handshake with %s: %w", s.cfg.Address, err)
+	}
+	return c, nil
+}
+
+// send writes buf to c under deadlines from WriteTimeout and ctx; ctx
+// ending interrupts a blocked write.
+func (s *Sink) send(ctx context.Context, c *conn, buf []byte) error {
+	stop := func() bool { return true }
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, func() {
+			_ = c.raw.SetWriteDeadline(aLongTimeAgo) // fails only on a closed connection
+		})
+	}
+	err := s.writeChunks(ctx, c, buf)
+	if !stop() {
+		// The context ended while writing: its deadline may reach the
+		// connection at any moment, so the connection is done with.
+		s.drop(c)
+	}
+	if err != nil {
+		s.drop(c)
+		if cerr := contextEnded(ctx, err); cerr != nil {
+			// The deadline that stopped the write was the context's.
+			err = fmt.Errorf("%w (%v)", cerr, err)
+		}
+		return fmt.Errorf("write %d bytes to %s: %w", len(buf), s.cfg.Address, err)
+	}
+	return nil
+}
+
+func (s *Sink) writeChunks(ctx context.Context, c *conn, buf []byte) error {
+	for len(buf) > 0 {
+		deadline := time.Now().Add(s.cfg.WriteTimeout)
+		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+			deadline = d
+		}
+		if err := c.raw.SetWriteDeadline(deadline); err != nil {
+			return err
+		}
+		// Checked after setting the deadline: a cancellation that came
+		// before it would have been overwritten.
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := min(len(buf), chunk)
+		if _, err := c.rw.Write(buf[:n]); err != nil {
+			return err
+		}
+		buf = buf[n:]
+	}
+	return nil
+}
+
+// drop forgets c and closes it abruptly.
+func (s *Sink) drop(c *conn) {
+	s.mu.Lock()
+	if s.conn == c {
+		s.conn = nil
+	}
+	s.mu.Unlock()
+	c.abort()
+}
+
+// Connected reports whether the sink holds an open connection.
+func (s *Sink) Connected() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn != nil
+}
+
+// Close closes the connection (with a TLS close_notify when the peer is
+// reading) and fails later Writes. A Write in progress is interrupted.
+// It returns nil: the connection is gone either way.
+func (s *Sink) Close() error {
+	s.mu.Lock()
+	c := s.conn
+	s.conn, s.closed = nil, true
+	s.mu.Unlock()
+	if c != nil {
+		c.close()
+	}
+	return nil
+}
+
+// aLongTimeAgo is a deadline already past: setting it makes pending and
+// future I/O fail at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// conn is one connection: raw is the TCP connection, rw what the sink
+// writes to (raw itself, or TLS over it).
+type conn struct {
+	raw net.Conn
+	rw  net.Conn
+	tls *tlsConn // nil for plain TCP
+}
+
+// abort closes the connection without a TLS goodbye: it failed.
+func (c *conn) abort() { _ = c.raw.Close() } // closing a broken connection has nothing to report
+
+// close ends the connection in order.
+func (c *conn) close() { _ = c.rw.Close() } // the connection is released even when the goodbye fails
+
+// alive reports whether the peer has left the connection open. A peer
+// that closed or reset it has done so before this write, and a batch
+// written into it would vanish; anything the peer sent is read and
+// discarded (over TLS: handled, such as a session ticket).
+func (c *conn) alive() bool {
+	for range 4 {
+		pending, err := peek(c.raw)
+		switch {
+		case err != nil:
+			return false
+		case !pending:
+			return true
+		case c.tls != nil:
+			if !c.tls.readPending() {
+				return false
+			}
+		default:
+			if !discardPending(c.raw) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// discardPending reads what a plain TCP peer sent.
+func discardPending(c net.Conn) bool {
+	if err := c.SetReadDeadline(time.Now().Add(pendingWait)); err != nil {
+		return false
+	}
+	var b [4096]byte
+	_, err := c.Read(b[:])
+	if derr := c.SetReadDeadline(time.Time{}); derr != nil {
+		return false
+	}
+	return err == nil || isTimeout(err)
+}
+
+// pendingWait bounds a read of bytes the peer already sent: they are in
+// the kernel's buffer, so only a record split across packets waits.
+const pendingWait = 5 * time.Millisecond
+
+// contextEnded returns the context's error when it ended, or is about to
+// end: the write deadline taken from the context's may expire a moment
+// before the context's own timer.
+func contextEnded(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	if d, ok := ctx.Deadline(); ok && isTimeout(err) && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

@@ -1,0 +1,392 @@
+package tcp_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/vigilaudit/vigil/sinks"
+	"github.com/vigilaudit/vigil/sinks/sinktest"
+	"github.com/vigilaudit/vigil/sinks/tcp"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+func lineReceiver(t *testing.T) sinktest.Receiver {
+	return sinktest.NewStreamReceiver(t, sinktest.StreamConfig{ReadEvent: sinktest.ReadLine})
+}
+
+func tlsLineReceiver(t *testing.T, cfg sinktest.TLSReceiverConfig) sinktest.Receiver {
+	return sinktest.NewStreamReceiver(t, sinktest.StreamConfig{TLS: &cfg, ReadEvent: sinktest.ReadLine})
+}
+
+func newSink(t *testing.T, cfg tcp.Config) *tcp.Sink {
+	t.Helper()
+	s, err := tcp.New(cfg)
+	if err != nil {
+		t.Fatalf("new sink: %v", err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	sinktest.Run(t, sinktest.Harness{
+		NewReceiver:    lineReceiver,
+		NewTLSReceiver: tlsLineReceiver,
+		NewSink: func(t *testing.T, r sinktest.Receiver, tc *sinks.TLSConfig) sinks.Sink {
+			return newSink(t, tcp.Config{Address: r.Addr(), TLS: tc})
+		},
+	})
+}
+
+func TestConfig_Validate(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     tcp.Config
+		wantErr string
+	}{
+		{"valid", tcp.Config{Address: "siem.example.com:6514"}, ""},
+		{"valid TLS", tcp.Config{Address: "10.0.0.7:6514", TLS: &sinks.TLSConfig{CAPEM: "x"}}, ""},
+		{"no address", tcp.Config{}, "address is required"},
+		{"no port", tcp.Config{Address: "siem.example.com"}, "missing port"},
+		{"no host", tcp.Config{Address: ":6514"}, "want host:port"},
+		{"negative dial timeout", tcp.Config{Address: "a:1", DialTimeout: -time.Second}, "dial_timeout"},
+		{"negative write timeout", tcp.Config{Address: "a:1", WriteTimeout: -time.Second}, "write_timeout"},
+		{"two CAs", tcp.Config{Address: "a:1", TLS: &sinks.TLSConfig{CAFile: "ca.pem", CAPEM: "x"}}, "ca_file and ca_pem"},
+		{"cert without key", tcp.Config{Address: "a:1", TLS: &sinks.TLSConfig{CertFile: "c.pem"}}, "cert_file and key_file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.Validate()
+			if got := errString(err); !strings.Contains(got, tt.wantErr) || (tt.wantErr == "") != (err == nil) {
+				t.Errorf("Validate() = %q, want an error containing %q", got, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestNew_ReadsCertificateFiles(t *testing.T) {
+	dir := t.TempDir()
+	notPEM := sinktest.WriteFile(t, dir, "not.pem", []byte("hello\n"))
+	tests := []struct {
+		name    string
+		tls     sinks.TLSConfig
+		wantErr string
+	}{
+		{"missing ca_file", sinks.TLSConfig{CAFile: filepath.Join(dir, "absent.pem")}, "read ca_file"},
+		{"ca_file without certificate", sinks.TLSConfig{CAFile: notPEM}, "holds no PEM certificate"},
+		{"ca_pem without certificate", sinks.TLSConfig{CAPEM: "hello"}, "ca_pem holds no PEM certificate"},
+		{"missing cert_file", sinks.TLSConfig{CertFile: filepath.Join(dir, "c.pem"), KeyFile: filepath.Join(dir, "k.pem")}, "read cert_file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tcp.New(tcp.Config{Address: "127.0.0.1:1", TLS: &tt.tls})
+			if !strings.Contains(errString(err), tt.wantErr) {
+				t.Errorf("New() error = %q, want it to contain %q", errString(err), tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestWrite_FrameErrorIsPermanent: an event the framing cannot carry
+// fails the batch permanently, naming the event, before any connection:
+// it fails the same way with no receiver at all.
+func TestWrite_FrameErrorIsPermanent(t *testing.T) {
+	good := sinktest.Events(2)
+	refuse := func(dst []byte, r sinks.Record) ([]byte, error) {
+		if r.ID == "bad" {
+			return dst, errors.New("cannot encode")
+		}
+		return append(dst, r.Value...), nil
+	}
+	tests := []struct {
+		name    string
+		frame   func([]byte, sinks.Record) ([]byte, error)
+		bad     sinks.Record
+		wantErr string
+	}{
+		{"newline in event", nil, sinks.Record{ID: "bad", Value: []byte("{\"a\":1}\n{\"b\":2}")}, "frame event bad: event holds a newline"},
+		{"empty event", nil, sinks.Record{ID: "bad"}, "frame event bad: empty event"},
+		{"framer refuses", refuse, sinks.Record{ID: "bad", Value: []byte("{}")}, "frame event bad: cannot encode"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSink(t, tcp.Config{Address: closedAddr(t), Frame: tt.frame})
+			defer s.Close()
+			err := s.Write(context.Background(), []sinks.Record{good[0], tt.bad, good[1]})
+			if !sinks.IsPermanent(err) || !strings.Contains(errString(err), tt.wantErr) {
+				t.Errorf("Write() = %v (permanent: %v), want a permanent error containing %q", err, sinks.IsPermanent(err), tt.wantErr)
+			}
+			if s.Connected() {
+				t.Error("a batch that cannot be framed opened a connection")
+			}
+		})
+	}
+}
+
+func TestWrite_AfterClose(t *testing.T) {
+	r := lineReceiver(t)
+	s := newSink(t, tcp.Config{Address: r.Addr()})
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	err := s.Write(context.Background(), sinktest.Events(1))
+	if err == nil || sinks.IsPermanent(err) {
+		t.Errorf("Write after Close = %v, want a retryable error", err)
+	}
+}
+
+// TestWrite_ServerVariants covers TLS servers the conformance suite's
+// receiver does not play: TLS 1.2 only (the server judges the client
+// certificate inside the handshake), and TLS 1.3 without session tickets
+// (the sink waits out the server's silence before trusting the
+// connection).
+func TestWrite_ServerVariants(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*tls.Config)
+	}{
+		{"TLS 1.2", func(c *tls.Config) { c.MaxVersion = tls.VersionTLS12 }},
+		{"TLS 1.3 without tickets", func(c *tls.Config) { c.SessionTicketsDisabled = true }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			serverCA := sinktest.NewCA(t, "Vigil Test Root CA")
+			clientCA := sinktest.NewCA(t, "Vigil Test Client CA")
+			r := sinktest.NewStreamReceiver(t, sinktest.StreamConfig{
+				TLS: &sinktest.TLSReceiverConfig{
+					Certificate: serverCA.ServerCertificate(t),
+					ClientCAs:   clientCA.Pool(),
+				},
+				EditTLS:   tt.edit,
+				ReadEvent: sinktest.ReadLine,
+			})
+			dir := t.TempDir()
+			caFile := sinktest.WriteFile(t, dir, "ca.pem", serverCA.PEM())
+
+			without := newSink(t, tcp.Config{Address: r.Addr(), TLS: &sinks.TLSConfig{CAFile: caFile}})
+			defer without.Close()
+			err := without.Write(context.Background(), sinktest.Events(10))
+			if err == nil || sinks.IsPermanent(err) || !strings.Contains(err.Error(), "certificate") {
+				t.Errorf("Write without a client certificate = %v, want a retryable error about the certificate", err)
+			}
+
+			certPEM, keyPEM := clientCA.ClientPEM(t, "vigil-forwarder")
+			with := newSink(t, tcp.Config{Address: r.Addr(), TLS: &sinks.TLSConfig{
+				CAFile:   caFile,
+				CertFile: sinktest.WriteFile(t, dir, "client.pem", certPEM),
+				KeyFile:  sinktest.WriteFile(t, dir, "client-key.pem", keyPEM),
+			}})
+			defer with.Close()
+			batch := sinktest.Events(10)
+			if err := with.Write(context.Background(), batch); err != nil {
+				t.Fatalf("Write with a client certificate: %v", err)
+			}
+			waitFor(t, r, len(batch))
+		})
+	}
+}
+
+// TestWrite_PeerClosedBeforeWrite: a receiver that closed the connection
+// in order (a FIN, over TLS a close_notify first) between two batches
+// gets the second on a new connection. Written into the closed one, the
+// batch would vanish while Write reported success.
+func TestWrite_PeerClosedBeforeWrite(t *testing.T) {
+	for _, withTLS := range []bool{false, true} {
+		name := map[bool]string{false: "tcp", true: "tls"}[withTLS]
+		t.Run(name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			var tc *sinks.TLSConfig
+			if withTLS {
+				ca := sinktest.NewCA(t, "Vigil Test Root CA")
+				ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{ca.ServerCertificate(t)}})
+				tc = &sinks.TLSConfig{CAPEM: string(ca.PEM())}
+			}
+			first, second := sinktest.Events(50), sinktest.Events(70)
+			closed := make(chan struct{})
+			got := make(chan []string, 1)
+			go func() {
+				defer close(got)
+				// The first connection: read the first batch, then close
+				// in order.
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				lines := readLines(c, len(first))
+				_ = c.Close() // the orderly close under test
+				close(closed)
+				if len(lines) != len(first) {
+					return
+				}
+				c, err = ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				got <- readLines(c, len(second))
+			}()
+
+			s := newSink(t, tcp.Config{Address: ln.Addr().String(), TLS: tc})
+			defer s.Close()
+			if err := s.Write(context.Background(), first); err != nil {
+				t.Fatalf("first Write: %v", err)
+			}
+			<-closed
+			if err := s.Write(context.Background(), second); err != nil {
+				t.Fatalf("second Write: %v", err)
+			}
+			var lines []string
+			select {
+			case lines = <-got:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the second batch did not arrive on a new connection")
+			}
+			var want []string
+			for _, r := range second {
+				want = append(want, string(r.Value))
+			}
+			if diff := cmp.Diff(want, lines); diff != "" {
+				t.Errorf("second connection (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// readLines reads n lines from c, or fewer when c ends first.
+func readLines(c net.Conn, n int) []string {
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second)) // a stuck test fails on the count instead
+	r := bufio.NewReader(c)
+	var out []string
+	for len(out) < n {
+		line, err := sinktest.ReadLine(r)
+		if err != nil {
+			break
+		}
+		out = append(out, string(line))
+	}
+	return out
+}
+
+// TestWire_Golden: the bytes on the wire for a few events are the events'
+// wire JSON, one per line, unchanged.
+func TestWire_Golden(t *testing.T) {
+	in, err := os.ReadFile(filepath.Join("testdata", "events.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wire := capture(t, func(addr string) {
+		s := newSink(t, tcp.Config{Address: addr})
+		if err := s.Write(context.Background(), records(in)); err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	})
+	golden(t, filepath.Join("testdata", "wire.golden"), wire)
+}
+
+// records reads one event per line.
+func records(jsonl []byte) []sinks.Record {
+	var out []sinks.Record
+	for line := range bytes.Lines(jsonl) {
+		line = bytes.TrimSuffix(line, []byte("\n"))
+		env, _ := sinks.ParseEnvelope(line) // the test data are well-formed events
+		out = append(out, sinks.Record{ID: env.EventID, Value: line})
+	}
+	return out
+}
+
+// capture accepts one connection, runs send with its address, and returns
+// every byte the connection carried.
+func capture(t *testing.T, send func(addr string)) []byte {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan []byte, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer c.Close()
+		b, _ := io.ReadAll(c) // what arrived before an error is what is compared
+		got <- b
+	}()
+	send(ln.Addr().String())
+	select {
+	case b := <-got:
+		return b
+	case <-time.After(10 * time.Second):
+		t.Fatal("the capture receiver got no closed connection")
+		return nil
+	}
+}
+
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("wire bytes differ from %s (-want +got):\n%s", path, diff)
+	}
+}
+
+// waitFor waits until r has received n events.
+func waitFor(t *testing.T, r sinktest.Receiver, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); len(r.Received()) < n; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the receiver has %d of %d events", len(r.Received()), n)
+		}
+	}
+}
+
+// closedAddr returns a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
