@@ -36,11 +36,13 @@ figures: events per second, and per second of CPU.
   ingest     HTTP ingest end to end: concurrent clients post batches to a
              server on loopback that appends them durably to an embedded
              event log in a temporary directory
+  sink       forwarding from an embedded event log to a loopback TLS (or
+             TCP) receiver, beside the raw TLS throughput
 
 Progress goes to stderr, the result to stdout.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newBenchNormalizeCmd(), newBenchIngestCmd(a), newBenchStoreCmd())
+	cmd.AddCommand(newBenchNormalizeCmd(), newBenchIngestCmd(a), newBenchStoreCmd(), newBenchSinkCmd())
 	return cmd
 }
 

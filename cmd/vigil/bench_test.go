@@ -9,6 +9,8 @@ func TestBenchCmd(t *testing.T) {
 	for _, args := range [][]string{
 		{"bench", "normalize", "--events", "2000"},
 		{"bench", "ingest", "--events", "2000", "--batch", "500", "--clients", "2"},
+		{"bench", "sink", "--events", "2000", "--batch", "300"},
+		{"bench", "sink", "--events", "2000", "--plain"},
 	} {
 		out, stderr, code := runVigil(t, args...)
 		if code != 0 || !strings.Contains(out, "events/s") || !strings.Contains(out, "2000 events") {
