@@ -444,3 +444,37 @@ func TestConfig_Kind(t *testing.T) {
 		t.Errorf("kind of a sink with two kinds = %q, want empty", got)
 	}
 }
+
+// TestShippedConfigs: the config docker-compose uses, and the sink
+// example in the README, are valid configs.
+func TestShippedConfigs(t *testing.T) {
+	t.Setenv("CLICKHOUSE_PASSWORD", "secret")
+	t.Setenv("SPLUNK_HEC_TOKEN", "0000-token")
+	if _, err := loadConfig(filepath.Join("..", "..", "deploy", "vigil.yaml"), overrides{}); err != nil {
+		t.Errorf("deploy/vigil.yaml: %v", err)
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "## Forwarding to sinks")
+	if !ok {
+		t.Fatal("README has no sinks section")
+	}
+	_, block, ok := strings.Cut(section, "```yaml\n")
+	block, _, ok2 := strings.Cut(block, "```")
+	if !ok || !ok2 {
+		t.Fatal("README's sinks section has no yaml block")
+	}
+	cfg, err := loadConfig(writeConfig(t, block), overrides{})
+	if err != nil {
+		t.Fatalf("README sinks example: %v", err)
+	}
+	var kinds []string
+	for _, s := range cfg.Sinks {
+		kinds = append(kinds, s.Kind())
+	}
+	if diff := cmp.Diff([]string{"tcp", "tls", "splunkhec", "syslog"}, kinds); diff != "" {
+		t.Errorf("README example kinds (-want +got):\n%s", diff)
+	}
+}
