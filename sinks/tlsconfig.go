@@ -1,6 +1,7 @@
 package sinks
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -8,7 +9,6 @@ import (
 	"net"
 	"os"
 	"sync"
-	"time"
 )
 
 // TLSConfig is how a sink dials a TLS server: which certificate
@@ -105,28 +105,18 @@ func verifyChain(cs tls.ConnectionState, roots *x509.CertPool, name string) erro
 }
 
 // tlsFiles holds the CA pool and client certificate, read again when
-// their files change.
+// their files' contents change. The files are small, so they are read at
+// every handshake and compared: a rotation is seen even when it keeps the
+// size and the modification time.
 type tlsFiles struct {
 	cfg TLSConfig
 
-	mu       sync.Mutex
-	caStamp  fileStamp
-	pool     *x509.CertPool
-	crtStamp [2]fileStamp
-	cert     *tls.Certificate
-}
-
-type fileStamp struct {
-	mod  time.Time
-	size int64
-}
-
-func stamp(path string) (fileStamp, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return fileStamp{}, err
-	}
-	return fileStamp{mod: fi.ModTime(), size: fi.Size()}, nil
+	mu      sync.Mutex
+	caPEM   []byte
+	pool    *x509.CertPool
+	certPEM []byte
+	keyPEM  []byte
+	cert    *tls.Certificate
 }
 
 // load reads whichever files changed since the last load. On error the
@@ -143,58 +133,39 @@ func (r *tlsFiles) load() error {
 		}
 		r.pool = pool
 	case r.cfg.CAFile != "":
-		st, err := stamp(r.cfg.CAFile)
+		pem, err := os.ReadFile(r.cfg.CAFile)
 		if err != nil {
 			return fmt.Errorf("read ca_file: %w", err)
 		}
-		if st != r.caStamp || r.pool == nil {
-			pem, err := os.ReadFile(r.cfg.CAFile)
-			if err != nil {
-				return fmt.Errorf("read ca_file: %w", err)
-			}
+		if r.pool == nil || !bytes.Equal(pem, r.caPEM) {
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(pem) {
 				return fmt.Errorf("ca_file %s holds no PEM certificate", r.cfg.CAFile)
 			}
-			r.pool, r.caStamp = pool, st
+			r.pool, r.caPEM = pool, pem
 		}
 	}
 	if r.cfg.CertFile != "" {
-		cs, err := stamp(r.cfg.CertFile)
+		certPEM, err := os.ReadFile(r.cfg.CertFile)
 		if err != nil {
 			return fmt.Errorf("read cert_file: %w", err)
 		}
-		ks, err := stamp(r.cfg.KeyFile)
+		keyPEM, err := os.ReadFile(r.cfg.KeyFile)
 		if err != nil {
 			return fmt.Errorf("read key_file: %w", err)
 		}
-		if [2]fileStamp{cs, ks} != r.crtStamp || r.cert == nil {
-			cert, err := loadKeyPair(r.cfg.CertFile, r.cfg.KeyFile)
+		if r.cert == nil || !bytes.Equal(certPEM, r.certPEM) || !bytes.Equal(keyPEM, r.keyPEM) {
+			cert, err := tls.X509KeyPair(certPEM, keyPEM)
 			if err != nil {
-				return err
+				// A rotation writes two files; until both are written the
+				// pair may not match, and the next handshake reads them
+				// again.
+				return fmt.Errorf("load client certificate %s: %w", r.cfg.CertFile, err)
 			}
-			r.cert, r.crtStamp = cert, [2]fileStamp{cs, ks}
+			r.cert, r.certPEM, r.keyPEM = &cert, certPEM, keyPEM
 		}
 	}
 	return nil
-}
-
-func loadKeyPair(certFile, keyFile string) (*tls.Certificate, error) {
-	certPEM, err := os.ReadFile(certFile)
-	if err != nil {
-		return nil, fmt.Errorf("read cert_file: %w", err)
-	}
-	keyPEM, err := os.ReadFile(keyFile)
-	if err != nil {
-		return nil, fmt.Errorf("read key_file: %w", err)
-	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		// A rotation writes two files; until both are written the pair
-		// may not match, and the next handshake reads them again.
-		return nil, fmt.Errorf("load client certificate %s: %w", certFile, err)
-	}
-	return &cert, nil
 }
 
 func (r *tlsFiles) roots() *x509.CertPool {

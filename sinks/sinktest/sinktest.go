@@ -31,6 +31,8 @@ type Receiver interface {
 	// of the protocol, permanent (such as a format error) or retryable
 	// (such as server busy). It returns false when the protocol has no
 	// way to refuse (plain TCP); the suite then skips those cases.
+	// Reject(0, ...) refuses nothing: the suite asks with it whether the
+	// protocol can refuse.
 	Reject(n int, permanent bool) bool
 }
 
@@ -49,7 +51,7 @@ type Harness struct {
 	// TLS.
 	NewReceiver func(t *testing.T) Receiver
 	// NewSink returns a sink pointed at r, with tls nil for a plain
-	// receiver.
+	// receiver. The suite closes it.
 	NewSink func(t *testing.T, r Receiver, tls *sinks.TLSConfig) sinks.Sink
 	// NewTLSReceiver starts a TLS receiver; nil when the kind has no TLS.
 	NewTLSReceiver func(t *testing.T, cfg TLSReceiverConfig) Receiver

@@ -26,14 +26,32 @@ const (
 )
 
 // bigBatch is the size of batches that must still be in flight when the
-// receiver drops the connection or stops reading: about 11 MB, more than
-// loopback TCP buffers hold (about 4 MB here), so a sink is still writing
-// when the receiver acts.
+// receiver drops the connection or stops reading: about 11 MB, well over
+// what loopback TCP buffers hold with Linux's default limits (about 4 MB
+// between the two ends), so a sink is still writing when the receiver
+// acts. A stream protocol without acknowledgements cannot know about
+// bytes the kernel took but the receiver never read; the suite keeps them
+// out of its checks this way, and by waiting for arrival before taking a
+// receiver down.
 const bigBatch = 20000
 
 // Run runs the conformance suite against the kind h describes: the
 // transport tests over plain connections when h.NewReceiver is set, and
 // over TLS, with the certificate tests, when h.NewTLSReceiver is set.
+//
+// The transport tests are Delivery (batches arrive whole, once, in
+// order), DropMidBatch (the receiver resets the connection inside a
+// batch; written again until it succeeds, as the log's consume loop
+// does, every event arrives at least once, none is invented, and first
+// arrivals keep the order sent), DownThenUp (retryable errors while the
+// receiver is away, nothing lost once it is back), CancelStalled and
+// CancelledContext (a Write returns soon after its context ends, with an
+// error wrapping the context's), PermanentVersusRetryable (when the
+// receiver can refuse) and Close (no connection before the first Write,
+// none and no goroutine after Close). The TLS tests are WrongCA (a
+// retryable error naming the certificate; the right CA written to the
+// same ca_file is used without a restart), InlineCA (ca_pem), MutualTLS
+// and ClientCertRotation (client certificate files replaced on disk).
 //
 // Run checks for goroutines left after Close, so the tests that call it
 // must not run in parallel with other tests of their package.
@@ -75,19 +93,23 @@ func plainEnv(h Harness) env {
 // tlsEnv gives each test its own CA, trusted through a ca_file.
 func tlsEnv(h Harness) env {
 	var mu sync.Mutex
-	cas := map[Receiver]*CA{}
+	cas := map[*testing.T]*CA{} // the CA of each test's receiver
 	return env{
 		newReceiver: func(t *testing.T) Receiver {
 			ca := NewCA(t, "Vigil Test Root CA")
-			r := h.NewTLSReceiver(t, TLSReceiverConfig{Certificate: ca.ServerCertificate(t)})
 			mu.Lock()
-			cas[r] = ca
+			cas[t] = ca
 			mu.Unlock()
-			return r
+			t.Cleanup(func() {
+				mu.Lock()
+				delete(cas, t)
+				mu.Unlock()
+			})
+			return h.NewTLSReceiver(t, TLSReceiverConfig{Certificate: ca.ServerCertificate(t)})
 		},
 		newSink: func(t *testing.T, r Receiver) sinks.Sink {
 			mu.Lock()
-			ca := cas[r]
+			ca := cas[t]
 			mu.Unlock()
 			caFile := WriteFile(t, t.TempDir(), "ca.pem", ca.PEM())
 			return newSink(t, h, r, &sinks.TLSConfig{CAFile: caFile})

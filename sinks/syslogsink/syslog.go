@@ -284,4 +284,3 @@ func headerField(s string, maxLen int) bool {
 	}
 	return true
 }
-

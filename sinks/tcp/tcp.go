@@ -38,8 +38,9 @@ type Config struct {
 	// DialTimeout bounds connecting, TLS handshake included (default
 	// 10s).
 	DialTimeout time.Duration `yaml:"dial_timeout"`
-	// WriteTimeout is how long a write may make no progress before it
-	// fails (default 30s).
+	// WriteTimeout bounds the writing of each MiB of a batch (default
+	// 30s), so that a receiver that stops reading fails a Write within
+	// about that time, however large the batch.
 	WriteTimeout time.Duration `yaml:"write_timeout"`
 	// KeepAlive is the TCP keep-alive period (default 15s; negative turns
 	// keep-alives off).
@@ -192,7 +193,7 @@ func (s *Sink) connection(ctx context.Context) (*conn, error) {
 		return nil, fmt.Errorf("write to %s: %w", s.cfg.Address, errClosed)
 	}
 	if c != nil {
-		if true || c.alive() {
+		if c.alive() {
 			return c, nil
 		}
 		s.drop(c)
@@ -216,7 +217,7 @@ func (s *Sink) dial(ctx context.Context) (*conn, error) {
 	defer cancel()
 	nc, err := s.dialer.DialContext(ctx, "tcp", s.cfg.Address)
 	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", s.cfg.Address, err)
+		return nil, err // a *net.OpError: "dial tcp ADDRESS: ..." says it all
 	}
 	if s.tls == nil {
 		return &conn{raw: nc, rw: nc}, nil
@@ -295,9 +296,10 @@ func (s *Sink) Connected() bool {
 	return s.conn != nil
 }
 
-// Close closes the connection (with a TLS close_notify when the peer is
-// reading) and fails later Writes. A Write in progress is interrupted.
-// It returns nil: the connection is gone either way.
+// Close closes the connection and fails later Writes; a Write in
+// progress is interrupted. Over TLS it first sends a close_notify, which
+// waits at most 5 seconds for a peer that stopped reading. It returns
+// nil: the connection is gone either way.
 func (s *Sink) Close() error {
 	s.mu.Lock()
 	c := s.conn

@@ -151,4 +151,3 @@ func (w *ticketWatch) Put(_ string, cs *tls.ClientSessionState) {
 }
 
 var _ tls.ClientSessionCache = (*ticketWatch)(nil)
-
