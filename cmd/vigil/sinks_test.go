@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vigilaudit/vigil/sinks/syslogsink"
 )
 
 // lineReceiver collects newline-delimited JSON events from any number of
@@ -22,6 +25,8 @@ type lineReceiver struct {
 	t    *testing.T
 	addr string
 	tls  *tls.Config
+	// next reads one event's JSON from a connection (default: a line).
+	next func(*bufio.Reader) ([]byte, error)
 
 	mu    sync.Mutex
 	ln    net.Listener
@@ -32,11 +37,15 @@ type lineReceiver struct {
 }
 
 func newLineReceiver(t *testing.T, tlsConfig *tls.Config) *lineReceiver {
+	return newReceiver(t, tlsConfig, nil)
+}
+
+func newReceiver(t *testing.T, tlsConfig *tls.Config, next func(*bufio.Reader) ([]byte, error)) *lineReceiver {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &lineReceiver{t: t, addr: ln.Addr().String(), tls: tlsConfig, conns: map[net.Conn]bool{}}
+	r := &lineReceiver{t: t, addr: ln.Addr().String(), tls: tlsConfig, next: next, conns: map[net.Conn]bool{}}
 	r.serve(ln)
 	t.Cleanup(r.down)
 	return r
@@ -70,15 +79,22 @@ func (r *lineReceiver) read(c net.Conn) {
 		r.mu.Unlock()
 		c.Close()
 	}()
-	sc := bufio.NewScanner(c)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
+	br := bufio.NewReaderSize(c, 1<<20)
+	next := r.next
+	if next == nil {
+		next = func(br *bufio.Reader) ([]byte, error) { return br.ReadSlice('\n') }
+	}
+	for {
+		event, err := next(br)
+		if err != nil {
+			return
+		}
 		var e struct {
 			EventID string `json:"event_id"`
 		}
 		r.mu.Lock()
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil || e.EventID == "" {
-			r.bad = append(r.bad, sc.Text())
+		if err := json.Unmarshal(event, &e); err != nil || e.EventID == "" {
+			r.bad = append(r.bad, string(event))
 		} else {
 			r.ids = append(r.ids, e.EventID)
 		}
@@ -341,6 +357,152 @@ func TestSinkRoutes_ByCredential(t *testing.T) {
 					t.Errorf("status %d, want %d", resp.StatusCode, want)
 				}
 			})
+		}
+	}
+}
+
+// hecReceiver is a small HTTP Event Collector: it checks the token,
+// takes the concatenated event objects, and acknowledges every request.
+type hecReceiver struct {
+	mu     sync.Mutex
+	ids    []string
+	nextID int
+}
+
+func (h *hecReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "Splunk hec-token" {
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, `{"text":"Invalid token","code":4}`)
+		return
+	}
+	switch r.URL.Path {
+	case "/services/collector/event":
+		dec := json.NewDecoder(r.Body)
+		var ids []string
+		for dec.More() {
+			var e struct {
+				Index string `json:"index"`
+				Event struct {
+					EventID string `json:"event_id"`
+				} `json:"event"`
+			}
+			if err := dec.Decode(&e); err != nil || e.Index != "audit" {
+				w.WriteHeader(http.StatusBadRequest)
+				fmt.Fprint(w, `{"text":"Invalid data format","code":6}`)
+				return
+			}
+			ids = append(ids, e.Event.EventID)
+		}
+		h.mu.Lock()
+		h.ids = append(h.ids, ids...)
+		h.nextID++
+		id := h.nextID
+		h.mu.Unlock()
+		fmt.Fprintf(w, `{"text":"Success","code":0,"ackId":%d}`, id)
+	case "/services/collector/ack":
+		var req struct{ Acks []int }
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		acks := map[string]bool{}
+		for _, id := range req.Acks {
+			acks[fmt.Sprint(id)] = true
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"acks": acks})
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (h *hecReceiver) received() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.ids...)
+}
+
+// TestSinks_EveryKind: a config with one sink of each kind forwards live
+// traffic to each.
+func TestSinks_EveryKind(t *testing.T) {
+	dir := t.TempDir()
+	dataDir := filepath.Join(dir, "data")
+	_, certFile, keyFile := writeTestCert(t, dir)
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverTLS := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	plain := newLineReceiver(t, nil)
+	secure := newLineReceiver(t, serverTLS)
+	syslog := newReceiver(t, serverTLS, func(br *bufio.Reader) ([]byte, error) {
+		frame, err := syslogsink.ReadFrame(br, 1<<20)
+		if err != nil {
+			return nil, err
+		}
+		m, err := syslogsink.ParseMessage(frame)
+		if err != nil || m.AppName != "vigil-test" || m.Facility != 16 {
+			return []byte("bad syslog frame"), nil
+		}
+		return m.Msg, nil
+	})
+	hec := &hecReceiver{}
+	hecSrv := httptest.NewServer(hec)
+	t.Cleanup(hecSrv.Close)
+
+	config := filepath.Join(dir, "vigil.yaml")
+	yaml := fmt.Sprintf(`sinks:
+  - name: raw
+    tcp: {address: %q}
+  - name: siem
+    tls: {address: %q, ca_file: %q}
+  - name: splunk
+    splunkhec: {url: %q, token: hec-token, index: audit, sourcetype: "vigil:audit", ack: true}
+  - name: logs
+    syslog: {address: %q, facility: local0, app_name: vigil-test, tls: {ca_file: %q}}
+`, plain.addr, secure.addr, certFile, hecSrv.URL, syslog.addr, certFile)
+	if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code := runVigil(t, "admin", "device", "add", "--data-dir", dataDir, "--user", "alice@example.com", "--name", "a")
+	var dev struct{ Token string }
+	if code != 0 || json.Unmarshal([]byte(out), &dev) != nil {
+		t.Fatalf("device add: %s", out)
+	}
+	addr, _, _ := startServe(t, "--config", config, "--data-dir", dataDir, "--listen", "127.0.0.1:0")
+	var body strings.Builder
+	want := map[string]bool{}
+	for i := range 200 {
+		id := fmt.Sprintf("k-%04d", i)
+		want[id] = true
+		body.WriteString(crashEvent(id, i) + "\n")
+	}
+	if res, status, err := post(http.DefaultClient, addr, dev.Token, []byte(body.String())); err != nil || status != http.StatusAccepted || res.Accepted != 200 {
+		t.Fatalf("post: %d %+v %v", status, res, err)
+	}
+	all := func(ids []string) bool {
+		got := map[string]bool{}
+		for _, id := range ids {
+			got[id] = true
+		}
+		for id := range want {
+			if !got[id] {
+				return false
+			}
+		}
+		return true
+	}
+	for name, received := range map[string]func() []string{
+		"tcp":       func() []string { ids, _ := plain.received(); return ids },
+		"tls":       func() []string { ids, _ := secure.received(); return ids },
+		"syslog":    func() []string { ids, _ := syslog.received(); return ids },
+		"splunkhec": hec.received,
+	} {
+		waitFor(t, name+" to receive every event", func() bool { return all(received()) })
+	}
+	if _, bad := syslog.received(); len(bad) > 0 {
+		t.Errorf("syslog receiver got %d bad frames: %q", len(bad), bad[0])
+	}
+	_, metrics := get(t, http.DefaultClient, "http://"+addr+"/metrics")
+	for _, name := range []string{"raw", "siem", "splunk", "logs"} {
+		if !strings.Contains(metrics, `vigil_sink_events_sent_total{sink="`+name+`"}`) {
+			t.Errorf("/metrics lacks vigil_sink_events_sent_total for %s", name)
 		}
 	}
 }
