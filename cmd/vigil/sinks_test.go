@@ -197,12 +197,35 @@ func TestSinks_EndToEnd(t *testing.T) {
 		}
 	}
 	postBatch(0, 300)
+	// The plain receiver goes down once it has the first batch; the TLS
+	// one has been down from the start.
+	waitFor(t, "the plain receiver to get the first batch", func() bool {
+		ids, _ := plain.received()
+		return len(ids) >= 300
+	})
+	plain.down()
 	postBatch(300, 300)
 
-	// The TLS receiver is down: its sink says so, and waits.
-	waitFor(t, "the secure sink to report its failure", func() bool {
+	// Both sinks say so, and wait.
+	waitFor(t, "both sinks to report their failure", func() bool {
+		var list struct {
+			Sinks []struct {
+				Name      string `json:"name"`
+				State     string `json:"state"`
+				LastError string `json:"last_error"`
+			} `json:"sinks"`
+		}
 		stdout, _, code := runVigil(t, "admin", "--server", server, "--token", tok.Token, "sinks", "--format", "json")
-		return code == 0 && strings.Contains(stdout, `"state": "retrying"`) && strings.Contains(stdout, "connection refused")
+		if code != 0 || json.Unmarshal([]byte(stdout), &list) != nil {
+			return false
+		}
+		failing := 0
+		for _, s := range list.Sinks {
+			if (s.Name == "plain" || s.Name == "secure") && s.State == "retrying" && strings.Contains(s.LastError, "connection refused") {
+				failing++
+			}
+		}
+		return failing == 2
 	})
 	stdout, _, code := runVigil(t, "admin", "--server", server, "--token", tok.Token, "sinks")
 	if code != 0 || !strings.Contains(stdout, "secure") || !strings.Contains(stdout, "retrying") || !strings.Contains(stdout, "plain") {
@@ -210,6 +233,7 @@ func TestSinks_EndToEnd(t *testing.T) {
 	}
 
 	secure.up()
+	plain.up()
 	postBatch(600, 300)
 	for i := range 900 {
 		sent[fmt.Sprintf("s-%04d", i)] = true
