@@ -201,6 +201,8 @@ func newDeadLetterListCmd(t *adminTarget) *cobra.Command {
 		Long: `List the events in sink NAME's dead letter, oldest first: id, when it
 was parked, the event's event_id and the reason (--format json adds the
 event). Page with --after ID.`,
+		Example: `  vigil admin --server https://vigil.example.com:8080 sinks deadletter list splunk
+  vigil admin --server https://vigil.example.com:8080 sinks deadletter list splunk --format json --after 500`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if t.server == "" {
@@ -239,7 +241,8 @@ func newDeadLetterReplayCmd(t *adminTarget) *cobra.Command {
 		Long: `Send every event in sink NAME's dead letter to the sink again, oldest
 first. Those it accepts leave the dead letter; those it still refuses
 stay, with their reason. Prints {"replayed": N, "remaining": M}.`,
-		Args: cobra.ExactArgs(1),
+		Example: `  vigil admin --server https://vigil.example.com:8080 sinks deadletter replay splunk`,
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if t.server == "" {
 				return errSinksNeedServer

@@ -234,7 +234,7 @@ func TestServe_Errors(t *testing.T) {
 sinks:
   - {name: siem, tls: {address: "siem:6514", ca_file: /nonexistent/siem-ca.pem}}
 `,
-			want: []string{"vigil: sinks[0] (siem): ", "read ca_file: stat /nonexistent/siem-ca.pem: no such file or directory\n"},
+			want: []string{"vigil: sinks[0] (siem): ", "read ca_file: open /nonexistent/siem-ca.pem: no such file or directory\n"},
 		},
 		{
 			name: "UnknownKey",
