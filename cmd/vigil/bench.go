@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -39,8 +40,30 @@ figures: events per second, and per second of CPU.
   sink       forwarding from an embedded event log to a loopback TLS (or
              TCP) receiver, beside the raw TLS throughput
 
-Progress goes to stderr, the result to stdout.`,
+Progress goes to stderr, the result to stdout. --cpuprofile writes a Go
+CPU profile of the run (go tool pprof FILE).`,
 		Args: cobra.NoArgs,
+	}
+	var profile string
+	var profFile *os.File
+	cmd.PersistentFlags().StringVar(&profile, "cpuprofile", "", "write a CPU profile of the run to `file`")
+	cmd.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if profile == "" {
+			return nil
+		}
+		f, err := os.Create(profile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		profFile = f
+		return pprof.StartCPUProfile(f)
+	}
+	cmd.PersistentPostRunE = func(*cobra.Command, []string) error {
+		if profFile == nil {
+			return nil
+		}
+		pprof.StopCPUProfile()
+		return profFile.Close()
 	}
 	cmd.AddCommand(newBenchNormalizeCmd(), newBenchIngestCmd(a), newBenchStoreCmd(), newBenchSinkCmd())
 	return cmd
