@@ -37,6 +37,8 @@ figures: events per second, and per second of CPU.
   ingest     HTTP ingest end to end: concurrent clients post batches to a
              server on loopback that appends them durably to an embedded
              event log in a temporary directory
+  fresh      how soon an accepted event is found by a search (the store
+             consumer group's delay), at a steady ingest rate
   sink       forwarding from an embedded event log to a loopback TLS (or
              TCP) receiver, beside the raw TLS throughput
 
@@ -65,7 +67,7 @@ CPU profile of the run (go tool pprof FILE).`,
 		pprof.StopCPUProfile()
 		return profFile.Close()
 	}
-	cmd.AddCommand(newBenchNormalizeCmd(), newBenchIngestCmd(a), newBenchStoreCmd(), newBenchSinkCmd())
+	cmd.AddCommand(newBenchNormalizeCmd(), newBenchIngestCmd(a), newBenchStoreCmd(), newBenchSinkCmd(), newBenchFreshCmd(a))
 	return cmd
 }
 

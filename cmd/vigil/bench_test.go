@@ -11,6 +11,7 @@ func TestBenchCmd(t *testing.T) {
 		{"bench", "ingest", "--events", "2000", "--batch", "500", "--clients", "2"},
 		{"bench", "sink", "--events", "2000", "--batch", "300"},
 		{"bench", "sink", "--events", "2000", "--plain"},
+		{"bench", "fresh", "--rate", "2000", "--batch", "200", "--duration", "1s"},
 	} {
 		out, stderr, code := runVigil(t, args...)
 		if code != 0 || !strings.Contains(out, "events/s") || !strings.Contains(out, "2000 events") {
