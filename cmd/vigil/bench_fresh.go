@@ -119,7 +119,9 @@ func benchFresh(ctx context.Context, a *app, cfg Config, stdout, stderr io.Write
 		return err
 	}
 	slices.Sort(delays)
-	q := func(p float64) time.Duration { return delays[min(len(delays)-1, int(p*float64(len(delays))))].Round(time.Millisecond) }
+	q := func(p float64) time.Duration {
+		return delays[min(len(delays)-1, int(p*float64(len(delays))))].Round(time.Millisecond)
+	}
 	_, err = fmt.Fprintf(stdout, "fresh (%s, %d events/s in batches of %d, %v): %d batches; accepted to queryable p50 %v, p95 %v, p99 %v, max %v\n",
 		cfg.Store.Kind(), rate, batch, duration, sent, q(0.50), q(0.95), q(0.99), delays[len(delays)-1].Round(time.Millisecond))
 	return err
