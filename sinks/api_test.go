@@ -198,3 +198,21 @@ func hasDuplicateKeys(b []byte) bool {
 	}
 	return false
 }
+
+// FuzzParseSince: any input gives a time or an error, never a panic, and
+// a time never after now for a relative input.
+func FuzzParseSince(f *testing.F) {
+	for _, s := range []string{"24h", "7d", "2026-11-01T00:00:00Z", "-1h", "99999999d", "1.5h", ""} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := ParseSince(s, now)
+		if err != nil {
+			return
+		}
+		if _, perr := time.Parse(time.RFC3339Nano, s); perr != nil && got.After(now) {
+			t.Errorf("ParseSince(%q) = %v, after now", s, got)
+		}
+	})
+}
