@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/zeebo/xxh3"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
 	"github.com/vigilaudit/vigil/schema"
@@ -23,6 +24,11 @@ type Quarantined struct {
 	Raw        string           `json:"raw"`
 	ReplayedAt *time.Time       `json:"replayed_at,omitempty"`
 	EventID    string           `json:"event_id,omitempty"` // set once a replay accepted it
+	// Attempts counts how often the same bytes came from the same
+	// submitter while this entry waited (a client resending what was
+	// rejected); LastReceivedAt is the latest of those.
+	Attempts       int        `json:"attempts"`
+	LastReceivedAt *time.Time `json:"last_received_at,omitempty"`
 }
 
 // Quarantine keeps rejected events in a SQLite file.
@@ -50,7 +56,59 @@ func OpenQuarantine(path string) (*Quarantine, error) {
 		db.Close()
 		return nil, fmt.Errorf("open quarantine %s: %w", path, err)
 	}
+	if err := migrateQuarantine(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open quarantine %s: %w", path, err)
+	}
 	return &Quarantine{db: db}, nil
+}
+
+// migrateQuarantine adds what later versions keep: a hash of submitter
+// and raw bytes, unique among the entries not replayed yet, so that a
+// resent rejected event counts an attempt instead of a new entry.
+func migrateQuarantine(db *sql.DB) error {
+	rows, err := db.Query(`SELECT name FROM pragma_table_info('quarantine')`)
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		have[name] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, col := range []struct{ name, ddl string }{
+		{"raw_hash", `ALTER TABLE quarantine ADD COLUMN raw_hash BLOB`},
+		{"attempts", `ALTER TABLE quarantine ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1`},
+		{"last_received_at", `ALTER TABLE quarantine ADD COLUMN last_received_at INTEGER`},
+	} {
+		if !have[col.name] {
+			if _, err := db.Exec(col.ddl); err != nil {
+				return err
+			}
+		}
+	}
+	_, err = db.Exec(`CREATE UNIQUE INDEX IF NOT EXISTS quarantine_pending ON quarantine (raw_hash) WHERE replayed_at IS NULL`)
+	return err
+}
+
+// rawHash identifies the same bytes from the same submitter.
+func rawHash(e Quarantined) []byte {
+	h := xxh3.New()
+	_, _ = h.WriteString(e.Submitter.UserID)
+	_, _ = h.Write([]byte{0})
+	_, _ = h.WriteString(e.Submitter.DeviceID)
+	_, _ = h.Write([]byte{0})
+	_, _ = h.WriteString(e.Raw)
+	sum := h.Sum128().Bytes()
+	return sum[:]
 }
 
 // Close closes the database.
@@ -66,13 +124,16 @@ func (q *Quarantine) Add(ctx context.Context, entries []Quarantined) error {
 		return fmt.Errorf("quarantine %d events: %w", len(entries), err)
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO quarantine (received_at, submitter_user, submitter_device, reason, raw) VALUES (?, ?, ?, ?, ?)`)
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO quarantine (received_at, submitter_user, submitter_device, reason, raw, raw_hash)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (raw_hash) WHERE replayed_at IS NULL
+		DO UPDATE SET attempts = attempts + 1, last_received_at = excluded.received_at, reason = excluded.reason`)
 	if err != nil {
 		return fmt.Errorf("quarantine %d events: %w", len(entries), err)
 	}
 	defer stmt.Close()
 	for _, e := range entries {
-		if _, err := stmt.ExecContext(ctx, e.ReceivedAt.UnixMilli(), e.Submitter.UserID, e.Submitter.DeviceID, e.Reason, []byte(e.Raw)); err != nil {
+		if _, err := stmt.ExecContext(ctx, e.ReceivedAt.UnixMilli(), e.Submitter.UserID, e.Submitter.DeviceID, e.Reason, []byte(e.Raw), rawHash(e)); err != nil {
 			return fmt.Errorf("quarantine %d events: %w", len(entries), err)
 		}
 	}
@@ -94,7 +155,7 @@ func (q *Quarantine) List(ctx context.Context, o ListOptions) ([]Quarantined, er
 	if o.Limit <= 0 {
 		o.Limit = 100
 	}
-	query := `SELECT id, received_at, submitter_user, submitter_device, reason, raw, replayed_at, event_id
+	query := `SELECT id, received_at, submitter_user, submitter_device, reason, raw, replayed_at, event_id, attempts, last_received_at
 		FROM quarantine WHERE id > ?`
 	if !o.Replayed {
 		query += ` AND replayed_at IS NULL`
@@ -113,8 +174,9 @@ func (q *Quarantine) List(ctx context.Context, o ListOptions) ([]Quarantined, er
 			replayed sql.NullInt64
 			eventID  sql.NullString
 			raw      []byte
+			last     sql.NullInt64
 		)
-		if err := rows.Scan(&e.ID, &received, &e.Submitter.UserID, &e.Submitter.DeviceID, &e.Reason, &raw, &replayed, &eventID); err != nil {
+		if err := rows.Scan(&e.ID, &received, &e.Submitter.UserID, &e.Submitter.DeviceID, &e.Reason, &raw, &replayed, &eventID, &e.Attempts, &last); err != nil {
 			return nil, fmt.Errorf("list quarantine: %w", err)
 		}
 		e.ReceivedAt = time.UnixMilli(received).UTC()
@@ -124,6 +186,10 @@ func (q *Quarantine) List(ctx context.Context, o ListOptions) ([]Quarantined, er
 			e.ReplayedAt = &t
 		}
 		e.EventID = eventID.String
+		if last.Valid {
+			t := time.UnixMilli(last.Int64).UTC()
+			e.LastReceivedAt = &t
+		}
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {

@@ -51,7 +51,9 @@ func newQuarantineListCmd(t *adminTarget) *cobra.Command {
 		Short: "List quarantined events",
 		Long: `List quarantined events, oldest first: id, when and from which device
 they came, and why they were rejected (--format json adds the raw bytes).
-Replayed events are left out unless --all is given. Page with --after ID.`,
+Replayed events are left out unless --all is given. Page with --after ID.
+The same bytes resent by the same device while their entry waits count
+as attempts of that entry, not as new entries.`,
 		Example: `  vigil admin quarantine list
   vigil admin quarantine list --format json --limit 1000
   vigil admin --server https://vigil.example.com:8080 quarantine list --after 120`,
@@ -65,10 +67,10 @@ Replayed events are left out unless --all is given. Page with --after ID.`,
 				return printJSON(cmd.OutOrStdout(), map[string]any{"events": entries})
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tRECEIVED\tUSER\tDEVICE\tREPLAYED\tREASON")
+			fmt.Fprintln(tw, "ID\tRECEIVED\tUSER\tDEVICE\tATTEMPTS\tREPLAYED\tREASON")
 			for _, e := range entries {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", e.ID, formatTime(&e.ReceivedAt), dash(e.Submitter.UserID),
-					dash(e.Submitter.DeviceID), formatTime(e.ReplayedAt), e.Reason)
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", e.ID, formatTime(&e.ReceivedAt), dash(e.Submitter.UserID),
+					dash(e.Submitter.DeviceID), e.Attempts, formatTime(e.ReplayedAt), e.Reason)
 			}
 			return tw.Flush()
 		},
