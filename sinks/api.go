@@ -124,16 +124,16 @@ func (m *Manager) handleReplay(w http.ResponseWriter, r *http.Request) {
 
 func (m *Manager) handleDeadLetterReplay(w http.ResponseWriter, r *http.Request) {
 	out, err := m.ReplayDeadLetter(r.Context(), chi.URLParam(r, "name"))
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	var de *DeliveryError
+	switch {
+	case errors.As(err, &de):
 		// Some may have gone out; say how many along with why it stopped.
 		writeError(w, http.StatusBadGateway, "sink_unavailable", fmt.Sprintf("%v (replayed %d before stopping)", err, out.Replayed))
-		return
-	}
-	if err != nil {
+	case err != nil:
 		writeErr(w, err)
-		return
+	default:
+		writeJSON(w, http.StatusOK, out)
 	}
-	writeJSON(w, http.StatusOK, out)
 }
 
 // ParseSince reads an RFC 3339 time or a duration back from now: Go's
@@ -163,6 +163,10 @@ func writeErr(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusNotFound, "not_found", err.Error())
 	case errors.Is(err, ErrBusy):
 		writeError(w, http.StatusConflict, "busy", err.Error())
+	case errors.Is(err, ErrNoReplay):
+		writeError(w, http.StatusNotImplemented, "not_implemented", err.Error())
+	case errors.Is(err, ErrStopping):
+		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
 	default:
 		writeError(w, http.StatusInternalServerError, "internal", err.Error())
 	}

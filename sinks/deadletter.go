@@ -45,7 +45,8 @@ func OpenDeadLetter(path string) (*DeadLetter, error) {
 		reason TEXT NOT NULL,
 		parked_at INTEGER NOT NULL
 	);
-	CREATE INDEX IF NOT EXISTS dead_letter_sink ON dead_letter (sink, id);`
+	CREATE INDEX IF NOT EXISTS dead_letter_sink ON dead_letter (sink, id);
+	CREATE UNIQUE INDEX IF NOT EXISTS dead_letter_event ON dead_letter (sink, event_id);`
 	if _, err := db.Exec(ddl); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open dead letter %s: %w", path, err)
@@ -57,14 +58,16 @@ func OpenDeadLetter(path string) (*DeadLetter, error) {
 func (d *DeadLetter) Close() error { return d.db.Close() }
 
 // Park stores recs for sink with the reason they were refused, in one
-// transaction; it returns once they are on disk.
+// transaction; it returns once they are on disk. An event the sink has
+// parked already (a batch handed over again) is kept once.
 func (d *DeadLetter) Park(ctx context.Context, sink string, recs []Record, reason string, at time.Time) error {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("park %d events: %w", len(recs), err)
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO dead_letter (sink, event_id, key, event, reason, parked_at) VALUES (?, ?, ?, ?, ?, ?)`)
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO dead_letter (sink, event_id, key, event, reason, parked_at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (sink, event_id) DO UPDATE SET reason = excluded.reason`)
 	if err != nil {
 		return fmt.Errorf("park %d events: %w", len(recs), err)
 	}

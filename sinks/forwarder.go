@@ -44,6 +44,8 @@ type Forwarder struct {
 	mu      sync.Mutex
 	match   *matcher
 	scratch []Record
+	// dlReplay is held by the one dead-letter replay that may run.
+	dlReplay sync.Mutex
 
 	stateMu sync.Mutex
 	state   forwarderState
@@ -53,7 +55,7 @@ type forwarderState struct {
 	sent, retried, dead, bytes uint64
 	lastError                  string
 	lastErrorAt, lastSentAt    time.Time
-	failing                    bool
+	failing, refusing          bool
 	replay                     *ReplayStatus
 }
 
@@ -122,7 +124,8 @@ func (f *Forwarder) filter(batch []Record) []Record {
 
 // deliver writes recs. On a permanent refusal of several records it
 // writes each half again, down to single records, so that only the
-// records the sink refuses are parked. f.mu is held.
+// records the sink refuses are parked; a refusal of the sink itself
+// (PermanentAll) parks them all at once. f.mu is held.
 func (f *Forwarder) deliver(ctx context.Context, recs []Record) error {
 	err := f.sink.Write(ctx, recs)
 	f.observeConnection()
@@ -135,7 +138,7 @@ func (f *Forwarder) deliver(ctx context.Context, recs []Record) error {
 	case !IsPermanent(err):
 		f.failed(err, len(recs))
 		return fmt.Errorf("sink %s: %w", f.cfg.Name, err)
-	case len(recs) > 1:
+	case len(recs) > 1 && !IsPermanentAll(err):
 		half := len(recs) / 2
 		if err := f.deliver(ctx, recs[:half]); err != nil {
 			return err
@@ -157,6 +160,7 @@ func (f *Forwarder) park(ctx context.Context, recs []Record, reason error) error
 	f.stateMu.Lock()
 	f.state.dead += uint64(len(recs))
 	f.state.lastError, f.state.lastErrorAt = reason.Error(), now
+	f.state.refusing = IsPermanentAll(reason)
 	f.stateMu.Unlock()
 	if m := f.cfg.Metrics; m != nil {
 		m.dead.WithLabelValues(f.cfg.Name).Add(float64(len(recs)))
@@ -178,7 +182,7 @@ func (f *Forwarder) delivered(recs []Record) {
 	f.state.sent += uint64(len(recs))
 	f.state.bytes += n
 	f.state.lastSentAt = now
-	f.state.failing = false
+	f.state.failing, f.state.refusing = false, false
 	f.stateMu.Unlock()
 	if m := f.cfg.Metrics; m != nil {
 		m.sent.WithLabelValues(f.cfg.Name).Add(float64(len(recs)))
@@ -190,16 +194,10 @@ func (f *Forwarder) delivered(recs []Record) {
 func (f *Forwarder) failed(err error, n int) {
 	now := f.cfg.Now()
 	f.stateMu.Lock()
-	first := !f.state.failing
 	f.state.retried += uint64(n)
 	f.state.lastError, f.state.lastErrorAt = err.Error(), now
 	f.state.failing = true
 	f.stateMu.Unlock()
-	if first {
-		// Later failures of the same outage are in the status and the
-		// metrics; the log says when it starts and ends.
-		f.logger.Warn("sink write failed; events wait and are retried", "events", n, "err", err)
-	}
 	if m := f.cfg.Metrics; m != nil {
 		m.retried.WithLabelValues(f.cfg.Name).Add(float64(n))
 		m.lastError.WithLabelValues(f.cfg.Name).Set(float64(now.UnixMilli()) / 1e3)

@@ -407,3 +407,98 @@ func TestNewForwarder_Invalid(t *testing.T) {
 		})
 	}
 }
+
+// TestForwarder_RefusedSinkParksBatchAtOnce: a refusal of the sink itself
+// (an invalid token) parks the whole batch with one write, not one per
+// event, and the status says the sink refuses.
+func TestForwarder_RefusedSinkParksBatchAtOnce(t *testing.T) {
+	s := &memSink{refuse: func([]Record) error { return PermanentAll(errors.New("invalid token")) }}
+	dl := newDeadLetter(t)
+	fw := newForwarder(t, s, Filter{}, dl, nil)
+	mgr := NewManager([]*Forwarder{fw}, ManagerConfig{DeadLetter: dl})
+	ctx := context.Background()
+	if err := fw.Handle(ctx, events(100)); err != nil {
+		t.Fatal(err)
+	}
+	if s.writes != 1 {
+		t.Errorf("writes = %d, want 1", s.writes)
+	}
+	st := mustStatus(t, mgr)
+	if st.State != "refusing" || st.DeadLetter != 100 || st.DeadLettered != 100 || st.LastError != "invalid token" {
+		t.Errorf("status = %+v", st)
+	}
+	s.setRefuse(nil)
+	if res, err := mgr.ReplayDeadLetter(ctx, "siem"); err != nil || res != (DeadLetterReplay{Replayed: 100}) {
+		t.Fatalf("replay = %+v, %v", res, err)
+	}
+	if st := mustStatus(t, mgr); st.State != "ok" {
+		t.Errorf("state after the fix = %q, want ok", st.State)
+	}
+}
+
+// TestDeadLetter_ParkedOnce: a batch handed over again (or replayed from
+// the log) parks its refused events once.
+func TestDeadLetter_ParkedOnce(t *testing.T) {
+	s := &memSink{refuse: refuseIDs("ev001")}
+	dl := newDeadLetter(t)
+	fw := newForwarder(t, s, Filter{}, dl, nil)
+	for range 3 {
+		if err := fw.Handle(context.Background(), events(4)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _ := dl.Count(context.Background(), "siem"); n != 1 {
+		t.Errorf("dead letter holds %d, want 1", n)
+	}
+}
+
+// TestManager_OneDeadLetterReplayAtATime: a second dead-letter replay
+// while one runs is refused, so no parked event is sent twice by them.
+func TestManager_OneDeadLetterReplayAtATime(t *testing.T) {
+	dl := newDeadLetter(t)
+	s := &memSink{refuse: refuseIDs("ev000")}
+	fw := newForwarder(t, s, Filter{}, dl, nil)
+	ctx := context.Background()
+	if err := fw.Handle(ctx, events(1)); err != nil {
+		t.Fatal(err)
+	}
+	entered, release := make(chan struct{}), make(chan struct{})
+	s.setRefuse(func([]Record) error {
+		close(entered)
+		<-release
+		return nil
+	})
+	mgr := NewManager([]*Forwarder{fw}, ManagerConfig{DeadLetter: dl})
+	done := make(chan error)
+	go func() {
+		_, err := mgr.ReplayDeadLetter(ctx, "siem")
+		done <- err
+	}()
+	<-entered
+	if _, err := mgr.ReplayDeadLetter(ctx, "siem"); !errors.Is(err, ErrBusy) {
+		t.Errorf("second replay: %v, want ErrBusy", err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestManager_ReplayAfterStop(t *testing.T) {
+	dl := newDeadLetter(t)
+	fw := newForwarder(t, &memSink{}, Filter{}, dl, nil)
+	replay := func(context.Context, time.Time, func(Record) error) error { return nil }
+	mgr := NewManager([]*Forwarder{fw}, ManagerConfig{DeadLetter: dl, Replay: replay})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := mgr.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mgr.StartReplay("siem", time.Now()); !errors.Is(err, ErrStopping) {
+		t.Errorf("replay after stop: %v, want ErrStopping", err)
+	}
+	noLog := NewManager([]*Forwarder{fw}, ManagerConfig{DeadLetter: dl})
+	if _, err := noLog.StartReplay("siem", time.Now()); !errors.Is(err, ErrNoReplay) {
+		t.Errorf("replay without a log: %v, want ErrNoReplay", err)
+	}
+}

@@ -14,7 +14,18 @@ import (
 var (
 	ErrNotFound = errors.New("no such sink")
 	ErrBusy     = errors.New("a replay is already running for this sink")
+	// ErrNoReplay means the log cannot replay from a time.
+	ErrNoReplay = errors.New("this event log cannot replay")
+	// ErrStopping means the server is shutting down.
+	ErrStopping = errors.New("shutting down")
 )
+
+// DeliveryError is a failure of the downstream system during a replay,
+// as opposed to one of Vigil's own.
+type DeliveryError struct{ Err error }
+
+func (e *DeliveryError) Error() string { return e.Err.Error() }
+func (e *DeliveryError) Unwrap() error { return e.Err }
 
 // LagFunc returns how many records a consumer group has not committed.
 type LagFunc func(ctx context.Context, group string) (int64, error)
@@ -30,7 +41,9 @@ type Status struct {
 	Group    string `json:"group"`
 	Required bool   `json:"required"`
 	// State is "ok" (the last write succeeded), "retrying" (it failed;
-	// events wait) or "idle" (nothing written yet).
+	// events wait), "refusing" (the downstream refuses the sink itself,
+	// an invalid token say: events go to the dead letter) or "idle"
+	// (nothing written yet).
 	State     string `json:"state"`
 	Connected *bool  `json:"connected,omitempty"`
 	// Lag is how many records of the log the sink has not yet delivered.
@@ -42,11 +55,12 @@ type Status struct {
 	DeadLettered uint64 `json:"dead_lettered"`
 	BytesSent    uint64 `json:"bytes_sent"`
 	// DeadLetter is how many events wait in the dead letter now.
-	DeadLetter  int64         `json:"dead_letter"`
-	LastError   string        `json:"last_error,omitempty"`
-	LastErrorAt *time.Time    `json:"last_error_at,omitempty"`
-	LastSentAt  *time.Time    `json:"last_sent_at,omitempty"`
-	Replay      *ReplayStatus `json:"replay,omitempty"`
+	DeadLetter      int64         `json:"dead_letter"`
+	DeadLetterError string        `json:"dead_letter_error,omitempty"`
+	LastError       string        `json:"last_error,omitempty"`
+	LastErrorAt     *time.Time    `json:"last_error_at,omitempty"`
+	LastSentAt      *time.Time    `json:"last_sent_at,omitempty"`
+	Replay          *ReplayStatus `json:"replay,omitempty"`
 }
 
 // ReplayStatus is the progress of re-sending a sink's events from a
@@ -85,7 +99,11 @@ type Manager struct {
 
 	base   context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// mu guards stopped and wg.Add, so that no replay starts after Run
+	// began waiting for them.
+	mu      sync.Mutex
+	stopped bool
+	wg      sync.WaitGroup
 }
 
 // NewManager returns a manager of fs.
@@ -107,9 +125,23 @@ func (m *Manager) Forwarders() []*Forwarder { return m.list }
 // Run waits for ctx to end, then stops the replays and waits for them.
 func (m *Manager) Run(ctx context.Context) error {
 	<-ctx.Done()
+	m.mu.Lock()
+	m.stopped = true
+	m.mu.Unlock()
 	m.cancel()
 	m.wg.Wait()
 	return nil
+}
+
+// start runs fn in a goroutine that Run waits for; false when stopping.
+func (m *Manager) start(fn func()) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.stopped {
+		return false
+	}
+	m.wg.Go(fn)
+	return true
 }
 
 // Status returns every sink's status, in configuration order.
@@ -146,6 +178,8 @@ func (m *Manager) status(ctx context.Context, f *Forwarder) Status {
 	switch {
 	case s.failing:
 		st.State = "retrying"
+	case s.refusing:
+		st.State = "refusing"
 	case !s.lastSentAt.IsZero():
 		st.State = "ok"
 	}
@@ -167,11 +201,13 @@ func (m *Manager) status(ctx context.Context, f *Forwarder) Status {
 		st.Lag = lag
 	}
 	n, err := m.cfg.DeadLetter.Count(ctx, f.cfg.Name)
-	if err == nil {
-		st.DeadLetter = n
-		if met := f.cfg.Metrics; met != nil {
-			met.deadLetter.WithLabelValues(f.cfg.Name).Set(float64(n))
-		}
+	if err != nil {
+		st.DeadLetterError = err.Error()
+		return st
+	}
+	st.DeadLetter = n
+	if met := f.cfg.Metrics; met != nil {
+		met.deadLetter.WithLabelValues(f.cfg.Name).Set(float64(n))
 	}
 	return st
 }
@@ -188,10 +224,7 @@ func (m *Manager) StartReplay(name string, since time.Time) (ReplayStatus, error
 		return ReplayStatus{}, fmt.Errorf("%w: %q", ErrNotFound, name)
 	}
 	if m.cfg.Replay == nil {
-		return ReplayStatus{}, errors.New("this log cannot replay")
-	}
-	if m.base.Err() != nil {
-		return ReplayStatus{}, errors.New("shutting down")
+		return ReplayStatus{}, ErrNoReplay
 	}
 	f.stateMu.Lock()
 	if f.state.replay != nil && f.state.replay.State == "running" {
@@ -203,9 +236,7 @@ func (m *Manager) StartReplay(name string, since time.Time) (ReplayStatus, error
 	snapshot := *st
 	f.stateMu.Unlock()
 
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
+	started := m.start(func() {
 		err := m.resend(m.base, f, since, st)
 		now := f.cfg.Now().UTC()
 		f.stateMu.Lock()
@@ -221,7 +252,13 @@ func (m *Manager) StartReplay(name string, since time.Time) (ReplayStatus, error
 		done := *st
 		f.stateMu.Unlock()
 		f.logger.Info("replay from the log finished", "since", since, "state", done.State, "scanned", done.Scanned, "sent", done.Sent, "err", done.Error)
-	}()
+	})
+	if !started {
+		f.stateMu.Lock()
+		f.state.replay = nil
+		f.stateMu.Unlock()
+		return ReplayStatus{}, ErrStopping
+	}
 	f.logger.Info("replay from the log started", "since", since)
 	return snapshot, nil
 }
@@ -255,22 +292,24 @@ func (m *Manager) resend(ctx context.Context, f *Forwarder, since time.Time, st 
 		batch = batch[:0]
 		return nil
 	}
+	var sinkErr error
 	err := m.cfg.Replay(ctx, since, func(r Record) error {
 		// The log may reuse its buffers after fn returns.
 		r.Key, r.Value = append([]byte(nil), r.Key...), append([]byte(nil), r.Value...)
 		batch = append(batch, r)
 		if len(batch) == replayBatch {
-			return flush()
+			sinkErr = flush()
+			return sinkErr
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("replay sink %s: %w", f.cfg.Name, err)
+	switch {
+	case sinkErr != nil:
+		return sinkErr // the forwarder's error names the sink
+	case err != nil:
+		return fmt.Errorf("read the log: %w", err)
 	}
-	if err := flush(); err != nil {
-		return fmt.Errorf("replay sink %s: %w", f.cfg.Name, err)
-	}
-	return nil
+	return flush()
 }
 
 // retry calls fn until it returns nil or ctx ends, waiting with
@@ -315,6 +354,10 @@ func (m *Manager) ReplayDeadLetter(ctx context.Context, name string) (DeadLetter
 	if !ok {
 		return DeadLetterReplay{}, fmt.Errorf("%w: %q", ErrNotFound, name)
 	}
+	if !f.dlReplay.TryLock() {
+		return DeadLetterReplay{}, fmt.Errorf("sink %s dead letter: %w", name, ErrBusy)
+	}
+	defer f.dlReplay.Unlock()
 	var out DeadLetterReplay
 	var after int64
 	for {
@@ -332,7 +375,7 @@ func (m *Manager) ReplayDeadLetter(ctx context.Context, name string) (DeadLetter
 		}
 		out.Replayed += len(delivered)
 		if err != nil {
-			return out, fmt.Errorf("replay dead letter of sink %s: %w", name, err)
+			return out, &DeliveryError{Err: fmt.Errorf("replay dead letter of sink %s: %w", name, err)}
 		}
 	}
 	n, err := m.cfg.DeadLetter.Count(ctx, name)

@@ -45,8 +45,12 @@ type Connected interface {
 	Connected() bool
 }
 
-// permanentError marks an error that retrying cannot fix.
-type permanentError struct{ err error }
+// permanentError marks an error that retrying cannot fix; all means it
+// is about the sink's settings rather than particular records.
+type permanentError struct {
+	err error
+	all bool
+}
 
 func (e *permanentError) Error() string { return e.err.Error() }
 func (e *permanentError) Unwrap() error { return e.err }
@@ -62,9 +66,28 @@ func Permanent(err error) error {
 	return &permanentError{err: err}
 }
 
+// PermanentAll marks err as permanent for every record alike: the
+// downstream refuses the sink itself (an invalid or disabled token, an
+// unknown index), whatever it is sent. The Forwarder parks the whole
+// batch at once instead of looking for the records at fault, and the
+// sink's status says it refuses. PermanentAll(nil) is nil.
+func PermanentAll(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err: err, all: true}
+}
+
 // IsPermanent reports whether err, or an error it wraps, was marked by
-// Permanent.
+// Permanent or PermanentAll.
 func IsPermanent(err error) bool {
 	var p *permanentError
 	return errors.As(err, &p)
+}
+
+// IsPermanentAll reports whether err, or an error it wraps, was marked
+// by PermanentAll.
+func IsPermanentAll(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p) && p.all
 }

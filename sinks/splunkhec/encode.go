@@ -66,6 +66,16 @@ func (e *encoder) fill(batch []sinks.Record) (int, error) {
 	return len(batch), nil
 }
 
+// forget drops the buffers instead of reusing them: after a request that
+// failed or was answered early, the HTTP transport may still be reading
+// the last body while the next one would be written over it.
+func (e *encoder) forget() {
+	e.body, e.zbuf = nil, bytes.Buffer{}
+	if e.zw != nil {
+		e.zw.Reset(&e.zbuf)
+	}
+}
+
 // payload returns the body to send: the encoded events, compressed when
 // gzip is on. It stays valid until the next fill.
 func (e *encoder) payload() ([]byte, error) {

@@ -90,32 +90,35 @@ func parseID(key []byte) (int64, bool) {
 	return id, err == nil
 }
 
-// codeInfo is what HEC's documentation says of one status code.
+// codeInfo is what HEC's documentation says of one status code: whether
+// the same request may pass later, and whether a refusal is about the
+// sink's settings (token, index, channel) rather than the events sent.
 type codeInfo struct {
 	text  string
 	retry bool
+	sink  bool
 }
 
 // codes are HEC's documented error codes (0 is success). Only an internal
 // error and a busy server can pass; the others need a change of
 // configuration or of the events.
 var codes = map[int]codeInfo{
-	1:  {"token disabled", false},
-	2:  {"token is required", false},
-	3:  {"invalid authorization", false},
-	4:  {"invalid token", false},
-	5:  {"no data", false},
-	6:  {"invalid data format", false},
-	7:  {"incorrect index", false},
-	8:  {"internal server error", true},
-	9:  {"server is busy", true},
-	10: {"data channel is missing", false},
-	11: {"invalid data channel", false},
-	12: {"event field is required", false},
-	13: {"event field cannot be blank", false},
-	14: {"ACK is disabled", false},
-	15: {"error in handling indexed fields", false},
-	16: {"query string authorization is not enabled", false},
+	1:  {"token disabled", false, true},
+	2:  {"token is required", false, true},
+	3:  {"invalid authorization", false, true},
+	4:  {"invalid token", false, true},
+	5:  {"no data", false, false},
+	6:  {"invalid data format", false, false},
+	7:  {"incorrect index", false, true},
+	8:  {"internal server error", true, false},
+	9:  {"server is busy", true, false},
+	10: {"data channel is missing", false, true},
+	11: {"invalid data channel", false, true},
+	12: {"event field is required", false, false},
+	13: {"event field cannot be blank", false, false},
+	14: {"ACK is disabled", false, true},
+	15: {"error in handling indexed fields", false, false},
+	16: {"query string authorization is not enabled", false, true},
 }
 
 // statusError is a refusal by the collector.
@@ -157,6 +160,16 @@ func (e *statusError) retryable() bool {
 	return e.Status == http.StatusRequestTimeout || e.Status == http.StatusTooManyRequests || e.Status >= 500
 }
 
+// aboutSink reports whether a permanent refusal is about the sink's
+// settings, so that every event would be refused alike: by HEC code;
+// without a known code, HTTP 401, 403, 404 and redirects.
+func (e *statusError) aboutSink() bool {
+	if info, ok := codes[e.Code]; ok {
+		return info.sink
+	}
+	return e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden || e.Status == http.StatusNotFound || e.Status/100 == 3
+}
+
 // checkReply turns an HTTP status and body into nil, a retryable error,
 // or an error wrapped by sinks.Permanent, and returns the parsed reply.
 func checkReply(p *fastjson.Parser, status int, body []byte) (reply, error) {
@@ -175,8 +188,11 @@ func checkReply(p *fastjson.Parser, status int, body []byte) (reply, error) {
 	default:
 		e.Text = strings.ToLower(http.StatusText(status))
 	}
-	if e.retryable() {
+	switch {
+	case e.retryable():
 		return r, e
+	case e.aboutSink():
+		return r, sinks.PermanentAll(e)
 	}
 	return r, sinks.Permanent(e)
 }

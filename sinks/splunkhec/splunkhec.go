@@ -125,11 +125,12 @@ func (s *Sink) write(ctx context.Context, batch []sinks.Record) error {
 		}
 		r, err := s.post(ctx, client, s.eventURL, body, s.cfg.Gzip)
 		if err != nil {
+			s.enc.forget()
 			return fmt.Errorf("send events %d to %d of %d to %s: %w", sent+1, sent+n, len(batch), s.base.Host, err)
 		}
 		if s.cfg.Ack {
 			if r.AckID < 0 {
-				return sinks.Permanent(fmt.Errorf("send events %d to %d of %d to %s: collector returned no ackId; enable indexer acknowledgement on the token or turn ack off",
+				return sinks.PermanentAll(fmt.Errorf("send events %d to %d of %d to %s: collector returned no ackId; enable indexer acknowledgement on the token or turn ack off",
 					sent+1, sent+n, len(batch), s.base.Host))
 			}
 			acks = append(acks, r.AckID)
@@ -334,7 +335,10 @@ func (s *Sink) redact(err error) error {
 		return err
 	}
 	clean := errors.New(strings.ReplaceAll(err.Error(), s.cfg.Token, "[token]"))
-	if sinks.IsPermanent(err) {
+	switch {
+	case sinks.IsPermanentAll(err):
+		return sinks.PermanentAll(clean)
+	case sinks.IsPermanent(err):
 		return sinks.Permanent(clean)
 	}
 	return clean

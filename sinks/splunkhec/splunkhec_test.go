@@ -467,7 +467,8 @@ func TestCheckReply(t *testing.T) {
 	const (
 		ok        = "ok"
 		retry     = "retry"
-		permanent = "permanent"
+		permanent = "permanent" // these events
+		refused   = "refused"   // the sink itself: every event alike
 	)
 	tests := []struct {
 		status int
@@ -481,12 +482,12 @@ func TestCheckReply(t *testing.T) {
 		{200, `not json`, ok, -1},
 		{204, ``, ok, -1},
 		{200, `{"text":"Server is busy","code":9}`, retry, -1},
-		{200, `{"text":"Invalid token","code":4}`, permanent, -1},
+		{200, `{"text":"Invalid token","code":4}`, refused, -1},
 		{400, `{"text":"Invalid data format","code":6,"invalid-event-number":3}`, permanent, -1},
-		{400, `{"text":"Incorrect index","code":7,"invalid-event-number":0}`, permanent, -1},
-		{400, `{"text":"ACK is disabled","code":14}`, permanent, -1},
-		{401, `{"text":"Token is required","code":2}`, permanent, -1},
-		{403, `{"text":"Token disabled","code":1}`, permanent, -1},
+		{400, `{"text":"Incorrect index","code":7,"invalid-event-number":0}`, refused, -1},
+		{400, `{"text":"ACK is disabled","code":14}`, refused, -1},
+		{401, `{"text":"Token is required","code":2}`, refused, -1},
+		{403, `{"text":"Token disabled","code":1}`, refused, -1},
 		{500, `{"text":"Internal server error","code":8}`, retry, -1},
 		{503, `{"text":"Server is busy","code":9}`, retry, -1},
 		{503, `{"code":8}`, retry, -1},
@@ -498,10 +499,10 @@ func TestCheckReply(t *testing.T) {
 		{429, ``, retry, -1},
 		{408, ``, retry, -1},
 		{400, ``, permanent, -1},
-		{401, `Unauthorized`, permanent, -1},
-		{404, `{"text":"The requested URL was not found on this server.","code":404}`, permanent, -1},
+		{401, `Unauthorized`, refused, -1},
+		{404, `{"text":"The requested URL was not found on this server.","code":404}`, refused, -1},
 		{413, ``, permanent, -1},
-		{301, ``, permanent, -1},
+		{301, ``, refused, -1},
 		{400, `{"code":"6"}`, permanent, -1},
 		{503, `{"code":99}`, retry, -1},
 		{418, `{"code":99}`, permanent, -1},
@@ -512,6 +513,8 @@ func TestCheckReply(t *testing.T) {
 			r, err := checkReply(&p, tt.status, []byte(tt.body))
 			got := ok
 			switch {
+			case sinks.IsPermanentAll(err):
+				got = refused
 			case sinks.IsPermanent(err):
 				got = permanent
 			case err != nil:

@@ -13,6 +13,14 @@
 // again, so a receiver sees each event at least once and can deduplicate
 // by event_id.
 //
+// A Write returns nil only once the peer's TCP stack has acknowledged
+// every byte (on Linux, where the socket tells): bytes still in this
+// machine's send buffer would be lost with the connection, so until they
+// are acknowledged the batch is not delivered. What a receiver's kernel
+// acknowledged but its process never read is beyond what TCP can tell;
+// a receiver that must not lose that uses an acknowledging protocol
+// (Splunk HEC with indexer acknowledgement).
+//
 // Over TLS, a connection is used only once the server has accepted it: a
 // TLS 1.3 server that asked for a client certificate judges it after the
 // client considers the handshake done, so the sink waits for the

@@ -240,6 +240,9 @@ func (s *Sink) send(ctx context.Context, c *conn, buf []byte) error {
 		})
 	}
 	err := s.writeChunks(ctx, c, buf)
+	if err == nil {
+		err = s.waitAcked(ctx, c)
+	}
 	if !stop() {
 		// The context ended while writing: its deadline may reach the
 		// connection at any moment, so the connection is done with.
@@ -254,6 +257,40 @@ func (s *Sink) send(ctx context.Context, c *conn, buf []byte) error {
 		return fmt.Errorf("write %d bytes to %s: %w", len(buf), s.cfg.Address, err)
 	}
 	return nil
+}
+
+// waitAcked returns once the peer's TCP stack has acknowledged every
+// byte written to c, so that a batch counts as delivered only when it
+// left this machine: bytes still in the local send buffer are lost if the
+// peer goes away, and the batch must then be sent again. It fails when
+// the peer acknowledges nothing for WriteTimeout, or when ctx ends.
+// Where the platform cannot tell, it returns at once.
+func (s *Sink) waitAcked(ctx context.Context, c *conn) error {
+	wait := 20 * time.Microsecond
+	last, lastChange := -1, time.Now()
+	for {
+		n, err := unacked(c.raw)
+		if err != nil {
+			return fmt.Errorf("ask for unacknowledged bytes: %w", err)
+		}
+		if n <= 0 {
+			return nil
+		}
+		now := time.Now()
+		if n != last {
+			last, lastChange = n, now
+		} else if now.Sub(lastChange) > s.cfg.WriteTimeout {
+			return fmt.Errorf("peer acknowledged nothing of the last %d bytes for %v", n, s.cfg.WriteTimeout)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		wait = min(2*wait, 10*time.Millisecond)
+	}
 }
 
 func (s *Sink) writeChunks(ctx context.Context, c *conn, buf []byte) error {
