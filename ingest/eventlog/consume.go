@@ -98,18 +98,43 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 	}
 
+	// The next batch is fetched while the handler works on this one, so
+	// that reading the log and the handler's side effect overlap. Fetch
+	// returns fresh records, and a fetched batch that is never handled
+	// (at shutdown) is simply not committed.
+	type fetched struct {
+		batch []Record
+		err   error
+	}
+	var pending chan fetched
+	defer func() {
+		if pending != nil {
+			<-pending // Run returns only when ctx ended or the log closed: it ends soon
+		}
+	}()
+	prefetch := func() {
+		ch := make(chan fetched, 1)
+		go func() {
+			batch, err := c.fetch(ctx, sub)
+			ch <- fetched{batch, err}
+		}()
+		pending = ch
+	}
+	prefetch()
 	for {
-		batch, err := c.fetch(ctx, sub)
-		if err != nil {
+		f := <-pending
+		pending = nil
+		if f.err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return err
+			return f.err
 		}
-		if !c.handle(ctx, batch) {
+		prefetch()
+		if !c.handle(ctx, f.batch) {
 			return nil
 		}
-		if !c.commit(ctx, sub, batch) {
+		if !c.commit(ctx, sub, f.batch) {
 			return nil
 		}
 	}
