@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
@@ -122,6 +123,16 @@ func benchStore(ctx context.Context, stdout, stderr io.Writer, kind, addr string
 		}
 	}()
 
+	// Other processes share the cores: say how busy the machine was.
+	if l := loadAverage(); l != "" {
+		fmt.Fprintf(stdout, "load average before: %s\n", l)
+		defer func() {
+			if l := loadAverage(); l != "" {
+				fmt.Fprintf(stdout, "load average after: %s\n", l)
+			}
+		}()
+	}
+
 	// Batch i holds the events of the i-th slice of the span, generated
 	// before the clock runs for its Write: only Write is timed.
 	batches := (events + batch - 1) / batch
@@ -208,6 +219,20 @@ func benchStoreQueries() []benchQuery {
 	}
 }
 
+// loadAverage returns the system's 1, 5 and 15 minute load averages, or
+// "" where the system does not tell.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
+
 // percentile returns the nearest-rank q-quantile of sorted durations.
 func percentile(sorted []time.Duration, q float64) time.Duration {
 	i := int(q*float64(len(sorted))+0.999999) - 1
@@ -232,6 +257,23 @@ func reportColumnSizes(ctx context.Context, stdout, stderr io.Writer, s *chstore
 		total += c.Compressed
 		raw += c.Uncompressed
 		fmt.Fprintf(tw, "%s\t%s\t%.2f\t%.2f\t\n", c.Name, c.Type, float64(c.Compressed)/float64(rows), float64(c.Uncompressed)/float64(rows))
+	}
+	fmt.Fprintf(tw, "total\t\t%.2f\t%.2f\t\n", float64(total)/float64(rows), float64(raw)/float64(rows))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	tables, err := s.TableSizes(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "every table, compressed bytes per event (system.parts):\n")
+	tw = tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "table\trows\tbytes/event\tuncompressed\t")
+	total, raw = 0, 0
+	for _, t := range tables {
+		total += t.Compressed
+		raw += t.Uncompressed
+		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t\n", t.Name, t.Rows, float64(t.Compressed)/float64(rows), float64(t.Uncompressed)/float64(rows))
 	}
 	fmt.Fprintf(tw, "total\t\t%.2f\t%.2f\t\n", float64(total)/float64(rows), float64(raw)/float64(rows))
 	return tw.Flush()

@@ -27,7 +27,7 @@ func TestBenchStoreCmd_ClickHouse(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"wrote 3000 events", "path prefix", "3000 rows", "bytes/event", "rest"} {
+	for _, want := range []string{"wrote 3000 events", "path prefix", "3000 rows", "bytes/event", "rest", "every table", "events_by_user"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
 		}

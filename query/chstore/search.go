@@ -1,11 +1,13 @@
 package chstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
@@ -32,26 +34,55 @@ func (c *cond) where() string {
 	return " WHERE " + strings.Join(c.parts, " AND ")
 }
 
+// dayExpr is the events table's day, as its sort key spells it: 18.16
+// prunes granules on a key expression only when a condition names that
+// expression, so every time condition comes with one on the day.
+const dayExpr = "intDiv(time, 86400000)"
+
+// dayOf is dayExpr of a time. Both divisions round toward zero, which
+// keeps the day monotonic in time: time >= t implies day >= dayOf(t).
+func dayOf(ms int64) int64 { return ms / 86400000 }
+
 // filterCond translates f for the events table. It reports false when f
-// can match nothing (a malformed id), so that no query is needed.
-func filterCond(f query.Filter) (cond, bool) {
+// can match nothing (an identifier never stored, a malformed id), so that
+// no query is needed.
+func (s *Store) filterCond(ctx context.Context, f query.Filter) (cond, bool, error) {
 	var c cond
-	timeCond(&c, f)
+	timeCond(&c, f, true)
+	codes := func(v string) ([]uint32, bool, error) {
+		cs, err := s.dict.codesOf(ctx, strings.ToLower(strings.TrimSpace(v)))
+		return cs, len(cs) > 0, err
+	}
 	if f.User != "" {
-		c.add("has(users, ?)", strings.ToLower(strings.TrimSpace(f.User)))
+		cs, ok, err := codes(f.User)
+		if !ok || err != nil {
+			return c, false, err
+		}
+		c.add("(u0 IN ? OR hasAny(users, ?))", codeSet(cs), cs)
 	}
 	if f.Device != "" {
-		c.add("has(devices, ?)", strings.ToLower(strings.TrimSpace(f.Device)))
+		cs, ok, err := codes(f.Device)
+		if !ok || err != nil {
+			return c, false, err
+		}
+		c.add("(d0 IN ? OR hasAny(devices, ?))", codeSet(cs), cs)
 	}
 	if f.SOID != "" {
 		soid := strings.ToLower(strings.TrimSpace(f.SOID))
-		if len(soid) != 64 || !isHex(soid) {
-			return c, false
+		if len(soid) != 64 {
+			return c, false, nil
+		}
+		oids, ok, err := codes(soid[32:])
+		if !ok || err != nil {
+			return c, false, err
 		}
 		// An event naming only the object (link.download's oid) matches
 		// on the oid alone.
-		c.add("bitAnd(hex_set, ?) = ? AND oid = unhex(?) AND (bitAnd(hex_set, ?) = 0 OR sid = unhex(?))",
-			hasOID, hasOID, soid[32:], hasSID, soid[:32])
+		sids, _, err := codes(soid[:32])
+		if err != nil {
+			return c, false, err
+		}
+		c.add("oid IN ? AND (sid = 0 OR sid IN ?)", codeSet(oids), codeSet(append(sids, codeNone)))
 	}
 	if f.Path != "" {
 		c.add("(startsWith(path, ?) OR startsWith(path_to, ?))", f.Path, f.Path)
@@ -63,22 +94,28 @@ func filterCond(f query.Filter) (cond, bool) {
 		c.add("link_key = ?", f.Key)
 	}
 	if f.Folder != "" {
-		id := strings.ToLower(strings.TrimSpace(f.Folder))
-		if len(id) != 32 || !isHex(id) {
-			return c, false
+		cs, ok, err := codes(f.Folder)
+		if !ok || err != nil {
+			return c, false, err
 		}
-		c.add("bitAnd(hex_set, ?) != 0 AND folder_id = unhex(?)", hasFolderID, id)
+		c.add("folder_id IN ?", codeSet(cs))
 	}
-	return c, true
+	return c, true, nil
 }
 
 // timeCond adds the conditions on time, topic and event, which every
-// table has.
-func timeCond(c *cond, f query.Filter) {
+// table has; day adds the events table's day key (see dayExpr).
+func timeCond(c *cond, f query.Filter, day bool) {
 	if !f.Since.IsZero() {
+		if day {
+			c.add(dayExpr+" >= ?", dayOf(f.Since.UnixMilli()))
+		}
 		c.add("time >= ?", f.Since.UnixMilli())
 	}
 	if !f.Until.IsZero() {
+		if day {
+			c.add(dayExpr+" <= ?", dayOf(f.Until.UnixMilli()))
+		}
 		c.add("time < ?", f.Until.UnixMilli())
 	}
 	if len(f.Topics) > 0 {
@@ -97,16 +134,6 @@ func timeCond(c *cond, f query.Filter) {
 // and otherwise only time, topics and events.
 func onlyUser(f query.Filter) bool {
 	return f.User != "" && f.Device == "" && f.SOID == "" && f.Path == "" && f.IP == "" && f.Key == "" && f.Folder == ""
-}
-
-func isHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // position is where a page ends: the last event's time and id.
@@ -198,29 +225,25 @@ func (s *Store) page(ctx context.Context, f query.Filter, o query.Order, after *
 	if onlyUser(f) {
 		return s.pageByUser(ctx, f, o, after, limit, fn)
 	}
-	c, ok := filterCond(f)
-	if !ok {
-		return position{}, false, nil
+	c, ok, err := s.filterCond(ctx, f)
+	if err != nil || !ok {
+		return position{}, false, err
 	}
-	if after != nil {
-		keyset(&c, o, *after)
-	}
-	c.args = append(c.args, limit+1)
-	rows, err := s.conn.Query(ctx, "SELECT "+selectColumns+" FROM "+s.db+".events"+c.where()+orderBy(o)+" LIMIT ?", c.args...)
+	rows, err := s.ordered(ctx, f, c, o, after, limit+1)
 	if err != nil {
 		return position{}, false, err
 	}
-	defer rows.Close()
+	return emit(rows, limit, fn)
+}
+
+// emit calls fn with the first limit of rows, which are in order, skipping
+// a duplicate that two concurrent writers inserted before a merge (sorted
+// by (time, event_id), it sits next to its twin). It returns the last
+// position and whether more rows may follow.
+func emit(rows []query.Row, limit int, fn func(query.Row) error) (position, bool, error) {
 	var last position
-	n, read := 0, 0
-	for rows.Next() {
-		read++
-		r, err := scan(rows)
-		if err != nil {
-			return position{}, false, err
-		}
-		// Sorted by (time, event_id), a duplicate that two concurrent
-		// writers inserted before a merge sits next to its twin.
+	n := 0
+	for _, r := range rows {
 		if n > 0 && r.Time == last.time && r.EventID == last.id {
 			continue
 		}
@@ -233,61 +256,187 @@ func (s *Store) page(ctx context.Context, f query.Filter, o query.Order, after *
 		n++
 		last = position{r.Time, r.EventID}
 	}
-	if err := rows.Err(); err != nil {
-		return position{}, false, err
-	}
-	// A skipped duplicate may hide one more event.
-	return last, read > limit && n > 0, nil
+	// A skipped duplicate may hide one more row.
+	return last, n > 0 && len(rows) > limit, nil
 }
 
-// pageByUser reads a page through the user index: the page's ids from
-// events_by_user (a range of its (user, time, event_id) key), then their
-// rows from events, bounded by the page's times, topics and events.
+// ordered returns the first n rows of the events table that match c
+// (made from f), in order o after a position.
+func (s *Store) ordered(ctx context.Context, f query.Filter, c cond, o query.Order, after *position, n int) ([]query.Row, error) {
+	if after != nil {
+		c.parts, c.args = slices.Clone(c.parts), slices.Clone(c.args)
+		keyset(&c, o, *after)
+	}
+	from, to, windowed := s.span(ctx, f, o, after)
+	for w := time.Hour.Milliseconds(); ; {
+		// A window bounds only the far end, so that it holds every match
+		// from the start of the order to that end, whatever arrived since
+		// span looked.
+		wc := c
+		wc.parts, wc.args = slices.Clone(c.parts), slices.Clone(c.args)
+		inWindow := windowed && w < to-from
+		if inWindow {
+			if o == query.Asc {
+				timeCond(&wc, query.Filter{Until: time.UnixMilli(from + w)}, true)
+			} else {
+				timeCond(&wc, query.Filter{Since: time.UnixMilli(to - w)}, true)
+			}
+		}
+		wc.args = append(wc.args, n)
+		rows, err := s.read(ctx, "SELECT "+selectColumns+" FROM "+s.db+".events"+wc.where()+orderBy(o)+" LIMIT ?", wc.args...)
+		if err != nil {
+			return nil, err
+		}
+		if inWindow && len(rows) < n {
+			w = widen(w, len(rows), n-1)
+			continue
+		}
+		return rows, nil
+	}
+}
+
+// widen returns the next window after one of width w held n matches, too
+// few for a page of limit: wide enough for the page at the rate seen, with
+// room to spare, and at least twice as wide.
+func widen(w int64, n, limit int) int64 {
+	if n == 0 {
+		return w * 16
+	}
+	return w * min(max(int64(2*(limit+1)/n)+1, 2), 64)
+}
+
+// span returns the time range a search can find events in, from the
+// rollup's first and last hours, narrowed by the filter and the cursor:
+// 18.16 sorts every match before it applies LIMIT, so the newest events
+// of a busy table come much faster from a window at the end where the
+// order starts, widened until it holds a page.
+func (s *Store) span(ctx context.Context, f query.Filter, o query.Order, after *position) (from, to int64, ok bool) {
+	lo, hi, err := s.timeRange(ctx)
+	if err != nil || hi <= lo {
+		return 0, 0, false
+	}
+	if !f.Since.IsZero() {
+		lo = max(lo, f.Since.UnixMilli())
+	}
+	if !f.Until.IsZero() {
+		hi = min(hi, f.Until.UnixMilli())
+	}
+	if after != nil {
+		if o == query.Asc {
+			lo = max(lo, after.time)
+		} else {
+			hi = min(hi, after.time+1)
+		}
+	}
+	return lo, hi, true
+}
+
+// timeRange returns the first and the last hour the rollup counts events
+// in (the end of the last one): the bounds of the events table, cheaply.
+func (s *Store) timeRange(ctx context.Context) (lo, hi int64, err error) {
+	var n uint64
+	err = s.conn.QueryRow(ctx, "SELECT min(hour), max(hour) + 3600000, count() FROM "+s.db+".events_hourly").Scan(&lo, &hi, &n)
+	if n == 0 {
+		return 0, 0, err
+	}
+	return lo, hi, err
+}
+
+// read runs a query of selectColumns on the events table and decodes
+// its rows.
+func (s *Store) read(ctx context.Context, q string, args ...any) ([]query.Row, error) {
+	rows, err := s.conn.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var sts []stored
+	var codes []uint32
+	for rows.Next() {
+		st, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		codes = st.codes(codes)
+		sts = append(sts, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	value, err := s.dict.decode(ctx, codes)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]query.Row, len(sts))
+	for i := range sts {
+		if out[i], err = sts[i].decode(value); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// pageByUser reads a page of one user's events through the user index:
+// their ids from events_by_user (a range of its (user, time, event_id)
+// key), then their rows from events.
 func (s *Store) pageByUser(ctx context.Context, f query.Filter, o query.Order, after *position, limit int, fn func(query.Row) error) (position, bool, error) {
+	users, err := s.dict.codesOf(ctx, strings.ToLower(strings.TrimSpace(f.User)))
+	if err != nil || len(users) == 0 {
+		return position{}, false, err
+	}
+	rows, err := s.byIndex(ctx, f, users, o, after, limit+1)
+	if err != nil {
+		return position{}, false, err
+	}
+	slices.SortFunc(rows, func(a, b query.Row) int {
+		c := cmp.Compare(a.Time, b.Time)
+		if c == 0 {
+			c = strings.Compare(a.EventID, b.EventID)
+		}
+		if o == query.Desc {
+			c = -c
+		}
+		return c
+	})
+	return emit(rows, limit, fn)
+}
+
+// byIndex returns the first n events, in order o after a position, that
+// name one of the user codes (events_by_user), in no particular order. It
+// reads the index's keys, then the events table bounded by their times,
+// topics and events.
+func (s *Store) byIndex(ctx context.Context, f query.Filter, users []uint32, o query.Order, after *position, n int) ([]query.Row, error) {
 	var c cond
-	c.add("user = ?", strings.ToLower(strings.TrimSpace(f.User)))
-	timeCond(&c, f)
+	c.add("user IN ?", codeSet(users))
+	timeCond(&c, f, false)
 	if after != nil {
 		keyset(&c, o, *after)
 	}
-	c.args = append(c.args, limit+1)
+	c.args = append(c.args, n)
 	rows, err := s.conn.Query(ctx, "SELECT time, event_id, topic, event FROM "+s.db+".events_by_user"+c.where()+orderBy(o)+" LIMIT ?", c.args...)
 	if err != nil {
-		return position{}, false, err
+		return nil, err
 	}
 	var (
 		keys           []position
 		topics, events []string
-		read           int
-		more           bool
 	)
 	for rows.Next() {
-		read++
 		var k position
 		var topic, event string
 		if err := rows.Scan(&k.time, &k.id, &topic, &event); err != nil {
 			rows.Close()
-			return position{}, false, err
-		}
-		if len(keys) > 0 && keys[len(keys)-1] == k {
-			continue
-		}
-		if len(keys) == limit {
-			more = true
-			break
+			return nil, err
 		}
 		keys = append(keys, k)
 		topics = appendNew(topics, topic)
 		events = appendNew(events, event)
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return position{}, false, err
+		return nil, err
 	}
 	if len(keys) == 0 {
-		return position{}, false, nil
-	}
-	if !more && read > limit {
-		more = true
+		return nil, nil
 	}
 	lo, hi := keys[0].time, keys[len(keys)-1].time
 	if lo > hi {
@@ -297,36 +446,11 @@ func (s *Store) pageByUser(ctx context.Context, f query.Filter, o query.Order, a
 	for i, k := range keys {
 		ids[i] = k.id
 	}
-	found := make(map[position]query.Row, len(keys))
-	rows, err = s.conn.Query(ctx, "SELECT "+selectColumns+" FROM "+s.db+".events"+
-		" WHERE topic IN ? AND event IN ? AND time >= ? AND time <= ? AND event_id IN ?",
-		set(topics), set(events), lo, hi, set(ids))
-	if err != nil {
-		return position{}, false, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		r, err := scan(rows)
-		if err != nil {
-			return position{}, false, err
-		}
-		found[position{r.Time, r.EventID}] = r
-	}
-	if err := rows.Err(); err != nil {
-		return position{}, false, err
-	}
-	for _, k := range keys {
-		r, ok := found[k]
-		if !ok {
-			// Retention dropped the event's partition between the two
-			// reads; the index's partition goes with it.
-			continue
-		}
-		if err := fn(r); err != nil {
-			return position{}, false, err
-		}
-	}
-	return keys[len(keys)-1], more, nil
+	// An event whose partition retention dropped between the two reads
+	// is simply not found; the index's partition goes with it.
+	return s.read(ctx, "SELECT "+selectColumns+" FROM "+s.db+".events"+
+		" WHERE topic IN ? AND event IN ? AND "+dayExpr+" >= ? AND "+dayExpr+" <= ? AND time >= ? AND time <= ? AND event_id IN ?",
+		set(topics), set(events), dayOf(lo), dayOf(hi), lo, hi, set(ids))
 }
 
 func appendNew(s []string, v string) []string {
@@ -344,6 +468,15 @@ func set(ss []string) clickhouse.GroupSet {
 	v := make([]any, len(ss))
 	for i, s := range ss {
 		v[i] = s
+	}
+	return clickhouse.GroupSet{Value: v}
+}
+
+// codeSet binds a list of codes for "x IN ?".
+func codeSet(cs []uint32) clickhouse.GroupSet {
+	v := make([]any, len(cs))
+	for i, c := range cs {
+		v[i] = c
 	}
 	return clickhouse.GroupSet{Value: v}
 }

@@ -44,6 +44,38 @@ func (s *Store) Sizes(ctx context.Context) (rows uint64, cols []ColumnSize, err 
 	return rows, cols, nil
 }
 
+// TableSize is the space one of the store's tables takes on disk.
+type TableSize struct {
+	Name         string
+	Rows         uint64
+	Compressed   uint64
+	Uncompressed uint64
+}
+
+// TableSizes returns the size of every table of the store's database
+// (the events table, its index, rollups and dictionary), from
+// system.parts' active parts.
+func (s *Store) TableSizes(ctx context.Context) ([]TableSize, error) {
+	r, err := s.conn.Query(ctx, "SELECT table, sum(rows), sum(data_compressed_bytes), sum(data_uncompressed_bytes) FROM system.parts"+
+		" WHERE database = ? AND active GROUP BY table ORDER BY table", s.dbName)
+	if err != nil {
+		return nil, fmt.Errorf("read table sizes: %w", err)
+	}
+	var out []TableSize
+	for r.Next() {
+		var t TableSize
+		if err := r.Scan(&t.Name, &t.Rows, &t.Compressed, &t.Uncompressed); err != nil {
+			r.Close()
+			return nil, fmt.Errorf("read table sizes: %w", err)
+		}
+		out = append(out, t)
+	}
+	if err := errors.Join(r.Err(), r.Close()); err != nil {
+		return nil, fmt.Errorf("read table sizes: %w", err)
+	}
+	return out, nil
+}
+
 // DropDatabase drops the store's database with every table in it, for a
 // benchmark's or a test's throwaway database. The store is unusable after.
 func (s *Store) DropDatabase(ctx context.Context) error {

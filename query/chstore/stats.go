@@ -2,8 +2,10 @@ package chstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/vigilaudit/vigil/query"
@@ -11,52 +13,53 @@ import (
 
 // rankBy maps StatsRequest.By to the events table's expression and the
 // condition that the event has a value; a fixed list, so no user text
-// reaches the SQL.
-var rankBy = map[string]struct{ expr, has string }{
-	"user":   {"arrayJoin(users)", ""},
-	"device": {"arrayJoin(devices)", ""},
-	"event":  {"toString(event)", ""},
-	"topic":  {"toString(topic)", ""},
-	"ip":     {"toString(ip)", "ip != ''"},
-	"key":    {"link_key", "link_key != ''"},
-	"folder": {"lower(hex(folder_id))", "bitAnd(hex_set, 16) != 0"},
+// reaches the SQL. Coded ranks count dictionary codes, which Stats turns
+// back into values.
+var rankBy = map[string]struct {
+	expr, has string
+	coded     bool
+}{
+	"user":   {"arrayJoin(" + userList + ")", "", true},
+	"device": {"arrayJoin(arrayFilter(x -> x != 0, arrayConcat([d0], devices)))", "", true},
+	"event":  {"toString(event)", "", false},
+	"topic":  {"toString(topic)", "", false},
+	"ip":     {"toString(ip)", "ip != ''", false},
+	"key":    {"link_key", "link_key != ''", false},
+	"folder": {"folder_id", "folder_id != 0", true},
 }
 
 // Stats counts the events matching r per time bucket and ranks a field.
 // Filters of time, topics and events only, on whole hours, are answered
-// from the hourly rollup; others from the events table, read FINAL so
-// that a duplicate not yet merged away is counted once.
+// from the hourly rollup (and a ranking by user on whole days from the
+// daily one); others from the events table, read FINAL so that a
+// duplicate not yet merged away is counted once.
 func (s *Store) Stats(ctx context.Context, r query.StatsRequest) (query.Stats, error) {
 	r.Topics, r.Events = slices.Clone(r.Topics), slices.Clone(r.Events)
 	if err := r.Validate(); err != nil {
 		return query.Stats{}, fmt.Errorf("stats: %w", err)
 	}
-	table, count := s.db+".events FINAL", "count()"
-	var c cond
-	ok := true
-	if rollupAnswers(r) {
-		table, count = s.db+".events_hourly", "sum(n)"
-		if !r.Since.IsZero() {
-			c.add("hour >= ?", r.Since.UnixMilli())
-		}
-		if !r.Until.IsZero() {
-			c.add("hour < ?", r.Until.UnixMilli())
-		}
-		f := r.Filter
-		f.Since, f.Until = time.Time{}, time.Time{}
-		timeCond(&c, f)
-	} else {
-		c, ok = filterCond(r.Filter)
-	}
 	var out query.Stats
+	if r.By != "" {
+		if _, ok := rankBy[r.By]; !ok {
+			return query.Stats{}, fmt.Errorf("stats: cannot rank by %q", r.By)
+		}
+	}
+	events, ok, err := s.filterCond(ctx, r.Filter)
+	if err != nil {
+		return query.Stats{}, fmt.Errorf("stats: %w", err)
+	}
 	if !ok {
 		return out, nil
 	}
-	from := " FROM " + table + c.where()
-	timeCol := "time"
-	if table == s.db+".events_hourly" {
-		timeCol = "hour"
+	eventsTable := s.db + ".events FINAL"
+
+	table, count, timeCol, c := eventsTable, "count()", "time", events
+	if rollupAnswers(r.Filter, time.Hour) && r.Bucket%time.Hour == 0 {
+		table, count, timeCol = s.db+".events_hourly", "sum(n)", "hour"
+		c = cond{}
+		rollupCond(&c, r.Filter, "hour")
 	}
+	from := " FROM " + table + c.where()
 
 	var total uint64
 	if err := s.conn.QueryRow(ctx, "SELECT toUInt64("+count+")"+from, c.args...).Scan(&total); err != nil {
@@ -80,61 +83,139 @@ func (s *Store) Stats(ctx context.Context, r query.StatsRequest) (query.Stats, e
 			}
 			out.Buckets = append(out.Buckets, query.Bucket{Start: time.UnixMilli(start).UTC(), Count: int64(n)})
 		}
-		if err := rows.Err(); err != nil {
-			rows.Close()
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 			return query.Stats{}, fmt.Errorf("stats: buckets: %w", err)
 		}
-		rows.Close()
 	}
 
 	if r.By != "" {
-		rb, ok := rankBy[r.By]
-		if !ok {
-			return query.Stats{}, fmt.Errorf("stats: cannot rank by %q", r.By)
+		rb := rankBy[r.By]
+		expr, table, count, c := rb.expr, eventsTable, "count()", events
+		switch {
+		case (r.By == "event" || r.By == "topic") && rollupAnswers(r.Filter, time.Hour):
+			table, count = s.db+".events_hourly", "sum(n)"
+			c = cond{}
+			rollupCond(&c, r.Filter, "hour")
+		case r.By == "user" && rollupAnswers(r.Filter, 24*time.Hour):
+			expr, table, count = "user", s.db+".users_daily", "sum(n)"
+			c = cond{}
+			rollupCond(&c, r.Filter, "day")
 		}
-		where := c.where()
-		if rb.has != "" {
-			if where == "" {
-				where = " WHERE " + rb.has
-			} else {
-				where += " AND " + rb.has
-			}
+		if rb.has != "" && table == eventsTable {
+			c.parts, c.args = append(slices.Clone(c.parts), rb.has), slices.Clone(c.args)
 		}
-		args := append(slices.Clone(c.args), r.Top)
-		// An exact GROUP BY rather than topK: topK is approximate, and
-		// counts shown next to each other must add up.
-		rows, err := s.conn.Query(ctx, "SELECT "+rb.expr+" AS v, toUInt64("+count+") AS n FROM "+table+where+
-			" GROUP BY v ORDER BY n DESC, v ASC LIMIT ?", args...)
-		if err != nil {
-			return query.Stats{}, fmt.Errorf("stats: top %s: %w", r.By, err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var v string
-			var n uint64
-			if err := rows.Scan(&v, &n); err != nil {
-				return query.Stats{}, fmt.Errorf("stats: top %s: %w", r.By, err)
-			}
-			out.Top = append(out.Top, query.Count{Value: v, Count: int64(n)})
-		}
-		if err := rows.Err(); err != nil {
+		if out.Top, err = s.rank(ctx, rb.coded, expr, count, table, c, r.Top); err != nil {
 			return query.Stats{}, fmt.Errorf("stats: top %s: %w", r.By, err)
 		}
 	}
 	return out, nil
 }
 
-// rollupAnswers reports whether the hourly rollup holds the answer to r:
-// no filter but time, topics and events, whole hours, and a ranking (if
-// any) by event or topic.
-func rollupAnswers(r query.StatsRequest) bool {
-	f := r.Filter
+// rank returns the top values of expr by count. An exact GROUP BY rather
+// than topK: topK is approximate, and counts shown next to each other must
+// add up. Ties are ordered by value.
+func (s *Store) rank(ctx context.Context, coded bool, expr, count, table string, c cond, top int) ([]query.Count, error) {
+	if top < 1 {
+		return nil, nil
+	}
+	if !coded {
+		args := append(slices.Clone(c.args), top)
+		rows, err := s.conn.Query(ctx, "SELECT "+expr+" AS v, toUInt64("+count+") AS n FROM "+table+c.where()+
+			" GROUP BY v ORDER BY n DESC, v ASC LIMIT ?", args...)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var out []query.Count
+		for rows.Next() {
+			var v string
+			var n uint64
+			if err := rows.Scan(&v, &n); err != nil {
+				return nil, err
+			}
+			out = append(out, query.Count{Value: v, Count: int64(n)})
+		}
+		return out, rows.Err()
+	}
+	// Codes: a value that two writers coded at once has two, which count
+	// as the smaller (string_aliases).
+	from, to, err := s.dict.aliases(ctx)
+	if err != nil {
+		return nil, err
+	}
+	args := slices.Clone(c.args)
+	if len(from) > 0 {
+		expr = "transform(toUInt32(" + expr + "), ?, ?, toUInt32(" + expr + "))"
+		args = append([]any{from, to}, args...)
+	}
+	rows, err := s.conn.Query(ctx, "SELECT toUInt32("+expr+") AS v, toUInt64("+count+") AS n FROM "+table+c.where()+
+		" GROUP BY v ORDER BY n DESC", args...)
+	if err != nil {
+		return nil, err
+	}
+	// Read down to the top-th count and every tie with it: the order
+	// among ties is by value, which only the decoded values tell.
+	var codes []uint32
+	var counts []uint64
+	for rows.Next() {
+		var v uint32
+		var n uint64
+		if err := rows.Scan(&v, &n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if len(counts) >= top && n < counts[top-1] {
+			break
+		}
+		codes, counts = append(codes, v), append(counts, n)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, err
+	}
+	value, err := s.dict.decode(ctx, codes)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]query.Count, len(codes))
+	for i, code := range codes {
+		v, err := value(code)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = query.Count{Value: v, Count: int64(counts[i])}
+	}
+	slices.SortFunc(out, func(a, b query.Count) int {
+		if a.Count != b.Count {
+			if a.Count > b.Count {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Value, b.Value)
+	})
+	return out[:min(top, len(out))], nil
+}
+
+// rollupAnswers reports whether a rollup of the given resolution holds
+// the answer to a filter: no filter but time, topics and events, on whole
+// units.
+func rollupAnswers(f query.Filter, unit time.Duration) bool {
 	if f.User != "" || f.Device != "" || f.SOID != "" || f.Path != "" || f.IP != "" || f.Key != "" || f.Folder != "" {
 		return false
 	}
-	hourly := func(t time.Time) bool { return t.IsZero() || t.UnixMilli()%time.Hour.Milliseconds() == 0 }
-	if !hourly(f.Since) || !hourly(f.Until) || r.Bucket%time.Hour != 0 {
-		return false
+	whole := func(t time.Time) bool { return t.IsZero() || t.UnixMilli()%unit.Milliseconds() == 0 }
+	return whole(f.Since) && whole(f.Until)
+}
+
+// rollupCond adds a rollup's conditions: its time column col, topics and
+// events.
+func rollupCond(c *cond, f query.Filter, col string) {
+	if !f.Since.IsZero() {
+		c.add(col+" >= ?", f.Since.UnixMilli())
 	}
-	return r.By == "" || r.By == "event" || r.By == "topic"
+	if !f.Until.IsZero() {
+		c.add(col+" < ?", f.Until.UnixMilli())
+	}
+	f.Since, f.Until = time.Time{}, time.Time{}
+	timeCond(c, f, false)
 }

@@ -4,10 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/ext"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/vigilaudit/vigil/query"
@@ -21,6 +26,7 @@ type Store struct {
 	dbName    string
 	retention time.Duration
 	dialect   dialect
+	dict      *dict
 }
 
 var _ query.Store = (*Store)(nil)
@@ -32,6 +38,21 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("clickhouse config: %w", err)
 	}
 	cfg = cfg.withDefaults()
+	conn, err := connect(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{conn: conn, db: quoteIdent(cfg.Database), dbName: cfg.Database, retention: cfg.Retention}
+	s.dict = newDict(conn, s.db)
+	if err := s.init(ctx); err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// connect opens the connection pool; it makes no network call.
+func connect(cfg Config) (driver.Conn, error) {
 	opts := &clickhouse.Options{
 		Addr: cfg.Addr,
 		Auth: clickhouse.Auth{
@@ -51,12 +72,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open clickhouse %v: %w", cfg.Addr, err)
 	}
-	s := &Store{conn: conn, db: quoteIdent(cfg.Database), dbName: cfg.Database, retention: cfg.Retention}
-	if err := s.init(ctx); err != nil {
-		_ = conn.Close()
-		return nil, err
-	}
-	return s, nil
+	return conn, nil
 }
 
 func (s *Store) init(ctx context.Context) error {
@@ -74,9 +90,29 @@ func (s *Store) init(ctx context.Context) error {
 // Close closes the connections.
 func (s *Store) Close() error { return s.conn.Close() }
 
-// lookupChunk bounds the ids of one existence query, to stay under the
-// server's max_query_size (256 KiB) with ids of up to 64 bytes.
-const lookupChunk = 2000
+// lookupChunk bounds the values of one look-up query (ids, dictionary
+// strings, codes), sent as an external table (withList): one query per
+// batch costs less than many small ones.
+const lookupChunk = 100_000
+
+// listTable names the external table of withList.
+const listTable = "_list"
+
+// withList sends values with the query as an external table of one
+// column v, for "x IN _list": the server parses a long IN (...) literal
+// slowly (a 10k-id look-up took 300 ms), a block not at all.
+func withList[T any](ctx context.Context, typ string, values []T) (context.Context, error) {
+	t, err := ext.NewTable(listTable, ext.Column("v", column.Type(typ)))
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range values {
+		if err := t.Append(v); err != nil {
+			return nil, err
+		}
+	}
+	return clickhouse.Context(ctx, clickhouse.WithExternalTable(t)), nil
+}
 
 // Write stores events that are not stored yet. It inserts them in one
 // batch (the caller chooses the batch size: the consume loop sends 10k to
@@ -87,37 +123,74 @@ func (s *Store) Write(ctx context.Context, events []*schema.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	recs := make([]record, 0, len(events))
+	uniq := make([]*schema.Event, 0, len(events))
 	seen := make(map[string]struct{}, len(events))
 	for _, e := range events {
 		if _, dup := seen[e.ID()]; dup {
 			continue
 		}
 		seen[e.ID()] = struct{}{}
-		rec, err := recordOf(e)
-		if err != nil {
-			return fmt.Errorf("write %d events: %w", len(events), err)
-		}
-		recs = append(recs, rec)
+		uniq = append(uniq, e)
 	}
-	stored, err := s.stored(ctx, recs)
+	stored, err := s.stored(ctx, uniq)
 	if err != nil {
 		return fmt.Errorf("write %d events: %w", len(events), err)
 	}
-	recs = slices.DeleteFunc(recs, func(r record) bool {
-		_, ok := stored[r.row.EventID]
+	uniq = slices.DeleteFunc(uniq, func(e *schema.Event) bool {
+		_, ok := stored[e.ID()]
 		return ok
 	})
-	if len(recs) == 0 {
+	if len(uniq) == 0 {
 		return nil
 	}
-	if err := s.insert(ctx, recs); err != nil {
-		return fmt.Errorf("write %d events: %w", len(recs), err)
+	if err := s.insert(ctx, uniq); err != nil {
+		return fmt.Errorf("write %d events: %w", len(uniq), err)
 	}
 	return nil
 }
 
-func (s *Store) insert(ctx context.Context, recs []record) error {
+// recordChunk is how many events one goroutine of recordsOf takes apart
+// at a time.
+const recordChunk = 1000
+
+// recordsOf takes events apart on up to one goroutine per core.
+func recordsOf(events []*schema.Event) ([]record, error) {
+	recs := make([]record, len(events))
+	workers := min(runtime.GOMAXPROCS(0), (len(events)+recordChunk-1)/recordChunk)
+	errs := make([]error, workers)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for {
+				lo := int(next.Add(recordChunk)) - recordChunk
+				if lo >= len(events) {
+					return
+				}
+				for i := lo; i < min(lo+recordChunk, len(events)); i++ {
+					r, err := recordOf(events[i])
+					if err != nil {
+						errs[w] = err
+						return
+					}
+					recs[i] = r
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return recs, nil
+}
+
+// insertChunk is how many events insert takes apart at a time, which
+// bounds the memory of the records beside the driver's columns.
+const insertChunk = 16384
+
+// insert takes events apart, codes their strings and inserts them.
+func (s *Store) insert(ctx context.Context, events []*schema.Event) error {
 	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.db+".events ("+columns+")")
 	if err != nil {
 		return fmt.Errorf("prepare insert: %w", err)
@@ -128,9 +201,30 @@ func (s *Store) insert(ctx context.Context, recs []record) error {
 			_ = b.Abort()
 		}
 	}()
-	for i := range recs {
-		if err := b.Append(recs[i].values()...); err != nil {
-			return fmt.Errorf("append event %s: %w", recs[i].row.EventID, err)
+	for len(events) > 0 {
+		chunk := events[:min(insertChunk, len(events))]
+		events = events[len(chunk):]
+		recs, err := recordsOf(chunk)
+		if err != nil {
+			return err
+		}
+		var strs []string
+		for i := range recs {
+			strs = recs[i].strings(strs)
+		}
+		codes, err := s.dict.encode(ctx, strs)
+		if err != nil {
+			return err
+		}
+		code := func(v string) uint32 { return codes[v] }
+		var bl block
+		for i := range recs {
+			bl.add(&recs[i], code)
+		}
+		for i, col := range bl.columns() {
+			if err := b.Column(i).Append(col); err != nil {
+				return fmt.Errorf("append column %d: %w", i, err)
+			}
 		}
 	}
 	sent = true
@@ -141,27 +235,33 @@ func (s *Store) insert(ctx context.Context, recs []record) error {
 }
 
 // stored returns which of the records' ids are in the events table. It
-// looks within the records' time range, topics and events, which the sort
-// key turns into a few granules per partition.
-func (s *Store) stored(ctx context.Context, recs []record) (map[string]struct{}, error) {
+// looks within the records' time range (days, for the sort key), topics
+// and events, which the sort key turns into a few granules per partition.
+func (s *Store) stored(ctx context.Context, evs []*schema.Event) (map[string]struct{}, error) {
 	out := map[string]struct{}{}
-	for len(recs) > 0 {
-		chunk := recs[:min(lookupChunk, len(recs))]
-		recs = recs[len(chunk):]
-		lo, hi := chunk[0].row.Time, chunk[0].row.Time
+	for len(evs) > 0 {
+		chunk := evs[:min(lookupChunk, len(evs))]
+		evs = evs[len(chunk):]
+		lo := chunk[0].Timestamp().UnixMilli()
+		hi := lo
 		var ids, topics, events []string
-		for i := range chunk {
-			r := &chunk[i].row
-			lo, hi = min(lo, r.Time), max(hi, r.Time)
-			ids = append(ids, r.EventID)
-			topics = append(topics, r.Topic)
-			events = append(events, r.Event)
+		for _, e := range chunk {
+			t := e.Timestamp().UnixMilli()
+			lo, hi = min(lo, t), max(hi, t)
+			spec := e.Spec()
+			ids = append(ids, e.ID())
+			topics = append(topics, string(spec.Topic))
+			events = append(events, spec.Name)
 		}
 		slices.Sort(topics)
 		slices.Sort(events)
-		rows, err := s.conn.Query(ctx, "SELECT event_id FROM "+s.db+".events"+
-			" WHERE topic IN ? AND event IN ? AND time >= ? AND time <= ? AND event_id IN ?",
-			set(slices.Compact(topics)), set(slices.Compact(events)), lo, hi, set(ids))
+		tctx, err := withList(ctx, "String", ids)
+		if err != nil {
+			return nil, fmt.Errorf("look up stored ids: %w", err)
+		}
+		rows, err := s.conn.Query(tctx, "SELECT event_id FROM "+s.db+".events"+
+			" WHERE topic IN ? AND event IN ? AND "+dayExpr+" >= ? AND "+dayExpr+" <= ? AND time >= ? AND time <= ? AND event_id IN "+listTable,
+			set(slices.Compact(topics)), set(slices.Compact(events)), dayOf(lo), dayOf(hi), lo, hi)
 		if err != nil {
 			return nil, fmt.Errorf("look up stored ids: %w", err)
 		}

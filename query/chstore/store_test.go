@@ -30,13 +30,13 @@ func testConfig(t *testing.T) Config {
 	_, _ = rand.Read(b[:])
 	cfg := Config{Addr: []string{addr}, Database: "vigil_test_" + hex.EncodeToString(b[:])}
 	t.Cleanup(func() {
-		s, err := Open(context.Background(), Config{Addr: cfg.Addr, Database: "default"})
+		conn, err := connect(cfg.withDefaults())
 		if err != nil {
 			t.Errorf("drop test database: %v", err)
 			return
 		}
-		defer s.Close()
-		if err := s.conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+quoteIdent(cfg.Database)); err != nil {
+		defer conn.Close()
+		if err := conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+quoteIdent(cfg.Database)); err != nil {
 			t.Errorf("drop test database: %v", err)
 		}
 	})
@@ -387,9 +387,7 @@ func TestConfig_Validate(t *testing.T) {
 }
 
 // TestStore_ReceivedAt: the receive time comes back exactly whether it is
-// kept as an offset from time, absolute (too far from time for an Int32
-// offset) or absent, and from rows written before received_delta, which
-// hold it absolute.
+// near time, far from it (either way) or absent.
 func TestStore_ReceivedAt(t *testing.T) {
 	s := openTest(t)
 	at := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
@@ -402,20 +400,27 @@ func TestStore_ReceivedAt(t *testing.T) {
 	if err := s.Write(t.Context(), evs); err != nil {
 		t.Fatal(err)
 	}
-	// As a row written before migration 4: absolute, no offset bit.
-	old := storetest.Build(t, map[string]any{"topic": "USER", "event": "user.signin", "user": "b@example.com", "authority": "LDAP",
-		"timestamp": at.Add(time.Minute).Format(time.RFC3339), "event_id": "ra-old"},
-		schema.Meta{Submitter: schema.Submitter{UserID: "b@example.com", DeviceID: storetest.Hex("d")}, ReceivedAt: at.Add(2 * time.Minute)})
-	rec, err := recordOf(old)
+	equalWire(t, "stream", streamAll(t, s, query.Filter{}, query.Asc), sorted(evs, query.Asc))
+}
+
+// TestOpen_RetiredLayout: a database with the layout from before the
+// first release is refused, not written to.
+func TestOpen_RetiredLayout(t *testing.T) {
+	cfg := testConfig(t)
+	s, err := Open(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec.receivedAt, rec.receivedDelta, rec.hexSet = rec.row.ReceivedAt, 0, rec.hexSet&^hasReceivedDelta
-	if err := s.insert(t.Context(), []record{rec}); err != nil {
+	if err := s.conn.Exec(t.Context(), "INSERT INTO "+s.db+".schema_migrations (version, name, applied_at) SELECT toUInt32(1), 'events', now()"); err != nil {
 		t.Fatal(err)
 	}
-	evs = append(evs, old)
-	equalWire(t, "stream", streamAll(t, s, query.Filter{}, query.Asc), sorted(evs, query.Asc))
+	_ = s.Close()
+	if s, err := Open(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "before the first release") {
+		if err == nil {
+			_ = s.Close()
+		}
+		t.Fatalf("open: %v, want the retired layout refused", err)
+	}
 }
 
 // TestOpen_MigrationRunAgain: a migration that ran but was not recorded

@@ -1,6 +1,9 @@
 // Package duckstore is the query store on an embedded DuckDB database,
-// Vigil's default. Events are kept as query.Row columns in one table keyed
-// by event_id; writes go through DuckDB's appender into an INSERT OR
-// IGNORE, so a redelivered batch changes nothing. Extensions are never
-// installed or loaded: the store works without a network.
+// Vigil's default. Events are kept as query.Row columns in one table;
+// a write appends the batch to a temporary staging table, drops the
+// event_ids already stored, and moves the rest to events and to the
+// hourly and daily-by-user rollups in one transaction, so a redelivered
+// batch changes nothing. Searches read a window at the end
+// where their order starts, widened until it holds a page. Extensions are
+// never installed or loaded: the store works without a network.
 package duckstore

@@ -1,12 +1,14 @@
 package duckstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,12 +22,12 @@ import (
 )
 
 // schemaSQL creates the events table. Rows are appended in arrival order,
-// which is close to time order, so DuckDB's per-row-group min/max of time
-// prune time ranges.
+// which is close to time order, each batch sorted by time, so DuckDB's
+// per-row-group min/max of time prune time ranges.
 //
 // event_id has no PRIMARY KEY: keeping its ART index up to date made
 // BenchmarkWrite three times slower, and the index grows with the table
-// (in memory too). Write deduplicates instead (see insertSQL). Databases
+// (in memory too). Write deduplicates instead (see dedupSQL). Databases
 // created with the key keep it; the dedup works the same on them.
 const schemaSQL = `CREATE TABLE IF NOT EXISTS events (
 	time BIGINT NOT NULL,
@@ -54,23 +56,68 @@ const schemaSQL = `CREATE TABLE IF NOT EXISTS events (
 	rest VARCHAR NOT NULL
 )`
 
+// rollupSQL creates the rollups that Write keeps up to date in the same
+// transaction as events: counts per (hour, topic, event), for the panels'
+// time series and rankings by event or topic, and per (day, topic, event,
+// user), for top users. A 10M-event table answers those from a few
+// thousand rows instead of scanning (and unnesting) millions.
+var rollupSQL = []string{
+	`CREATE TABLE IF NOT EXISTS events_hourly (
+	hour BIGINT NOT NULL,
+	topic VARCHAR NOT NULL,
+	event VARCHAR NOT NULL,
+	n BIGINT NOT NULL,
+	PRIMARY KEY (hour, topic, event)
+)`,
+	`CREATE TABLE IF NOT EXISTS users_daily (
+	day BIGINT NOT NULL,
+	topic VARCHAR NOT NULL,
+	event VARCHAR NOT NULL,
+	"user" VARCHAR NOT NULL,
+	n BIGINT NOT NULL,
+	PRIMARY KEY (day, topic, event, "user")
+)`,
+	// A database written before the rollups existed gets them filled
+	// from its events, once.
+	`INSERT INTO events_hourly SELECT (time // 3600000) * 3600000, topic, event, count(*) FROM events
+	WHERE NOT EXISTS (SELECT 1 FROM events_hourly) GROUP BY ALL`,
+	`INSERT INTO users_daily SELECT day, topic, event, u, count(*) FROM (
+	SELECT (time // 86400000) * 86400000 AS day, topic, event, unnest(users) AS u FROM events
+	WHERE NOT EXISTS (SELECT 1 FROM users_daily)) GROUP BY ALL`,
+}
+
+// batchSQL creates the staging table of one Write: a plain appender fills
+// it with the batch (a query appender runs its query once per 2048 rows),
+// dedupSQL drops what is stored already, and moveSQL moves the rest to
+// events and, counted, to the rollups.
+const batchSQL = `CREATE TEMP TABLE IF NOT EXISTS batch AS SELECT * FROM events LIMIT 0`
+
+// moveSQL moves the staged batch into events and the rollups.
+var moveSQL = []string{
+	`INSERT INTO events SELECT * FROM batch`,
+	`INSERT INTO events_hourly SELECT (time // 3600000) * 3600000 AS hour, topic, event, count(*) FROM batch GROUP BY ALL
+	ON CONFLICT DO UPDATE SET n = n + excluded.n`,
+	`INSERT INTO users_daily SELECT day, topic, event, u, count(*) FROM (
+	SELECT (time // 86400000) * 86400000 AS day, topic, event, unnest(users) AS u FROM batch) GROUP BY ALL
+	ON CONFLICT DO UPDATE SET n = n + excluded.n`,
+	`DELETE FROM batch`,
+}
+
 // readColumns are the columns a Row is rebuilt from, in scan order.
 const readColumns = `time, received_at, topic, event, event_id, submitter_user, submitter_device, ` +
 	`sid, oid, path_sid, path, path_to_sid, path_to, ip, link_key, folder_id, folder_name, role, old_role, new_role, operations, rest`
 
-// insertSQL moves an appended batch, whose times lie in [lo, hi], into
-// events, skipping the event_ids already stored in that time range (a
-// redelivered event has its first delivery's timestamp). The range lets
-// the per-row-group min/max of time skip the rest of the table: a batch
-// in arrival order reads about its own size, however big the table is;
-// one with a straggler reads the row groups back to the straggler's time.
-// The appender names the batch's columns col1, col2...: event_id is col5.
-// Write has removed the batch's own repeats, and writes are serialized,
-// so nothing comes between the check and the insert.
-func insertSQL(lo, hi int64) string {
-	return `INSERT INTO events SELECT * FROM appended_data a WHERE NOT EXISTS (` +
-		`SELECT 1 FROM events e WHERE e.time >= ` + strconv.FormatInt(lo, 10) + ` AND e.time <= ` + strconv.FormatInt(hi, 10) +
-		` AND e.event_id = a.col5)`
+// dedupSQL drops from the staged batch, whose times lie in [lo, hi], the
+// event_ids already stored in that time range (a redelivered event has
+// its first delivery's timestamp). The range lets the per-row-group
+// min/max of time skip the rest of the table: a batch in arrival order
+// reads about its own size, however big the table is; one with a
+// straggler reads the row groups back to the straggler's time. Write has
+// removed the batch's own repeats, and writes are serialized, so nothing
+// comes between the check and the insert.
+func dedupSQL(lo, hi int64) string {
+	return `DELETE FROM batch WHERE event_id IN (SELECT e.event_id FROM events e WHERE e.time >= ` + strconv.FormatInt(lo, 10) +
+		` AND e.time <= ` + strconv.FormatInt(hi, 10) + ` AND e.event_id IN (SELECT event_id FROM batch))`
 }
 
 // Option changes how Open sets the database up.
@@ -129,9 +176,20 @@ func Open(path string, opts ...Option) (*Store, error) {
 		_ = s.closeAll()
 		return nil, fmt.Errorf("create events table: %w", err)
 	}
+	for _, q := range rollupSQL {
+		if _, err := s.db.ExecContext(ctx, q); err != nil {
+			_ = s.closeAll()
+			return nil, fmt.Errorf("create rollups: %w", err)
+		}
+	}
 	if s.wconn, err = s.db.Conn(ctx); err != nil {
 		_ = s.closeAll()
 		return nil, fmt.Errorf("open duckdb write connection: %w", err)
+	}
+	// The staging table is temporary: of this connection, never logged.
+	if _, err := s.wconn.ExecContext(ctx, batchSQL); err != nil {
+		_ = s.closeAll()
+		return nil, fmt.Errorf("create staging table: %w", err)
 	}
 	return s, nil
 }
@@ -178,6 +236,14 @@ func (s *Store) Write(ctx context.Context, events []*schema.Event) error {
 	if err != nil {
 		return fmt.Errorf("write %d events: %w", len(events), err)
 	}
+	// In time order, the batch's row groups and segments span narrow time
+	// ranges, which their min/max let time-bounded scans skip.
+	slices.SortFunc(rows, func(a, b query.Row) int {
+		if a.Time != b.Time {
+			return cmp.Compare(a.Time, b.Time)
+		}
+		return strings.Compare(a.EventID, b.EventID)
+	})
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -241,13 +307,7 @@ func (s *Store) insert(ctx context.Context, rows []query.Row) (err error) {
 		if !ok {
 			return fmt.Errorf("unexpected driver connection %T", dc)
 		}
-		lo, hi := rows[0].Time, rows[0].Time
-		for i := range rows {
-			lo, hi = min(lo, rows[i].Time), max(hi, rows[i].Time)
-		}
-		// The SQL holds only the two numbers; the appender takes no
-		// parameters.
-		a, err := duckdb.NewTableAppender(conn, insertSQL(lo, hi), "", "", "events", nil)
+		a, err := duckdb.NewAppender(conn, "temp", "main", "batch")
 		if err != nil {
 			return err
 		}
@@ -268,6 +328,16 @@ func (s *Store) insert(ctx context.Context, rows []query.Row) (err error) {
 	})
 	if err != nil {
 		return err
+	}
+	lo, hi := rows[0].Time, rows[0].Time
+	for i := range rows {
+		lo, hi = min(lo, rows[i].Time), max(hi, rows[i].Time)
+	}
+	// The SQL holds only the two numbers.
+	for _, q := range append([]string{dedupSQL(lo, hi)}, moveSQL...) {
+		if _, err = s.wconn.ExecContext(ctx, q); err != nil {
+			return err
+		}
 	}
 	_, err = s.wconn.ExecContext(ctx, "COMMIT")
 	return err
@@ -296,23 +366,87 @@ func (s *Store) Search(ctx context.Context, p query.Page) (query.Result, error) 
 		after = &c
 	}
 	where, args := whereOf(p.Filter, after, p.Order)
-	args = append(args, p.Limit+1)
-	q := "SELECT " + readColumns + " FROM events" + where + orderBy(p.Order) + " LIMIT ?"
-	var res query.Result
-	var last query.Row
-	err := s.scan(ctx, q, args, func(r *query.Row, wire []byte) error {
-		if len(res.Events) == p.Limit {
-			res.NextCursor = query.Cursor{Time: last.Time, EventID: last.EventID}.Encode(p.Filter, p.Order)
-			return errStop
+	from, to, windowed := s.span(ctx, p.Filter, p.Order, after)
+	for w := time.Hour.Milliseconds(); ; {
+		// A window bounds only the far end, so that it holds every match
+		// from the start of the order to that end; its SQL holds only a
+		// number of this function's own making.
+		window := ""
+		if windowed && w < to-from {
+			if p.Order == query.Asc {
+				window = "time < " + strconv.FormatInt(from+w, 10)
+			} else {
+				window = "time >= " + strconv.FormatInt(to-w, 10)
+			}
 		}
-		res.Events = append(res.Events, wire)
-		last = *r
-		return nil
-	})
-	if err != nil {
-		return query.Result{}, fmt.Errorf("search events: %w", err)
+		wwhere, wargs := where, slices.Clone(args)
+		if window != "" {
+			if wwhere == "" {
+				wwhere = " WHERE " + window
+			} else {
+				wwhere += " AND " + window
+			}
+		}
+		wargs = append(wargs, p.Limit+1)
+		q := "SELECT " + readColumns + " FROM events" + wwhere + orderBy(p.Order) + " LIMIT ?"
+		var res query.Result
+		var last query.Row
+		n := 0
+		err := s.scan(ctx, q, wargs, func(r *query.Row, wire []byte) error {
+			n++
+			if len(res.Events) == p.Limit {
+				res.NextCursor = query.Cursor{Time: last.Time, EventID: last.EventID}.Encode(p.Filter, p.Order)
+				return errStop
+			}
+			res.Events = append(res.Events, wire)
+			last = *r
+			return nil
+		})
+		if err != nil {
+			return query.Result{}, fmt.Errorf("search events: %w", err)
+		}
+		if window == "" || n > p.Limit {
+			return res, nil
+		}
+		w = widen(w, n, p.Limit)
 	}
-	return res, nil
+}
+
+// widen returns the next window after one of width w held n matches, too
+// few for a page of limit: wide enough for the page at the rate seen, with
+// room to spare, and at least twice as wide.
+func widen(w int64, n, limit int) int64 {
+	if n == 0 {
+		return w * 16
+	}
+	return w * min(max(int64(2*(limit+1)/n)+1, 2), 64)
+}
+
+// span returns the time range a search can find events in, from the
+// rollup's first and last hours, narrowed by the filter and the cursor.
+// A search reads (and sorts) every match before its LIMIT, so the newest
+// events of a big table come much faster from a window at the end where
+// the order starts, widened until it holds a page.
+func (s *Store) span(ctx context.Context, f query.Filter, o query.Order, after *query.Cursor) (from, to int64, ok bool) {
+	var lo, hi sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, "SELECT min(hour), max(hour) + 3600000 FROM events_hourly").Scan(&lo, &hi); err != nil || !lo.Valid {
+		return 0, 0, false
+	}
+	from, to = lo.Int64, hi.Int64
+	if !f.Since.IsZero() {
+		from = max(from, f.Since.UnixMilli())
+	}
+	if !f.Until.IsZero() {
+		to = min(to, f.Until.UnixMilli())
+	}
+	if after != nil {
+		if o == query.Asc {
+			from = max(from, after.Time)
+		} else {
+			to = min(to, after.Time+1)
+		}
+	}
+	return from, to, true
 }
 
 var errStop = errors.New("stop")
@@ -418,21 +552,32 @@ var rankColumns = map[string]string{
 	"folder": "folder_id",
 }
 
-// Stats counts matching events.
+// Stats counts matching events. A filter of only time, topics and events
+// on whole hours is counted from events_hourly, and ranked by user on
+// whole days from users_daily; everything else from events.
 func (s *Store) Stats(ctx context.Context, req query.StatsRequest) (query.Stats, error) {
 	req.Filter = cloneFilter(req.Filter)
 	if err := req.Validate(); err != nil {
 		return query.Stats{}, err
 	}
 	where, args := whereOf(req.Filter, nil, query.Asc)
+	table, count, timeCol := "events", "count(*)", "time"
+	cwhere, cargs := where, args
+	hourly := rollupAnswers(req.Filter, time.Hour)
+	if hourly && req.Bucket%time.Hour == 0 {
+		table, count, timeCol = "events_hourly", "sum(n)", "hour"
+		cwhere, cargs = rollupWhere(req.Filter, "hour")
+	}
 	var st query.Stats
-	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM events"+where, args...).Scan(&st.Total); err != nil {
+	var total sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, "SELECT "+count+" FROM "+table+cwhere, cargs...).Scan(&total); err != nil {
 		return query.Stats{}, fmt.Errorf("count events: %w", err)
 	}
+	st.Total = total.Int64
 	if req.Bucket > 0 {
 		ms := req.Bucket.Milliseconds()
-		q := "SELECT (time // ?) * ? AS b, count(*) FROM events" + where + " GROUP BY b ORDER BY b"
-		rows, err := s.db.QueryContext(ctx, q, append([]any{ms, ms}, args...)...)
+		q := "SELECT (" + timeCol + " // ?) * ? AS b, " + count + " FROM " + table + cwhere + " GROUP BY b ORDER BY b"
+		rows, err := s.db.QueryContext(ctx, q, append([]any{ms, ms}, cargs...)...)
 		if err != nil {
 			return query.Stats{}, fmt.Errorf("count events per bucket: %w", err)
 		}
@@ -455,7 +600,16 @@ func (s *Store) Stats(ctx context.Context, req query.StatsRequest) (query.Stats,
 			return query.Stats{}, &query.ParamError{Param: "by", Reason: "cannot rank " + req.By}
 		}
 		q := "SELECT v, count(*) AS n FROM (SELECT " + col + " AS v FROM events" + where + ") WHERE v <> '' GROUP BY v ORDER BY n DESC, v LIMIT ?"
-		rows, err := s.db.QueryContext(ctx, q, append(args, req.Top)...)
+		rargs := args
+		switch {
+		case (req.By == "event" || req.By == "topic") && hourly:
+			w, a := rollupWhere(req.Filter, "hour")
+			q, rargs = "SELECT "+col+" AS v, sum(n) AS n FROM events_hourly"+w+" GROUP BY v ORDER BY n DESC, v LIMIT ?", a
+		case req.By == "user" && rollupAnswers(req.Filter, 24*time.Hour):
+			w, a := rollupWhere(req.Filter, "day")
+			q, rargs = `SELECT "user" AS v, sum(n) AS n FROM users_daily`+w+" GROUP BY v ORDER BY n DESC, v LIMIT ?", a
+		}
+		rows, err := s.db.QueryContext(ctx, q, append(slices.Clone(rargs), req.Top)...)
 		if err != nil {
 			return query.Stats{}, fmt.Errorf("rank events by %s: %w", req.By, err)
 		}
@@ -473,6 +627,38 @@ func (s *Store) Stats(ctx context.Context, req query.StatsRequest) (query.Stats,
 		}
 	}
 	return st, nil
+}
+
+// rollupAnswers reports whether a rollup of the given resolution holds
+// the answer for f: no filter but time, topics and events, on whole units.
+func rollupAnswers(f query.Filter, unit time.Duration) bool {
+	if f.User != "" || f.Device != "" || f.SOID != "" || f.Path != "" || f.IP != "" || f.Key != "" || f.Folder != "" {
+		return false
+	}
+	whole := func(t time.Time) bool { return t.IsZero() || t.UnixMilli()%unit.Milliseconds() == 0 }
+	return whole(f.Since) && whole(f.Until)
+}
+
+// rollupWhere is whereOf for a rollup whose time column is col.
+func rollupWhere(f query.Filter, col string) (string, []any) {
+	g := query.Filter{Topics: f.Topics, Events: f.Events}
+	where, args := whereOf(g, nil, query.Asc)
+	var conds []string
+	if !f.Since.IsZero() {
+		conds = append(conds, col+" >= ?")
+		args = append(args, f.Since.UnixMilli())
+	}
+	if !f.Until.IsZero() {
+		conds = append(conds, col+" < ?")
+		args = append(args, f.Until.UnixMilli())
+	}
+	if len(conds) == 0 {
+		return where, args
+	}
+	if where == "" {
+		return " WHERE " + strings.Join(conds, " AND "), args
+	}
+	return where + " AND " + strings.Join(conds, " AND "), args
 }
 
 // cloneFilter copies f's lists, which Validate rewrites in place.

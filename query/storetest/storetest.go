@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) query.Store) {
 		{"BadCursor", testBadCursor},
 		{"Redelivery", testRedelivery},
 		{"Stats", testStats},
+		{"RollupsAgreeWithEvents", testRollupsAgree},
 		{"TimeZones", testTimeZones},
 		{"Injection", testInjection},
 		{"InvalidFilter", testInvalidFilter},
@@ -567,6 +568,43 @@ func testStats(t *testing.T, s query.Store) {
 	st, err = s.Stats(ctx, query.StatsRequest{Bucket: 24 * time.Hour})
 	if err != nil || len(st.Buckets) != 1 || st.Buckets[0].Count != int64(len(events)) || !st.Buckets[0].Start.Equal(start) {
 		t.Errorf("day bucket: %+v, %v", st.Buckets, err)
+	}
+}
+
+// testRollupsAgree: rankings and counts that a store may answer from its
+// rollups (whole hours and days, no filter but time, topics and events)
+// equal those over the events themselves (the same range off by a
+// millisecond), after redeliveries.
+func testRollupsAgree(t *testing.T, s query.Store) {
+	start := time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC)
+	events, err := Generate(11, 900, 17, start, 50*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, s, events[:600])
+	write(t, s, events[300:])
+	write(t, s, events)
+	ctx := context.Background()
+	for _, by := range []string{"user", "device", "event", "topic"} {
+		for _, f := range []query.Filter{{}, {Topics: []schema.Topic{"FILE"}}, {Since: start.Add(24 * time.Hour), Until: start.Add(48 * time.Hour)}} {
+			whole, err := s.Stats(ctx, query.StatsRequest{Filter: f, Bucket: time.Hour, By: by, Top: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := f
+			if g.Since.IsZero() {
+				g.Since = start.Add(-time.Millisecond)
+			} else {
+				g.Since = g.Since.Add(-time.Millisecond)
+			}
+			odd, err := s.Stats(ctx, query.StatsRequest{Filter: g, Bucket: time.Hour, By: by, Top: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(odd, whole); diff != "" {
+				t.Errorf("by %s, filter %+v: whole units differ from the events (-events +whole):\n%s", by, f, diff)
+			}
+		}
 	}
 }
 
