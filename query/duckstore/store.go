@@ -367,6 +367,12 @@ func (s *Store) Search(ctx context.Context, p query.Page) (query.Result, error) 
 	}
 	where, args := whereOf(p.Filter, after, p.Order)
 	from, to, windowed := s.span(ctx, p.Filter, p.Order, after)
+	// A user's events are found by searching every event's users list,
+	// which costs the same per row read whichever way: one scan of the
+	// filter is fastest for them (measured at 10M events). Other searches
+	// read the page's keys from a window first, then the page.
+	keysFirst := p.Filter.User == ""
+	windowed = windowed && keysFirst
 	for w := time.Hour.Milliseconds(); ; {
 		// A window bounds only the far end, so that it holds every match
 		// from the start of the order to that end; its SQL holds only a
@@ -388,28 +394,81 @@ func (s *Store) Search(ctx context.Context, p query.Page) (query.Result, error) 
 			}
 		}
 		wargs = append(wargs, p.Limit+1)
-		q := "SELECT " + readColumns + " FROM events" + wwhere + orderBy(p.Order) + " LIMIT ?"
-		var res query.Result
-		var last query.Row
-		n := 0
-		err := s.scan(ctx, q, wargs, func(r *query.Row, wire []byte) error {
-			n++
-			if len(res.Events) == p.Limit {
-				res.NextCursor = query.Cursor{Time: last.Time, EventID: last.EventID}.Encode(p.Filter, p.Order)
-				return errStop
+		if !keysFirst {
+			res, err := s.searchRows(ctx, "SELECT "+readColumns+" FROM events"+wwhere+orderBy(p.Order)+" LIMIT ?", wargs, p)
+			if err != nil {
+				return query.Result{}, fmt.Errorf("search events: %w", err)
 			}
-			res.Events = append(res.Events, wire)
-			last = *r
-			return nil
-		})
+			return res, nil
+		}
+		// The page's keys first: DuckDB sorts whole rows before a LIMIT,
+		// and keys are a fraction of them.
+		keys, err := s.keys(ctx, "SELECT time, event_id FROM events"+wwhere+orderBy(p.Order)+" LIMIT ?", wargs)
 		if err != nil {
 			return query.Result{}, fmt.Errorf("search events: %w", err)
 		}
-		if window == "" || n > p.Limit {
-			return res, nil
+		if window != "" && len(keys) <= p.Limit {
+			w = widen(w, len(keys), p.Limit)
+			continue
 		}
-		w = widen(w, n, p.Limit)
+		if len(keys) == 0 {
+			return query.Result{}, nil
+		}
+		lo, hi := keys[0].Time, keys[len(keys)-1].Time
+		if lo > hi {
+			lo, hi = hi, lo
+		}
+		marks := make([]string, len(keys))
+		kargs := []any{lo, hi}
+		for i, k := range keys {
+			marks[i] = "?"
+			kargs = append(kargs, k.EventID)
+		}
+		// event_ids are unique in events (Write): these are the page's
+		// rows, and the one after it.
+		kargs = append(kargs, p.Limit+1)
+		q := "SELECT " + readColumns + " FROM events WHERE time >= ? AND time <= ? AND event_id IN (" + strings.Join(marks, ", ") + ")" +
+			orderBy(p.Order) + " LIMIT ?"
+		res, err := s.searchRows(ctx, q, kargs, p)
+		if err != nil {
+			return query.Result{}, fmt.Errorf("search events: %w", err)
+		}
+		return res, nil
 	}
+}
+
+// searchRows runs a query of up to p.Limit+1 rows and makes the page.
+func (s *Store) searchRows(ctx context.Context, q string, args []any, p query.Page) (query.Result, error) {
+	var res query.Result
+	var last query.Row
+	err := s.scan(ctx, q, args, func(r *query.Row, wire []byte) error {
+		if len(res.Events) == p.Limit {
+			res.NextCursor = query.Cursor{Time: last.Time, EventID: last.EventID}.Encode(p.Filter, p.Order)
+			return errStop
+		}
+		res.Events = append(res.Events, wire)
+		last = *r
+		return nil
+	})
+	return res, err
+}
+
+// keys runs a query of (time, event_id).
+func (s *Store) keys(ctx context.Context, q string, args []any) ([]query.Cursor, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []query.Cursor
+	for rows.Next() {
+		var k query.Cursor
+		if err := rows.Scan(&k.Time, &k.EventID); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
 }
 
 // widen returns the next window after one of width w held n matches, too
