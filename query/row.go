@@ -507,6 +507,13 @@ func splitObject(b []byte) ([]member, error) {
 	}
 }
 
+// SkipString returns the index after the JSON string that starts at
+// b[i], for stores that walk compact JSON such as Row.Rest.
+func SkipString(b []byte, i int) (int, bool) { return skipString(b, i) }
+
+// SkipValue returns the index after the JSON value that starts at b[i].
+func SkipValue(b []byte, i int) (int, bool) { return skipValue(b, i) }
+
 // skipString returns the index after the JSON string that starts at i.
 func skipString(b []byte, i int) (int, bool) {
 	for j := i + 1; j < len(b); j++ {

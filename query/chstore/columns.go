@@ -334,7 +334,7 @@ func template(r query.Row, times *[]int64) (string, error) {
 				i++
 				continue
 			}
-			end, ok := skipString(b, i)
+			end, ok := query.SkipString(b, i)
 			if !ok {
 				return errBadRest
 			}
@@ -421,7 +421,7 @@ func untemplate(tmpl string, users, devices []string, times []int64, at int64) (
 		c := b[i]
 		switch c {
 		case '"':
-			end, ok := skipString(b, i)
+			end, ok := query.SkipString(b, i)
 			if !ok {
 				return "", errBadRest
 			}
@@ -475,12 +475,12 @@ func splitTop(b []byte) ([]member, error) {
 		if i >= len(b) || b[i] != '"' {
 			return nil, errBadRest
 		}
-		end, ok := skipString(b, i)
+		end, ok := query.SkipString(b, i)
 		if !ok || end >= len(b) || b[end] != ':' {
 			return nil, errBadRest
 		}
 		key := b[i:end]
-		ve, ok := skipValue(b, end+1)
+		ve, ok := query.SkipValue(b, end+1)
 		if !ok || ve >= len(b) {
 			return nil, errBadRest
 		}
@@ -494,56 +494,4 @@ func splitTop(b []byte) ([]member, error) {
 			return nil, errBadRest
 		}
 	}
-}
-
-// skipString returns the index after the JSON string that starts at i.
-func skipString(b []byte, i int) (int, bool) {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1, true
-		}
-	}
-	return 0, false
-}
-
-// skipValue returns the index after the JSON value that starts at i.
-func skipValue(b []byte, i int) (int, bool) {
-	if i >= len(b) {
-		return 0, false
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				e, ok := skipString(b, j)
-				if !ok {
-					return 0, false
-				}
-				j = e - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1, true
-				}
-			}
-		}
-		return 0, false
-	}
-	j := i
-	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' {
-		j++
-	}
-	if j == i {
-		return 0, false
-	}
-	return j, true
 }
