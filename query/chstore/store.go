@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -149,42 +146,6 @@ func (s *Store) Write(ctx context.Context, events []*schema.Event) error {
 	return nil
 }
 
-// recordChunk is how many events one goroutine of recordsOf takes apart
-// at a time.
-const recordChunk = 1000
-
-// recordsOf takes events apart on up to one goroutine per core.
-func recordsOf(events []*schema.Event) ([]record, error) {
-	recs := make([]record, len(events))
-	workers := min(runtime.GOMAXPROCS(0), (len(events)+recordChunk-1)/recordChunk)
-	errs := make([]error, workers)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for {
-				lo := int(next.Add(recordChunk)) - recordChunk
-				if lo >= len(events) {
-					return
-				}
-				for i := lo; i < min(lo+recordChunk, len(events)); i++ {
-					r, err := recordOf(events[i])
-					if err != nil {
-						errs[w] = err
-						return
-					}
-					recs[i] = r
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return recs, nil
-}
-
 // insertChunk is how many events insert takes apart at a time, which
 // bounds the memory of the records beside the driver's columns.
 const insertChunk = 16384
@@ -204,7 +165,7 @@ func (s *Store) insert(ctx context.Context, events []*schema.Event) error {
 	for len(events) > 0 {
 		chunk := events[:min(insertChunk, len(events))]
 		events = events[len(chunk):]
-		recs, err := recordsOf(chunk)
+		recs, err := query.Convert(chunk, recordOf)
 		if err != nil {
 			return err
 		}

@@ -7,12 +7,10 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
@@ -232,7 +230,7 @@ func (s *Store) Write(ctx context.Context, events []*schema.Event) error {
 		seen[e.ID()] = struct{}{}
 		uniq = append(uniq, e)
 	}
-	rows, err := rowsOf(uniq)
+	rows, err := query.Convert(uniq, query.RowOf)
 	if err != nil {
 		return fmt.Errorf("write %d events: %w", len(events), err)
 	}
@@ -253,43 +251,6 @@ func (s *Store) Write(ctx context.Context, events []*schema.Event) error {
 		return fmt.Errorf("write %d events: %w", len(rows), err)
 	}
 	return nil
-}
-
-// rowChunk is how many events one goroutine of rowsOf takes apart at a
-// time.
-const rowChunk = 1000
-
-// rowsOf takes events apart, on up to one goroutine per core: it is a
-// third of Write's time, and DuckDB is idle meanwhile.
-func rowsOf(events []*schema.Event) ([]query.Row, error) {
-	rows := make([]query.Row, len(events))
-	workers := min(runtime.GOMAXPROCS(0), (len(events)+rowChunk-1)/rowChunk)
-	errs := make([]error, workers)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for {
-				lo := int(next.Add(rowChunk)) - rowChunk
-				if lo >= len(events) {
-					return
-				}
-				for i := lo; i < min(lo+rowChunk, len(events)); i++ {
-					r, err := query.RowOf(events[i])
-					if err != nil {
-						errs[w] = err
-						return
-					}
-					rows[i] = r
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return rows, nil
 }
 
 // insert appends rows in one transaction.
