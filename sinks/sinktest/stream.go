@@ -360,3 +360,34 @@ func NewDiscardReceiver(tb testing.TB, cfg *TLSReceiverConfig) (addr string) {
 	})
 	return ln.Addr().String()
 }
+
+// Capture accepts one plain TCP connection, runs send with its address,
+// and returns every byte the connection carried until it closed: the
+// exact wire bytes of a sink, for golden files.
+func Capture(t testing.TB, send func(addr string)) []byte {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan []byte, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer c.Close()
+		b, _ := io.ReadAll(c) // what arrived before an error is what is compared
+		got <- b
+	}()
+	send(ln.Addr().String())
+	select {
+	case b := <-got:
+		return b
+	case <-time.After(10 * time.Second):
+		t.Fatal("the capture receiver got no closed connection")
+		return nil
+	}
+}

@@ -6,13 +6,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -134,38 +131,18 @@ func TestWire_Golden(t *testing.T) {
 		}
 		batch = append(batch, sinks.Record{ID: env.EventID, Value: line})
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	got := make(chan []byte, 1)
-	go func() {
-		c, err := ln.Accept()
+	wire := sinktest.Capture(t, func(addr string) {
+		s, err := syslogsink.New(syslogsink.Config{Address: addr, Facility: "local4", Hostname: "vigil-1.example.com"})
 		if err != nil {
-			got <- nil
-			return
+			t.Fatal(err)
 		}
-		defer c.Close()
-		b, _ := io.ReadAll(c) // what arrived before an error is what is compared
-		got <- b
-	}()
-	s, err := syslogsink.New(syslogsink.Config{Address: ln.Addr().String(), Facility: "local4", Hostname: "vigil-1.example.com"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Write(context.Background(), batch); err != nil {
-		t.Fatalf("Write: %v", err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	var wire []byte
-	select {
-	case wire = <-got:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the capture receiver got no closed connection")
-	}
+		if err := s.Write(context.Background(), batch); err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	})
 	path := filepath.Join("testdata", "wire.golden")
 	if *update {
 		if err := os.WriteFile(path, wire, 0o644); err != nil {

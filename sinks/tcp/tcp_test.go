@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"flag"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -291,7 +290,7 @@ func TestWire_Golden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wire := capture(t, func(addr string) {
+	wire := sinktest.Capture(t, func(addr string) {
 		s := newSink(t, tcp.Config{Address: addr})
 		if err := s.Write(context.Background(), records(in)); err != nil {
 			t.Fatalf("Write: %v", err)
@@ -312,36 +311,6 @@ func records(jsonl []byte) []sinks.Record {
 		out = append(out, sinks.Record{ID: env.EventID, Value: line})
 	}
 	return out
-}
-
-// capture accepts one connection, runs send with its address, and returns
-// every byte the connection carried.
-func capture(t *testing.T, send func(addr string)) []byte {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	got := make(chan []byte, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			got <- nil
-			return
-		}
-		defer c.Close()
-		b, _ := io.ReadAll(c) // what arrived before an error is what is compared
-		got <- b
-	}()
-	send(ln.Addr().String())
-	select {
-	case b := <-got:
-		return b
-	case <-time.After(10 * time.Second):
-		t.Fatal("the capture receiver got no closed connection")
-		return nil
-	}
 }
 
 func golden(t *testing.T, path string, got []byte) {
