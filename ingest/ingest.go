@@ -13,29 +13,51 @@ import (
 
 	"github.com/vigilaudit/vigil/ingest/eventlog"
 	"github.com/vigilaudit/vigil/internal/auth"
+	"github.com/vigilaudit/vigil/internal/config"
 	"github.com/vigilaudit/vigil/schema"
 )
 
 // Config holds ingest's limits and windows. Zero values are the defaults.
 type Config struct {
 	// MaxBodyBytes bounds a request body after decompression (64 MiB).
-	MaxBodyBytes int64
+	MaxBodyBytes int64 `yaml:"max_body_bytes" size:"bytes"`
 	// MaxEvents bounds the events of one request (100,000).
-	MaxEvents int
+	MaxEvents int `yaml:"max_events"`
 	// MaxEventBytes bounds one event's JSON (1 MiB); a longer one is
 	// rejected on its own.
-	MaxEventBytes int
+	MaxEventBytes int `yaml:"max_event_bytes" size:"bytes"`
 	// Limits are the schema's per-field limits (string length, extras).
-	Limits schema.Limits
+	Limits schema.Limits `yaml:",inline"`
 	// DedupWindow and DedupMaxIDs bound the event_ids remembered to
 	// answer re-sent events as duplicates (24 h, 10 million).
-	DedupWindow time.Duration
-	DedupMaxIDs int
+	DedupWindow time.Duration `yaml:"dedup_window"`
+	DedupMaxIDs int           `yaml:"dedup_max_ids"`
 	// DeviceRate is the events per second one device may submit on
 	// average (100,000), DeviceBurst how many at once (MaxEvents at
 	// least). Over it: 429 with Retry-After.
-	DeviceRate  float64
-	DeviceBurst int
+	DeviceRate  float64 `yaml:"device_rate"`
+	DeviceBurst int     `yaml:"device_burst"`
+}
+
+// Validate checks that no limit is negative.
+func (c Config) Validate() error {
+	var p config.Problems
+	p.NotNegative("max_body_bytes", c.MaxBodyBytes)
+	p.NotNegative("max_events", int64(c.MaxEvents))
+	p.NotNegative("max_event_bytes", int64(c.MaxEventBytes))
+	p.NotNegative("max_string_len", int64(c.Limits.MaxStringLen))
+	p.NotNegative("max_extra_fields", int64(c.Limits.MaxExtraFields))
+	p.NotNegative("max_extra_bytes", int64(c.Limits.MaxExtraBytes))
+	p.NotNegative("dedup_window", int64(c.DedupWindow))
+	p.NotNegative("dedup_max_ids", int64(c.DedupMaxIDs))
+	if c.DeviceRate < 0 {
+		p.Add("device_rate", "must not be negative")
+	}
+	p.NotNegative("device_burst", int64(c.DeviceBurst))
+	if c.MaxEventBytes > 0 && c.MaxBodyBytes > 0 && int64(c.MaxEventBytes) > c.MaxBodyBytes {
+		p.Add("max_event_bytes", "must not exceed max_body_bytes")
+	}
+	return p.Err()
 }
 
 func (c Config) withDefaults() Config {

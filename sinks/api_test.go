@@ -14,6 +14,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/vigilaudit/vigil/ingest/eventlog"
 )
 
 // roleGate lets a request through when its X-Role header is one of roles;
@@ -39,7 +41,7 @@ func TestAPI_Routes(t *testing.T) {
 	if err := fw.Handle(context.Background(), events(3)); err != nil {
 		t.Fatal(err)
 	}
-	replay := func(ctx context.Context, since time.Time, fn func(Record) error) error { return nil }
+	replay := func(ctx context.Context, since time.Time, fn func(eventlog.Record) error) error { return nil }
 	mgr := NewManager([]*Forwarder{fw}, ManagerConfig{DeadLetter: dl, Replay: replay,
 		Lag: func(context.Context, string) (int64, error) { return 42, nil }})
 	ctx, cancel := context.WithCancel(context.Background())

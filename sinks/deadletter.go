@@ -9,6 +9,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+
+	"github.com/vigilaudit/vigil/ingest/eventlog"
 )
 
 // Parked is an event a sink refused permanently, kept for an admin to
@@ -60,7 +62,7 @@ func (d *DeadLetter) Close() error { return d.db.Close() }
 // Park stores recs for sink with the reason they were refused, in one
 // transaction; it returns once they are on disk. An event the sink has
 // parked already (a batch handed over again) is kept once.
-func (d *DeadLetter) Park(ctx context.Context, sink string, recs []Record, reason string, at time.Time) error {
+func (d *DeadLetter) Park(ctx context.Context, sink string, recs []eventlog.Record, reason string, at time.Time) error {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("park %d events: %w", len(recs), err)
@@ -144,6 +146,6 @@ func (d *DeadLetter) Remove(ctx context.Context, sink string, ids []int64) error
 }
 
 // record rebuilds the log record of a parked event.
-func (p Parked) record() Record {
-	return Record{ID: p.EventID, Key: p.key, Value: p.Event}
+func (p Parked) record() eventlog.Record {
+	return eventlog.Record{ID: p.EventID, Key: p.key, Value: p.Event}
 }

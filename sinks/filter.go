@@ -1,45 +1,12 @@
 package sinks
 
 import (
-	"fmt"
 	"maps"
 	"slices"
 	"strings"
 
 	"github.com/valyala/fastjson"
 )
-
-// Filter chooses the events a sink receives. Empty lists mean all; every
-// condition given must hold.
-type Filter struct {
-	// Topics and Events list the topics and event names to keep.
-	Topics []string
-	Events []string
-	// Match keeps events whose field at each path ("user",
-	// "caller.email") equals the value: a string field by its text,
-	// another JSON value by its JSON text (true, 42).
-	Match map[string]string
-}
-
-// Validate checks that no entry is empty.
-func (f Filter) Validate() error {
-	for i, t := range f.Topics {
-		if strings.TrimSpace(t) == "" {
-			return fmt.Errorf("topics[%d] must not be empty", i)
-		}
-	}
-	for i, e := range f.Events {
-		if strings.TrimSpace(e) == "" {
-			return fmt.Errorf("events[%d] must not be empty", i)
-		}
-	}
-	for path := range f.Match {
-		if path == "" || slices.Contains(strings.Split(path, "."), "") {
-			return fmt.Errorf("match key %q is not a field path", path)
-		}
-	}
-	return nil
-}
 
 // IsZero reports whether the filter keeps every event.
 func (f Filter) IsZero() bool {

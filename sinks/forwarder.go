@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/vigilaudit/vigil/ingest/eventlog"
 )
 
 // ForwarderConfig configures one sink's Forwarder.
@@ -43,7 +45,7 @@ type Forwarder struct {
 	// dead-letter replays share the sink.
 	mu      sync.Mutex
 	match   *matcher
-	scratch []Record
+	scratch []eventlog.Record
 	// dlReplay is held by the one dead-letter replay that may run.
 	dlReplay sync.Mutex
 
@@ -98,7 +100,7 @@ func (f *Forwarder) Group() string { return "sink." + f.cfg.Name }
 // Handle delivers the events of batch that pass the filter. It returns
 // nil once they are delivered or parked in the dead letter, and an error
 // when the batch should be handed to it again.
-func (f *Forwarder) Handle(ctx context.Context, batch []Record) error {
+func (f *Forwarder) Handle(ctx context.Context, batch []eventlog.Record) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	recs := f.filter(batch)
@@ -109,7 +111,7 @@ func (f *Forwarder) Handle(ctx context.Context, batch []Record) error {
 }
 
 // filter returns the records that pass, in a slice reused between calls.
-func (f *Forwarder) filter(batch []Record) []Record {
+func (f *Forwarder) filter(batch []eventlog.Record) []eventlog.Record {
 	if f.cfg.Filter.IsZero() {
 		return batch
 	}
@@ -126,7 +128,7 @@ func (f *Forwarder) filter(batch []Record) []Record {
 // writes each half again, down to single records, so that only the
 // records the sink refuses are parked; a refusal of the sink itself
 // (PermanentAll) parks them all at once. f.mu is held.
-func (f *Forwarder) deliver(ctx context.Context, recs []Record) error {
+func (f *Forwarder) deliver(ctx context.Context, recs []eventlog.Record) error {
 	err := f.sink.Write(ctx, recs)
 	f.observeConnection()
 	switch {
@@ -150,7 +152,7 @@ func (f *Forwarder) deliver(ctx context.Context, recs []Record) error {
 
 // park stores refused records in the dead letter; an error there is
 // retryable (the batch is handed over again, and nothing moves on).
-func (f *Forwarder) park(ctx context.Context, recs []Record, reason error) error {
+func (f *Forwarder) park(ctx context.Context, recs []eventlog.Record, reason error) error {
 	now := f.cfg.Now()
 	if err := f.cfg.DeadLetter.Park(ctx, f.cfg.Name, recs, reason.Error(), now); err != nil {
 		f.failed(err, len(recs))
@@ -169,7 +171,7 @@ func (f *Forwarder) park(ctx context.Context, recs []Record, reason error) error
 	return nil
 }
 
-func (f *Forwarder) delivered(recs []Record) {
+func (f *Forwarder) delivered(recs []eventlog.Record) {
 	var n uint64
 	for _, r := range recs {
 		n += uint64(len(r.Value))

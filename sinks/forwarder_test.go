@@ -13,6 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/vigilaudit/vigil/ingest/eventlog"
 )
 
 // memSink keeps what it is given; refuse decides, per write, an error.
@@ -20,11 +22,11 @@ type memSink struct {
 	mu     sync.Mutex
 	got    []string
 	writes int
-	refuse func(batch []Record) error
+	refuse func(batch []eventlog.Record) error
 	closed bool
 }
 
-func (s *memSink) Write(_ context.Context, batch []Record) error {
+func (s *memSink) Write(_ context.Context, batch []eventlog.Record) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.writes++
@@ -47,28 +49,28 @@ func (s *memSink) ids() []string {
 	return append([]string(nil), s.got...)
 }
 
-func (s *memSink) setRefuse(fn func([]Record) error) {
+func (s *memSink) setRefuse(fn func([]eventlog.Record) error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refuse = fn
 }
 
-func event(i int, topic, name, user string) Record {
+func event(i int, topic, name, user string) eventlog.Record {
 	id := fmt.Sprintf("ev%03d", i)
 	v := fmt.Sprintf(`{"topic":%q,"event":%q,"timestamp":"2026-11-23T10:00:00.%03dZ","event_id":%q,"user":%q,"n":%d}`,
 		topic, name, i%1000, id, user, i)
-	return Record{ID: id, Key: []byte(user), Value: []byte(v)}
+	return eventlog.Record{ID: id, Key: []byte(user), Value: []byte(v)}
 }
 
-func events(n int) []Record {
-	out := make([]Record, n)
+func events(n int) []eventlog.Record {
+	out := make([]eventlog.Record, n)
 	for i := range out {
 		out[i] = event(i, "FILE", "file.transfer", fmt.Sprintf("u%d@example.com", i%3))
 	}
 	return out
 }
 
-func idsOf(recs []Record) []string {
+func idsOf(recs []eventlog.Record) []string {
 	out := make([]string, len(recs))
 	for i, r := range recs {
 		out[i] = r.ID
@@ -96,7 +98,7 @@ func newForwarder(t *testing.T, s Sink, f Filter, dl *DeadLetter, m *Metrics) *F
 }
 
 func TestForwarder_FiltersBatch(t *testing.T) {
-	batch := []Record{
+	batch := []eventlog.Record{
 		event(0, "FILE", "file.transfer", "a@example.com"),
 		event(1, "LINK", "link.create", "a@example.com"),
 		event(2, "USER", "user.signin", "b@example.com"),
@@ -144,7 +146,7 @@ func TestForwarder_NothingToSendSkipsWrite(t *testing.T) {
 func TestForwarder_RetryableErrorReturned(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)
-	s := &memSink{refuse: func([]Record) error { return errors.New("connection refused") }}
+	s := &memSink{refuse: func([]eventlog.Record) error { return errors.New("connection refused") }}
 	dl := newDeadLetter(t)
 	fw := newForwarder(t, s, Filter{}, dl, m)
 	mgr := NewManager([]*Forwarder{fw}, ManagerConfig{DeadLetter: dl})
@@ -179,8 +181,8 @@ func TestForwarder_RetryableErrorReturned(t *testing.T) {
 }
 
 // refuseIDs refuses, permanently, any batch holding one of ids.
-func refuseIDs(ids ...string) func([]Record) error {
-	return func(batch []Record) error {
+func refuseIDs(ids ...string) func([]eventlog.Record) error {
+	return func(batch []eventlog.Record) error {
 		for _, r := range batch {
 			for _, id := range ids {
 				if r.ID == id {
@@ -266,7 +268,7 @@ func TestForwarder_DeadLetterReplayStopsOnRetryable(t *testing.T) {
 	if err := fw.Handle(ctx, events(3)); err != nil {
 		t.Fatal(err)
 	}
-	s.setRefuse(func([]Record) error { return errors.New("busy") })
+	s.setRefuse(func([]eventlog.Record) error { return errors.New("busy") })
 	mgr := NewManager([]*Forwarder{fw}, ManagerConfig{DeadLetter: dl})
 	if _, err := mgr.ReplayDeadLetter(ctx, "siem"); err == nil || !strings.Contains(err.Error(), "busy") {
 		t.Fatalf("replay = %v, want the sink's error", err)
@@ -279,7 +281,7 @@ func TestForwarder_DeadLetterReplayStopsOnRetryable(t *testing.T) {
 func TestForwarder_CancelledContextNotCountedAsFailure(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	s := &memSink{refuse: func([]Record) error { return ctx.Err() }}
+	s := &memSink{refuse: func([]eventlog.Record) error { return ctx.Err() }}
 	fw := newForwarder(t, s, Filter{}, newDeadLetter(t), nil)
 	if err := fw.Handle(ctx, events(2)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Handle = %v, want context.Canceled", err)
@@ -292,7 +294,7 @@ func TestForwarder_CancelledContextNotCountedAsFailure(t *testing.T) {
 func TestManager_ReplayFromLog(t *testing.T) {
 	log := events(2500)
 	log[7] = event(7, "LINK", "link.create", "x@example.com")
-	replay := func(ctx context.Context, since time.Time, fn func(Record) error) error {
+	replay := func(ctx context.Context, since time.Time, fn func(eventlog.Record) error) error {
 		for _, r := range log {
 			if err := fn(r); err != nil {
 				return err
@@ -303,7 +305,7 @@ func TestManager_ReplayFromLog(t *testing.T) {
 	s := &memSink{}
 	// The first write of the replay fails once; the replay retries it.
 	var once sync.Once
-	s.refuse = func([]Record) error {
+	s.refuse = func([]eventlog.Record) error {
 		var err error
 		once.Do(func() { err = errors.New("reset by peer") })
 		return err
@@ -349,7 +351,7 @@ func TestManager_ReplayFromLog(t *testing.T) {
 
 func TestManager_OneReplayAtATime(t *testing.T) {
 	release := make(chan struct{})
-	replay := func(ctx context.Context, since time.Time, fn func(Record) error) error {
+	replay := func(ctx context.Context, since time.Time, fn func(eventlog.Record) error) error {
 		select {
 		case <-release:
 		case <-ctx.Done():
@@ -412,7 +414,7 @@ func TestNewForwarder_Invalid(t *testing.T) {
 // (an invalid token) parks the whole batch with one write, not one per
 // event, and the status says the sink refuses.
 func TestForwarder_RefusedSinkParksBatchAtOnce(t *testing.T) {
-	s := &memSink{refuse: func([]Record) error { return PermanentAll(errors.New("invalid token")) }}
+	s := &memSink{refuse: func([]eventlog.Record) error { return PermanentAll(errors.New("invalid token")) }}
 	dl := newDeadLetter(t)
 	fw := newForwarder(t, s, Filter{}, dl, nil)
 	mgr := NewManager([]*Forwarder{fw}, ManagerConfig{DeadLetter: dl})
@@ -463,7 +465,7 @@ func TestManager_OneDeadLetterReplayAtATime(t *testing.T) {
 		t.Fatal(err)
 	}
 	entered, release := make(chan struct{}), make(chan struct{})
-	s.setRefuse(func([]Record) error {
+	s.setRefuse(func([]eventlog.Record) error {
 		close(entered)
 		<-release
 		return nil
@@ -487,7 +489,7 @@ func TestManager_OneDeadLetterReplayAtATime(t *testing.T) {
 func TestManager_ReplayAfterStop(t *testing.T) {
 	dl := newDeadLetter(t)
 	fw := newForwarder(t, &memSink{}, Filter{}, dl, nil)
-	replay := func(context.Context, time.Time, func(Record) error) error { return nil }
+	replay := func(context.Context, time.Time, func(eventlog.Record) error) error { return nil }
 	mgr := NewManager([]*Forwarder{fw}, ManagerConfig{DeadLetter: dl, Replay: replay})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

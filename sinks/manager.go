@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/vigilaudit/vigil/ingest/eventlog"
 )
 
 // Errors the Manager returns that callers branch on.
@@ -32,7 +34,7 @@ type LagFunc func(ctx context.Context, group string) (int64, error)
 
 // ReplayFunc calls fn, in order per key, for the log's records stored at
 // or after since.
-type ReplayFunc func(ctx context.Context, since time.Time, fn func(Record) error) error
+type ReplayFunc func(ctx context.Context, since time.Time, fn func(eventlog.Record) error) error
 
 // Status is what an operator sees of one sink.
 type Status struct {
@@ -266,7 +268,7 @@ func (m *Manager) StartReplay(name string, since time.Time) (ReplayStatus, error
 // resend feeds the log's records since since through f in batches,
 // retrying each batch until it is delivered or ctx ends.
 func (m *Manager) resend(ctx context.Context, f *Forwarder, since time.Time, st *ReplayStatus) error {
-	batch := make([]Record, 0, replayBatch)
+	batch := make([]eventlog.Record, 0, replayBatch)
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -293,7 +295,7 @@ func (m *Manager) resend(ctx context.Context, f *Forwarder, since time.Time, st 
 		return nil
 	}
 	var sinkErr error
-	err := m.cfg.Replay(ctx, since, func(r Record) error {
+	err := m.cfg.Replay(ctx, since, func(r eventlog.Record) error {
 		// The log may reuse its buffers after fn returns.
 		r.Key, r.Value = append([]byte(nil), r.Key...), append([]byte(nil), r.Value...)
 		batch = append(batch, r)
@@ -393,7 +395,7 @@ func (m *Manager) ReplayDeadLetter(ctx context.Context, name string) (DeadLetter
 func (f *Forwarder) redeliver(ctx context.Context, page []Parked) ([]int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	recs := make([]Record, len(page))
+	recs := make([]eventlog.Record, len(page))
 	ids := make([]int64, len(page))
 	for i, p := range page {
 		recs[i], ids[i] = p.record(), p.ID

@@ -3,22 +3,9 @@ package sinks
 import (
 	"context"
 	"errors"
-	"time"
-)
 
-// Record is one event to deliver.
-type Record struct {
-	// ID is the event's event_id; receivers deduplicate by it.
-	ID string
-	// Key orders records: those with the same key are delivered in the
-	// order the log holds them.
-	Key []byte
-	// Value is the event's canonical wire JSON, without a trailing
-	// newline. Sinks send these bytes as they are.
-	Value []byte
-	// Time is when the log stored the record (zero when unknown).
-	Time time.Time
-}
+	"github.com/vigilaudit/vigil/ingest/eventlog"
+)
 
 // Sink moves a batch of records to one downstream system. It only moves
 // bytes: the Forwarder owns filtering, retries, backoff, dead letters and
@@ -34,7 +21,7 @@ type Sink interface {
 	// so receivers see each event at least once. An error wrapped by
 	// Permanent means that writing the same records again cannot succeed.
 	// Write is never called concurrently with itself.
-	Write(ctx context.Context, batch []Record) error
+	Write(ctx context.Context, batch []eventlog.Record) error
 	// Close releases connections. Write is not called after Close.
 	Close() error
 }

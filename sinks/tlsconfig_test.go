@@ -9,19 +9,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigilaudit/vigil/sinks"
+	"github.com/vigilaudit/vigil/internal/config"
 	"github.com/vigilaudit/vigil/sinks/sinktest"
 )
 
 func TestTLSConfig_Validate(t *testing.T) {
 	tests := []struct {
-		cfg  sinks.TLSConfig
+		cfg  config.ClientTLS
 		want string
 	}{
-		{sinks.TLSConfig{}, ""},
-		{sinks.TLSConfig{CAFile: "a", CAPEM: "b"}, "cannot both be set"},
-		{sinks.TLSConfig{CertFile: "c"}, "set together"},
-		{sinks.TLSConfig{KeyFile: "k"}, "set together"},
+		{config.ClientTLS{}, ""},
+		{config.ClientTLS{CAFile: "a", CAPEM: "b"}, "cannot be set together"},
+		{config.ClientTLS{CertFile: "c"}, "key_file: required when cert_file is set"},
+		{config.ClientTLS{KeyFile: "k"}, "cert_file: required when key_file is set"},
 	}
 	for _, tt := range tests {
 		err := tt.cfg.Validate()
@@ -38,13 +38,13 @@ func TestTLSConfig_ClientConfigErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		cfg  sinks.TLSConfig
+		cfg  config.ClientTLS
 		want string
 	}{
-		{sinks.TLSConfig{CAFile: filepath.Join(dir, "missing.pem")}, "read ca_file"},
-		{sinks.TLSConfig{CAFile: notPEM}, "holds no PEM certificate"},
-		{sinks.TLSConfig{CAPEM: "nope"}, "ca_pem holds no PEM certificate"},
-		{sinks.TLSConfig{CertFile: notPEM, KeyFile: notPEM}, "load client certificate"},
+		{config.ClientTLS{CAFile: filepath.Join(dir, "missing.pem")}, "read ca_file"},
+		{config.ClientTLS{CAFile: notPEM}, "holds no PEM certificate"},
+		{config.ClientTLS{CAPEM: "nope"}, "ca_pem: no PEM certificate found"},
+		{config.ClientTLS{CertFile: notPEM, KeyFile: notPEM}, "load client certificate"},
 	}
 	for _, tt := range tests {
 		if _, err := tt.cfg.ClientConfig("127.0.0.1:1"); err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -66,7 +66,7 @@ func TestTLSConfig_RotationKeepingModTime(t *testing.T) {
 	if err := os.Chtimes(caFile, stamp, stamp); err != nil {
 		t.Fatal(err)
 	}
-	tc, err := sinks.TLSConfig{CAFile: caFile}.ClientConfig("127.0.0.1:1")
+	tc, err := config.ClientTLS{CAFile: caFile}.ClientConfig("127.0.0.1:1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"github.com/vigilaudit/vigil/internal/config"
 	"github.com/vigilaudit/vigil/query"
+	"github.com/vigilaudit/vigil/query/chstore"
 	"github.com/vigilaudit/vigil/schema"
 )
 
@@ -40,7 +42,7 @@ the maximum.`,
 			}
 			cfg := Config{Listen: "127.0.0.1:0"}
 			if clickhouse != "" {
-				cfg.Store.ClickHouse = &ClickHouseConfig{Addr: []string{clickhouse}, Database: database}
+				cfg.Store.ClickHouse = &chstore.Config{Addr: []string{clickhouse}, Database: database}
 			}
 			return benchFresh(cmd.Context(), a, cfg, cmd.OutOrStdout(), cmd.ErrOrStderr(), rate, batch, duration)
 		},
@@ -123,7 +125,7 @@ func benchFresh(ctx context.Context, a *app, cfg Config, stdout, stderr io.Write
 		return delays[min(len(delays)-1, int(p*float64(len(delays))))].Round(time.Millisecond)
 	}
 	_, err = fmt.Fprintf(stdout, "fresh (%s, %d events/s in batches of %d, %v): %d batches; accepted to queryable p50 %v, p95 %v, p99 %v, max %v\n",
-		cfg.Store.Kind(), rate, batch, duration, sent, q(0.50), q(0.95), q(0.99), delays[len(delays)-1].Round(time.Millisecond))
+		config.Kind(cfg.Store), rate, batch, duration, sent, q(0.50), q(0.95), q(0.99), delays[len(delays)-1].Round(time.Millisecond))
 	return err
 }
 

@@ -26,6 +26,7 @@ import (
 
 	"github.com/vigilaudit/vigil/ingest/eventlog"
 	"github.com/vigilaudit/vigil/ingest/eventlog/filelog"
+	"github.com/vigilaudit/vigil/internal/config"
 	"github.com/vigilaudit/vigil/schema"
 	"github.com/vigilaudit/vigil/sinks"
 	"github.com/vigilaudit/vigil/sinks/tcp"
@@ -91,7 +92,7 @@ func benchSink(ctx context.Context, stdout, stderr io.Writer, events, batch int,
 	cfg := tcp.Config{Address: recv.addr}
 	kind := "tcp"
 	if useTLS {
-		cfg.TLS = &sinks.TLSConfig{CAPEM: string(caPEM)}
+		cfg.TLS = &config.ClientTLS{CAPEM: string(caPEM)}
 		kind = "tls"
 	}
 	s, err := tcp.New(cfg)
@@ -109,7 +110,7 @@ func benchSink(ctx context.Context, stdout, stderr io.Writer, events, batch int,
 	}
 	defer fw.Close()
 	consumer := eventlog.NewConsumer(l, eventlog.ConsumerConfig{Group: fw.Group(), BatchSize: batch, Linger: time.Millisecond},
-		forwardHandler(fw), nil, nil)
+		fw.Handle, nil, nil)
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()

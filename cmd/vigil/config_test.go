@@ -10,10 +10,23 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/vigilaudit/vigil/ingest/eventlog/filelog"
+	"github.com/vigilaudit/vigil/ingest/eventlog/kafkalog"
 	"github.com/vigilaudit/vigil/internal/config"
+	"github.com/vigilaudit/vigil/query/chstore"
+	"github.com/vigilaudit/vigil/query/duckstore"
+	"github.com/vigilaudit/vigil/sinks"
+	"github.com/vigilaudit/vigil/sinks/splunkhec"
+	"github.com/vigilaudit/vigil/sinks/syslogsink"
+	"github.com/vigilaudit/vigil/sinks/tcp"
 )
 
 func ptr[T any](v T) *T { return &v }
+
+// sinkDefaults is a sink's common section as loading leaves it.
+func sinkDefaults(name string, f sinks.Filter, required bool) sinks.Config {
+	return sinks.Config{Name: name, Filter: f, Required: ptr(required), BatchSize: sinks.DefaultBatchSize, Linger: sinks.DefaultLinger}
+}
 
 // writeConfig writes a config file into a fresh temporary directory.
 func writeConfig(t *testing.T, yaml string) string {
@@ -29,8 +42,8 @@ func TestLoadConfig(t *testing.T) {
 	defaults := Config{
 		Listen:  "127.0.0.1:8080",
 		DataDir: "./vigil-data",
-		Log:     LogConfig{File: &FileLogConfig{MaxBytes: 10 << 30, SegmentBytes: 256 << 20}},
-		Store:   StoreConfig{DuckDB: &DuckDBConfig{}},
+		Log:     LogConfig{File: &filelog.Config{MaxBytes: 10 << 30, SegmentBytes: 256 << 20}},
+		Store:   StoreConfig{DuckDB: &duckstore.Config{}},
 	}
 	tests := []struct {
 		name string
@@ -80,7 +93,7 @@ func TestLoadConfig(t *testing.T) {
 			yaml: "log:\n  file: {max_bytes: 1GiB, segment_bytes: 64MiB, retention: 30d}\n",
 			want: func() Config {
 				c := defaults
-				c.Log.File = &FileLogConfig{MaxBytes: 1 << 30, SegmentBytes: 64 << 20, Retention: config.Duration(30 * 24 * time.Hour)}
+				c.Log.File = &filelog.Config{MaxBytes: 1 << 30, SegmentBytes: 64 << 20, Retention: 30 * 24 * time.Hour}
 				return c
 			}(),
 		},
@@ -118,32 +131,28 @@ sinks:
 				Listen:  "0.0.0.0:8443",
 				DataDir: "/data",
 				TLS:     ServerTLSConfig{CertFile: "server.pem", KeyFile: "server-key.pem"},
-				Log: LogConfig{Kafka: &KafkaLogConfig{
+				Log: LogConfig{Kafka: &kafkalog.Config{
 					Brokers: []string{"kafka:9092"},
 					Topic:   "vigil-events",
-					TLS:     &ClientTLSConfig{CAFile: "kafka-ca.pem"},
-					SASL:    &SASLConfig{Mechanism: "SCRAM-SHA-512", Username: "vigil", Password: "kafka-secret"},
+					TLS:     &config.ClientTLS{CAFile: "kafka-ca.pem"},
+					SASL:    &kafkalog.SASLConfig{Mechanism: "SCRAM-SHA-512", Username: "vigil", Password: "kafka-secret"},
 				}},
-				Store: StoreConfig{ClickHouse: &ClickHouseConfig{
+				Store: StoreConfig{ClickHouse: &chstore.Config{
 					Addr: []string{"clickhouse:9000"}, Database: "vigil", Username: "vigil", Password: "ch $ecret",
 				}},
 				Sinks: []SinkConfig{
 					{
-						Name:     "siem",
-						TLS:      &TLSSinkConfig{Address: "siem.example.com:6514", ClientTLSConfig: ClientTLSConfig{CAFile: "siem-ca.pem"}},
-						Filter:   FilterConfig{Topics: []string{"file"}, Events: []string{"file.transfer"}},
-						Required: ptr(true),
+						Config: sinkDefaults("siem", sinks.Filter{Topics: []string{"file"}, Events: []string{"file.transfer"}}, true),
+						TLS:    &tcp.TLSKind{Config: tcp.Config{Address: "siem.example.com:6514"}, ClientTLS: config.ClientTLS{CAFile: "siem-ca.pem"}},
 					},
 					{
-						Name:      "splunk",
-						SplunkHEC: &SplunkHECConfig{URL: "https://splunk:8088", Token: "hec-token", Index: "audit", SourceType: "vigil", Ack: true},
-						Required:  ptr(false),
+						Config:    sinkDefaults("splunk", sinks.Filter{}, false),
+						SplunkHEC: &splunkhec.Config{URL: "https://splunk:8088", Token: "hec-token", Index: "audit", SourceType: "vigil", Ack: true},
 					},
-					{Name: "raw", TCP: &TCPSinkConfig{Address: "collector:5170"}, Required: ptr(true)},
+					{Config: sinkDefaults("raw", sinks.Filter{}, true), TCP: &tcp.Config{Address: "collector:5170"}},
 					{
-						Name:     "syslog",
-						Syslog:   &SyslogSinkConfig{Address: "syslog:6514", Facility: "audit", AppName: "vigil", TLS: &ClientTLSConfig{ServerName: "syslog.example.com"}},
-						Required: ptr(true),
+						Config: sinkDefaults("syslog", sinks.Filter{}, true),
+						Syslog: &syslogsink.Config{Address: "syslog:6514", Facility: "audit", AppName: "vigil", TLS: &config.ClientTLS{ServerName: "syslog.example.com"}},
 					},
 				},
 			},
@@ -242,8 +251,8 @@ func TestConfig_Validate(t *testing.T) {
 		c.setDefaults()
 		return c
 	}
-	tlsSink := func(s TLSSinkConfig) []SinkConfig {
-		return []SinkConfig{{Name: "s", TLS: &s}}
+	tlsSink := func(s tcp.TLSKind) []SinkConfig {
+		return []SinkConfig{{Config: sinks.Config{Name: "s"}, TLS: &s}}
 	}
 	tests := []struct {
 		name   string
@@ -260,7 +269,7 @@ func TestConfig_Validate(t *testing.T) {
 		{name: "TLSKeyWithoutCert", change: func(c *Config) { c.TLS.KeyFile = "k.pem" }, want: []string{"tls.cert_file: required when key_file is set"}},
 		{
 			name:   "TwoLogs",
-			change: func(c *Config) { c.Log.Kafka = &KafkaLogConfig{Brokers: []string{"k:9092"}, Topic: "t"} },
+			change: func(c *Config) { c.Log.Kafka = &kafkalog.Config{Brokers: []string{"k:9092"}, Topic: "t"} },
 			want:   []string{"log: exactly one of file, kafka must be set, got 2"},
 		},
 		{name: "NoLog", change: func(c *Config) { c.Log.File = nil }, want: []string{"log: exactly one of file, kafka must be set, got 0"}},
@@ -269,18 +278,18 @@ func TestConfig_Validate(t *testing.T) {
 			change: func(c *Config) { c.Log.File.SegmentBytes = c.Log.File.MaxBytes },
 			want:   []string{"log.file.segment_bytes: must be smaller than max_bytes"},
 		},
-		{name: "ZeroMaxBytes", change: func(c *Config) { c.Log.File.MaxBytes = 0 }, want: []string{"log.file.max_bytes: must be positive", "log.file.segment_bytes: must be smaller than max_bytes"}},
-		{name: "ZeroSegmentBytes", change: func(c *Config) { c.Log.File.SegmentBytes = 0 }, want: []string{"log.file.segment_bytes: must be positive"}},
+		{name: "NegativeMaxBytes", change: func(c *Config) { c.Log.File.MaxBytes = -1 }, want: []string{"log.file.max_bytes: must not be negative"}},
+		{name: "TinySegment", change: func(c *Config) { c.Log.File.SegmentBytes = 100 }, want: []string{"log.file.segment_bytes: must be at least 1024"}},
 		{name: "NegativeRetention", change: func(c *Config) { c.Log.File.Retention = -1 }, want: []string{"log.file.retention: must not be negative"}},
 		{
 			name: "KafkaProblems",
 			change: func(c *Config) {
 				c.Log.File = nil
-				c.Log.Kafka = &KafkaLogConfig{
+				c.Log.Kafka = &kafkalog.Config{
 					Brokers: []string{"kafka"},
 					Topic:   "bad topic",
-					TLS:     &ClientTLSConfig{CertFile: "c.pem"},
-					SASL:    &SASLConfig{Mechanism: "GSSAPI"},
+					TLS:     &config.ClientTLS{CertFile: "c.pem"},
+					SASL:    &kafkalog.SASLConfig{Mechanism: "GSSAPI"},
 				}
 			},
 			want: []string{
@@ -294,18 +303,18 @@ func TestConfig_Validate(t *testing.T) {
 		},
 		{
 			name:   "KafkaNoBrokers",
-			change: func(c *Config) { c.Log.File, c.Log.Kafka = nil, &KafkaLogConfig{Topic: "t"} },
+			change: func(c *Config) { c.Log.File, c.Log.Kafka = nil, &kafkalog.Config{Topic: "t"} },
 			want:   []string{"log.kafka.brokers: at least one broker is required"},
 		},
 		{
 			name:   "TwoStores",
-			change: func(c *Config) { c.Store.ClickHouse = &ClickHouseConfig{Addr: []string{"ch:9000"}, Database: "vigil"} },
+			change: func(c *Config) { c.Store.ClickHouse = &chstore.Config{Addr: []string{"ch:9000"}, Database: "vigil"} },
 			want:   []string{"store: exactly one of duckdb, clickhouse must be set, got 2"},
 		},
 		{name: "NoStore", change: func(c *Config) { c.Store.DuckDB = nil }, want: []string{"store: exactly one of duckdb, clickhouse must be set, got 0"}},
 		{
 			name:   "ClickHouseProblems",
-			change: func(c *Config) { c.Store = StoreConfig{ClickHouse: &ClickHouseConfig{Database: "vigil; drop"}} },
+			change: func(c *Config) { c.Store = StoreConfig{ClickHouse: &chstore.Config{Database: "vigil; drop"}} },
 			want: []string{
 				"store.clickhouse.addr: at least one address is required",
 				`store.clickhouse.database: "vigil; drop" is not a valid database name`,
@@ -314,14 +323,14 @@ func TestConfig_Validate(t *testing.T) {
 		{
 			name: "ClickHouseBadAddr",
 			change: func(c *Config) {
-				c.Store = StoreConfig{ClickHouse: &ClickHouseConfig{Addr: []string{"ch:9000", "ch"}, Database: "v"}}
+				c.Store = StoreConfig{ClickHouse: &chstore.Config{Addr: []string{"ch:9000", "ch"}, Database: "v"}}
 			},
 			want: []string{`store.clickhouse.addr[1]: "ch" is not host:port`},
 		},
 		{
 			name: "DuplicateSinkName",
 			change: func(c *Config) {
-				c.Sinks = []SinkConfig{{Name: "siem", TCP: &TCPSinkConfig{Address: "a:1"}}, {Name: "siem", TCP: &TCPSinkConfig{Address: "b:1"}}}
+				c.Sinks = []SinkConfig{{Config: sinks.Config{Name: "siem"}, TCP: &tcp.Config{Address: "a:1"}}, {Config: sinks.Config{Name: "siem"}, TCP: &tcp.Config{Address: "b:1"}}}
 			},
 			want: []string{`sinks[1].name: duplicate "siem"`},
 		},
@@ -333,56 +342,56 @@ func TestConfig_Validate(t *testing.T) {
 		{
 			name: "SinkTwoKinds",
 			change: func(c *Config) {
-				c.Sinks = []SinkConfig{{Name: "s", TCP: &TCPSinkConfig{Address: "a:1"}, Syslog: &SyslogSinkConfig{Address: "b:1"}}}
+				c.Sinks = []SinkConfig{{Config: sinks.Config{Name: "s"}, TCP: &tcp.Config{Address: "a:1"}, Syslog: &syslogsink.Config{Address: "b:1"}}}
 			},
 			want: []string{"sinks[0]: exactly one of tcp, tls, splunkhec, syslog must be set, got 2"},
 		},
 		{
 			name:   "SinkBadName",
-			change: func(c *Config) { c.Sinks = []SinkConfig{{Name: "my siem", TCP: &TCPSinkConfig{Address: "a:1"}}} },
+			change: func(c *Config) { c.Sinks = []SinkConfig{{Config: sinks.Config{Name: "my siem"}, TCP: &tcp.Config{Address: "a:1"}}} },
 			want:   []string{`sinks[0].name: "my siem" must be 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit`},
 		},
 		{
 			name:   "TCPSinkNoAddress",
-			change: func(c *Config) { c.Sinks = []SinkConfig{{Name: "s", TCP: &TCPSinkConfig{}}} },
+			change: func(c *Config) { c.Sinks = []SinkConfig{{Config: sinks.Config{Name: "s"}, TCP: &tcp.Config{}}} },
 			want:   []string{"sinks[0].tcp.address: required"},
 		},
 		{
 			name: "TLSSinkTwoCAs",
 			change: func(c *Config) {
-				c.Sinks = tlsSink(TLSSinkConfig{Address: "a:1", ClientTLSConfig: ClientTLSConfig{CAFile: "ca.pem", CAPEM: "x"}})
+				c.Sinks = tlsSink(tcp.TLSKind{Config: tcp.Config{Address: "a:1"}, ClientTLS: config.ClientTLS{CAFile: "ca.pem", CAPEM: "x"}})
 			},
 			want: []string{"sinks[0].tls.ca_pem: cannot be set together with ca_file"},
 		},
 		{
 			name: "TLSSinkBadCAPEM",
 			change: func(c *Config) {
-				c.Sinks = tlsSink(TLSSinkConfig{Address: "a:1", ClientTLSConfig: ClientTLSConfig{CAPEM: "not pem"}})
+				c.Sinks = tlsSink(tcp.TLSKind{Config: tcp.Config{Address: "a:1"}, ClientTLS: config.ClientTLS{CAPEM: "not pem"}})
 			},
 			want: []string{"sinks[0].tls.ca_pem: no PEM certificate found"},
 		},
 		{
 			name:   "TLSSinkKeyWithoutCert",
-			change: func(c *Config) { c.Sinks = tlsSink(TLSSinkConfig{ClientTLSConfig: ClientTLSConfig{KeyFile: "k.pem"}}) },
+			change: func(c *Config) { c.Sinks = tlsSink(tcp.TLSKind{ClientTLS: config.ClientTLS{KeyFile: "k.pem"}}) },
 			want:   []string{"sinks[0].tls.address: required", "sinks[0].tls.cert_file: required when key_file is set"},
 		},
 		{
 			name:   "SplunkHECProblems",
-			change: func(c *Config) { c.Sinks = []SinkConfig{{Name: "s", SplunkHEC: &SplunkHECConfig{URL: "splunk:8088"}}} },
+			change: func(c *Config) { c.Sinks = []SinkConfig{{Config: sinks.Config{Name: "s"}, SplunkHEC: &splunkhec.Config{URL: "splunk:8088"}}} },
 			want:   []string{`sinks[0].splunkhec.url: "splunk:8088" is not an http or https URL`, "sinks[0].splunkhec.token: required"},
 		},
 		{
 			name:   "SplunkHECNoURL",
-			change: func(c *Config) { c.Sinks = []SinkConfig{{Name: "s", SplunkHEC: &SplunkHECConfig{Token: "t"}}} },
+			change: func(c *Config) { c.Sinks = []SinkConfig{{Config: sinks.Config{Name: "s"}, SplunkHEC: &splunkhec.Config{Token: "t"}}} },
 			want:   []string{"sinks[0].splunkhec.url: required"},
 		},
 		{
 			name: "SyslogProblems",
 			change: func(c *Config) {
-				c.Sinks = []SinkConfig{{Name: "s", Syslog: &SyslogSinkConfig{Address: "s:514", Facility: "local9", AppName: "my app", TLS: &ClientTLSConfig{CertFile: "c"}}}}
+				c.Sinks = []SinkConfig{{Config: sinks.Config{Name: "s"}, Syslog: &syslogsink.Config{Address: "s:514", Facility: "local9", AppName: "my app", TLS: &config.ClientTLS{CertFile: "c"}}}}
 			},
 			want: []string{
-				`sinks[0].syslog.facility: unknown facility "local9" (want one of ` + strings.Join(syslogFacilities, ", ") + ")",
+				`sinks[0].syslog.facility: unknown facility "local9" (want one of ` + strings.Join(syslogsink.Facilities(), ", ") + ")",
 				"sinks[0].syslog.app_name: must be at most 48 printable ASCII characters without spaces",
 				"sinks[0].syslog.tls.key_file: required when cert_file is set",
 			},
@@ -390,15 +399,15 @@ func TestConfig_Validate(t *testing.T) {
 		{
 			name: "FilterEmptyEntries",
 			change: func(c *Config) {
-				c.Sinks = []SinkConfig{{Name: "s", TCP: &TCPSinkConfig{Address: "a:1"}, Filter: FilterConfig{Topics: []string{"file", ""}, Events: []string{" "}}}}
+				c.Sinks = []SinkConfig{{Config: sinks.Config{Name: "s", Filter: sinks.Filter{Topics: []string{"file", ""}, Events: []string{" "}}}, TCP: &tcp.Config{Address: "a:1"}}}
 			},
 			want: []string{"sinks[0].filter.topics[1]: must not be empty", "sinks[0].filter.events[0]: must not be empty"},
 		},
 		{
 			name: "FilterMatchAndBatch",
 			change: func(c *Config) {
-				c.Sinks = []SinkConfig{{Name: "s", TCP: &TCPSinkConfig{Address: "a:1"}, BatchSize: -1, Linger: -1,
-					Filter: FilterConfig{Match: map[string]string{"caller..email": "x", "": "y"}}}}
+				c.Sinks = []SinkConfig{{Config: sinks.Config{Name: "s", BatchSize: -1, Linger: -1,
+					Filter: sinks.Filter{Match: map[string]string{"caller..email": "x", "": "y"}}}, TCP: &tcp.Config{Address: "a:1"}}}
 			},
 			want: []string{
 				`sinks[0].filter.match: "" is not a field path (names joined by '.')`,
@@ -410,7 +419,7 @@ func TestConfig_Validate(t *testing.T) {
 		{
 			name: "SplunkHECProblems",
 			change: func(c *Config) {
-				c.Sinks = []SinkConfig{{Name: "s", SplunkHEC: &SplunkHECConfig{URL: "https://s:8088", Token: "t", AckTimeout: -1, TLS: &ClientTLSConfig{KeyFile: "k"}}}}
+				c.Sinks = []SinkConfig{{Config: sinks.Config{Name: "s"}, SplunkHEC: &splunkhec.Config{URL: "https://s:8088", Token: "t", AckTimeout: -1, TLS: &config.ClientTLS{KeyFile: "k"}}}}
 			},
 			want: []string{"sinks[0].splunkhec.ack_timeout: must not be negative", "sinks[0].splunkhec.tls.cert_file: required when key_file is set"},
 		},
@@ -433,14 +442,14 @@ func TestConfig_Validate(t *testing.T) {
 func TestConfig_Kind(t *testing.T) {
 	c := Config{Listen: defaultListen, DataDir: defaultDataDir}
 	c.setDefaults()
-	if got := c.Log.Kind(); got != "file" {
+	if got := config.Kind(c.Log); got != "file" {
 		t.Errorf("default log kind = %q, want file", got)
 	}
-	if got := c.Store.Kind(); got != "duckdb" {
+	if got := config.Kind(c.Store); got != "duckdb" {
 		t.Errorf("default store kind = %q, want duckdb", got)
 	}
-	s := SinkConfig{TCP: &TCPSinkConfig{}, TLS: &TLSSinkConfig{}}
-	if got := s.Kind(); got != "" {
+	s := SinkConfig{TCP: &tcp.Config{}, TLS: &tcp.TLSKind{}}
+	if got := s.kind(); got != "" {
 		t.Errorf("kind of a sink with two kinds = %q, want empty", got)
 	}
 }
@@ -472,7 +481,7 @@ func TestShippedConfigs(t *testing.T) {
 	}
 	var kinds []string
 	for _, s := range cfg.Sinks {
-		kinds = append(kinds, s.Kind())
+		kinds = append(kinds, s.kind())
 	}
 	if diff := cmp.Diff([]string{"tcp", "tls", "splunkhec", "syslog"}, kinds); diff != "" {
 		t.Errorf("README example kinds (-want +got):\n%s", diff)

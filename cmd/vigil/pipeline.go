@@ -19,7 +19,7 @@ import (
 	"github.com/vigilaudit/vigil/ingest/eventlog/kafkalog"
 	"github.com/vigilaudit/vigil/internal/auth"
 	"github.com/vigilaudit/vigil/query"
-	"github.com/vigilaudit/vigil/schema"
+	"github.com/vigilaudit/vigil/sinks"
 )
 
 // The files and directories under data_dir.
@@ -39,7 +39,7 @@ type pipeline struct {
 	log        eventlog.Log
 	store      query.Store
 	consumer   *eventlog.Consumer
-	sinks      *sinkSet
+	sinks      *sinks.Set
 	quarantine *ingest.Quarantine
 	ingester   *ingest.Ingester
 	logger     *slog.Logger
@@ -72,21 +72,17 @@ func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 	var l eventlog.Log
 	switch {
 	case cfg.Log.Kafka != nil:
-		kl, err := kafkalog.Open(ctx, kafkaConfig(*cfg.Log.Kafka, logger))
+		kc := *cfg.Log.Kafka
+		kc.Logger = logger.With("component", "log")
+		kl, err := kafkalog.Open(ctx, kc)
 		if err != nil {
 			return nil, err
 		}
 		l = kl
 	default:
-		fc := cfg.Log.File
-		fl, err := filelog.Open(logDir(cfg.DataDir), filelog.Config{
-			MaxBytes:     int64(fc.MaxBytes),
-			SegmentBytes: int64(fc.SegmentBytes),
-			Retention:    time.Duration(fc.Retention),
-			Groups:       requiredGroups(cfg),
-			OnSkip:       emitSkip,
-			Logger:       logger.With("component", "log"),
-		})
+		fc := *cfg.Log.File
+		fc.Groups, fc.OnSkip, fc.Logger = requiredGroups(cfg), emitSkip, logger.With("component", "log")
+		fl, err := filelog.Open(logDir(cfg.DataDir), fc)
 		if err != nil {
 			return nil, err
 		}
@@ -102,17 +98,7 @@ func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 	}
 	p.closers = append(p.closers, p.quarantine.Close)
 
-	ic := cfg.Ingest
-	p.ingester = ingest.New(l, p.quarantine, ingest.Config{
-		MaxBodyBytes:  int64(ic.MaxBodyBytes),
-		MaxEvents:     ic.MaxEvents,
-		MaxEventBytes: int(ic.MaxEventBytes),
-		Limits:        schema.Limits{MaxStringLen: ic.MaxStringLen},
-		DedupWindow:   time.Duration(ic.DedupWindow),
-		DedupMaxIDs:   ic.DedupMaxIDs,
-		DeviceRate:    ic.DeviceRate,
-		DeviceBurst:   ic.DeviceBurst,
-	}, p.auth, ingest.NewMetrics(reg), logger.With("component", "ingest"))
+	p.ingester = ingest.New(l, p.quarantine, cfg.Ingest, p.auth, ingest.NewMetrics(reg), logger.With("component", "ingest"))
 	if p.store, err = openStore(ctx, cfg); err != nil {
 		return nil, err
 	}
@@ -138,7 +124,7 @@ func (p *pipeline) mount(r chi.Router) {
 	query.NewAPI(p.store, func(ctx context.Context, event []byte) error { return p.ingester.Emit(ctx, event) },
 		p.logger.With("component", "query")).Mount(r, p.auth)
 	r.With(auth.Middleware(p.auth)).Mount(auth.AdminPath, auth.AdminAPI(p.auth))
-	mountSinks(r, p.sinks.manager, p.auth)
+	mountSinks(r, p.sinks.Manager, p.auth)
 }
 
 // readyChecks are the write path's readiness checks.
@@ -182,7 +168,7 @@ func (p *pipeline) close() {
 func requiredGroups(cfg Config) map[string]bool {
 	g := map[string]bool{storeGroup: true}
 	for _, s := range cfg.Sinks {
-		g["sink."+s.Name] = s.Required == nil || *s.Required
+		g[s.Group()] = s.IsRequired()
 	}
 	return g
 }
@@ -191,7 +177,7 @@ func requiredGroups(cfg Config) map[string]bool {
 func consumerGroups(cfg Config) []string {
 	out := []string{storeGroup}
 	for _, s := range cfg.Sinks {
-		out = append(out, "sink."+s.Name)
+		out = append(out, s.Group())
 	}
 	return out
 }
@@ -214,23 +200,4 @@ func clientCAs(file string) (*x509.CertPool, error) {
 func withClientCAs(c *tls.Config, pool *x509.CertPool) {
 	c.ClientCAs = pool
 	c.ClientAuth = tls.VerifyClientCertIfGiven
-}
-
-// kafkaConfig maps the config file's log.kafka section.
-func kafkaConfig(c KafkaLogConfig, logger *slog.Logger) kafkalog.Config {
-	kc := kafkalog.Config{
-		Brokers:           c.Brokers,
-		Topic:             c.Topic,
-		CreateTopic:       c.CreateTopic,
-		Partitions:        c.Partitions,
-		ReplicationFactor: c.ReplicationFactor,
-		Logger:            logger.With("component", "log"),
-	}
-	if t := c.TLS; t != nil {
-		kc.TLS = &kafkalog.TLSConfig{CAFile: t.CAFile, CAPEM: t.CAPEM, CertFile: t.CertFile, KeyFile: t.KeyFile, ServerName: t.ServerName}
-	}
-	if s := c.SASL; s != nil {
-		kc.SASL = &kafkalog.SASLConfig{Mechanism: s.Mechanism, Username: s.Username, Password: s.Password}
-	}
-	return kc
 }

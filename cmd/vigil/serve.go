@@ -13,6 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/vigilaudit/vigil/internal/config"
 )
 
 func newServeCmd(a *app) *cobra.Command {
@@ -105,8 +107,8 @@ func serve(ctx context.Context, a *app, cfg Config) error {
 		"addr", ln.Addr().String(),
 		"tls", tlsConfig != nil,
 		"data_dir", cfg.DataDir,
-		"log", cfg.Log.Kind(),
-		"store", cfg.Store.Kind(),
+		"log", config.Kind(cfg.Log),
+		"store", config.Kind(cfg.Store),
 		"version", build.Version,
 	)
 	if a.listening != nil {
@@ -118,10 +120,7 @@ func serve(ctx context.Context, a *app, cfg Config) error {
 	g.Go(func() error { return p.relayOutbox(ctx) })
 	g.Go(func() error { return p.consumer.Run(ctx) })
 	g.Go(func() error { return runRetention(ctx, p.store, log.With("component", "store")) })
-	g.Go(func() error { return p.sinks.manager.Run(ctx) })
-	for _, c := range p.sinks.consumers {
-		g.Go(func() error { return c.Run(ctx) })
-	}
+	g.Go(func() error { return p.sinks.Run(ctx) })
 	err = g.Wait()
 	log.Info("vigil stopped")
 	return err

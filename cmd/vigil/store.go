@@ -25,8 +25,7 @@ const (
 // openStore opens the configured query store.
 func openStore(ctx context.Context, cfg Config) (query.Store, error) {
 	if c := cfg.Store.ClickHouse; c != nil {
-		return chstore.Open(ctx, chstore.Config{Addr: c.Addr, Database: c.Database, Username: c.Username, Password: c.Password,
-			Retention: time.Duration(c.Retention)})
+		return chstore.Open(ctx, *c)
 	}
 	return duckstore.Open(filepath.Join(cfg.DataDir, duckDBName))
 }

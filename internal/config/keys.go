@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -70,6 +71,10 @@ func (w *keyWalker) walk(n *yaml.Node, t reflect.Type, path string) {
 	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if t == durationType {
+		w.duration(n)
+		return
 	}
 	if custom(t) {
 		return
@@ -152,6 +157,10 @@ func (w *keyWalker) mapping(n *yaml.Node, fs fields, path string) {
 			continue
 		}
 		if ft, ok := fs.known[k.Value]; ok {
+			if fs.bytes[k.Value] {
+				w.byteSize(val)
+				continue
+			}
 			w.walk(val, ft, join(path, k.Value))
 			continue
 		}
@@ -196,12 +205,13 @@ func unknownKey(k *yaml.Node, path string, fs fields) error {
 // the type of any other key's value.
 type fields struct {
 	known map[string]reflect.Type
-	names []string // in declaration order, for suggestions
+	bytes map[string]bool // integer fields tagged `size:"bytes"`
+	names []string        // in declaration order, for suggestions
 	rest  reflect.Type
 }
 
 func fieldsOf(t reflect.Type) fields {
-	fs := fields{known: make(map[string]reflect.Type)}
+	fs := fields{known: make(map[string]reflect.Type), bytes: make(map[string]bool)}
 	addFields(&fs, t)
 	return fs
 }
@@ -241,7 +251,45 @@ func addFields(fs *fields, t reflect.Type) {
 		}
 		fs.known[name] = f.Type
 		fs.names = append(fs.names, name)
+		if f.Tag.Get("size") == "bytes" {
+			fs.bytes[name] = true
+		}
 	}
+}
+
+// durationType is read like Duration: a package's Config may keep plain
+// time.Duration fields and still take "7d".
+var durationType = reflect.TypeFor[time.Duration]()
+
+// duration rewrites a duration scalar into time.ParseDuration's form, so
+// that the YAML library decodes it into a time.Duration.
+func (w *keyWalker) duration(n *yaml.Node) {
+	if n.Kind != yaml.ScalarNode || isNull(n) {
+		return // the YAML library reports the wrong shape
+	}
+	d, err := ParseDuration(n.Value)
+	if err != nil {
+		w.errs = append(w.errs, fmt.Errorf("config line %d: %w", n.Line, err))
+		return
+	}
+	n.Value, n.Tag, n.Style = time.Duration(d).String(), "!!str", 0
+}
+
+// byteSize rewrites a size scalar ("256MiB") into its number of bytes, for
+// an integer field tagged `size:"bytes"`.
+func (w *keyWalker) byteSize(n *yaml.Node) {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if n.Kind != yaml.ScalarNode || isNull(n) {
+		return
+	}
+	b, err := ParseByteSize(n.Value)
+	if err != nil {
+		w.errs = append(w.errs, fmt.Errorf("config line %d: %w", n.Line, err))
+		return
+	}
+	n.Value, n.Tag, n.Style = strconv.FormatUint(uint64(b), 10), "!!int", 0
 }
 
 func hasFlag(flags, flag string) bool {

@@ -1,10 +1,11 @@
 package chstore
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
 	"time"
+
+	"github.com/vigilaudit/vigil/internal/config"
 )
 
 // Config says how to reach ClickHouse. The zero value, with Addr set, is
@@ -22,6 +23,9 @@ type Config struct {
 	Retention time.Duration `yaml:"retention"`
 	// DialTimeout bounds connecting (default 10s).
 	DialTimeout time.Duration `yaml:"dial_timeout"`
+	// TLS, when set, connects over TLS (the servers' secure native port,
+	// 9440 by default).
+	TLS *config.ClientTLS `yaml:"tls"`
 }
 
 // DefaultDatabase is the database used when Config.Database is empty.
@@ -31,31 +35,35 @@ var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
 // Validate reports every invalid key at once.
 func (c Config) Validate() error {
-	var errs []error
+	var p config.Problems
 	if len(c.Addr) == 0 {
-		errs = append(errs, errors.New("addr: at least one server is required"))
+		p.Add("addr", "at least one address is required")
 	}
 	for i, a := range c.Addr {
-		if a == "" {
-			errs = append(errs, fmt.Errorf("addr[%d]: empty", i))
+		if err := config.CheckHostPort(a); err != nil {
+			p.Add(fmt.Sprintf("addr[%d]", i), "%v", err)
 		}
 	}
 	if c.Database != "" && !identRE.MatchString(c.Database) {
-		errs = append(errs, fmt.Errorf("database: %q is not a plain identifier (letters, digits, _)", c.Database))
+		p.Add("database", "%q is not a valid database name", c.Database)
 	}
-	if c.Retention < 0 {
-		errs = append(errs, errors.New("retention: must not be negative"))
+	p.NotNegative("retention", int64(c.Retention))
+	p.NotNegative("dial_timeout", int64(c.DialTimeout))
+	if c.TLS != nil {
+		p.Nest("tls", c.TLS.Validate())
 	}
-	if c.DialTimeout < 0 {
-		errs = append(errs, errors.New("dial_timeout: must not be negative"))
-	}
-	return errors.Join(errs...)
+	return p.Err()
 }
 
-func (c Config) withDefaults() Config {
+// SetDefaults names the default database when none is set.
+func (c *Config) SetDefaults() {
 	if c.Database == "" {
 		c.Database = DefaultDatabase
 	}
+}
+
+func (c Config) withDefaults() Config {
+	c.SetDefaults()
 	if c.DialTimeout == 0 {
 		c.DialTimeout = 10 * time.Second
 	}

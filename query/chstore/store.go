@@ -65,6 +65,13 @@ func connect(cfg Config) (driver.Conn, error) {
 		// it is harmless for inserts too).
 		Settings: clickhouse.Settings{"low_cardinality_allow_in_native_format": 0},
 	}
+	if cfg.TLS != nil {
+		tc, err := cfg.TLS.ClientConfig("")
+		if err != nil {
+			return nil, fmt.Errorf("clickhouse tls: %w", err)
+		}
+		opts.TLS = tc
+	}
 	conn, err := clickhouse.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("open clickhouse %v: %w", cfg.Addr, err)

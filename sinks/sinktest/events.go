@@ -8,7 +8,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
-	"github.com/vigilaudit/vigil/sinks"
+	"github.com/vigilaudit/vigil/ingest/eventlog"
 )
 
 // eventSeq numbers generated events so that every event of a test binary
@@ -47,15 +47,15 @@ var (
 // so about 530 bytes on average. Their event_ids are unique within the
 // test binary and sort in the order returned; their keys (the submitting
 // user) cycle through a few users.
-func Events(n int) []sinks.Record {
-	out := make([]sinks.Record, n)
+func Events(n int) []eventlog.Record {
+	out := make([]eventlog.Record, n)
 	for i := range out {
 		out[i] = event(eventSeq.Add(1))
 	}
 	return out
 }
 
-func event(seq uint64) sinks.Record {
+func event(seq uint64) eventlog.Record {
 	ts := eventEpoch.Add(time.Duration(seq) * time.Millisecond)
 	// A ULID: 48 bits of milliseconds, then the sequence number where the
 	// random part would be.
@@ -80,7 +80,7 @@ func event(seq uint64) sinks.Record {
 		b = append(b, `","user":"`...)
 		b = append(b, user...)
 		b = append(b, `","authority":"OpenID"}`...)
-		return sinks.Record{ID: id.String(), Key: []byte(user), Value: b, Time: ts}
+		return eventlog.Record{ID: id.String(), Key: []byte(user), Value: b, Time: ts}
 	}
 	b = append(b, `","verified_submitter":{"user_id":"`...)
 	b = append(b, user...)
@@ -107,7 +107,7 @@ func event(seq uint64) sinks.Record {
 	b = append(b, `","destination_user":"`...)
 	b = append(b, eventUsers[(seq+3)%uint64(len(eventUsers))]...)
 	b = append(b, `"}`...)
-	return sinks.Record{ID: id.String(), Key: []byte(user), Value: b, Time: ts}
+	return eventlog.Record{ID: id.String(), Key: []byte(user), Value: b, Time: ts}
 }
 
 // appendTime appends t in the wire form: RFC 3339, UTC, milliseconds.

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"testing"
 
+	"github.com/vigilaudit/vigil/internal/config"
 	"github.com/vigilaudit/vigil/sinks"
 )
 
@@ -52,7 +53,7 @@ type Harness struct {
 	NewReceiver func(t *testing.T) Receiver
 	// NewSink returns a sink pointed at r, with tls nil for a plain
 	// receiver. The suite closes it.
-	NewSink func(t *testing.T, r Receiver, tls *sinks.TLSConfig) sinks.Sink
+	NewSink func(t *testing.T, r Receiver, tls *config.ClientTLS) sinks.Sink
 	// NewTLSReceiver starts a TLS receiver; nil when the kind has no TLS.
 	NewTLSReceiver func(t *testing.T, cfg TLSReceiverConfig) Receiver
 }

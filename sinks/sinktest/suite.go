@@ -11,6 +11,8 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/vigilaudit/vigil/ingest/eventlog"
+	"github.com/vigilaudit/vigil/internal/config"
 	"github.com/vigilaudit/vigil/sinks"
 )
 
@@ -112,7 +114,7 @@ func tlsEnv(h Harness) env {
 			ca := cas[t]
 			mu.Unlock()
 			caFile := WriteFile(t, t.TempDir(), "ca.pem", ca.PEM())
-			return newSink(t, h, r, &sinks.TLSConfig{CAFile: caFile})
+			return newSink(t, h, r, &config.ClientTLS{CAFile: caFile})
 		},
 	}
 }
@@ -129,7 +131,7 @@ func runTransport(t *testing.T, e env) {
 
 // newSink makes a sink and closes it when the test ends, unless the test
 // closed it itself through the returned closer.
-func newSink(t *testing.T, h Harness, r Receiver, tc *sinks.TLSConfig) sinks.Sink {
+func newSink(t *testing.T, h Harness, r Receiver, tc *config.ClientTLS) sinks.Sink {
 	t.Helper()
 	s := &onceCloser{Sink: h.NewSink(t, r, tc)}
 	t.Cleanup(func() {
@@ -372,7 +374,7 @@ func testWrongCA(t *testing.T, h Harness) {
 	r := h.NewTLSReceiver(t, TLSReceiverConfig{Certificate: right.ServerCertificate(t)})
 	dir := t.TempDir()
 	caFile := WriteFile(t, dir, "ca.pem", wrong.PEM())
-	s := newSink(t, h, r, &sinks.TLSConfig{CAFile: caFile})
+	s := newSink(t, h, r, &config.ClientTLS{CAFile: caFile})
 
 	var want sent
 	batch := Events(300)
@@ -407,7 +409,7 @@ func testWrongCA(t *testing.T, h Harness) {
 func testInlineCA(t *testing.T, h Harness) {
 	ca := NewCA(t, "Vigil Test Root CA")
 	r := h.NewTLSReceiver(t, TLSReceiverConfig{Certificate: ca.ServerCertificate(t)})
-	s := newSink(t, h, r, &sinks.TLSConfig{CAPEM: string(ca.PEM())})
+	s := newSink(t, h, r, &config.ClientTLS{CAPEM: string(ca.PEM())})
 	var want sent
 	batch := Events(500)
 	want.add(batch)
@@ -430,7 +432,7 @@ func testMutualTLS(t *testing.T, h Harness) {
 	dir := t.TempDir()
 	caFile := WriteFile(t, dir, "ca.pem", serverCA.PEM())
 
-	without := newSink(t, h, r, &sinks.TLSConfig{CAFile: caFile})
+	without := newSink(t, h, r, &config.ClientTLS{CAFile: caFile})
 	refused := Events(100)
 	for i := range 2 {
 		err := writeWithin(t, without, context.Background(), refused, attemptTimeout)
@@ -446,7 +448,7 @@ func testMutualTLS(t *testing.T, h Harness) {
 	}
 
 	certPEM, keyPEM := clientCA.ClientPEM(t, "vigil-forwarder")
-	with := newSink(t, h, r, &sinks.TLSConfig{
+	with := newSink(t, h, r, &config.ClientTLS{
 		CAFile:   caFile,
 		CertFile: WriteFile(t, dir, "client.pem", certPEM),
 		KeyFile:  WriteFile(t, dir, "client-key.pem", keyPEM),
@@ -474,7 +476,7 @@ func testClientCertRotation(t *testing.T, h Harness) {
 	})
 	dir := t.TempDir()
 	certPEM, keyPEM := oldCA.ClientPEM(t, "vigil-forwarder")
-	cfg := &sinks.TLSConfig{
+	cfg := &config.ClientTLS{
 		CAFile:   WriteFile(t, dir, "ca.pem", serverCA.PEM()),
 		CertFile: WriteFile(t, dir, "client.pem", certPEM),
 		KeyFile:  WriteFile(t, dir, "client-key.pem", keyPEM),
@@ -501,7 +503,7 @@ func testClientCertRotation(t *testing.T, h Harness) {
 
 // write is one Write with its own bound, so that a sink ignoring its
 // context fails the test instead of hanging it.
-func write(ctx context.Context, s sinks.Sink, batch []sinks.Record) error {
+func write(ctx context.Context, s sinks.Sink, batch []eventlog.Record) error {
 	ctx, cancel := context.WithTimeout(ctx, attemptTimeout)
 	defer cancel()
 	return s.Write(ctx, batch)
@@ -509,7 +511,7 @@ func write(ctx context.Context, s sinks.Sink, batch []sinks.Record) error {
 
 // writeWithin runs one Write and fails the test if it has not returned
 // within limit.
-func writeWithin(t *testing.T, s sinks.Sink, ctx context.Context, batch []sinks.Record, limit time.Duration) error {
+func writeWithin(t *testing.T, s sinks.Sink, ctx context.Context, batch []eventlog.Record, limit time.Duration) error {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- s.Write(ctx, batch) }()
@@ -527,7 +529,7 @@ func writeWithin(t *testing.T, s sinks.Sink, ctx context.Context, batch []sinks.
 // deliver writes batch again until Write returns nil, as the log's
 // consume loop does, and returns how many writes failed. A permanent
 // error, or no success within the settle time, fails the test.
-func deliver(t *testing.T, s sinks.Sink, batch []sinks.Record) int {
+func deliver(t *testing.T, s sinks.Sink, batch []eventlog.Record) int {
 	t.Helper()
 	deadline := time.Now().Add(settle)
 	wait := 10 * time.Millisecond
@@ -552,7 +554,7 @@ type sent struct {
 	byID map[string][]byte
 }
 
-func (s *sent) add(batch []sinks.Record) {
+func (s *sent) add(batch []eventlog.Record) {
 	if s.byID == nil {
 		s.byID = map[string][]byte{}
 	}

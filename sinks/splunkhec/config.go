@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vigilaudit/vigil/sinks"
+	"github.com/vigilaudit/vigil/internal/config"
 )
 
 // Defaults for the zero values of Config.
@@ -65,14 +65,14 @@ type Config struct {
 	// TLS is how an https URL is verified (nil: against the system roots)
 	// and, for mutual TLS, the client certificate. It requires an https
 	// URL.
-	TLS *sinks.TLSConfig `yaml:"tls"`
+	TLS *config.ClientTLS `yaml:"tls"`
 	// Timeout bounds each HTTP request, connection included (default
 	// 30s).
 	Timeout time.Duration `yaml:"timeout"`
 	// MaxBatchBytes is the largest request body, before compression
 	// (default 1 MiB). A batch beyond it is sent as several requests; an
 	// event larger than it goes alone.
-	MaxBatchBytes int `yaml:"max_batch_bytes"`
+	MaxBatchBytes int `yaml:"max_batch_bytes" size:"bytes"`
 	// Gzip compresses request bodies (Content-Encoding: gzip).
 	Gzip bool `yaml:"gzip"`
 }
@@ -80,47 +80,31 @@ type Config struct {
 // Validate checks the configuration without touching the network or the
 // file system. Each problem is reported with its key, all at once.
 func (c Config) Validate() error {
-	var errs []error
-	add := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
-	}
+	var p config.Problems
 	if c.URL == "" {
-		add("url", "required")
+		p.Add("url", "required")
 	} else if _, err := baseURL(c.URL); err != nil {
-		add("url", "%v", err)
+		p.Add("url", "%v", err)
 	} else if c.TLS != nil && !strings.HasPrefix(strings.ToLower(c.URL), "https:") {
-		add("tls", "requires an https url")
+		p.Add("tls", "requires an https url")
 	}
 	switch {
 	case c.Token == "":
-		add("token", "required")
+		p.Add("token", "required")
 	case strings.ContainsFunc(c.Token, func(r rune) bool { return r <= ' ' || r == 0x7f }):
-		add("token", "must not contain spaces or control characters")
+		p.Add("token", "must not contain spaces or control characters")
 	}
 	if c.Channel != "" && !isGUID(c.Channel) {
-		add("channel", "%q is not a GUID such as 0ee5a24c-6ba7-4cd5-b16c-1aa7e6a2c1f0", c.Channel)
+		p.Add("channel", "%q is not a GUID such as 0ee5a24c-6ba7-4cd5-b16c-1aa7e6a2c1f0", c.Channel)
 	}
-	for _, d := range []struct {
-		key string
-		v   time.Duration
-	}{
-		{"ack_timeout", c.AckTimeout},
-		{"ack_poll_interval", c.AckPollInterval},
-		{"timeout", c.Timeout},
-	} {
-		if d.v < 0 {
-			add(d.key, "must not be negative")
-		}
-	}
-	if c.MaxBatchBytes < 0 {
-		add("max_batch_bytes", "must not be negative")
-	}
+	p.NotNegative("ack_timeout", int64(c.AckTimeout))
+	p.NotNegative("ack_poll_interval", int64(c.AckPollInterval))
+	p.NotNegative("timeout", int64(c.Timeout))
+	p.NotNegative("max_batch_bytes", int64(c.MaxBatchBytes))
 	if c.TLS != nil {
-		if err := c.TLS.Validate(); err != nil {
-			add("tls", "%v", err)
-		}
+		p.Nest("tls", c.TLS.Validate())
 	}
-	return errors.Join(errs...)
+	return p.Err()
 }
 
 // withDefaults returns c with its zero values replaced by the defaults and

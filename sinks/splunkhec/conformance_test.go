@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigilaudit/vigil/internal/config"
 	"github.com/vigilaudit/vigil/sinks"
 	"github.com/vigilaudit/vigil/sinks/sinktest"
 )
@@ -23,7 +24,7 @@ func harness(ack bool) sinktest.Harness {
 			}
 			return newFake(t, fakeOptions{ack: ack, tls: tc})
 		},
-		NewSink: func(t *testing.T, r sinktest.Receiver, tc *sinks.TLSConfig) sinks.Sink {
+		NewSink: func(t *testing.T, r sinktest.Receiver, tc *config.ClientTLS) sinks.Sink {
 			s, err := New(Config{
 				URL:             r.Addr(),
 				Token:           testToken,

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/vigilaudit/vigil/ingest/eventlog"
 	"github.com/vigilaudit/vigil/sinks"
 )
 
@@ -50,7 +51,7 @@ func newEncoder(c Config) *encoder {
 // next one would take it past the size limit, and returns how many it
 // took: at least one, so that an event larger than the limit goes alone.
 // A record that is not an event is a permanent error.
-func (e *encoder) fill(batch []sinks.Record) (int, error) {
+func (e *encoder) fill(batch []eventlog.Record) (int, error) {
 	e.body = e.body[:0]
 	for i, rec := range batch {
 		mark := len(e.body)
@@ -98,7 +99,7 @@ func (e *encoder) payload() ([]byte, error) {
 }
 
 // appendEvent appends rec's HEC event object and a newline to dst.
-func (e *encoder) appendEvent(dst []byte, rec sinks.Record) ([]byte, error) {
+func (e *encoder) appendEvent(dst []byte, rec eventlog.Record) ([]byte, error) {
 	env, err := sinks.ParseEnvelope(rec.Value)
 	if err != nil {
 		return dst, fmt.Errorf("encode event %s: %w", rec.ID, err)

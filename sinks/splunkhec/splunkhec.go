@@ -18,6 +18,7 @@ import (
 
 	"github.com/valyala/fastjson"
 
+	"github.com/vigilaudit/vigil/ingest/eventlog"
 	"github.com/vigilaudit/vigil/sinks"
 )
 
@@ -101,14 +102,14 @@ func (s *Sink) Close() error {
 // error otherwise, after which the whole batch is to be written again.
 // Canceling ctx interrupts the requests and the wait for
 // acknowledgements.
-func (s *Sink) Write(ctx context.Context, batch []sinks.Record) error {
+func (s *Sink) Write(ctx context.Context, batch []eventlog.Record) error {
 	if len(batch) == 0 {
 		return nil
 	}
 	return s.redact(s.write(ctx, batch))
 }
 
-func (s *Sink) write(ctx context.Context, batch []sinks.Record) error {
+func (s *Sink) write(ctx context.Context, batch []eventlog.Record) error {
 	client, err := s.client()
 	if err != nil {
 		return err

@@ -19,6 +19,8 @@ import (
 	"go.uber.org/goleak"
 	"golang.org/x/tools/txtar"
 
+	"github.com/vigilaudit/vigil/ingest/eventlog"
+	"github.com/vigilaudit/vigil/internal/config"
 	"github.com/vigilaudit/vigil/sinks"
 	"github.com/vigilaudit/vigil/sinks/sinktest"
 )
@@ -31,7 +33,7 @@ func TestMain(m *testing.M) {
 
 // testRecord returns the i-th test event, a file.transfer of about 560
 // bytes in canonical wire form.
-func testRecord(i int) sinks.Record {
+func testRecord(i int) eventlog.Record {
 	id := fmt.Sprintf("01AF4P8BFKWETC4YH8PY%06d", i)
 	ts := time.Date(2016, 3, 30, 21, 18, 19, 123e6, time.UTC).Add(time.Duration(i) * time.Millisecond)
 	v := fmt.Sprintf(`{"topic":"FILE","event":"file.transfer","timestamp":"%s","event_id":"%s",`+
@@ -41,11 +43,11 @@ func testRecord(i int) sinks.Record {
 		`"path":{"sid":"e4d451120e9d291ca135d6f1f6938d9b","relative_path":"doc/api/overview-%d.pdf"},`+
 		`"destination_device":"40f9cddab98a432b9c60d734f5f63e7f","destination_user":"bob@example.com"}`,
 		ts.Format("2006-01-02T15:04:05.000Z"), id, i)
-	return sinks.Record{ID: id, Key: []byte("alice@example.com"), Value: []byte(v)}
+	return eventlog.Record{ID: id, Key: []byte("alice@example.com"), Value: []byte(v)}
 }
 
-func testBatch(from, n int) []sinks.Record {
-	out := make([]sinks.Record, n)
+func testBatch(from, n int) []eventlog.Record {
+	out := make([]eventlog.Record, n)
 	for i := range out {
 		out[i] = testRecord(from + i)
 	}
@@ -53,7 +55,7 @@ func testBatch(from, n int) []sinks.Record {
 }
 
 // values returns the records' values as strings, for comparisons.
-func values(recs []sinks.Record) []string {
+func values(recs []eventlog.Record) []string {
 	out := make([]string, len(recs))
 	for i, r := range recs {
 		out[i] = string(r.Value)
@@ -104,7 +106,7 @@ func TestConfig_Validate(t *testing.T) {
 			c.Index, c.Source, c.SourceType, c.Host = "audit", "vigil", "vigil:audit", "vigil-01"
 			c.Ack, c.AckTimeout, c.AckPollInterval = true, time.Minute, 2*time.Second
 			c.Channel = "0EE5A24C-6BA7-4CD5-B16C-1AA7E6A2C1F0"
-			c.TLS = &sinks.TLSConfig{CAPEM: "x"}
+			c.TLS = &config.ClientTLS{CAPEM: string(sinktest.NewCA(t, "test CA").PEM())}
 			c.Timeout, c.MaxBatchBytes, c.Gzip = time.Second, 4096, true
 		}},
 		{name: "ValidCollectorPath", change: func(c *Config) { c.URL = "http://127.0.0.1:8088/services/collector/event" }},
@@ -112,8 +114,8 @@ func TestConfig_Validate(t *testing.T) {
 		{name: "BadURL", change: func(c *Config) { c.URL = "splunk:8088" }, want: []string{`url: "splunk:8088" is not an http or https URL`}},
 		{name: "URLWithCredentials", change: func(c *Config) { c.URL = "https://u:p@splunk:8088" }, want: []string{"url: must not hold credentials"}},
 		{name: "URLWithQuery", change: func(c *Config) { c.URL = "https://splunk:8088/?x=1" }, want: []string{"url: must not have a query"}},
-		{name: "TLSWithHTTP", change: func(c *Config) { c.URL, c.TLS = "http://splunk:8088", &sinks.TLSConfig{} }, want: []string{"tls: requires an https url"}},
-		{name: "TLSProblem", change: func(c *Config) { c.TLS = &sinks.TLSConfig{CertFile: "c.pem"} }, want: []string{"tls: cert_file and key_file must be set together"}},
+		{name: "TLSWithHTTP", change: func(c *Config) { c.URL, c.TLS = "http://splunk:8088", &config.ClientTLS{} }, want: []string{"tls: requires an https url"}},
+		{name: "TLSProblem", change: func(c *Config) { c.TLS = &config.ClientTLS{CertFile: "c.pem"} }, want: []string{"tls.key_file: required when cert_file is set"}},
 		{name: "TokenWithSpace", change: func(c *Config) { c.Token = "a b" }, want: []string{"token: must not contain spaces"}},
 		{name: "BadChannel", change: func(c *Config) { c.Channel = "main" }, want: []string{`channel: "main" is not a GUID`}},
 		{name: "Negative", change: func(c *Config) {
@@ -232,14 +234,14 @@ func TestWrite_Golden(t *testing.T) {
 	for i := range ar.Files {
 		sections[ar.Files[i].Name] = &ar.Files[i]
 	}
-	var batch []sinks.Record
+	var batch []eventlog.Record
 	for line := range strings.Lines(string(sections["events"].Data)) {
 		v := strings.TrimSuffix(line, "\n")
 		env, err := sinks.ParseEnvelope([]byte(v))
 		if err != nil {
 			t.Fatalf("test event: %v", err)
 		}
-		batch = append(batch, sinks.Record{ID: env.EventID, Value: []byte(v)})
+		batch = append(batch, eventlog.Record{ID: env.EventID, Value: []byte(v)})
 	}
 	cases := []struct {
 		name string
@@ -592,7 +594,7 @@ func TestWrite_NotAnEvent(t *testing.T) {
 	f := newFake(t, fakeOptions{})
 	s := newTestSink(t, f, nil)
 	for _, v := range []string{``, `not json`, `{"topic":"FILE"}`, `[1,2]`} {
-		batch := append(testBatch(0, 1), sinks.Record{ID: "bad", Value: []byte(v)})
+		batch := append(testBatch(0, 1), eventlog.Record{ID: "bad", Value: []byte(v)})
 		err := s.Write(t.Context(), batch)
 		if !sinks.IsPermanent(err) || !strings.Contains(err.Error(), "encode event bad") {
 			t.Errorf("Write with value %q: %v, want a permanent encode error", v, err)
@@ -723,16 +725,16 @@ func TestWrite_TLS(t *testing.T) {
 	tests := []struct {
 		name    string
 		f       *fakeHEC
-		tls     *sinks.TLSConfig
+		tls     *config.ClientTLS
 		wantErr string // empty: Write succeeds; errors are all retryable
 	}{
-		{name: "CAFile", f: f, tls: &sinks.TLSConfig{CAFile: caFile}},
-		{name: "CAPEM", f: f, tls: &sinks.TLSConfig{CAPEM: string(ca.PEM())}},
-		{name: "WrongCA", f: f, tls: &sinks.TLSConfig{CAPEM: string(sinktest.NewCA(t, "other CA").PEM())}, wantErr: "verify server certificate"},
-		{name: "MissingCAFile", f: f, tls: &sinks.TLSConfig{CAFile: filepath.Join(dir, "none.pem")}, wantErr: "load tls settings"},
+		{name: "CAFile", f: f, tls: &config.ClientTLS{CAFile: caFile}},
+		{name: "CAPEM", f: f, tls: &config.ClientTLS{CAPEM: string(ca.PEM())}},
+		{name: "WrongCA", f: f, tls: &config.ClientTLS{CAPEM: string(sinktest.NewCA(t, "other CA").PEM())}, wantErr: "verify server certificate"},
+		{name: "MissingCAFile", f: f, tls: &config.ClientTLS{CAFile: filepath.Join(dir, "none.pem")}, wantErr: "load tls settings"},
 		{name: "SystemRoots", f: f, wantErr: "certificate"},
-		{name: "MutualTLS", f: mf, tls: &sinks.TLSConfig{CAFile: caFile, CertFile: certFile, KeyFile: keyFile}},
-		{name: "MutualTLSWithoutCertificate", f: mf, tls: &sinks.TLSConfig{CAFile: caFile}, wantErr: "send events 1 to 2 of 2"},
+		{name: "MutualTLS", f: mf, tls: &config.ClientTLS{CAFile: caFile, CertFile: certFile, KeyFile: keyFile}},
+		{name: "MutualTLSWithoutCertificate", f: mf, tls: &config.ClientTLS{CAFile: caFile}, wantErr: "send events 1 to 2 of 2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

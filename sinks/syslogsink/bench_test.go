@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/vigilaudit/vigil/sinks"
+	"github.com/vigilaudit/vigil/internal/config"
 	"github.com/vigilaudit/vigil/sinks/sinktest"
 	"github.com/vigilaudit/vigil/sinks/syslogsink"
 )
@@ -18,12 +18,12 @@ func BenchmarkForward(b *testing.B) {
 	const batchSize = 2000
 	for _, kind := range []string{"tcp", "tls"} {
 		b.Run(kind, func(b *testing.B) {
-			var tc *sinks.TLSConfig
+			var tc *config.ClientTLS
 			var addr string
 			if kind == "tls" {
 				ca := sinktest.NewCA(b, "Vigil Bench CA")
 				addr = sinktest.NewDiscardReceiver(b, &sinktest.TLSReceiverConfig{Certificate: ca.ServerCertificate(b)})
-				tc = &sinks.TLSConfig{CAPEM: string(ca.PEM())}
+				tc = &config.ClientTLS{CAPEM: string(ca.PEM())}
 			} else {
 				addr = sinktest.NewDiscardReceiver(b, nil)
 			}

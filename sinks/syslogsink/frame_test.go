@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/vigilaudit/vigil/sinks"
+	"github.com/vigilaudit/vigil/ingest/eventlog"
 )
 
 func TestFrame(t *testing.T) {
@@ -56,7 +56,7 @@ func TestFrame(t *testing.T) {
 				t.Fatal(err)
 			}
 			prefix := []byte("previous frame|")
-			out, err := f.frame(bytes.Clone(prefix), sinks.Record{Value: []byte(tt.value)})
+			out, err := f.frame(bytes.Clone(prefix), eventlog.Record{Value: []byte(tt.value)})
 			if err != nil {
 				t.Fatalf("frame: %v", err)
 			}
@@ -98,7 +98,7 @@ func TestFrame_Errors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, err := f.frame(nil, sinks.Record{Value: []byte(tt.value)})
+			out, err := f.frame(nil, eventlog.Record{Value: []byte(tt.value)})
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Errorf("frame() = %v, want success", err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigilaudit/vigil/ingest/eventlog"
 	"github.com/vigilaudit/vigil/sinks"
 )
 
@@ -78,7 +79,7 @@ func FuzzFrame(f *testing.F) {
 		if err != nil || !headerField(host, 255) {
 			return
 		}
-		out, err := fr.frame(nil, sinks.Record{Value: event})
+		out, err := fr.frame(nil, eventlog.Record{Value: event})
 		if err != nil {
 			return
 		}

@@ -3,11 +3,15 @@ package syslogsink
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/vigilaudit/vigil/ingest/eventlog"
+	"github.com/vigilaudit/vigil/internal/config"
 	"github.com/vigilaudit/vigil/sinks"
 	"github.com/vigilaudit/vigil/sinks/tcp"
 )
@@ -43,7 +47,7 @@ type Config struct {
 	// Address is the receiver's host:port.
 	Address string `yaml:"address"`
 	// TLS, when set, makes the sink speak TLS (RFC 5425).
-	TLS *sinks.TLSConfig `yaml:"tls"`
+	TLS *config.ClientTLS `yaml:"tls"`
 	// Facility is a facility name: kern, user, mail, daemon, auth,
 	// syslog, lpr, news, uucp, cron, authpriv, ftp, ntp, audit, alert,
 	// clock, local0 to local7 (default user).
@@ -57,21 +61,30 @@ type Config struct {
 }
 
 // Validate checks the configuration without touching the network or the
-// file system.
+// file system; it reports every problem at its key.
 func (c Config) Validate() error {
-	if err := (tcp.Config{Address: c.Address, TLS: c.TLS}).Validate(); err != nil {
-		return err
-	}
+	var p config.Problems
+	p.Nest("", (tcp.Config{Address: c.Address}).Validate())
 	if _, err := facility(c.Facility); err != nil {
-		return err
+		p.Add("facility", "%v", err)
 	}
 	if c.AppName != "" && !headerField(c.AppName, 48) {
-		return fmt.Errorf("app_name %q: want 1 to 48 printable ASCII characters, no spaces", c.AppName)
+		p.Add("app_name", "must be at most 48 printable ASCII characters without spaces")
 	}
 	if c.Hostname != "" && !headerField(c.Hostname, 255) {
-		return fmt.Errorf("hostname %q: want 1 to 255 printable ASCII characters, no spaces", c.Hostname)
+		p.Add("hostname", "must be at most 255 printable ASCII characters without spaces")
 	}
-	return nil
+	if c.TLS != nil {
+		p.Nest("tls", c.TLS.Validate())
+	}
+	return p.Err()
+}
+
+// Facilities lists the facility names, in the order of their codes.
+func Facilities() []string {
+	names := slices.Collect(maps.Keys(facilities))
+	slices.SortFunc(names, func(a, b string) int { return facilities[a] - facilities[b] })
+	return names
 }
 
 func facility(name string) (int, error) {
@@ -80,7 +93,7 @@ func facility(name string) (int, error) {
 	}
 	code, ok := facilities[strings.ToLower(name)]
 	if !ok {
-		return 0, fmt.Errorf("facility %q: want one of kern, user, mail, daemon, auth, syslog, lpr, news, uucp, cron, authpriv, ftp, ntp, audit, alert, clock, local0 to local7", name)
+		return 0, fmt.Errorf("unknown facility %q (want one of %s)", name, strings.Join(Facilities(), ", "))
 	}
 	return code, nil
 }
@@ -144,7 +157,7 @@ const timestampLen = 24
 // envelope cannot be read: the log holds only canonical events, so such a
 // record is damaged, and is better parked for an admin than sent without
 // its time and name.
-func (f *framer) frame(dst []byte, r sinks.Record) ([]byte, error) {
+func (f *framer) frame(dst []byte, r eventlog.Record) ([]byte, error) {
 	topic, event, ts, ok := canonicalHead(r.Value)
 	if !ok {
 		env, err := sinks.ParseEnvelope(r.Value)

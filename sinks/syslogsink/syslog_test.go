@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/vigilaudit/vigil/ingest/eventlog"
+	"github.com/vigilaudit/vigil/internal/config"
 	"github.com/vigilaudit/vigil/sinks"
 	"github.com/vigilaudit/vigil/sinks/sinktest"
 	"github.com/vigilaudit/vigil/sinks/syslogsink"
@@ -59,7 +61,7 @@ func TestConformance(t *testing.T) {
 		NewTLSReceiver: func(t *testing.T, cfg sinktest.TLSReceiverConfig) sinktest.Receiver {
 			return sinktest.NewStreamReceiver(t, sinktest.StreamConfig{TLS: &cfg, ReadEvent: readEvent})
 		},
-		NewSink: func(t *testing.T, r sinktest.Receiver, tc *sinks.TLSConfig) sinks.Sink {
+		NewSink: func(t *testing.T, r sinktest.Receiver, tc *config.ClientTLS) sinks.Sink {
 			s, err := syslogsink.New(syslogsink.Config{Address: r.Addr(), TLS: tc, Hostname: "vigil-test"})
 			if err != nil {
 				t.Fatalf("new sink: %v", err)
@@ -77,12 +79,12 @@ func TestConfig_Validate(t *testing.T) {
 	}{
 		{"defaults", syslogsink.Config{Address: "siem.example.com:6514"}, ""},
 		{"everything", syslogsink.Config{Address: "10.1.2.3:514", Facility: "LOCAL7", AppName: "vigil-eu", Hostname: "vigil-1.example.com"}, ""},
-		{"no address", syslogsink.Config{}, "address is required"},
+		{"no address", syslogsink.Config{}, "address: required"},
 		{"unknown facility", syslogsink.Config{Address: "a:1", Facility: "local8"}, `facility "local8"`},
 		{"app name with a space", syslogsink.Config{Address: "a:1", AppName: "vigil audit"}, "app_name"},
 		{"app name too long", syslogsink.Config{Address: "a:1", AppName: strings.Repeat("v", 49)}, "app_name"},
 		{"hostname not ASCII", syslogsink.Config{Address: "a:1", Hostname: "hôte"}, "hostname"},
-		{"TLS with two CAs", syslogsink.Config{Address: "a:1", TLS: &sinks.TLSConfig{CAFile: "a", CAPEM: "b"}}, "ca_file and ca_pem"},
+		{"TLS with two CAs", syslogsink.Config{Address: "a:1", TLS: &config.ClientTLS{CAFile: "a", CAPEM: "b"}}, "cannot be set together with ca_file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -109,7 +111,7 @@ func TestWrite_DamagedEventIsPermanent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	batch := append(sinktest.Events(1), sinks.Record{ID: "damaged", Value: []byte(`{"topic":"FILE"`)})
+	batch := append(sinktest.Events(1), eventlog.Record{ID: "damaged", Value: []byte(`{"topic":"FILE"`)})
 	err = s.Write(context.Background(), batch)
 	if !sinks.IsPermanent(err) || !strings.Contains(err.Error(), "frame event damaged") {
 		t.Errorf("Write() = %v, want a permanent error naming the event", err)
@@ -122,14 +124,14 @@ func TestWire_Golden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var batch []sinks.Record
+	var batch []eventlog.Record
 	for line := range bytes.Lines(in) {
 		line = bytes.TrimSuffix(line, []byte("\n"))
 		env, err := sinks.ParseEnvelope(line)
 		if err != nil {
 			t.Fatal(err)
 		}
-		batch = append(batch, sinks.Record{ID: env.EventID, Value: line})
+		batch = append(batch, eventlog.Record{ID: env.EventID, Value: line})
 	}
 	wire := sinktest.Capture(t, func(addr string) {
 		s, err := syslogsink.New(syslogsink.Config{Address: addr, Facility: "local4", Hostname: "vigil-1.example.com"})

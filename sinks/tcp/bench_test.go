@@ -6,7 +6,8 @@ import (
 	"net"
 	"testing"
 
-	"github.com/vigilaudit/vigil/sinks"
+	"github.com/vigilaudit/vigil/ingest/eventlog"
+	"github.com/vigilaudit/vigil/internal/config"
 	"github.com/vigilaudit/vigil/sinks/sinktest"
 	"github.com/vigilaudit/vigil/sinks/tcp"
 )
@@ -83,7 +84,7 @@ func BenchmarkRaw(b *testing.B) {
 	}
 }
 
-func framedSize(batch []sinks.Record) int {
+func framedSize(batch []eventlog.Record) int {
 	n := 0
 	for _, r := range batch {
 		n += len(r.Value) + 1
@@ -99,12 +100,12 @@ func reportEvents(b *testing.B, perOp int) {
 
 // discardServer starts a receiver that discards what it reads; with TLS
 // it returns the client settings that trust it.
-func discardServer(b *testing.B, withTLS bool) (string, *sinks.TLSConfig) {
+func discardServer(b *testing.B, withTLS bool) (string, *config.ClientTLS) {
 	b.Helper()
 	if !withTLS {
 		return sinktest.NewDiscardReceiver(b, nil), nil
 	}
 	ca := sinktest.NewCA(b, "Vigil Bench CA")
 	addr := sinktest.NewDiscardReceiver(b, &sinktest.TLSReceiverConfig{Certificate: ca.ServerCertificate(b)})
-	return addr, &sinks.TLSConfig{CAPEM: string(ca.PEM())}
+	return addr, &config.ClientTLS{CAPEM: string(ca.PEM())}
 }

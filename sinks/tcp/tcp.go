@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vigilaudit/vigil/ingest/eventlog"
+	"github.com/vigilaudit/vigil/internal/config"
 	"github.com/vigilaudit/vigil/sinks"
 )
 
@@ -33,8 +35,9 @@ const (
 type Config struct {
 	// Address is the receiver's host:port.
 	Address string `yaml:"address"`
-	// TLS, when set, makes the sink speak TLS (the tls kind).
-	TLS *sinks.TLSConfig `yaml:"tls"`
+	// TLS, when set, makes the sink speak TLS (the tls kind, whose
+	// section holds these settings beside the address: see TLSKind).
+	TLS *config.ClientTLS `yaml:"-"`
 	// DialTimeout bounds connecting, TLS handshake included (default
 	// 10s).
 	DialTimeout time.Duration `yaml:"dial_timeout"`
@@ -49,37 +52,51 @@ type Config struct {
 	// JSON: the event's wire bytes as they are, then "\n". An error
 	// fails the Write permanently (the record cannot be framed, however
 	// often it is tried); it names the event.
-	Frame func(dst []byte, r sinks.Record) ([]byte, error) `yaml:"-"`
+	Frame func(dst []byte, r eventlog.Record) ([]byte, error) `yaml:"-"`
 }
 
 // Validate checks the configuration without touching the network or the
-// file system.
+// file system; it reports every problem at its key.
 func (c Config) Validate() error {
-	host, port, err := net.SplitHostPort(c.Address)
-	switch {
-	case c.Address == "":
-		return errors.New("address is required")
-	case err != nil:
-		return fmt.Errorf("address %q: %w", c.Address, err)
-	case host == "" || port == "":
-		return fmt.Errorf("address %q: want host:port", c.Address)
-	case c.DialTimeout < 0:
-		return fmt.Errorf("dial_timeout %v is negative", c.DialTimeout)
-	case c.WriteTimeout < 0:
-		return fmt.Errorf("write_timeout %v is negative", c.WriteTimeout)
+	var p config.Problems
+	p.Address("address", c.Address)
+	if host, _, err := net.SplitHostPort(c.Address); err == nil && host == "" {
+		p.Add("address", "%q has no host", c.Address)
 	}
+	p.NotNegative("dial_timeout", int64(c.DialTimeout))
+	p.NotNegative("write_timeout", int64(c.WriteTimeout))
 	if c.TLS != nil {
-		if err := c.TLS.Validate(); err != nil {
-			return fmt.Errorf("tls: %w", err)
-		}
+		p.Nest("tls", c.TLS.Validate())
 	}
-	return nil
+	return p.Err()
+}
+
+// TLSKind is the section of the tls kind in the config file: a tcp sink's
+// settings and the TLS client settings side by side.
+type TLSKind struct {
+	Config           `yaml:",inline"`
+	config.ClientTLS `yaml:",inline"`
+}
+
+// Sink returns the tcp sink's configuration, speaking TLS.
+func (k TLSKind) Sink() Config {
+	c := k.Config
+	c.TLS = &k.ClientTLS
+	return c
+}
+
+// Validate checks the settings with their keys as the section spells them.
+func (k TLSKind) Validate() error {
+	var p config.Problems
+	p.Nest("", k.Config.Validate())
+	p.Nest("", k.ClientTLS.Validate())
+	return p.Err()
 }
 
 // Sink writes events to one stream connection.
 type Sink struct {
 	cfg    Config
-	frame  func(dst []byte, r sinks.Record) ([]byte, error)
+	frame  func(dst []byte, r eventlog.Record) ([]byte, error)
 	tls    *tlsDialer // nil for plain TCP
 	dialer net.Dialer
 	buf    []byte // framing buffer, used by Write only
@@ -132,7 +149,7 @@ func New(cfg Config) (*Sink, error) {
 }
 
 // frameLine is the default framing: the wire JSON, then a newline.
-func frameLine(dst []byte, r sinks.Record) ([]byte, error) {
+func frameLine(dst []byte, r eventlog.Record) ([]byte, error) {
 	switch {
 	case len(r.Value) == 0:
 		return dst, errors.New("empty event")
@@ -147,7 +164,7 @@ func frameLine(dst []byte, r sinks.Record) ([]byte, error) {
 // none or the peer closed it. It returns nil once the whole batch is
 // written to the connection; on any error the connection is dropped and
 // the batch is to be written again.
-func (s *Sink) Write(ctx context.Context, batch []sinks.Record) error {
+func (s *Sink) Write(ctx context.Context, batch []eventlog.Record) error {
 	if len(batch) == 0 {
 		return nil
 	}
@@ -167,7 +184,7 @@ func (s *Sink) Write(ctx context.Context, batch []sinks.Record) error {
 
 // frameBatch frames every record before any byte is sent, so that a
 // record that cannot be framed fails the batch whole.
-func (s *Sink) frameBatch(batch []sinks.Record) ([]byte, error) {
+func (s *Sink) frameBatch(batch []eventlog.Record) ([]byte, error) {
 	buf := s.buf[:0]
 	for i := range batch {
 		out, err := s.frame(buf, batch[i])

@@ -16,6 +16,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/vigilaudit/vigil/ingest/eventlog"
+	"github.com/vigilaudit/vigil/internal/config"
 	"github.com/vigilaudit/vigil/sinks"
 	"github.com/vigilaudit/vigil/sinks/sinktest"
 	"github.com/vigilaudit/vigil/sinks/tcp"
@@ -44,27 +46,28 @@ func TestConformance(t *testing.T) {
 	sinktest.Run(t, sinktest.Harness{
 		NewReceiver:    lineReceiver,
 		NewTLSReceiver: tlsLineReceiver,
-		NewSink: func(t *testing.T, r sinktest.Receiver, tc *sinks.TLSConfig) sinks.Sink {
+		NewSink: func(t *testing.T, r sinktest.Receiver, tc *config.ClientTLS) sinks.Sink {
 			return newSink(t, tcp.Config{Address: r.Addr(), TLS: tc})
 		},
 	})
 }
 
 func TestConfig_Validate(t *testing.T) {
+	pem := string(sinktest.NewCA(t, "test CA").PEM())
 	tests := []struct {
 		name    string
 		cfg     tcp.Config
 		wantErr string
 	}{
 		{"valid", tcp.Config{Address: "siem.example.com:6514"}, ""},
-		{"valid TLS", tcp.Config{Address: "10.0.0.7:6514", TLS: &sinks.TLSConfig{CAPEM: "x"}}, ""},
-		{"no address", tcp.Config{}, "address is required"},
-		{"no port", tcp.Config{Address: "siem.example.com"}, "missing port"},
-		{"no host", tcp.Config{Address: ":6514"}, "want host:port"},
+		{"valid TLS", tcp.Config{Address: "10.0.0.7:6514", TLS: &config.ClientTLS{CAPEM: pem}}, ""},
+		{"no address", tcp.Config{}, "address: required"},
+		{"no port", tcp.Config{Address: "siem.example.com"}, "is not host:port"},
+		{"no host", tcp.Config{Address: ":6514"}, "has no host"},
 		{"negative dial timeout", tcp.Config{Address: "a:1", DialTimeout: -time.Second}, "dial_timeout"},
 		{"negative write timeout", tcp.Config{Address: "a:1", WriteTimeout: -time.Second}, "write_timeout"},
-		{"two CAs", tcp.Config{Address: "a:1", TLS: &sinks.TLSConfig{CAFile: "ca.pem", CAPEM: "x"}}, "ca_file and ca_pem"},
-		{"cert without key", tcp.Config{Address: "a:1", TLS: &sinks.TLSConfig{CertFile: "c.pem"}}, "cert_file and key_file"},
+		{"two CAs", tcp.Config{Address: "a:1", TLS: &config.ClientTLS{CAFile: "ca.pem", CAPEM: "x"}}, "cannot be set together with ca_file"},
+		{"cert without key", tcp.Config{Address: "a:1", TLS: &config.ClientTLS{CertFile: "c.pem"}}, "key_file: required when cert_file is set"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,13 +84,13 @@ func TestNew_ReadsCertificateFiles(t *testing.T) {
 	notPEM := sinktest.WriteFile(t, dir, "not.pem", []byte("hello\n"))
 	tests := []struct {
 		name    string
-		tls     sinks.TLSConfig
+		tls     config.ClientTLS
 		wantErr string
 	}{
-		{"missing ca_file", sinks.TLSConfig{CAFile: filepath.Join(dir, "absent.pem")}, "read ca_file"},
-		{"ca_file without certificate", sinks.TLSConfig{CAFile: notPEM}, "holds no PEM certificate"},
-		{"ca_pem without certificate", sinks.TLSConfig{CAPEM: "hello"}, "ca_pem holds no PEM certificate"},
-		{"missing cert_file", sinks.TLSConfig{CertFile: filepath.Join(dir, "c.pem"), KeyFile: filepath.Join(dir, "k.pem")}, "read cert_file"},
+		{"missing ca_file", config.ClientTLS{CAFile: filepath.Join(dir, "absent.pem")}, "read ca_file"},
+		{"ca_file without certificate", config.ClientTLS{CAFile: notPEM}, "holds no PEM certificate"},
+		{"ca_pem without certificate", config.ClientTLS{CAPEM: "hello"}, "ca_pem: no PEM certificate found"},
+		{"missing cert_file", config.ClientTLS{CertFile: filepath.Join(dir, "c.pem"), KeyFile: filepath.Join(dir, "k.pem")}, "read cert_file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -104,7 +107,7 @@ func TestNew_ReadsCertificateFiles(t *testing.T) {
 // it fails the same way with no receiver at all.
 func TestWrite_FrameErrorIsPermanent(t *testing.T) {
 	good := sinktest.Events(2)
-	refuse := func(dst []byte, r sinks.Record) ([]byte, error) {
+	refuse := func(dst []byte, r eventlog.Record) ([]byte, error) {
 		if r.ID == "bad" {
 			return dst, errors.New("cannot encode")
 		}
@@ -112,19 +115,19 @@ func TestWrite_FrameErrorIsPermanent(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		frame   func([]byte, sinks.Record) ([]byte, error)
-		bad     sinks.Record
+		frame   func([]byte, eventlog.Record) ([]byte, error)
+		bad     eventlog.Record
 		wantErr string
 	}{
-		{"newline in event", nil, sinks.Record{ID: "bad", Value: []byte("{\"a\":1}\n{\"b\":2}")}, "frame event bad: event holds a newline"},
-		{"empty event", nil, sinks.Record{ID: "bad"}, "frame event bad: empty event"},
-		{"framer refuses", refuse, sinks.Record{ID: "bad", Value: []byte("{}")}, "frame event bad: cannot encode"},
+		{"newline in event", nil, eventlog.Record{ID: "bad", Value: []byte("{\"a\":1}\n{\"b\":2}")}, "frame event bad: event holds a newline"},
+		{"empty event", nil, eventlog.Record{ID: "bad"}, "frame event bad: empty event"},
+		{"framer refuses", refuse, eventlog.Record{ID: "bad", Value: []byte("{}")}, "frame event bad: cannot encode"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newSink(t, tcp.Config{Address: closedAddr(t), Frame: tt.frame})
 			defer s.Close()
-			err := s.Write(context.Background(), []sinks.Record{good[0], tt.bad, good[1]})
+			err := s.Write(context.Background(), []eventlog.Record{good[0], tt.bad, good[1]})
 			if !sinks.IsPermanent(err) || !strings.Contains(errString(err), tt.wantErr) {
 				t.Errorf("Write() = %v (permanent: %v), want a permanent error containing %q", err, sinks.IsPermanent(err), tt.wantErr)
 			}
@@ -175,7 +178,7 @@ func TestWrite_ServerVariants(t *testing.T) {
 			dir := t.TempDir()
 			caFile := sinktest.WriteFile(t, dir, "ca.pem", serverCA.PEM())
 
-			without := newSink(t, tcp.Config{Address: r.Addr(), TLS: &sinks.TLSConfig{CAFile: caFile}})
+			without := newSink(t, tcp.Config{Address: r.Addr(), TLS: &config.ClientTLS{CAFile: caFile}})
 			defer without.Close()
 			err := without.Write(context.Background(), sinktest.Events(10))
 			if err == nil || sinks.IsPermanent(err) || !strings.Contains(err.Error(), "certificate") {
@@ -183,7 +186,7 @@ func TestWrite_ServerVariants(t *testing.T) {
 			}
 
 			certPEM, keyPEM := clientCA.ClientPEM(t, "vigil-forwarder")
-			with := newSink(t, tcp.Config{Address: r.Addr(), TLS: &sinks.TLSConfig{
+			with := newSink(t, tcp.Config{Address: r.Addr(), TLS: &config.ClientTLS{
 				CAFile:   caFile,
 				CertFile: sinktest.WriteFile(t, dir, "client.pem", certPEM),
 				KeyFile:  sinktest.WriteFile(t, dir, "client-key.pem", keyPEM),
@@ -211,11 +214,11 @@ func TestWrite_PeerClosedBeforeWrite(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer ln.Close()
-			var tc *sinks.TLSConfig
+			var tc *config.ClientTLS
 			if withTLS {
 				ca := sinktest.NewCA(t, "Vigil Test Root CA")
 				ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{ca.ServerCertificate(t)}})
-				tc = &sinks.TLSConfig{CAPEM: string(ca.PEM())}
+				tc = &config.ClientTLS{CAPEM: string(ca.PEM())}
 			}
 			first, second := sinktest.Events(50), sinktest.Events(70)
 			closed := make(chan struct{})
@@ -303,12 +306,12 @@ func TestWire_Golden(t *testing.T) {
 }
 
 // records reads one event per line.
-func records(jsonl []byte) []sinks.Record {
-	var out []sinks.Record
+func records(jsonl []byte) []eventlog.Record {
+	var out []eventlog.Record
 	for line := range bytes.Lines(jsonl) {
 		line = bytes.TrimSuffix(line, []byte("\n"))
 		env, _ := sinks.ParseEnvelope(line) // the test data are well-formed events
-		out = append(out, sinks.Record{ID: env.EventID, Value: line})
+		out = append(out, eventlog.Record{ID: env.EventID, Value: line})
 	}
 	return out
 }

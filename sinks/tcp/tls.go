@@ -17,7 +17,7 @@ import (
 // silence makes the sink wait it out, once per connection.
 const minVerdictWait = 200 * time.Millisecond
 
-// tlsDialer makes TLS connections with the settings sinks.TLSConfig
+// tlsDialer makes TLS connections with the settings config.ClientTLS
 // built, which read the certificate files again when they change.
 type tlsDialer struct {
 	cfg         *tls.Config

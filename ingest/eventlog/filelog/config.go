@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/vigilaudit/vigil/internal/config"
 )
 
 // Defaults of Config's zero values.
@@ -26,38 +29,43 @@ type Config struct {
 	// segment's 32-byte header may pass it briefly). When an append does
 	// not fit after retention freed what it may, Append returns
 	// eventlog.ErrFull.
-	MaxBytes int64
+	MaxBytes int64 `yaml:"max_bytes" size:"bytes"`
 	// SegmentBytes is the size at which a segment is sealed and a new one
 	// begun (default 256 MiB). It must be smaller than MaxBytes: the
 	// segment being written is never deleted.
-	SegmentBytes int64
+	SegmentBytes int64 `yaml:"segment_bytes" size:"bytes"`
 	// Retention deletes segments whose records are all older than this,
 	// unless a required group has not committed them. Zero keeps records
 	// until the size budget needs room.
-	Retention time.Duration
+	Retention time.Duration `yaml:"retention"`
 	// Groups says which consumer groups are required: retention never
 	// deletes what a required group has not committed, and a required
 	// group listed here holds records from the oldest retained one even
 	// before it first commits. A group not listed is required when it is
 	// named "store" or starts with "sink.".
-	Groups map[string]bool
+	Groups map[string]bool `yaml:"-"`
 	// OnSkip, if set, is called when retention moves a group that is not
 	// required past records it had not committed, with how many it lost.
 	// It is called from a goroutine of the Log, one call at a time, and
 	// may append to the Log.
-	OnSkip func(group string, skipped int64)
+	OnSkip func(group string, skipped int64) `yaml:"-"`
 	// Logger receives the log's own messages (torn tails, deleted
 	// segments, skipped groups). Nil discards them.
-	Logger *slog.Logger
+	Logger *slog.Logger `yaml:"-"`
 }
 
-func (c Config) withDefaults() Config {
+// SetDefaults replaces the zero sizes by the defaults.
+func (c *Config) SetDefaults() {
 	if c.MaxBytes == 0 {
 		c.MaxBytes = DefaultMaxBytes
 	}
 	if c.SegmentBytes == 0 {
 		c.SegmentBytes = DefaultSegmentBytes
 	}
+}
+
+func (c Config) withDefaults() Config {
+	c.SetDefaults()
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -68,32 +76,23 @@ func (c Config) withDefaults() Config {
 // Zero values stand for their defaults.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	var errs []error
-	if c.MaxBytes < 0 {
-		errs = append(errs, errors.New("max_bytes: must not be negative"))
-	}
+	var p config.Problems
+	p.NotNegative("max_bytes", c.MaxBytes)
 	switch {
 	case c.SegmentBytes < 0:
-		errs = append(errs, errors.New("segment_bytes: must not be negative"))
+		p.Add("segment_bytes", "must not be negative")
 	case c.SegmentBytes < minSegmentBytes:
-		errs = append(errs, fmt.Errorf("segment_bytes: must be at least %d", minSegmentBytes))
+		p.Add("segment_bytes", "must be at least %d", minSegmentBytes)
 	case c.MaxBytes > 0 && c.SegmentBytes >= c.MaxBytes:
-		errs = append(errs, errors.New("segment_bytes: must be smaller than max_bytes"))
+		p.Add("segment_bytes", "must be smaller than max_bytes")
 	}
-	if c.Retention < 0 {
-		errs = append(errs, errors.New("retention: must not be negative"))
-	}
-	names := make([]string, 0, len(c.Groups))
-	for g := range c.Groups {
-		names = append(names, g)
-	}
-	slices.Sort(names)
-	for _, g := range names {
+	p.NotNegative("retention", int64(c.Retention))
+	for _, g := range slices.Sorted(maps.Keys(c.Groups)) {
 		if err := checkGroup(g); err != nil {
-			errs = append(errs, fmt.Errorf("groups: %q: %w", g, err))
+			p.Add("groups", "%q: %v", g, err)
 		}
 	}
-	return errors.Join(errs...)
+	return p.Err()
 }
 
 // required reports whether retention must keep what group has not

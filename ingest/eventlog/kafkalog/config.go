@@ -1,14 +1,10 @@
 package kafkalog
 
 import (
-	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"net"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -16,6 +12,8 @@ import (
 
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
+
+	"github.com/vigilaudit/vigil/internal/config"
 )
 
 // Defaults for the zero values of Config.
@@ -50,7 +48,7 @@ type Config struct {
 	ReplicationFactor int `yaml:"replication_factor"`
 
 	// TLS, when set, encrypts the connections to the brokers.
-	TLS *TLSConfig `yaml:"tls"`
+	TLS *config.ClientTLS `yaml:"tls"`
 	// SASL, when set, authenticates to the brokers.
 	SASL *SASLConfig `yaml:"sasl"`
 
@@ -73,27 +71,9 @@ type Config struct {
 	Logger *slog.Logger `yaml:"-"`
 }
 
-// TLSConfig is how the log dials brokers over TLS: which CAs to trust and,
-// for mutual TLS, its own certificate.
-type TLSConfig struct {
-	// CAFile or CAPEM (not both) holds the PEM certificates of the CAs
-	// to trust; with neither, the system's roots are trusted.
-	CAFile string `yaml:"ca_file"`
-	CAPEM  string `yaml:"ca_pem"`
-	// CertFile and KeyFile (both or neither) hold the client certificate
-	// and key, in PEM.
-	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
-	// ServerName overrides the name checked in the brokers' certificates
-	// (default: the host dialled).
-	ServerName string `yaml:"server_name"`
-	// InsecureSkipVerify accepts any broker certificate. For tests only.
-	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
-}
-
 // SASLConfig authenticates the log to the brokers.
 type SASLConfig struct {
-	// Mechanism is plain, scram-sha-256 or scram-sha-512 (case does not
+	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (case does not
 	// matter). Use plain only over TLS.
 	Mechanism string `yaml:"mechanism"`
 	Username  string `yaml:"username"`
@@ -106,54 +86,38 @@ var topicName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
 // Validate checks the configuration without touching the network or the
 // file system. Each problem is reported with its key, all at once.
 func (c Config) Validate() error {
-	var errs []error
-	add := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
-	}
+	var p config.Problems
 	if len(c.Brokers) == 0 {
-		add("brokers", "at least one required")
+		p.Add("brokers", "at least one broker is required")
 	}
 	for i, b := range c.Brokers {
 		if err := checkHostPort(b); err != nil {
-			add(fmt.Sprintf("brokers[%d]", i), "%v", err)
+			p.Add(fmt.Sprintf("brokers[%d]", i), "%v", err)
 		}
 	}
 	if c.Topic != "" && (!topicName.MatchString(c.Topic) || c.Topic == "." || c.Topic == "..") {
-		add("topic", "%q is not a valid topic name (letters, digits, '.', '_', '-'; at most 249)", c.Topic)
+		p.Add("topic", "%q is not a valid topic name (letters, digits, '.', '_', '-'; at most 249)", c.Topic)
 	}
 	if c.Partitions < 0 || c.Partitions > math.MaxInt32 {
-		add("partitions", "must be between 1 and %d, or 0 for %d", math.MaxInt32, DefaultPartitions)
+		p.Add("partitions", "must be between 1 and %d, or 0 for %d", math.MaxInt32, DefaultPartitions)
 	}
 	if c.ReplicationFactor < 0 || c.ReplicationFactor > math.MaxInt16 {
-		add("replication_factor", "must be between 1 and %d, or 0 for the default", math.MaxInt16)
+		p.Add("replication_factor", "must be between 1 and %d, or 0 for the default", math.MaxInt16)
 	}
-	for _, d := range []struct {
-		key string
-		v   time.Duration
-	}{
-		{"batch_timeout", c.BatchTimeout},
-		{"session_timeout", c.SessionTimeout},
-		{"rebalance_timeout", c.RebalanceTimeout},
-		{"heartbeat_interval", c.HeartbeatInterval},
-	} {
-		if d.v < 0 {
-			add(d.key, "must not be negative")
-		}
-	}
+	p.NotNegative("batch_timeout", int64(c.BatchTimeout))
+	p.NotNegative("session_timeout", int64(c.SessionTimeout))
+	p.NotNegative("rebalance_timeout", int64(c.RebalanceTimeout))
+	p.NotNegative("heartbeat_interval", int64(c.HeartbeatInterval))
 	if c.HeartbeatInterval > 0 && c.SessionTimeout > 0 && c.HeartbeatInterval >= c.SessionTimeout {
-		add("heartbeat_interval", "must be shorter than session_timeout")
+		p.Add("heartbeat_interval", "must be shorter than session_timeout")
 	}
 	if c.TLS != nil {
-		for _, err := range c.TLS.problems() {
-			errs = append(errs, fmt.Errorf("tls.%w", err))
-		}
+		p.Nest("tls", c.TLS.Validate())
 	}
 	if c.SASL != nil {
-		for _, err := range c.SASL.problems() {
-			errs = append(errs, fmt.Errorf("sasl.%w", err))
-		}
+		p.Nest("sasl", c.SASL.Validate())
 	}
-	return errors.Join(errs...)
+	return p.Err()
 }
 
 func checkHostPort(s string) error {
@@ -170,54 +134,6 @@ func checkHostPort(s string) error {
 	return nil
 }
 
-func (c TLSConfig) problems() []error {
-	var errs []error
-	if c.CAFile != "" && c.CAPEM != "" {
-		errs = append(errs, errors.New("ca_pem: cannot be set together with ca_file"))
-	} else if c.CAPEM != "" && !x509.NewCertPool().AppendCertsFromPEM([]byte(c.CAPEM)) {
-		errs = append(errs, errors.New("ca_pem: no PEM certificate found"))
-	}
-	if (c.CertFile == "") != (c.KeyFile == "") {
-		if c.CertFile == "" {
-			errs = append(errs, errors.New("cert_file: required with key_file"))
-		} else {
-			errs = append(errs, errors.New("key_file: required with cert_file"))
-		}
-	}
-	return errs
-}
-
-// config reads the files TLSConfig names and returns the client TLS
-// configuration.
-func (c TLSConfig) config() (*tls.Config, error) {
-	tc := &tls.Config{
-		MinVersion:         tls.VersionTLS12,
-		ServerName:         c.ServerName,
-		InsecureSkipVerify: c.InsecureSkipVerify, // opt-in; documented as for tests
-	}
-	pem := []byte(c.CAPEM)
-	if c.CAFile != "" {
-		var err error
-		if pem, err = os.ReadFile(c.CAFile); err != nil {
-			return nil, fmt.Errorf("read tls.ca_file: %w", err)
-		}
-	}
-	if len(pem) > 0 {
-		tc.RootCAs = x509.NewCertPool()
-		if !tc.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls.ca_file %s: no PEM certificate found", c.CAFile)
-		}
-	}
-	if c.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("load tls.cert_file and tls.key_file: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
-}
-
 // The SASL mechanisms, in the spelling Validate accepts (any case).
 const (
 	mechPlain       = "plain"
@@ -225,20 +141,21 @@ const (
 	mechScramSHA512 = "scram-sha-512"
 )
 
-func (c SASLConfig) problems() []error {
-	var errs []error
+// Validate checks the mechanism and that the credentials are present.
+func (c SASLConfig) Validate() error {
+	var p config.Problems
 	switch strings.ToLower(c.Mechanism) {
 	case mechPlain, mechScramSHA256, mechScramSHA512:
 	default:
-		errs = append(errs, errors.New("mechanism: must be plain, scram-sha-256 or scram-sha-512"))
+		p.Add("mechanism", "must be one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, got %q", c.Mechanism)
 	}
 	if c.Username == "" {
-		errs = append(errs, errors.New("username: required"))
+		p.Add("username", "required")
 	}
 	if c.Password == "" {
-		errs = append(errs, errors.New("password: required"))
+		p.Add("password", "required")
 	}
-	return errs
+	return p.Err()
 }
 
 // mechanism returns the kafka-go SASL mechanism; c must be valid.
@@ -253,11 +170,17 @@ func (c SASLConfig) mechanism() sasl.Mechanism {
 	}
 }
 
-// withDefaults fills in the zero values.
-func (c Config) withDefaults() Config {
+// SetDefaults names the default topic when none is set; the other zero
+// values are defaults as they are.
+func (c *Config) SetDefaults() {
 	if c.Topic == "" {
 		c.Topic = DefaultTopic
 	}
+}
+
+// withDefaults fills in the zero values.
+func (c Config) withDefaults() Config {
+	c.SetDefaults()
 	if c.Partitions == 0 {
 		c.Partitions = DefaultPartitions
 	}

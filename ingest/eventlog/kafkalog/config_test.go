@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vigilaudit/vigil/ingest/eventlog/kafkalog"
+	"github.com/vigilaudit/vigil/internal/config"
 )
 
 func TestValidate(t *testing.T) {
@@ -26,13 +27,13 @@ func TestValidate(t *testing.T) {
 		{name: "Full", cfg: kafkalog.Config{
 			Brokers: []string{"kafka-1:9092", "10.0.0.2:9093", "[::1]:9094"}, Topic: "audit.events_v2",
 			CreateTopic: true, Partitions: 24, ReplicationFactor: 3,
-			TLS:          &kafkalog.TLSConfig{CAFile: "ca.pem", CertFile: "c.pem", KeyFile: "k.pem", ServerName: "kafka"},
+			TLS:          &config.ClientTLS{CAFile: "ca.pem", CertFile: "c.pem", KeyFile: "k.pem", ServerName: "kafka"},
 			SASL:         &kafkalog.SASLConfig{Mechanism: "scram-sha-512", Username: "vigil", Password: "s3cret"},
 			BatchTimeout: time.Millisecond, SessionTimeout: 10 * time.Second, RebalanceTimeout: 20 * time.Second,
 			HeartbeatInterval: time.Second,
 		}},
 		{name: "MechanismAnyCase", cfg: ok(kafkalog.Config{SASL: &kafkalog.SASLConfig{Mechanism: "SCRAM-SHA-256", Username: "u", Password: "p"}})},
-		{name: "NoBrokers", cfg: kafkalog.Config{}, want: []string{"brokers: at least one required"}},
+		{name: "NoBrokers", cfg: kafkalog.Config{}, want: []string{"brokers: at least one broker is required"}},
 		{name: "BadBrokers", cfg: kafkalog.Config{Brokers: []string{"kafka", ":9092", "kafka:http", "kafka:70000"}}, want: []string{
 			`brokers[0]: "kafka" is not host:port`,
 			`brokers[1]: ":9092" has no host`,
@@ -58,28 +59,28 @@ func TestValidate(t *testing.T) {
 		{name: "HeartbeatNotShorterThanSession", cfg: ok(kafkalog.Config{SessionTimeout: time.Second, HeartbeatInterval: time.Second}), want: []string{
 			"heartbeat_interval: must be shorter than session_timeout",
 		}},
-		{name: "TLSTwoCAs", cfg: ok(kafkalog.Config{TLS: &kafkalog.TLSConfig{CAFile: "ca.pem", CAPEM: "x"}}), want: []string{
+		{name: "TLSTwoCAs", cfg: ok(kafkalog.Config{TLS: &config.ClientTLS{CAFile: "ca.pem", CAPEM: "x"}}), want: []string{
 			"tls.ca_pem: cannot be set together with ca_file",
 		}},
-		{name: "TLSBadPEM", cfg: ok(kafkalog.Config{TLS: &kafkalog.TLSConfig{CAPEM: "not a certificate"}}), want: []string{
+		{name: "TLSBadPEM", cfg: ok(kafkalog.Config{TLS: &config.ClientTLS{CAPEM: "not a certificate"}}), want: []string{
 			"tls.ca_pem: no PEM certificate found",
 		}},
-		{name: "TLSCertWithoutKey", cfg: ok(kafkalog.Config{TLS: &kafkalog.TLSConfig{CertFile: "c.pem"}}), want: []string{
-			"tls.key_file: required with cert_file",
+		{name: "TLSCertWithoutKey", cfg: ok(kafkalog.Config{TLS: &config.ClientTLS{CertFile: "c.pem"}}), want: []string{
+			"tls.key_file: required when cert_file is set",
 		}},
-		{name: "TLSKeyWithoutCert", cfg: ok(kafkalog.Config{TLS: &kafkalog.TLSConfig{KeyFile: "k.pem"}}), want: []string{
-			"tls.cert_file: required with key_file",
+		{name: "TLSKeyWithoutCert", cfg: ok(kafkalog.Config{TLS: &config.ClientTLS{KeyFile: "k.pem"}}), want: []string{
+			"tls.cert_file: required when key_file is set",
 		}},
 		{name: "SASLBadMechanism", cfg: ok(kafkalog.Config{SASL: &kafkalog.SASLConfig{Mechanism: "gssapi", Username: "u", Password: "p"}}), want: []string{
-			"sasl.mechanism: must be plain, scram-sha-256 or scram-sha-512",
+			"sasl.mechanism: must be one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, got \"gssapi\"",
 		}},
 		{name: "SASLEmpty", cfg: ok(kafkalog.Config{SASL: &kafkalog.SASLConfig{}}), want: []string{
-			"sasl.mechanism: must be plain, scram-sha-256 or scram-sha-512",
+			"sasl.mechanism: must be one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, got \"\"",
 			"sasl.username: required",
 			"sasl.password: required",
 		}},
 		{name: "AllAtOnce", cfg: kafkalog.Config{Topic: "a/b", SASL: &kafkalog.SASLConfig{Mechanism: "plain", Username: "u"}}, want: []string{
-			"brokers: at least one required",
+			"brokers: at least one broker is required",
 			`topic: "a/b" is not a valid topic name (letters, digits, '.', '_', '-'; at most 249)`,
 			"sasl.password: required",
 		}},

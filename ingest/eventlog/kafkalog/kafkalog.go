@@ -69,9 +69,9 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	}
 	dialer := &kafka.Dialer{ClientID: "vigil", Timeout: dialTimeout, DualStack: true, KeepAlive: 30 * time.Second}
 	if cfg.TLS != nil {
-		tc, err := cfg.TLS.config()
+		tc, err := cfg.TLS.ClientConfig("")
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("tls: %w", err)
 		}
 		if cfg.TLS.InsecureSkipVerify {
 			cfg.Logger.Warn("kafka TLS certificates are not verified (tls.insecure_skip_verify)")

@@ -173,7 +173,7 @@ func TestOpen_Unreachable(t *testing.T) {
 
 func TestOpen_InvalidConfig(t *testing.T) {
 	_, err := kafkalog.Open(ctxT(t), kafkalog.Config{})
-	if err == nil || !strings.Contains(err.Error(), "brokers: at least one required") {
+	if err == nil || !strings.Contains(err.Error(), "brokers: at least one broker is required") {
 		t.Errorf("Open with no brokers = %v; want the config error", err)
 	}
 }

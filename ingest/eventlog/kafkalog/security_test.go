@@ -20,6 +20,7 @@ import (
 
 	"github.com/vigilaudit/vigil/ingest/eventlog"
 	"github.com/vigilaudit/vigil/ingest/eventlog/kafkalog"
+	"github.com/vigilaudit/vigil/internal/config"
 )
 
 // exercise appends, consumes, commits, checks the lag and replays: every
@@ -65,16 +66,16 @@ func TestTLS(t *testing.T) {
 	tests := []struct {
 		name       string
 		clientAuth tls.ClientAuthType
-		tls        kafkalog.TLSConfig
+		tls        config.ClientTLS
 		wantErr    string
 	}{
-		{name: "CAPEM", tls: kafkalog.TLSConfig{CAPEM: string(pki.caPEM)}},
+		{name: "CAPEM", tls: config.ClientTLS{CAPEM: string(pki.caPEM)}},
 		{name: "MutualFromFiles", clientAuth: tls.RequireAndVerifyClientCert,
-			tls: kafkalog.TLSConfig{CAFile: caFile, CertFile: certFile, KeyFile: keyFile, ServerName: "localhost"}},
-		{name: "UnknownCA", tls: kafkalog.TLSConfig{}, wantErr: "certificate"},
+			tls: config.ClientTLS{CAFile: caFile, CertFile: certFile, KeyFile: keyFile, ServerName: "localhost"}},
+		{name: "UnknownCA", tls: config.ClientTLS{}, wantErr: "certificate"},
 		{name: "NoClientCertificate", clientAuth: tls.RequireAndVerifyClientCert,
-			tls: kafkalog.TLSConfig{CAFile: caFile}, wantErr: "check topic"},
-		{name: "MissingCAFile", tls: kafkalog.TLSConfig{CAFile: filepath.Join(dir, "nope.pem")}, wantErr: "read tls.ca_file"},
+			tls: config.ClientTLS{CAFile: caFile}, wantErr: "check topic"},
+		{name: "MissingCAFile", tls: config.ClientTLS{CAFile: filepath.Join(dir, "nope.pem")}, wantErr: "tls: read ca_file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

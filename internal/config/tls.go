@@ -1,4 +1,4 @@
-package sinks
+package config
 
 import (
 	"bytes"
@@ -11,48 +11,54 @@ import (
 	"sync"
 )
 
-// TLSConfig is how a sink dials a TLS server: which certificate
-// authorities to trust and, for mutual TLS, its own certificate. The zero
-// value trusts the system roots.
-type TLSConfig struct {
+// ClientTLS is how Vigil dials a TLS server (a sink's receiver, Kafka
+// brokers, ClickHouse): which certificate authorities to trust and, for
+// mutual TLS, its own certificate. The zero value trusts the system roots.
+type ClientTLS struct {
 	// CAFile is a PEM file of the CAs to trust; CAPEM is the same PEM
 	// pasted inline. At most one is set; with neither, the system roots.
-	CAFile string
-	CAPEM  string
+	CAFile string `yaml:"ca_file"`
+	CAPEM  string `yaml:"ca_pem"`
 	// CertFile and KeyFile are the client certificate and key (PEM) for
 	// mutual TLS; both or neither.
-	CertFile string
-	KeyFile  string
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 	// ServerName overrides the name the server certificate must carry
 	// (default: the host of the address dialed).
-	ServerName string
+	ServerName string `yaml:"server_name"`
+	// InsecureSkipVerify accepts any server certificate. For tests only.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
 
-// Validate checks that the CA comes from one place and the client
-// certificate and key come together.
-func (c TLSConfig) Validate() error {
-	switch {
-	case c.CAFile != "" && c.CAPEM != "":
-		return errors.New("ca_file and ca_pem cannot both be set")
-	case (c.CertFile == "") != (c.KeyFile == ""):
-		return errors.New("cert_file and key_file must be set together")
+// Validate checks that the CA comes from one place and holds a
+// certificate, and that the client certificate and key come together.
+func (c ClientTLS) Validate() error {
+	var p Problems
+	if c.CAFile != "" && c.CAPEM != "" {
+		p.Add("ca_pem", "cannot be set together with ca_file")
+	} else if c.CAPEM != "" && !x509.NewCertPool().AppendCertsFromPEM([]byte(c.CAPEM)) {
+		p.Add("ca_pem", "no PEM certificate found")
 	}
-	return nil
+	p.Pair("cert_file", c.CertFile, "key_file", c.KeyFile)
+	return p.Err()
 }
 
-// ClientConfig returns the TLS settings for dialing addr (host:port):
+// ClientConfig returns the TLS settings for dialing addr (host:port; empty
+// for a driver that dials several servers and names each connection
+// itself, as the Kafka and ClickHouse drivers do, in which case a changed
+// CA file is read at the next start only):
 // TLS 1.2 at least, the server verified against the configured CAs and
 // name, and the client certificate presented when one is configured.
 // Files are read again at each handshake when they changed on disk, so a
 // rotated CA or client certificate takes effect at the next connection
 // without a restart. It fails when a file cannot be read or holds no
 // usable certificate.
-func (c TLSConfig) ClientConfig(addr string) (*tls.Config, error) {
+func (c ClientTLS) ClientConfig(addr string) (*tls.Config, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	name := c.ServerName
-	if name == "" {
+	if name == "" && addr != "" {
 		host, _, err := net.SplitHostPort(addr)
 		if err != nil {
 			host = addr
@@ -72,7 +78,14 @@ func (c TLSConfig) ClientConfig(addr string) (*tls.Config, error) {
 			return r.certificate(), nil
 		}
 	}
-	if c.CAFile != "" || c.CAPEM != "" {
+	switch {
+	case c.InsecureSkipVerify:
+		tc.InsecureSkipVerify = true // opt-in; documented as for tests
+	case (c.CAFile != "" || c.CAPEM != "") && name == "":
+		// The driver names each connection in a clone of tc, which a
+		// callback cannot see: the standard check with the CAs read now.
+		tc.RootCAs = r.roots()
+	case c.CAFile != "" || c.CAPEM != "":
 		// Verification is ours so that the pool can change between
 		// handshakes; it is the standard chain and name check.
 		tc.InsecureSkipVerify = true
@@ -109,7 +122,7 @@ func verifyChain(cs tls.ConnectionState, roots *x509.CertPool, name string) erro
 // every handshake and compared: a rotation is seen even when it keeps the
 // size and the modification time.
 type tlsFiles struct {
-	cfg TLSConfig
+	cfg ClientTLS
 
 	mu      sync.Mutex
 	caPEM   []byte

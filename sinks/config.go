@@ -1,0 +1,123 @@
+package sinks
+
+import (
+	"fmt"
+	"log/slog"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vigilaudit/vigil/internal/config"
+)
+
+// Defaults of a sink's consume loop.
+const (
+	DefaultBatchSize = 1000
+	DefaultLinger    = 100 * time.Millisecond
+	maxBatchSize     = 100000
+)
+
+// Config is what every sink has whatever its kind: its name, the events it
+// takes and how its consume loop batches them. The kind's own settings
+// sit beside it in the sink's section of the config file.
+type Config struct {
+	// Name identifies the sink in metrics and its log consumer group
+	// ("sink.NAME"); renaming a sink restarts it from the oldest event.
+	Name string `yaml:"name"`
+	// Filter limits the sink to some events.
+	Filter Filter `yaml:"filter"`
+	// Required sinks keep the event log from deleting what they have not
+	// delivered (when the log is full, ingest answers 503 until they
+	// catch up). A sink that is not required is skipped ahead instead,
+	// and the skipped records raise an alert.log.skipped event.
+	// Defaults to true.
+	Required *bool `yaml:"required"`
+	// BatchSize is the most events written at once (default 1000);
+	// Linger is how long a batch waits to fill once one event is ready
+	// (default 100ms).
+	BatchSize int           `yaml:"batch_size"`
+	Linger    time.Duration `yaml:"linger"`
+}
+
+var sinkName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$`)
+
+// SetDefaults fills in what the file left out.
+func (c *Config) SetDefaults() {
+	if c.Required == nil {
+		required := true
+		c.Required = &required
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.Linger == 0 {
+		c.Linger = DefaultLinger
+	}
+}
+
+// IsRequired reports whether the log must keep what the sink has not
+// delivered.
+func (c Config) IsRequired() bool { return c.Required == nil || *c.Required }
+
+// Group is the sink's consumer group in the event log.
+func (c Config) Group() string { return "sink." + c.Name }
+
+// Validate checks the name, the filter and the batching.
+func (c Config) Validate() error {
+	var p config.Problems
+	switch {
+	case c.Name == "":
+		p.Add("name", "required")
+	case !sinkName.MatchString(c.Name):
+		p.Add("name", "%q must be 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit", c.Name)
+	}
+	p.Nest("filter", c.Filter.Validate())
+	if c.BatchSize < 0 || c.BatchSize > maxBatchSize {
+		p.Add("batch_size", "%d is out of range (1 to %d; 0 for the default)", c.BatchSize, maxBatchSize)
+	}
+	p.NotNegative("linger", int64(c.Linger))
+	return p.Err()
+}
+
+// Forwarder returns the settings of the sink's forwarder.
+func (c Config) Forwarder(kind string, dl *DeadLetter, m *Metrics, logger *slog.Logger) ForwarderConfig {
+	return ForwarderConfig{
+		Name: c.Name, Kind: kind, Required: c.IsRequired(), Filter: c.Filter,
+		DeadLetter: dl, Metrics: m, Logger: logger,
+	}
+}
+
+// Filter chooses the events a sink receives. Empty lists mean all; every
+// condition given must hold.
+type Filter struct {
+	// Topics and Events list the topics and event names to keep.
+	Topics []string `yaml:"topics"`
+	Events []string `yaml:"events"`
+	// Match keeps events whose field at each path ("user",
+	// "caller.email") equals the value: a string field by its text,
+	// another JSON value by its JSON text (true, 42).
+	Match map[string]string `yaml:"match"`
+}
+
+// Validate checks that no entry is empty.
+func (f Filter) Validate() error {
+	var p config.Problems
+	for i, t := range f.Topics {
+		if strings.TrimSpace(t) == "" {
+			p.Add(fmt.Sprintf("topics[%d]", i), "must not be empty")
+		}
+	}
+	for i, e := range f.Events {
+		if strings.TrimSpace(e) == "" {
+			p.Add(fmt.Sprintf("events[%d]", i), "must not be empty")
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(f.Match)) {
+		if k == "" || slices.Contains(strings.Split(k, "."), "") {
+			p.Add("match", "%q is not a field path (names joined by '.')", k)
+		}
+	}
+	return p.Err()
+}
