@@ -347,9 +347,11 @@ func TestConfig_Validate(t *testing.T) {
 			want: []string{"sinks[0]: exactly one of tcp, tls, splunkhec, syslog must be set, got 2"},
 		},
 		{
-			name:   "SinkBadName",
-			change: func(c *Config) { c.Sinks = []SinkConfig{{Config: sinks.Config{Name: "my siem"}, TCP: &tcp.Config{Address: "a:1"}}} },
-			want:   []string{`sinks[0].name: "my siem" must be 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit`},
+			name: "SinkBadName",
+			change: func(c *Config) {
+				c.Sinks = []SinkConfig{{Config: sinks.Config{Name: "my siem"}, TCP: &tcp.Config{Address: "a:1"}}}
+			},
+			want: []string{`sinks[0].name: "my siem" must be 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit`},
 		},
 		{
 			name:   "TCPSinkNoAddress",
@@ -376,14 +378,18 @@ func TestConfig_Validate(t *testing.T) {
 			want:   []string{"sinks[0].tls.address: required", "sinks[0].tls.cert_file: required when key_file is set"},
 		},
 		{
-			name:   "SplunkHECProblems",
-			change: func(c *Config) { c.Sinks = []SinkConfig{{Config: sinks.Config{Name: "s"}, SplunkHEC: &splunkhec.Config{URL: "splunk:8088"}}} },
-			want:   []string{`sinks[0].splunkhec.url: "splunk:8088" is not an http or https URL`, "sinks[0].splunkhec.token: required"},
+			name: "SplunkHECProblems",
+			change: func(c *Config) {
+				c.Sinks = []SinkConfig{{Config: sinks.Config{Name: "s"}, SplunkHEC: &splunkhec.Config{URL: "splunk:8088"}}}
+			},
+			want: []string{`sinks[0].splunkhec.url: "splunk:8088" is not an http or https URL`, "sinks[0].splunkhec.token: required"},
 		},
 		{
-			name:   "SplunkHECNoURL",
-			change: func(c *Config) { c.Sinks = []SinkConfig{{Config: sinks.Config{Name: "s"}, SplunkHEC: &splunkhec.Config{Token: "t"}}} },
-			want:   []string{"sinks[0].splunkhec.url: required"},
+			name: "SplunkHECNoURL",
+			change: func(c *Config) {
+				c.Sinks = []SinkConfig{{Config: sinks.Config{Name: "s"}, SplunkHEC: &splunkhec.Config{Token: "t"}}}
+			},
+			want: []string{"sinks[0].splunkhec.url: required"},
 		},
 		{
 			name: "SyslogProblems",

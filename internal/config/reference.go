@@ -117,4 +117,3 @@ func nonZero(v reflect.Value, format func() string) string {
 	}
 	return format()
 }
-
