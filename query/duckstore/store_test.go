@@ -12,6 +12,7 @@ import (
 	"github.com/vigilaudit/vigil/query/duckstore"
 	"github.com/vigilaudit/vigil/query/storetest"
 	"github.com/vigilaudit/vigil/schema"
+	"github.com/vigilaudit/vigil/schema/sample"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -46,7 +47,7 @@ func TestWrite_ManyBatches(t *testing.T) {
 	}
 	defer s.Close()
 	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	evs, err := storetest.Generate(9, 5000, 50, start, 24*time.Hour)
+	evs, err := sample.Generate(9, 5000, 50, start, 24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
