@@ -42,8 +42,8 @@ var layers = []rule{
 		why: "the agent may import schema"},
 	{pkg: "sinks/...", allow: []string{"schema/...", "sinks/..."},
 		why: "sinks and their kinds may import schema and sinks"},
-	{pkg: "query/...", allow: []string{"schema/...", "internal/auth/...", "query/..."},
-		why: "query and its stores may import schema, internal/auth and query"},
+	{pkg: "query/...", allow: []string{"schema/...", "internal/auth/...", "query/...", "ingest/eventlog"},
+		why: "query and its stores may import schema, internal/auth, query and the event log interface, never a log implementation"},
 	{pkg: "dashboards/...", allow: []string{"query/...", "dashboards/..."},
 		why: "dashboards read through query"},
 	{pkg: "contentapi/...", allow: []string{"schema/...", "internal/auth/...", "contentapi/..."},
@@ -258,7 +258,7 @@ func TestCheck(t *testing.T) {
 				pkg("sinks", "schema"),
 				pkg("sinks/splunkhec", "schema", "sinks"),
 				pkg("sinks/sinktest", "sinks", "schema"),
-				pkg("query", "schema", "internal/auth"),
+				pkg("query", "schema", "internal/auth", "ingest/eventlog"),
 				pkg("query/duckstore", "query", "schema"),
 				pkg("query/storetest", "query"),
 				pkg("dashboards", "query", "query/duckstore"),
@@ -305,6 +305,15 @@ func TestCheck(t *testing.T) {
 			want: []violation{
 				{Pkg: "sinks/tcp", Import: "internal/auth", Rule: "sinks/..."},
 				{Pkg: "sinks/tcp", Import: "ingest/eventlog", Rule: "sinks/..."},
+			},
+		},
+		{
+			name: "QueryNeverImportsALogImplementation",
+			pkgs: []pkgImports{pkg("query", "ingest/eventlog/filelog", "ingest/eventlog/kafkalog", "ingest")},
+			want: []violation{
+				{Pkg: "query", Import: "ingest/eventlog/filelog", Rule: "query/..."},
+				{Pkg: "query", Import: "ingest/eventlog/kafkalog", Rule: "query/..."},
+				{Pkg: "query", Import: "ingest", Rule: "query/..."},
 			},
 		},
 		{
