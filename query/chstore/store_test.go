@@ -128,6 +128,13 @@ func equalWire(t *testing.T, what string, got, want [][]byte) {
 	}
 }
 
+func TestStore_Ping(t *testing.T) {
+	s := openTest(t)
+	if err := s.Ping(t.Context()); err != nil {
+		t.Errorf("Ping = %v", err)
+	}
+}
+
 func TestStore_RoundTripBytes(t *testing.T) {
 	s := openTest(t)
 	evs := storetest.Samples(t)

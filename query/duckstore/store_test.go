@@ -37,6 +37,22 @@ func TestStore_File(t *testing.T) {
 	})
 }
 
+func TestStore_Ping(t *testing.T) {
+	s, err := duckstore.Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(t.Context()); err != nil {
+		t.Errorf("Ping on an open store = %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(t.Context()); err == nil {
+		t.Error("Ping on a closed store = nil")
+	}
+}
+
 // TestWrite_ManyBatches: events spread over time and written in batches
 // that overlap earlier ones (a redelivery from an older offset, with
 // stragglers) are each stored once, and a bad event fails its batch.
