@@ -65,16 +65,16 @@ func CursorAfter(p Page, wire []byte) (string, error) {
 
 // wireKey reads the timestamp and event_id of a wire form.
 func wireKey(wire []byte) (int64, string, error) {
-	ms, err := splitObject(wire)
+	ms, err := schema.SplitObject(wire)
 	if err != nil {
 		return 0, "", fmt.Errorf("read event key: %w", err)
 	}
 	var ts time.Time
 	var id string
 	for _, m := range ms {
-		switch string(m.key) {
+		switch string(m.Key) {
 		case "timestamp":
-			s, err := jsonString(m.val)
+			s, err := jsonString(m.Value)
 			if err == nil {
 				ts, err = time.Parse(time.RFC3339Nano, s)
 			}
@@ -82,7 +82,7 @@ func wireKey(wire []byte) (int64, string, error) {
 				return 0, "", fmt.Errorf("read event key: timestamp: %w", err)
 			}
 		case "event_id":
-			if id, err = jsonString(m.val); err != nil {
+			if id, err = jsonString(m.Value); err != nil {
 				return 0, "", fmt.Errorf("read event key: event_id: %w", err)
 			}
 		}

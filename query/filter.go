@@ -123,6 +123,28 @@ func (s *StatsRequest) Validate() error {
 	return s.Filter.Validate()
 }
 
+// Checked returns f validated (see Validate), leaving the lists of the
+// caller's f as they were: stores check what they are asked this way.
+func (f Filter) Checked() (Filter, error) {
+	f.Topics, f.Events = slices.Clone(f.Topics), slices.Clone(f.Events)
+	err := f.Validate()
+	return f, err
+}
+
+// Checked returns p validated, leaving the caller's lists as they were.
+func (p Page) Checked() (Page, error) {
+	p.Topics, p.Events = slices.Clone(p.Topics), slices.Clone(p.Events)
+	err := p.Validate()
+	return p, err
+}
+
+// Checked returns s validated, leaving the caller's lists as they were.
+func (s StatsRequest) Checked() (StatsRequest, error) {
+	s.Topics, s.Events = slices.Clone(s.Topics), slices.Clone(s.Events)
+	err := s.Validate()
+	return s, err
+}
+
 // lowerHex lower-cases an n-hex-digit id; "" stays "".
 func lowerHex(s string, n int) (string, bool) {
 	if s == "" {

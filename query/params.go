@@ -39,10 +39,7 @@ const (
 	MaxLimit     = 1000
 )
 
-var (
-	formats  = []string{"json", "ndjson", "csv"}
-	rankable = []string{"user", "device", "event", "topic", "ip", "key", "folder"}
-)
+var formats = []string{"json", "ndjson", "csv"}
 
 // ParseRequest reads the query parameters of the events, stats and stream
 // routes. Relative times (24h, 7d, 30m) count back from now. Topics and

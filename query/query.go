@@ -88,6 +88,19 @@ type Store interface {
 	Close() error
 }
 
+// Pinger is a store that can tell whether it answers: /readyz asks it.
+type Pinger interface {
+	// Ping returns nil when the store's database answers.
+	Ping(ctx context.Context) error
+}
+
+// Expirer is a store that keeps events for a retention period.
+type Expirer interface {
+	// DropExpired drops what is past the retention at now, and returns
+	// how many parts (partitions, months) it dropped.
+	DropExpired(ctx context.Context, now time.Time) (int, error)
+}
+
 // StatsRequest asks for counts.
 type StatsRequest struct {
 	Filter

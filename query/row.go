@@ -150,7 +150,7 @@ func RowOf(e *schema.Event) (Row, error) {
 		r.Devices = addLower(r.Devices, sub.DeviceID)
 	}
 
-	members, err := splitObject(e.Wire())
+	members, err := schema.SplitObject(e.Wire())
 	if err != nil {
 		return Row{}, fmt.Errorf("row of event %s: %w", e.ID(), err)
 	}
@@ -159,7 +159,7 @@ func RowOf(e *schema.Event) (Row, error) {
 	rest = append(rest, '{')
 	var buf []byte
 	for _, m := range members {
-		name := string(m.key)
+		name := string(m.Key)
 		if envelope(name) {
 			continue
 		}
@@ -169,7 +169,7 @@ func RowOf(e *schema.Event) (Row, error) {
 			continue
 		}
 		f := &spec.Fields[i]
-		if err := r.identities(&p, f, m.val); err != nil {
+		if err := r.identities(&p, f, m.Value); err != nil {
 			return Row{}, fmt.Errorf("row of event %s: %s: %w", e.ID(), name, err)
 		}
 		c := columnOf(f)
@@ -177,11 +177,11 @@ func RowOf(e *schema.Event) (Row, error) {
 			rest = appendMember(rest, m)
 			continue
 		}
-		if err := r.set(&p, c, m.val); err != nil {
+		if err := r.set(&p, c, m.Value); err != nil {
 			return Row{}, fmt.Errorf("row of event %s: %s: %w", e.ID(), name, err)
 		}
 		buf = r.appendColumn(buf[:0], c)
-		if string(buf) != string(m.val) {
+		if string(buf) != string(m.Value) {
 			// The columns cannot spell this value exactly: keep it whole.
 			rest = appendMember(rest, m)
 		}
@@ -379,7 +379,7 @@ func (r Row) AppendWire(dst []byte) ([]byte, error) {
 	if string(spec.Topic) != r.Topic {
 		return dst, fmt.Errorf("wire of row %s: event %s is not in topic %q", r.EventID, r.Event, r.Topic)
 	}
-	rest, err := splitObject([]byte(r.Rest))
+	rest, err := schema.SplitObject([]byte(r.Rest))
 	if err != nil {
 		return dst, fmt.Errorf("wire of row %s: rest: %w", r.EventID, err)
 	}
@@ -429,7 +429,7 @@ func (r Row) AppendWire(dst []byte) ([]byte, error) {
 	}
 	if used < len(rest) {
 		for _, m := range rest {
-			if spec.Field(string(m.key)) >= 0 {
+			if spec.Field(string(m.Key)) >= 0 {
 				continue
 			}
 			dst = appendMember(append(dst, ','), m)
@@ -438,132 +438,23 @@ func (r Row) AppendWire(dst []byte) ([]byte, error) {
 	return append(dst, '}'), nil
 }
 
-// member is one member of a JSON object: its name as written between the
-// quotes, and its value as written.
-type member struct{ key, val []byte }
-
-func appendMember(dst []byte, m member) []byte {
+func appendMember(dst []byte, m schema.Member) []byte {
 	if len(dst) > 0 && dst[len(dst)-1] != '{' && dst[len(dst)-1] != ',' {
 		dst = append(dst, ',')
 	}
 	dst = append(dst, '"')
-	dst = append(dst, m.key...)
+	dst = append(dst, m.Key...)
 	dst = append(dst, '"', ':')
-	return append(dst, m.val...)
+	return append(dst, m.Value...)
 }
 
-func findMember(ms []member, name string) int {
+func findMember(ms []schema.Member, name string) int {
 	for i := range ms {
-		if string(ms[i].key) == name {
+		if string(ms[i].Key) == name {
 			return i
 		}
 	}
 	return -1
-}
-
-var errBadJSON = errors.New("not a compact JSON object")
-
-// splitObject splits a compact JSON object (no whitespace between tokens,
-// as the wire form and Rest are written) into its members, without
-// decoding them.
-func splitObject(b []byte) ([]member, error) {
-	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
-		return nil, errBadJSON
-	}
-	var out []member
-	i := 1
-	if b[i] == '}' {
-		if i != len(b)-1 {
-			return nil, errBadJSON
-		}
-		return out, nil
-	}
-	for {
-		if i >= len(b) || b[i] != '"' {
-			return nil, errBadJSON
-		}
-		end, ok := skipString(b, i)
-		if !ok || end >= len(b) || b[end] != ':' {
-			return nil, errBadJSON
-		}
-		key := b[i+1 : end-1]
-		vs := end + 1
-		ve, ok := skipValue(b, vs)
-		if !ok || ve >= len(b) {
-			return nil, errBadJSON
-		}
-		out = append(out, member{key, b[vs:ve]})
-		switch b[ve] {
-		case ',':
-			i = ve + 1
-		case '}':
-			if ve != len(b)-1 {
-				return nil, errBadJSON
-			}
-			return out, nil
-		default:
-			return nil, errBadJSON
-		}
-	}
-}
-
-// SkipString returns the index after the JSON string that starts at
-// b[i], for stores that walk compact JSON such as Row.Rest.
-func SkipString(b []byte, i int) (int, bool) { return skipString(b, i) }
-
-// SkipValue returns the index after the JSON value that starts at b[i].
-func SkipValue(b []byte, i int) (int, bool) { return skipValue(b, i) }
-
-// skipString returns the index after the JSON string that starts at i.
-func skipString(b []byte, i int) (int, bool) {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1, true
-		}
-	}
-	return 0, false
-}
-
-// skipValue returns the index after the JSON value that starts at i.
-func skipValue(b []byte, i int) (int, bool) {
-	if i >= len(b) {
-		return 0, false
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				e, ok := skipString(b, j)
-				if !ok {
-					return 0, false
-				}
-				j = e - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1, true
-				}
-			}
-		}
-		return 0, false
-	}
-	j := i
-	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' {
-		j++
-	}
-	if j == i {
-		return 0, false
-	}
-	return j, true
 }
 
 // jsonString decodes a JSON string value.

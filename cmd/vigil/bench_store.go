@@ -22,8 +22,8 @@ import (
 	"github.com/vigilaudit/vigil/query"
 	"github.com/vigilaudit/vigil/query/chstore"
 	"github.com/vigilaudit/vigil/query/duckstore"
-	"github.com/vigilaudit/vigil/query/storetest"
 	"github.com/vigilaudit/vigil/schema"
+	"github.com/vigilaudit/vigil/schema/sample"
 )
 
 // The generated data set: benchUsers users over benchSpan from benchStart.
@@ -142,7 +142,7 @@ func benchStore(ctx context.Context, stdout, stderr io.Writer, kind, addr string
 	stop := progress(stderr, "stored", &done, int64(events))
 	for i := range batches {
 		n := min(batch, events-i*batch)
-		evs, err := storetest.Generate(uint64(i+1), n, benchUsers, benchStart.Add(time.Duration(i)*slice), slice)
+		evs, err := sample.Generate(uint64(i+1), n, benchUsers, benchStart.Add(time.Duration(i)*slice), slice)
 		if err != nil {
 			stop()
 			return err

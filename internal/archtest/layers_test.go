@@ -312,6 +312,15 @@ func TestCheck(t *testing.T) {
 			},
 		},
 		{
+			name: "QueryNeverImportsALogImplementation",
+			pkgs: []pkgImports{pkg("query", "ingest/eventlog/filelog", "ingest/eventlog/kafkalog", "ingest")},
+			want: []violation{
+				{Pkg: "query", Import: "ingest/eventlog/filelog", Rule: "query/..."},
+				{Pkg: "query", Import: "ingest/eventlog/kafkalog", Rule: "query/..."},
+				{Pkg: "query", Import: "ingest", Rule: "query/..."},
+			},
+		},
+		{
 			name: "DashboardsOnlyThroughQuery",
 			pkgs: []pkgImports{pkg("dashboards", "schema", "query", "ingest", "query/duckstore", "ingest/eventlog/kafkalog")},
 			want: []violation{

@@ -334,7 +334,7 @@ func template(r query.Row, times *[]int64) (string, error) {
 				i++
 				continue
 			}
-			end, ok := query.SkipString(b, i)
+			end, ok := schema.SkipString(b, i)
 			if !ok {
 				return errBadRest
 			}
@@ -351,30 +351,31 @@ func template(r query.Row, times *[]int64) (string, error) {
 	}
 	// Only the top level and objects one level down are looked into;
 	// deeper values and arrays are copied.
-	members, err := splitTop(src)
+	members, err := schema.SplitObject(src)
 	if err != nil {
-		return "", err
+		return "", errBadRest
 	}
 	out = append(out, '{')
 	for i, m := range members {
 		if i > 0 {
 			out = append(out, ',')
 		}
-		out = append(out, m.key...)
-		out = append(out, ':')
-		switch m.val[0] {
+		out = append(out, '"')
+		out = append(out, m.Key...)
+		out = append(out, '"', ':')
+		switch m.Value[0] {
 		case '"':
-			out = appendValue(out, m.val, r, times, 0)
+			out = appendValue(out, m.Value, r, times, 0)
 		case '{':
-			if bytes.Contains(m.val[1:len(m.val)-1], []byte{'{'}) || bytes.Contains(m.val, []byte{'['}) {
-				out = append(out, m.val...)
+			if bytes.Contains(m.Value[1:len(m.Value)-1], []byte{'{'}) || bytes.Contains(m.Value, []byte{'['}) {
+				out = append(out, m.Value...)
 				continue
 			}
-			if err := walk(m.val, 1); err != nil {
+			if err := walk(m.Value, 1); err != nil {
 				return "", err
 			}
 		default:
-			out = append(out, m.val...)
+			out = append(out, m.Value...)
 		}
 	}
 	out = append(out, '}')
@@ -421,7 +422,7 @@ func untemplate(tmpl string, users, devices []string, times []int64, at int64) (
 		c := b[i]
 		switch c {
 		case '"':
-			end, ok := query.SkipString(b, i)
+			end, ok := schema.SkipString(b, i)
 			if !ok {
 				return "", errBadRest
 			}
@@ -456,42 +457,4 @@ func untemplate(tmpl string, users, devices []string, times []int64, at int64) (
 		i++
 	}
 	return string(out), nil
-}
-
-type member struct{ key, val []byte }
-
-// splitTop splits a compact JSON object into its members (key with its
-// quotes, value as written).
-func splitTop(b []byte) ([]member, error) {
-	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
-		return nil, errBadRest
-	}
-	var out []member
-	i := 1
-	if b[i] == '}' {
-		return out, nil
-	}
-	for {
-		if i >= len(b) || b[i] != '"' {
-			return nil, errBadRest
-		}
-		end, ok := query.SkipString(b, i)
-		if !ok || end >= len(b) || b[end] != ':' {
-			return nil, errBadRest
-		}
-		key := b[i:end]
-		ve, ok := query.SkipValue(b, end+1)
-		if !ok || ve >= len(b) {
-			return nil, errBadRest
-		}
-		out = append(out, member{key, b[end+1 : ve]})
-		switch b[ve] {
-		case ',':
-			i = ve + 1
-		case '}':
-			return out, nil
-		default:
-			return nil, errBadRest
-		}
-	}
 }

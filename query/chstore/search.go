@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
@@ -136,19 +135,13 @@ func onlyUser(f query.Filter) bool {
 	return f.User != "" && f.Device == "" && f.SOID == "" && f.Path == "" && f.IP == "" && f.Key == "" && f.Folder == ""
 }
 
-// position is where a page ends: the last event's time and id.
-type position struct {
-	time int64
-	id   string
-}
-
 // keyset adds the condition "after p in order o".
-func keyset(c *cond, o query.Order, p position) {
+func keyset(c *cond, o query.Order, p query.Cursor) {
 	op := "<"
 	if o == query.Asc {
 		op = ">"
 	}
-	c.add("(time "+op+" ? OR (time = ? AND event_id "+op+" ?))", p.time, p.time, p.id)
+	c.add("(time "+op+" ? OR (time = ? AND event_id "+op+" ?))", p.Time, p.Time, p.EventID)
 }
 
 func orderBy(o query.Order) string {
@@ -160,17 +153,17 @@ func orderBy(o query.Order) string {
 
 // Search returns one page of the events matching p.
 func (s *Store) Search(ctx context.Context, p query.Page) (query.Result, error) {
-	p.Topics, p.Events = slices.Clone(p.Topics), slices.Clone(p.Events)
-	if err := p.Validate(); err != nil {
+	p, err := p.Checked()
+	if err != nil {
 		return query.Result{}, fmt.Errorf("search: %w", err)
 	}
-	var after *position
+	var after *query.Cursor
 	if p.Cursor != "" {
 		c, err := query.ParseCursor(p.Cursor, p.Filter, p.Order)
 		if err != nil {
 			return query.Result{}, fmt.Errorf("search: %w", err)
 		}
-		after = &position{c.Time, c.EventID}
+		after = &c
 	}
 	var res query.Result
 	last, more, err := s.page(ctx, p.Filter, p.Order, after, p.Limit, func(r query.Row) error {
@@ -185,7 +178,7 @@ func (s *Store) Search(ctx context.Context, p query.Page) (query.Result, error) 
 		return query.Result{}, fmt.Errorf("search: %w", err)
 	}
 	if more {
-		res.NextCursor = query.Cursor{Time: last.time, EventID: last.id}.Encode(p.Filter, p.Order)
+		res.NextCursor = last.Encode(p.Filter, p.Order)
 	}
 	return res, nil
 }
@@ -195,11 +188,11 @@ const streamPage = 10000
 
 // Stream calls fn with every event matching f, in order.
 func (s *Store) Stream(ctx context.Context, f query.Filter, order query.Order, fn func(wire []byte) error) error {
-	f.Topics, f.Events = slices.Clone(f.Topics), slices.Clone(f.Events)
-	if err := f.Validate(); err != nil {
+	f, err := f.Checked()
+	if err != nil {
 		return fmt.Errorf("stream: %w", err)
 	}
-	var after *position
+	var after *query.Cursor
 	var buf []byte
 	for {
 		last, more, err := s.page(ctx, f, order, after, streamPage, func(r query.Row) error {
@@ -221,17 +214,17 @@ func (s *Store) Stream(ctx context.Context, f query.Filter, order query.Order, f
 
 // page reads up to limit events after a position, calling fn with each. It
 // returns the last event's position and whether more may follow.
-func (s *Store) page(ctx context.Context, f query.Filter, o query.Order, after *position, limit int, fn func(query.Row) error) (position, bool, error) {
+func (s *Store) page(ctx context.Context, f query.Filter, o query.Order, after *query.Cursor, limit int, fn func(query.Row) error) (query.Cursor, bool, error) {
 	if onlyUser(f) {
 		return s.pageByUser(ctx, f, o, after, limit, fn)
 	}
 	c, ok, err := s.filterCond(ctx, f)
 	if err != nil || !ok {
-		return position{}, false, err
+		return query.Cursor{}, false, err
 	}
 	rows, err := s.ordered(ctx, f, c, o, after, limit+1)
 	if err != nil {
-		return position{}, false, err
+		return query.Cursor{}, false, err
 	}
 	return emit(rows, limit, fn)
 }
@@ -240,21 +233,21 @@ func (s *Store) page(ctx context.Context, f query.Filter, o query.Order, after *
 // a duplicate that two concurrent writers inserted before a merge (sorted
 // by (time, event_id), it sits next to its twin). It returns the last
 // position and whether more rows may follow.
-func emit(rows []query.Row, limit int, fn func(query.Row) error) (position, bool, error) {
-	var last position
+func emit(rows []query.Row, limit int, fn func(query.Row) error) (query.Cursor, bool, error) {
+	var last query.Cursor
 	n := 0
 	for _, r := range rows {
-		if n > 0 && r.Time == last.time && r.EventID == last.id {
+		if n > 0 && r.Time == last.Time && r.EventID == last.EventID {
 			continue
 		}
 		if n == limit {
 			return last, true, nil
 		}
 		if err := fn(r); err != nil {
-			return position{}, false, err
+			return query.Cursor{}, false, err
 		}
 		n++
-		last = position{r.Time, r.EventID}
+		last = query.Cursor{Time: r.Time, EventID: r.EventID}
 	}
 	// A skipped duplicate may hide one more row.
 	return last, n > 0 && len(rows) > limit, nil
@@ -262,73 +255,39 @@ func emit(rows []query.Row, limit int, fn func(query.Row) error) (position, bool
 
 // ordered returns the first n rows of the events table that match c
 // (made from f), in order o after a position.
-func (s *Store) ordered(ctx context.Context, f query.Filter, c cond, o query.Order, after *position, n int) ([]query.Row, error) {
+func (s *Store) ordered(ctx context.Context, f query.Filter, c cond, o query.Order, after *query.Cursor, n int) ([]query.Row, error) {
 	if after != nil {
 		c.parts, c.args = slices.Clone(c.parts), slices.Clone(c.args)
 		keyset(&c, o, *after)
 	}
-	from, to, windowed := s.span(ctx, f, o, after)
-	for w := time.Hour.Milliseconds(); ; {
-		// A window bounds only the far end, so that it holds every match
-		// from the start of the order to that end, whatever arrived since
-		// span looked.
+	w := s.window(ctx, f, o, after)
+	for {
 		wc := c
 		wc.parts, wc.args = slices.Clone(c.parts), slices.Clone(c.args)
-		inWindow := windowed && w < to-from
-		if inWindow {
-			if o == query.Asc {
-				timeCond(&wc, query.Filter{Until: time.UnixMilli(from + w)}, true)
-			} else {
-				timeCond(&wc, query.Filter{Since: time.UnixMilli(to - w)}, true)
-			}
+		if b, ok := w.Bound(); ok {
+			timeCond(&wc, b, true)
 		}
 		wc.args = append(wc.args, n)
 		rows, err := s.read(ctx, "SELECT "+selectColumns+" FROM "+s.db+".events"+wc.where()+orderBy(o)+" LIMIT ?", wc.args...)
 		if err != nil {
 			return nil, err
 		}
-		if inWindow && len(rows) < n {
-			w = widen(w, len(rows), n-1)
+		if w.Widen(len(rows), n-1) {
 			continue
 		}
 		return rows, nil
 	}
 }
 
-// widen returns the next window after one of width w held n matches, too
-// few for a page of limit: wide enough for the page at the rate seen, with
-// room to spare, and at least twice as wide.
-func widen(w int64, n, limit int) int64 {
-	if n == 0 {
-		return w * 16
-	}
-	return w * min(max(int64(2*(limit+1)/n)+1, 2), 64)
-}
-
-// span returns the time range a search can find events in, from the
-// rollup's first and last hours, narrowed by the filter and the cursor:
-// 18.16 sorts every match before it applies LIMIT, so the newest events
-// of a busy table come much faster from a window at the end where the
-// order starts, widened until it holds a page.
-func (s *Store) span(ctx context.Context, f query.Filter, o query.Order, after *position) (from, to int64, ok bool) {
+// window returns the first window of a search (query.Window) over the
+// rollup's first and last hours: 18.16 sorts every match before it
+// applies LIMIT. Without them the search reads unbounded.
+func (s *Store) window(ctx context.Context, f query.Filter, o query.Order, after *query.Cursor) query.Window {
 	lo, hi, err := s.timeRange(ctx)
-	if err != nil || hi <= lo {
-		return 0, 0, false
+	if err != nil {
+		return query.Window{}
 	}
-	if !f.Since.IsZero() {
-		lo = max(lo, f.Since.UnixMilli())
-	}
-	if !f.Until.IsZero() {
-		hi = min(hi, f.Until.UnixMilli())
-	}
-	if after != nil {
-		if o == query.Asc {
-			lo = max(lo, after.time)
-		} else {
-			hi = min(hi, after.time+1)
-		}
-	}
-	return lo, hi, true
+	return query.NewWindow(lo, hi, f, o, after)
 }
 
 // timeRange returns the first and the last hour the rollup counts events
@@ -379,14 +338,14 @@ func (s *Store) read(ctx context.Context, q string, args ...any) ([]query.Row, e
 // pageByUser reads a page of one user's events through the user index:
 // their ids from events_by_user (a range of its (user, time, event_id)
 // key), then their rows from events.
-func (s *Store) pageByUser(ctx context.Context, f query.Filter, o query.Order, after *position, limit int, fn func(query.Row) error) (position, bool, error) {
+func (s *Store) pageByUser(ctx context.Context, f query.Filter, o query.Order, after *query.Cursor, limit int, fn func(query.Row) error) (query.Cursor, bool, error) {
 	users, err := s.dict.codesOf(ctx, strings.ToLower(strings.TrimSpace(f.User)))
 	if err != nil || len(users) == 0 {
-		return position{}, false, err
+		return query.Cursor{}, false, err
 	}
 	rows, err := s.byIndex(ctx, f, users, o, after, limit+1)
 	if err != nil {
-		return position{}, false, err
+		return query.Cursor{}, false, err
 	}
 	slices.SortFunc(rows, func(a, b query.Row) int {
 		c := cmp.Compare(a.Time, b.Time)
@@ -405,7 +364,7 @@ func (s *Store) pageByUser(ctx context.Context, f query.Filter, o query.Order, a
 // name one of the user codes (events_by_user), in no particular order. It
 // reads the index's keys, then the events table bounded by their times,
 // topics and events.
-func (s *Store) byIndex(ctx context.Context, f query.Filter, users []uint32, o query.Order, after *position, n int) ([]query.Row, error) {
+func (s *Store) byIndex(ctx context.Context, f query.Filter, users []uint32, o query.Order, after *query.Cursor, n int) ([]query.Row, error) {
 	var c cond
 	c.add("user IN ?", codeSet(users))
 	timeCond(&c, f, false)
@@ -418,13 +377,13 @@ func (s *Store) byIndex(ctx context.Context, f query.Filter, users []uint32, o q
 		return nil, err
 	}
 	var (
-		keys           []position
+		keys           []query.Cursor
 		topics, events []string
 	)
 	for rows.Next() {
-		var k position
+		var k query.Cursor
 		var topic, event string
-		if err := rows.Scan(&k.time, &k.id, &topic, &event); err != nil {
+		if err := rows.Scan(&k.Time, &k.EventID, &topic, &event); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -438,13 +397,13 @@ func (s *Store) byIndex(ctx context.Context, f query.Filter, users []uint32, o q
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	lo, hi := keys[0].time, keys[len(keys)-1].time
+	lo, hi := keys[0].Time, keys[len(keys)-1].Time
 	if lo > hi {
 		lo, hi = hi, lo
 	}
 	ids := make([]string, len(keys))
 	for i, k := range keys {
-		ids[i] = k.id
+		ids[i] = k.EventID
 	}
 	// An event whose partition retention dropped between the two reads
 	// is simply not found; the index's partition goes with it.

@@ -19,13 +19,13 @@ var rankBy = map[string]struct {
 	expr, has string
 	coded     bool
 }{
-	"user":   {"arrayJoin(" + userList + ")", "", true},
-	"device": {"arrayJoin(arrayFilter(x -> x != 0, arrayConcat([d0], devices)))", "", true},
-	"event":  {"toString(event)", "", false},
-	"topic":  {"toString(topic)", "", false},
-	"ip":     {"toString(ip)", "ip != ''", false},
-	"key":    {"link_key", "link_key != ''", false},
-	"folder": {"folder_id", "folder_id != 0", true},
+	query.RankUser:   {"arrayJoin(" + userList + ")", "", true},
+	query.RankDevice: {"arrayJoin(arrayFilter(x -> x != 0, arrayConcat([d0], devices)))", "", true},
+	query.RankEvent:  {"toString(event)", "", false},
+	query.RankTopic:  {"toString(topic)", "", false},
+	query.RankIP:     {"toString(ip)", "ip != ''", false},
+	query.RankKey:    {"link_key", "link_key != ''", false},
+	query.RankFolder: {"folder_id", "folder_id != 0", true},
 }
 
 // Stats counts the events matching r per time bucket and ranks a field.
@@ -34,8 +34,8 @@ var rankBy = map[string]struct {
 // daily one); others from the events table, read FINAL so that a
 // duplicate not yet merged away is counted once.
 func (s *Store) Stats(ctx context.Context, r query.StatsRequest) (query.Stats, error) {
-	r.Topics, r.Events = slices.Clone(r.Topics), slices.Clone(r.Events)
-	if err := r.Validate(); err != nil {
+	r, err := r.Checked()
+	if err != nil {
 		return query.Stats{}, fmt.Errorf("stats: %w", err)
 	}
 	var out query.Stats
@@ -54,7 +54,7 @@ func (s *Store) Stats(ctx context.Context, r query.StatsRequest) (query.Stats, e
 	eventsTable := s.db + ".events FINAL"
 
 	table, count, timeCol, c := eventsTable, "count()", "time", events
-	if rollupAnswers(r.Filter, time.Hour) && r.Bucket%time.Hour == 0 {
+	if r.CountRollup() == query.Hourly {
 		table, count, timeCol = s.db+".events_hourly", "sum(n)", "hour"
 		c = cond{}
 		rollupCond(&c, r.Filter, "hour")
@@ -91,12 +91,12 @@ func (s *Store) Stats(ctx context.Context, r query.StatsRequest) (query.Stats, e
 	if r.By != "" {
 		rb := rankBy[r.By]
 		expr, table, count, c := rb.expr, eventsTable, "count()", events
-		switch {
-		case (r.By == "event" || r.By == "topic") && rollupAnswers(r.Filter, time.Hour):
+		switch r.RankRollup() {
+		case query.Hourly:
 			table, count = s.db+".events_hourly", "sum(n)"
 			c = cond{}
 			rollupCond(&c, r.Filter, "hour")
-		case r.By == "user" && rollupAnswers(r.Filter, 24*time.Hour):
+		case query.DailyUsers:
 			expr, table, count = "user", s.db+".users_daily", "sum(n)"
 			c = cond{}
 			rollupCond(&c, r.Filter, "day")
@@ -194,17 +194,6 @@ func (s *Store) rank(ctx context.Context, coded bool, expr, count, table string,
 		return strings.Compare(a.Value, b.Value)
 	})
 	return out[:min(top, len(out))], nil
-}
-
-// rollupAnswers reports whether a rollup of the given resolution holds
-// the answer to a filter: no filter but time, topics and events, on whole
-// units.
-func rollupAnswers(f query.Filter, unit time.Duration) bool {
-	if f.User != "" || f.Device != "" || f.SOID != "" || f.Path != "" || f.IP != "" || f.Key != "" || f.Folder != "" {
-		return false
-	}
-	whole := func(t time.Time) bool { return t.IsZero() || t.UnixMilli()%unit.Milliseconds() == 0 }
-	return whole(f.Since) && whole(f.Until)
 }
 
 // rollupCond adds a rollup's conditions: its time column col, topics and

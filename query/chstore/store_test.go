@@ -16,6 +16,7 @@ import (
 	"github.com/vigilaudit/vigil/query"
 	"github.com/vigilaudit/vigil/query/storetest"
 	"github.com/vigilaudit/vigil/schema"
+	"github.com/vigilaudit/vigil/schema/sample"
 )
 
 // testConfig returns a configuration for a database of its own, dropped
@@ -55,7 +56,7 @@ func openTest(t *testing.T) *Store {
 
 func generate(t *testing.T, seed uint64, n int) []*schema.Event {
 	t.Helper()
-	evs, err := storetest.Generate(seed, n, 40, time.Date(2025, 1, 20, 0, 0, 0, 0, time.UTC), 30*24*time.Hour)
+	evs, err := sample.Generate(seed, n, 40, time.Date(2025, 1, 20, 0, 0, 0, 0, time.UTC), 30*24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,6 +125,13 @@ func equalWire(t *testing.T, what string, got, want [][]byte) {
 		if !bytes.Equal(got[i], want[i]) {
 			t.Fatalf("%s: event %d:\n got %s\nwant %s", what, i, got[i], want[i])
 		}
+	}
+}
+
+func TestStore_Ping(t *testing.T) {
+	s := openTest(t)
+	if err := s.Ping(t.Context()); err != nil {
+		t.Errorf("Ping = %v", err)
 	}
 }
 

@@ -7,8 +7,8 @@ import (
 
 	"github.com/vigilaudit/vigil/query"
 	"github.com/vigilaudit/vigil/query/duckstore"
-	"github.com/vigilaudit/vigil/query/storetest"
 	"github.com/vigilaudit/vigil/schema"
+	"github.com/vigilaudit/vigil/schema/sample"
 )
 
 const benchBatch = 10_000
@@ -17,7 +17,7 @@ var benchStart = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // BenchmarkWrite measures inserts in batches of 10k realistic events.
 func BenchmarkWrite(b *testing.B) {
-	events, err := storetest.Generate(1, 20*benchBatch, 5000, benchStart, 30*24*time.Hour)
+	events, err := sample.Generate(1, 20*benchBatch, 5000, benchStart, 30*24*time.Hour)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func BenchmarkSearch(b *testing.B) {
 	ctx := context.Background()
 	loadStart := time.Now()
 	for i := 0; i < total/benchBatch; i++ {
-		events, err := storetest.Generate(uint64(100+i), benchBatch, 5000, benchStart.Add(time.Duration(i)*time.Hour), time.Hour)
+		events, err := sample.Generate(uint64(100+i), benchBatch, 5000, benchStart.Add(time.Duration(i)*time.Hour), time.Hour)
 		if err != nil {
 			b.Fatal(err)
 		}

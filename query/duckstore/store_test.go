@@ -12,6 +12,7 @@ import (
 	"github.com/vigilaudit/vigil/query/duckstore"
 	"github.com/vigilaudit/vigil/query/storetest"
 	"github.com/vigilaudit/vigil/schema"
+	"github.com/vigilaudit/vigil/schema/sample"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -36,6 +37,22 @@ func TestStore_File(t *testing.T) {
 	})
 }
 
+func TestStore_Ping(t *testing.T) {
+	s, err := duckstore.Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(t.Context()); err != nil {
+		t.Errorf("Ping on an open store = %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(t.Context()); err == nil {
+		t.Error("Ping on a closed store = nil")
+	}
+}
+
 // TestWrite_ManyBatches: events spread over time and written in batches
 // that overlap earlier ones (a redelivery from an older offset, with
 // stragglers) are each stored once, and a bad event fails its batch.
@@ -46,7 +63,7 @@ func TestWrite_ManyBatches(t *testing.T) {
 	}
 	defer s.Close()
 	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	evs, err := storetest.Generate(9, 5000, 50, start, 24*time.Hour)
+	evs, err := sample.Generate(9, 5000, 50, start, 24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vigilaudit/vigil/query"
 	"github.com/vigilaudit/vigil/schema"
+	"github.com/vigilaudit/vigil/schema/sample"
 )
 
 // Run runs the suite. open returns a new, empty store; the suite closes
@@ -487,7 +488,7 @@ func sumBuckets(bs []query.Bucket) int64 {
 
 func testStats(t *testing.T, s query.Store) {
 	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	events, err := Generate(7, 600, 13, start, 10*time.Hour)
+	events, err := sample.Generate(7, 600, 13, start, 10*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -577,7 +578,7 @@ func testStats(t *testing.T, s query.Store) {
 // millisecond), after redeliveries.
 func testRollupsAgree(t *testing.T, s query.Store) {
 	start := time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC)
-	events, err := Generate(11, 900, 17, start, 50*time.Hour)
+	events, err := sample.Generate(11, 900, 17, start, 50*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
