@@ -63,11 +63,7 @@ func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 	// The log's OnSkip callback emits through the ingester, which exists
 	// only once the log does; emit closes over p.
 	emitSkip := func(group string, skipped int64) {
-		alert := fmt.Appendf(nil, `{"topic":"ALERT","event":"alert.log.skipped","timestamp":%d,"group":%q,"skipped":%d}`,
-			time.Now().UnixMilli(), group, skipped)
-		if err := p.ingester.Emit(context.Background(), alert); err != nil {
-			logger.Error("raise skipped-records alert", "group", group, "err", err)
-		}
+		p.ingester.RaiseLogSkipped(group, skipped)
 	}
 	var l eventlog.Log
 	switch {
@@ -135,7 +131,7 @@ func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 // mount adds the write path's routes.
 func (p *pipeline) mount(r chi.Router) {
 	ingest.NewHandler(p.ingester, p.auth).Mount(r)
-	query.NewAPI(p.store, func(ctx context.Context, event []byte) error { return p.ingester.Emit(ctx, event) },
+	query.NewAPI(p.store, p.ingester.Emit,
 		p.logger.With("component", "query")).Mount(r, p.auth)
 	r.With(auth.Middleware(p.auth)).Mount(auth.AdminPath, auth.AdminAPI(p.auth))
 	mountSinks(r, p.sinks.manager, p.auth)
@@ -155,7 +151,13 @@ func (p *pipeline) readyChecks(rd *readiness) {
 func (p *pipeline) relayOutbox(ctx context.Context) error {
 	t := time.NewTicker(outboxRelayPeriod)
 	defer t.Stop()
-	emit := func(event []byte) error { return p.ingester.Emit(ctx, event) }
+	emit := func(event []byte) error {
+		e, err := schema.Normalize(event, schema.Meta{Trusted: true})
+		if err != nil {
+			return err
+		}
+		return p.ingester.Emit(ctx, e)
+	}
 	for {
 		if _, err := p.auth.DrainOutbox(ctx, emit); err != nil && ctx.Err() == nil {
 			p.logger.Warn("relay audit events", "err", err)
