@@ -24,9 +24,8 @@ import (
 
 // The files and directories under data_dir.
 const (
-	logDirName        = "log"
-	quarantineDBName  = "quarantine.db"
-	outboxRelayPeriod = time.Second
+	logDirName       = "log"
+	quarantineDBName = "quarantine.db"
 )
 
 func logDir(dataDir string) string { return filepath.Join(dataDir, logDirName) }
@@ -142,31 +141,6 @@ func (p *pipeline) readyChecks(rd *readiness) {
 	rd.add("auth", p.auth.Ping)
 	if fl, ok := p.log.(interface{ Ready() error }); ok {
 		rd.add("log", func(context.Context) error { return fl.Ready() })
-	}
-}
-
-// relayOutbox appends the audit events of admin actions (written to the
-// credential store's outbox, by this process or by `vigil admin` on the
-// same data dir) to the log, until ctx is done.
-func (p *pipeline) relayOutbox(ctx context.Context) error {
-	t := time.NewTicker(outboxRelayPeriod)
-	defer t.Stop()
-	emit := func(event []byte) error {
-		e, err := schema.Normalize(event, schema.Meta{Trusted: true})
-		if err != nil {
-			return err
-		}
-		return p.ingester.Emit(ctx, e)
-	}
-	for {
-		if _, err := p.auth.DrainOutbox(ctx, emit); err != nil && ctx.Err() == nil {
-			p.logger.Warn("relay audit events", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
 	}
 }
 
