@@ -24,7 +24,7 @@ type span struct{ off, end int32 }
 type extraSpan struct{ name, value span }
 
 // Event is a normalized, valid audit event. It is immutable: build one
-// with Normalize.
+// with Normalize or New.
 type Event struct {
 	spec       *EventSpec
 	timestamp  time.Time
