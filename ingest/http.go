@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -255,12 +254,11 @@ func (h *Handler) replayQuarantine(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, _ := auth.FromContext(r.Context())
-	audit := fmt.Appendf(nil, `{"topic":"AUDIT","event":"audit.quarantine.replay","timestamp":%d,"caller":%q,"replayed":%d,"rejected":%d}`,
-		h.in.now().UnixMilli(), p.Caller(), replayed, rejected)
-	if err := h.in.Emit(r.Context(), audit); err != nil {
+	res := ReplayResult{Replayed: replayed, Rejected: rejected}
+	if err := h.in.AuditReplay(r.Context(), p.Caller(), res); err != nil {
 		h.in.logger.Warn("audit quarantine replay", "err", err)
 	}
-	writeJSON(w, http.StatusOK, ReplayResult{Replayed: replayed, Rejected: rejected})
+	writeJSON(w, http.StatusOK, res)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

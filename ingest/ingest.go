@@ -203,6 +203,33 @@ func (in *Ingester) Ingest(ctx context.Context, submitter schema.Submitter, raws
 	}
 	in.pool.Put(n)
 
+	// The gaps in the device's sequence numbers are raised in the same
+	// append as the batch.
+	var alerts []*schema.Event
+	if submitter.DeviceID != "" && in.seqs != nil {
+		alerts = in.seqGapAlerts(ctx, submitter, events, rejectedSeqs, now)
+	}
+
+	// What is rejected is kept before anything is acknowledged.
+	if err := in.quarantine.Add(ctx, quarantined); err != nil {
+		return Result{}, err
+	}
+	fresh, err := in.commit(ctx, append(events, alerts...), now)
+	if err != nil {
+		return Result{}, err
+	}
+	res.Accepted = count(fresh[:len(events)])
+	res.Duplicates = len(events) - res.Accepted
+	// The counters count the alerts among the events appended.
+	appended := count(fresh)
+	in.metrics.batch(len(raws), size, appended, len(fresh)-appended)
+	return res, nil
+}
+
+// commit appends the events whose ids the dedup window has not seen, in
+// one append, and returns which ones those were. On error nothing may be
+// assumed appended.
+func (in *Ingester) commit(ctx context.Context, events []*schema.Event, now time.Time) ([]bool, error) {
 	ids := make([]string, len(events))
 	for i, e := range events {
 		ids[i] = e.ID()
@@ -211,36 +238,23 @@ func (in *Ingester) Ingest(ctx context.Context, submitter schema.Submitter, raws
 	var recs []eventlog.Record
 	var freshIDs []string
 	for i, e := range events {
-		if !fresh[i] {
-			res.Duplicates++
-			continue
+		if fresh[i] {
+			recs = append(recs, eventlog.RecordOf(e))
+			freshIDs = append(freshIDs, ids[i])
 		}
-		recs = append(recs, eventlog.RecordOf(e))
-		freshIDs = append(freshIDs, ids[i])
 	}
-
-	// What is rejected is kept before anything is acknowledged.
-	if err := in.quarantine.Add(ctx, quarantined); err != nil {
+	if len(recs) == 0 {
+		return fresh, nil
+	}
+	start := time.Now()
+	err := in.append(ctx, recs)
+	in.metrics.appended(time.Since(start), err)
+	if err != nil {
 		in.window.release(freshIDs)
-		return Result{}, err
+		return nil, fmt.Errorf("append %d events: %w", len(recs), err)
 	}
-	if len(recs) > 0 {
-		start := time.Now()
-		err := in.append(ctx, recs)
-		in.metrics.appended(time.Since(start), err)
-		if err != nil {
-			in.window.release(freshIDs)
-			return Result{}, fmt.Errorf("append %d events: %w", len(recs), err)
-		}
-		in.window.keep(freshIDs, now)
-	}
-	res.Accepted = len(recs)
-	in.metrics.batch(len(raws), size, res.Accepted, res.Duplicates)
-
-	if submitter.DeviceID != "" && in.seqs != nil {
-		in.observeSeqs(ctx, submitter, events, rejectedSeqs)
-	}
-	return res, nil
+	in.window.keep(freshIDs, now)
+	return fresh, nil
 }
 
 // appendTimeout bounds an append once begun.
@@ -256,9 +270,10 @@ func (in *Ingester) append(ctx context.Context, recs []eventlog.Record) error {
 	return in.log.Append(ctx, recs)
 }
 
-// observeSeqs records the agent's sequence numbers and raises an alert
-// for each gap. Failures are logged: the events themselves are safe.
-func (in *Ingester) observeSeqs(ctx context.Context, submitter schema.Submitter, events []*schema.Event, seqs []int64) {
+// seqGapAlerts records the agent's sequence numbers and returns an
+// alert for each gap. Failures are logged: the events themselves are
+// safe.
+func (in *Ingester) seqGapAlerts(ctx context.Context, submitter schema.Submitter, events []*schema.Event, seqs []int64, now time.Time) []*schema.Event {
 	for _, e := range events {
 		raw := e.Extra("seq")
 		if raw == nil {
@@ -269,35 +284,26 @@ func (in *Ingester) observeSeqs(ctx context.Context, submitter schema.Submitter,
 		}
 	}
 	if len(seqs) == 0 {
-		return
+		return nil
 	}
 	gaps, err := in.seqs.ObserveSeq(ctx, submitter.DeviceID, seqs)
 	if err != nil {
 		in.logger.Warn("record sequence numbers", "device", submitter.DeviceID, "err", err)
-		return
+		return nil
 	}
+	var alerts []*schema.Event
 	for _, g := range gaps {
 		in.metrics.seqGap()
-		alert := fmt.Appendf(nil, `{"topic":"ALERT","event":"alert.device.seq_gap","timestamp":%d,"user":%q,"device":%q,"expected":%d,"got":%d}`,
-			in.now().UnixMilli(), submitter.UserID, submitter.DeviceID, g.Expected, g.Got)
-		if err := in.Emit(ctx, alert); err != nil {
+		alert, err := in.build("alert.device.seq_gap", now, schema.Fields{
+			"user": submitter.UserID, "device": submitter.DeviceID, "expected": g.Expected, "got": g.Got,
+		})
+		if err != nil {
 			in.logger.Warn("raise sequence gap alert", "device", submitter.DeviceID, "err", err)
+			continue
 		}
+		alerts = append(alerts, alert.WithReceivedAt(now))
 	}
-}
-
-// Emit appends Vigil's own events (the content API's, admin actions,
-// alerts): they have no verified submitter, and a rejected one is an
-// error, since the server wrote it.
-func (in *Ingester) Emit(ctx context.Context, raws ...[]byte) error {
-	res, err := in.Ingest(ctx, schema.Submitter{}, raws)
-	if err != nil {
-		return err
-	}
-	if len(res.Rejected) > 0 {
-		return fmt.Errorf("emit: event %d rejected: %s", res.Rejected[0].Index, res.Rejected[0].Error)
-	}
-	return nil
+	return alerts
 }
 
 // ReplayQuarantine runs quarantined events through ingest again (after a

@@ -18,9 +18,10 @@ import (
 // memLog is an in-memory Appender and Replayer for ingest's own tests;
 // the log implementations have their own suite (logtest).
 type memLog struct {
-	mu   sync.Mutex
-	recs []eventlog.Record
-	err  error // returned by Append when set
+	mu      sync.Mutex
+	recs    []eventlog.Record
+	err     error // returned by Append when set
+	appends int   // Append calls that stored records
 }
 
 func (m *memLog) Append(_ context.Context, recs []eventlog.Record) error {
@@ -29,6 +30,7 @@ func (m *memLog) Append(_ context.Context, recs []eventlog.Record) error {
 	if m.err != nil {
 		return m.err
 	}
+	m.appends++
 	for _, r := range recs {
 		r.Offset = int64(len(m.recs))
 		r.Time = time.Now()

@@ -10,16 +10,18 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/valyala/fastjson"
 
 	"github.com/vigilaudit/vigil/internal/auth"
+	"github.com/vigilaudit/vigil/schema"
 )
 
-// Audit records that someone read the audit data: it gets the raw JSON
-// of an audit.query event (ingest's Emit).
-type Audit func(ctx context.Context, event []byte) error
+// Audit records that someone read the audit data: it gets an
+// audit.query event (ingest's Emit).
+type Audit func(ctx context.Context, events ...*schema.Event) error
 
 // API is the HTTP query API.
 type API struct {
@@ -70,17 +72,35 @@ func (a *API) request(w http.ResponseWriter, r *http.Request) (Request, bool) {
 		req.Format = negotiate(r.Header.Get("Accept"))
 	}
 	p, _ := auth.FromContext(r.Context())
-	event, _ := json.Marshal(map[string]any{
-		"topic": "AUDIT", "event": "audit.query", "timestamp": a.now().UnixMilli(),
-		"caller": p.Caller(), "route": r.URL.Path, "filter": r.URL.RawQuery, "format": req.Format,
+	event, err := schema.New("audit.query", a.now(), schema.Fields{
+		"caller": p.Caller(), "route": validUTF8(r.URL.Path), "filter": validUTF8(r.URL.RawQuery), "format": req.Format,
 	})
-	if err := a.audit(r.Context(), event); err != nil {
+	if err == nil {
+		err = a.audit(r.Context(), event)
+	}
+	if err != nil {
 		// A query that cannot be audited is not answered.
 		a.logger.Error("record query", "err", err)
 		auth.WriteError(w, http.StatusServiceUnavailable, auth.CodeInternal, "the query could not be recorded; try again")
 		return req, false
 	}
 	return req, true
+}
+
+// validUTF8 replaces each byte of s that is not UTF-8 with U+FFFD, as
+// encoding/json does: a request's path and query are bytes, and the
+// audit event records them as text.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		b.WriteRune(r) // RuneError for an invalid byte
+		i += size
+	}
+	return b.String()
 }
 
 func negotiate(accept string) string {

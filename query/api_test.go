@@ -55,13 +55,16 @@ func newAPIFixture(t *testing.T) *apiFixture {
 	_, f.admin, _ = creds.AddToken(ctx, auth.LocalCaller, auth.RoleAdmin, "ops")
 	_, f.auditor, _ = creds.AddToken(ctx, auth.LocalCaller, auth.RoleAuditor, "soc")
 	_, f.device, _ = creds.AddDevice(ctx, auth.LocalCaller, "alice@example.com", "laptop")
-	api := query.NewAPI(store, func(_ context.Context, event []byte) error {
-		if _, err := schema.Normalize(event, schema.Meta{}); err != nil {
-			t.Errorf("audit event is not valid: %v: %s", err, event)
+	api := query.NewAPI(store, func(_ context.Context, events ...*schema.Event) error {
+		for _, e := range events {
+			event := e.Wire()
+			if _, err := schema.Normalize(event, schema.Meta{}); err != nil {
+				t.Errorf("audit event is not valid: %v: %s", err, event)
+			}
+			f.mu.Lock()
+			f.audited = append(f.audited, string(event))
+			f.mu.Unlock()
 		}
-		f.mu.Lock()
-		f.audited = append(f.audited, string(event))
-		f.mu.Unlock()
 		return nil
 	}, nil)
 	api.Poll = 20 * time.Millisecond

@@ -24,7 +24,7 @@ type span struct{ off, end int32 }
 type extraSpan struct{ name, value span }
 
 // Event is a normalized, valid audit event. It is immutable: build one
-// with Normalize.
+// with Normalize or New.
 type Event struct {
 	spec       *EventSpec
 	timestamp  time.Time
@@ -106,4 +106,74 @@ func (e *Event) Extra(name string) []byte {
 		}
 	}
 	return nil
+}
+
+// orderKeyFields are the fields that name the user an event is about,
+// most telling first. The first one present gives the order key.
+var orderKeyFields = []string{"user", "admin_user", "email", "inviter", "sharer", "target_user", "target", "org", "destination_user"}
+
+// OrderKey returns the key that orders the event among others in the log:
+// events with the same key keep their order. It is the submitting user
+// when a device submitted the event, else the user the event is about,
+// else its caller, else its device, else the event's name.
+func (e *Event) OrderKey() string {
+	if s := e.Submitter(); s.UserID != "" {
+		return s.UserID
+	}
+	for _, f := range orderKeyFields {
+		if v, ok := e.String(f); ok {
+			return v
+		}
+	}
+	if raw := e.Value("caller"); raw != nil {
+		if email := fastjson.GetString(raw, "email"); email != "" {
+			return email
+		}
+	}
+	for _, f := range []string{"device", "device_id"} {
+		if v, ok := e.String(f); ok {
+			return v
+		}
+	}
+	return e.Name()
+}
+
+// WithReceivedAt returns a copy of e whose received_at is at, in place of
+// any it had: ingest stamps Vigil's own events with it when it accepts
+// them. The copy's wire form is what Normalize makes of e's with at as
+// Meta.ReceivedAt.
+func (e *Event) WithReceivedAt(at time.Time) *Event {
+	// The envelope ends "event_id":"ID" and then received_at, if any.
+	idEnd := len(`{"topic":"","event":"","timestamp":"","event_id":""`) + len(e.spec.Topic) + len(e.spec.Name) + timeLen + len(e.id)
+	const recvLen = len(`,"received_at":""`) + timeLen
+	rest := idEnd
+	if !e.receivedAt.IsZero() {
+		rest += recvLen
+	}
+	w := make([]byte, 0, len(e.wire)+recvLen-(rest-idEnd))
+	w = append(w, e.wire[:idEnd]...)
+	w = append(w, `,"received_at":"`...)
+	w = AppendTime(w, at)
+	w = append(w, '"')
+	w = append(w, e.wire[rest:]...)
+
+	c := *e
+	shift := int32(len(w) - len(e.wire))
+	for i := range c.fields {
+		if c.fields[i].end != 0 {
+			c.fields[i].off += shift
+			c.fields[i].end += shift
+		}
+	}
+	if len(e.extra) > 0 {
+		c.extra = make([]extraSpan, len(e.extra))
+		for i, x := range e.extra {
+			c.extra[i] = extraSpan{span{x.name.off + shift, x.name.end + shift}, span{x.value.off + shift, x.value.end + shift}}
+		}
+	}
+	idAt := idEnd - 1 - len(e.id)
+	c.id = b2s(w[idAt : idEnd-1])
+	c.receivedAt = at
+	c.wire = w
+	return &c
 }

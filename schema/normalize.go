@@ -69,6 +69,7 @@ type Normalizer struct {
 	id        []byte
 	env       []byte
 	hash      []byte
+	in        []byte // New's input form
 	recvd     time.Time
 	submitter Submitter
 	envelope  uint8  // envelope fields seen, by envelopeBit

@@ -55,7 +55,7 @@ func newAdminFixture(t *testing.T) *adminFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.DrainOutbox(context.Background(), func([]byte) error { return nil }); err != nil {
+	if _, err := s.DrainOutbox(context.Background(), func(*schema.Event) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	r := chi.NewRouter()
@@ -179,8 +179,8 @@ func TestAdmin(t *testing.T) {
 
 			// Every change is an audit event with the mode's caller.
 			var got []string
-			if _, err := f.store.DrainOutbox(ctx, func(raw []byte) error {
-				ev, err := schema.Normalize(raw, schema.Meta{})
+			if _, err := f.store.DrainOutbox(ctx, func(e *schema.Event) error {
+				ev, err := schema.Normalize(e.Wire(), schema.Meta{})
 				if err != nil {
 					return err
 				}

@@ -24,9 +24,8 @@ import (
 
 // The files and directories under data_dir.
 const (
-	logDirName        = "log"
-	quarantineDBName  = "quarantine.db"
-	outboxRelayPeriod = time.Second
+	logDirName       = "log"
+	quarantineDBName = "quarantine.db"
 )
 
 func logDir(dataDir string) string { return filepath.Join(dataDir, logDirName) }
@@ -63,11 +62,7 @@ func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 	// The log's OnSkip callback emits through the ingester, which exists
 	// only once the log does; emit closes over p.
 	emitSkip := func(group string, skipped int64) {
-		alert := fmt.Appendf(nil, `{"topic":"ALERT","event":"alert.log.skipped","timestamp":%d,"group":%q,"skipped":%d}`,
-			time.Now().UnixMilli(), group, skipped)
-		if err := p.ingester.Emit(context.Background(), alert); err != nil {
-			logger.Error("raise skipped-records alert", "group", group, "err", err)
-		}
+		p.ingester.RaiseLogSkipped(group, skipped)
 	}
 	var l eventlog.Log
 	switch {
@@ -121,7 +116,7 @@ func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 // mount adds the write path's routes.
 func (p *pipeline) mount(r chi.Router) {
 	ingest.NewHandler(p.ingester, p.auth).Mount(r)
-	query.NewAPI(p.store, func(ctx context.Context, event []byte) error { return p.ingester.Emit(ctx, event) },
+	query.NewAPI(p.store, p.ingester.Emit,
 		p.logger.With("component", "query")).Mount(r, p.auth)
 	r.With(auth.Middleware(p.auth)).Mount(auth.AdminPath, auth.AdminAPI(p.auth))
 	mountSinks(r, p.sinks.Manager, p.auth)
@@ -132,25 +127,6 @@ func (p *pipeline) readyChecks(rd *readiness) {
 	rd.add("auth", p.auth.Ping)
 	if fl, ok := p.log.(interface{ Ready() error }); ok {
 		rd.add("log", func(context.Context) error { return fl.Ready() })
-	}
-}
-
-// relayOutbox appends the audit events of admin actions (written to the
-// credential store's outbox, by this process or by `vigil admin` on the
-// same data dir) to the log, until ctx is done.
-func (p *pipeline) relayOutbox(ctx context.Context) error {
-	t := time.NewTicker(outboxRelayPeriod)
-	defer t.Stop()
-	emit := func(event []byte) error { return p.ingester.Emit(ctx, event) }
-	for {
-		if _, err := p.auth.DrainOutbox(ctx, emit); err != nil && ctx.Err() == nil {
-			p.logger.Warn("relay audit events", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
 	}
 }
 

@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -177,9 +176,7 @@ func (t *adminTarget) replayQuarantine(ctx context.Context, ids []int64) (ingest
 	if err != nil {
 		return res, err
 	}
-	audit := fmt.Appendf(nil, `{"topic":"AUDIT","event":"audit.quarantine.replay","timestamp":%d,"caller":%q,"replayed":%d,"rejected":%d}`,
-		time.Now().UnixMilli(), auth.LocalCaller, res.Replayed, res.Rejected)
-	return res, in.Emit(ctx, audit)
+	return res, in.AuditReplay(ctx, auth.LocalCaller, res)
 }
 
 // call makes one request to the server's audit API with the admin token.

@@ -19,7 +19,7 @@ var (
 // Record is one event in the log.
 type Record struct {
 	// Key orders records: those with the same key are read in append
-	// order. It is the event's user or device (see RecordOf).
+	// order. It is the event's order key (schema.Event.OrderKey).
 	Key []byte
 	// ID is the event's event_id.
 	ID string

@@ -9,7 +9,7 @@
 // 256-bit tokens, shown once when issued and stored only as their SHA-256.
 //
 // Every admin action writes, in the same transaction, an AUDIT event into
-// an outbox that the server drains into the event log (DrainOutbox), so an
+// an outbox that the server relays into the event log (RelayOutbox), so an
 // action is never recorded without its event nor its event lost.
 //
 // The HTTP pieces are shared by the audit APIs: one error shape

@@ -4,8 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"encoding/json"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -13,39 +13,29 @@ import (
 	"github.com/vigilaudit/vigil/schema"
 )
 
-// auditEvent is an AUDIT event of the catalog in its input form.
-type auditEvent struct {
-	Topic     schema.Topic `json:"topic"`
-	Event     string       `json:"event"`
-	Timestamp string       `json:"timestamp"`
-	EventID   string       `json:"event_id"`
-	Caller    string       `json:"caller"`
-	User      string       `json:"user,omitempty"`
-	Device    string       `json:"device,omitempty"`
-	Name      string       `json:"name,omitempty"`
-	Role      string       `json:"role,omitempty"`
-}
-
-// audit writes ev, at time at, into the outbox within tx. It checks the
-// event against the catalog first: an event the log would reject must not
-// be written, or it would block the outbox.
-func (s *Store) audit(ctx context.Context, tx *sql.Tx, at time.Time, ev auditEvent) error {
+// audit writes the named AUDIT event, at time at with fields, into the
+// outbox within tx. The event is built through the catalog first: one the
+// log would reject must not be written, or it would block the outbox. The
+// outbox keeps the event's wire form, with a fresh random event_id so
+// that two equal actions are two events. Empty strings are no values
+// (a device without a name).
+func (s *Store) audit(ctx context.Context, tx *sql.Tx, event string, at time.Time, fields schema.Fields) error {
+	for k, v := range fields {
+		if v == "" {
+			delete(fields, k)
+		}
+	}
 	id, err := ulid.New(ulid.Timestamp(at), rand.Reader)
 	if err != nil {
 		return fmt.Errorf("new event id: %w", err)
 	}
-	ev.Topic = schema.TopicAudit
-	ev.Timestamp = schema.FormatTime(at)
-	ev.EventID = id.String()
-	raw, err := json.Marshal(ev)
+	fields["event_id"] = id.String()
+	e, err := schema.New(event, at, fields)
 	if err != nil {
-		return fmt.Errorf("encode %s event: %w", ev.Event, err)
+		return fmt.Errorf("build %s event: %w", event, err)
 	}
-	if _, err := schema.Normalize(raw, schema.Meta{}); err != nil {
-		return fmt.Errorf("check %s event: %w", ev.Event, err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (event) VALUES (?)`, raw); err != nil {
-		return fmt.Errorf("write %s event: %w", ev.Event, err)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (event) VALUES (?)`, e.Wire()); err != nil {
+		return fmt.Errorf("write %s event: %w", event, err)
 	}
 	return nil
 }
@@ -56,14 +46,14 @@ const drainBatch = 64
 // DrainOutbox calls fn with each pending audit event, oldest first, and
 // deletes an event only after fn returned nil for it. It stops at the
 // first error and returns it, with the number of events drained. The
-// events are JSON objects in their input form, for ingest's Emit or the
-// event log.
+// outbox holds JSON (the wire form, or the input form that earlier
+// versions wrote), read back through the schema as trusted input.
 //
 // Events written by another process (vigil admin on the data directory)
 // appear here too, so a server calls DrainOutbox now and then, not only
 // after its own admin actions. Delivery is at-least-once: a crash between
 // fn and the delete repeats the event, with the same event_id.
-func (s *Store) DrainOutbox(ctx context.Context, fn func(event []byte) error) (int, error) {
+func (s *Store) DrainOutbox(ctx context.Context, fn func(*schema.Event) error) (int, error) {
 	type pending struct {
 		id    int64
 		event []byte
@@ -90,13 +80,45 @@ func (s *Store) DrainOutbox(ctx context.Context, fn func(event []byte) error) (i
 			return n, nil
 		}
 		for _, p := range batch {
-			if err := fn(p.event); err != nil {
+			e, err := schema.Normalize(p.event, schema.Meta{Trusted: true})
+			if err != nil {
+				return n, fmt.Errorf("read audit event %d: %w", p.id, err)
+			}
+			if err := fn(e); err != nil {
 				return n, fmt.Errorf("relay audit event %d: %w", p.id, err)
 			}
 			if _, err := s.db.ExecContext(ctx, `DELETE FROM outbox WHERE id = ?`, p.id); err != nil {
 				return n, fmt.Errorf("delete relayed audit event %d: %w", p.id, err)
 			}
 			n++
+		}
+	}
+}
+
+// relayPeriod is how often RelayOutbox looks for events.
+const relayPeriod = time.Second
+
+// RelayOutbox drains the outbox into emit (ingest's Emit) now and every
+// second, until ctx is done; the events are admin actions' audit events,
+// written by this process or by another on the same file ("vigil admin"
+// on the data directory). A failed drain is logged to logger (nil: not
+// logged) and tried again at the next tick. It returns nil once ctx is
+// done.
+func (s *Store) RelayOutbox(ctx context.Context, emit func(context.Context, ...*schema.Event) error, logger *slog.Logger) error {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	t := time.NewTicker(relayPeriod)
+	defer t.Stop()
+	relay := func(e *schema.Event) error { return emit(ctx, e) }
+	for {
+		if _, err := s.DrainOutbox(ctx, relay); err != nil && ctx.Err() == nil {
+			logger.Warn("relay audit events", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
 		}
 	}
 }

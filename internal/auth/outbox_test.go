@@ -16,8 +16,8 @@ import (
 func drainAll(t *testing.T, s *Store) [][]byte {
 	t.Helper()
 	var events [][]byte
-	n, err := s.DrainOutbox(context.Background(), func(ev []byte) error {
-		events = append(events, append([]byte(nil), ev...))
+	n, err := s.DrainOutbox(context.Background(), func(ev *schema.Event) error {
+		events = append(events, ev.Wire())
 		return nil
 	})
 	if err != nil {
@@ -123,18 +123,18 @@ func TestDrainOutbox_FailedRelay(t *testing.T) {
 
 	boom := errors.New("log full")
 	var relayed []string
-	n, err := s.DrainOutbox(ctx, func(ev []byte) error {
+	n, err := s.DrainOutbox(ctx, func(ev *schema.Event) error {
 		if len(relayed) == drainBatch+1 {
 			return boom
 		}
-		relayed = append(relayed, name(ev))
+		relayed = append(relayed, name(ev.Wire()))
 		return nil
 	})
 	if !errors.Is(err, boom) || n != drainBatch+1 {
 		t.Fatalf("DrainOutbox = %d, %v; want %d, %v", n, err, drainBatch+1, boom)
 	}
-	n, err = s.DrainOutbox(ctx, func(ev []byte) error {
-		relayed = append(relayed, name(ev))
+	n, err = s.DrainOutbox(ctx, func(ev *schema.Event) error {
+		relayed = append(relayed, name(ev.Wire()))
 		return nil
 	})
 	if err != nil || n != total-drainBatch-1 {
@@ -151,7 +151,7 @@ func TestDrainOutbox_FailedRelay(t *testing.T) {
 
 func TestDrainOutbox_Empty(t *testing.T) {
 	s, _ := openStore(t)
-	n, err := s.DrainOutbox(context.Background(), func([]byte) error {
+	n, err := s.DrainOutbox(context.Background(), func(*schema.Event) error {
 		t.Error("fn called on an empty outbox")
 		return nil
 	})
@@ -172,5 +172,66 @@ func TestDrainOutbox_OtherProcess(t *testing.T) {
 	}
 	if n := len(drainAll(t, admin)); n != 0 {
 		t.Errorf("%d events left, want none", n)
+	}
+}
+
+// TestDrainOutbox_InputForm checks that events written in the JSON input
+// form, as earlier versions wrote them, drain as the events they hold.
+func TestDrainOutbox_InputForm(t *testing.T) {
+	s, _ := openStore(t)
+	old := `{"topic":"AUDIT","event":"audit.token.add","timestamp":"2026-03-30T21:18:19.123Z","event_id":"01KMYR4YWV4Q8M3HW5C9ZV0N6T","caller":":local","name":"ops","role":"admin"}`
+	if _, err := s.db.Exec(`INSERT INTO outbox (event) VALUES (?)`, []byte(old)); err != nil {
+		t.Fatal(err)
+	}
+	events := drainAll(t, s)
+	want := `{"topic":"AUDIT","event":"audit.token.add","timestamp":"2026-03-30T21:18:19.123Z","event_id":"01KMYR4YWV4Q8M3HW5C9ZV0N6T","caller":{"email":":local"},"name":"ops","role":"admin"}`
+	if len(events) != 1 || string(events[0]) != want {
+		t.Errorf("drained %q, want %s", events, want)
+	}
+}
+
+// TestRelayOutbox checks that the relay drains at once and at every
+// tick, keeps what emit refused for the next one, and returns nil when
+// its context ends.
+func TestRelayOutbox(t *testing.T) {
+	s, _ := openStore(t)
+	addToken(t, s, RoleAuditor, "a")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan string, 8)
+	fail := true
+	emit := func(_ context.Context, events ...*schema.Event) error {
+		if fail {
+			fail = false // the first attempt fails; the next tick succeeds
+			return errors.New("log full")
+		}
+		for _, e := range events {
+			name, _ := e.String("name")
+			got <- e.Name() + " " + name
+		}
+		return nil
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.RelayOutbox(ctx, emit, nil) }()
+	select {
+	case ev := <-got:
+		if ev != "audit.token.add a" {
+			t.Errorf("relayed %q", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing relayed")
+	}
+	addToken(t, s, RoleAuditor, "b")
+	select {
+	case ev := <-got:
+		if ev != "audit.token.add b" {
+			t.Errorf("relayed %q", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second event was not relayed")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("RelayOutbox = %v, want nil", err)
 	}
 }

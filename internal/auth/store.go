@@ -16,6 +16,8 @@ import (
 
 	"modernc.org/sqlite" // the pure Go SQLite driver, registered as "sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/vigilaudit/vigil/schema"
 )
 
 // Role is what an API token may do.
@@ -311,7 +313,7 @@ func (s *Store) AddDevice(ctx context.Context, caller, user, name string) (Devic
 			d.ID, user, name, hash, d.CreatedAt.UnixMilli()); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, d.CreatedAt, auditEvent{Event: "audit.device.add", Caller: caller, User: user, Device: d.ID, Name: name})
+		return s.audit(ctx, tx, "audit.device.add", d.CreatedAt, schema.Fields{"caller": caller, "user": user, "device": d.ID, "name": name})
 	})
 	if err != nil {
 		return Device{}, "", fmt.Errorf("add device for %s: %w", user, err)
@@ -377,7 +379,7 @@ func (s *Store) RevokeDevice(ctx context.Context, caller, id string) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE devices SET revoked_at = ? WHERE id = ?`, now.UnixMilli(), nid); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, now, auditEvent{Event: "audit.device.revoke", Caller: caller, Device: nid, User: user})
+		return s.audit(ctx, tx, "audit.device.revoke", now, schema.Fields{"caller": caller, "device": nid, "user": user})
 	})
 	if err != nil {
 		return fmt.Errorf("revoke device %s: %w", nid, err)
@@ -415,7 +417,7 @@ func (s *Store) AddToken(ctx context.Context, caller string, role Role, name str
 			name, string(role), hash, t.CreatedAt.UnixMilli()); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, t.CreatedAt, auditEvent{Event: "audit.token.add", Caller: caller, Name: name, Role: string(role)})
+		return s.audit(ctx, tx, "audit.token.add", t.CreatedAt, schema.Fields{"caller": caller, "name": name, "role": string(role)})
 	})
 	if err != nil {
 		return Token{}, "", fmt.Errorf("add token %s: %w", name, err)
@@ -474,7 +476,7 @@ func (s *Store) RevokeToken(ctx context.Context, caller, name string) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = ? WHERE name = ?`, now.UnixMilli(), name); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, now, auditEvent{Event: "audit.token.revoke", Caller: caller, Name: name})
+		return s.audit(ctx, tx, "audit.token.revoke", now, schema.Fields{"caller": caller, "name": name})
 	})
 	if err != nil {
 		return fmt.Errorf("revoke token %s: %w", name, err)
