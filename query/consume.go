@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vigilaudit/vigil/ingest/eventlog"
+	"github.com/vigilaudit/vigil/internal/config"
 	"github.com/vigilaudit/vigil/schema"
 )
 
@@ -18,13 +19,22 @@ const Group = "store"
 type ConsumerConfig struct {
 	// BatchSize is the most events one Write takes (default 10000):
 	// stores write big batches much faster per event.
-	BatchSize int
+	BatchSize int `yaml:"batch_size"`
 	// Linger is how long to wait for more events once one is there
 	// (default 500ms).
-	Linger time.Duration
+	Linger time.Duration `yaml:"linger"`
 	// MaxBackoff bounds the wait between retries of a failed Write
 	// (default 30s).
-	MaxBackoff time.Duration
+	MaxBackoff time.Duration `yaml:"max_backoff"`
+}
+
+// Validate checks that no setting is negative.
+func (c ConsumerConfig) Validate() error {
+	var p config.Problems
+	p.NotNegative("batch_size", int64(c.BatchSize))
+	p.NotNegative("linger", int64(c.Linger))
+	p.NotNegative("max_backoff", int64(c.MaxBackoff))
+	return p.Err()
 }
 
 func (c ConsumerConfig) withDefaults() ConsumerConfig {

@@ -4,12 +4,21 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"github.com/vigilaudit/vigil/internal/config"
 )
 
 // ExpiryConfig tunes an Expiry. Zero values are the defaults.
 type ExpiryConfig struct {
 	// Period is how often expired events are looked for (default 1h).
-	Period time.Duration
+	Period time.Duration `yaml:"period"`
+}
+
+// Validate checks that the period is not negative.
+func (c ExpiryConfig) Validate() error {
+	var p config.Problems
+	p.NotNegative("period", int64(c.Period))
+	return p.Err()
 }
 
 // Expiry drops what a store keeps past its retention: at start, then

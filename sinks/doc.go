@@ -1,13 +1,18 @@
 // Package sinks forwards events from the log to downstream systems.
 //
-// It will hold the Sink interface (Write(ctx, batch) error and Close()
-// error) and the Forwarder that owns everything a sink should not:
-// batching, retry with backoff, dead-lettering, offsets and metrics. Each
-// kind (TCP, TLS, Splunk HEC, syslog) lives in its own sub-package and only
-// moves bytes: the log holds canonical wire bytes, so forwarding is a copy,
-// not a re-encode. Each sink reads the log as its own consumer group
-// ("sink.NAME"), so a slow or dead downstream only grows its own lag.
+// A Sink (Write(ctx, batch) error and Close() error) only moves bytes: the
+// log holds canonical wire bytes, so forwarding is a copy, not a
+// re-encode. The Forwarder, a handler of the log's consume loop, owns
+// everything a sink should not: filtering, sorting failures into
+// retryable ones (the loop backs off and retries) and permanent ones
+// (parked in the dead letter), and metrics. Each sink reads the log as its
+// own consumer group ("sink.NAME"), so a slow or dead downstream only
+// grows its own lag. Config holds what every sink has (name, filter,
+// required, batching); Set runs the configured sinks and their Manager
+// (status, replays, dead letters, and its HTTP API).
 //
-// The sinktest sub-package will hold the conformance suite every kind
-// passes. Sinks may import schema and nothing else of ours.
+// Each kind (tcp and tls, splunkhec, syslogsink) lives in its own
+// sub-package with its own Config; sinktest holds the conformance suite
+// every kind passes. Sinks import schema, the event log interface
+// (ingest/eventlog, never an implementation) and internal/config.
 package sinks

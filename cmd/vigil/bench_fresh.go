@@ -78,7 +78,9 @@ func benchFresh(ctx context.Context, a *app, cfg Config, stdout, stderr io.Write
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = p.consumer.Run(runCtx) })
+	for _, run := range p.runners {
+		wg.Go(func() { _ = run(runCtx) })
+	}
 	defer wg.Wait()
 	defer cancel()
 

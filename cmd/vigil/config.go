@@ -8,6 +8,7 @@ import (
 	"github.com/vigilaudit/vigil/ingest/eventlog/filelog"
 	"github.com/vigilaudit/vigil/ingest/eventlog/kafkalog"
 	"github.com/vigilaudit/vigil/internal/config"
+	"github.com/vigilaudit/vigil/query"
 	"github.com/vigilaudit/vigil/query/chstore"
 	"github.com/vigilaudit/vigil/query/duckstore"
 	"github.com/vigilaudit/vigil/sinks"
@@ -39,10 +40,13 @@ type LogConfig struct {
 	Kafka *kafkalog.Config `yaml:"kafka"`
 }
 
-// StoreConfig chooses the query store.
+// StoreConfig chooses the query store, and tunes the store group's
+// consume loop and the store's expiry.
 type StoreConfig struct {
-	DuckDB     *duckstore.Config `yaml:"duckdb"`
-	ClickHouse *chstore.Config   `yaml:"clickhouse"`
+	DuckDB     *duckstore.Config    `yaml:"duckdb"`
+	ClickHouse *chstore.Config      `yaml:"clickhouse"`
+	Consumer   query.ConsumerConfig `yaml:"consumer"`
+	Expiry     query.ExpiryConfig   `yaml:"expiry"`
 }
 
 // SinkConfig is one downstream system that receives a copy of the events:
@@ -145,6 +149,8 @@ func (c *Config) Validate() error {
 	p.Nest("ingest", c.Ingest.Validate())
 	p.Nest("log", oneKind(c.Log))
 	p.Nest("store", oneKind(c.Store))
+	p.Nest("store.consumer", c.Store.Consumer.Validate())
+	p.Nest("store.expiry", c.Store.Expiry.Validate())
 	first := make(map[string]bool)
 	for i, s := range c.Sinks {
 		path := fmt.Sprintf("sinks[%d]", i)

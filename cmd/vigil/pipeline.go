@@ -30,17 +30,19 @@ const (
 
 func logDir(dataDir string) string { return filepath.Join(dataDir, logDirName) }
 
-// pipeline is the write path of one server: the credential store, the
-// event log, ingest and its quarantine. open builds it; close releases it
-// in reverse order.
+// pipeline is everything one server runs besides its HTTP listener: the
+// credential store, the event log, ingest and its quarantine, the store
+// and the sinks. openPipeline builds it; its runners are the long-running
+// parts, each a Run of the package that owns it; close releases what it
+// opened in reverse order.
 type pipeline struct {
 	auth       *auth.Store
 	log        eventlog.Log
 	store      query.Store
-	consumer   *eventlog.Consumer
 	sinks      *sinks.Set
 	quarantine *ingest.Quarantine
 	ingester   *ingest.Ingester
+	runners    []func(context.Context) error
 	logger     *slog.Logger
 	closers    []func() error
 }
@@ -59,58 +61,66 @@ func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 	}
 	p.closers = append(p.closers, p.auth.Close)
 
-	// The log's OnSkip callback emits through the ingester, which exists
-	// only once the log does; emit closes over p.
-	emitSkip := func(group string, skipped int64) {
-		p.ingester.RaiseLogSkipped(group, skipped)
+	// The log raises its skip alerts through the ingester, which needs
+	// the log first.
+	onSkip := func(group string, skipped int64) { p.ingester.RaiseLogSkipped(group, skipped) }
+	if p.log, err = openLog(ctx, cfg, onSkip, reg, logger.With("component", "log")); err != nil {
+		return nil, err
 	}
-	var l eventlog.Log
-	switch {
-	case cfg.Log.Kafka != nil:
-		kc := *cfg.Log.Kafka
-		kc.Logger = logger.With("component", "log")
-		kl, err := kafkalog.Open(ctx, kc)
-		if err != nil {
-			return nil, err
-		}
-		l = kl
-	default:
-		fc := *cfg.Log.File
-		fc.Groups, fc.OnSkip, fc.Logger = requiredGroups(cfg), emitSkip, logger.With("component", "log")
-		fl, err := filelog.Open(logDir(cfg.DataDir), fc)
-		if err != nil {
-			return nil, err
-		}
-		reg.MustRegister(fl.Collectors()...)
-		l = fl
-	}
-	p.log = l
-	p.closers = append(p.closers, l.Close)
-	reg.MustRegister(eventlog.NewLagCollector(l, consumerGroups(cfg)...))
+	p.closers = append(p.closers, p.log.Close)
+	reg.MustRegister(eventlog.NewLagCollector(p.log, consumerGroups(cfg)...))
 
 	if p.quarantine, err = ingest.OpenQuarantine(filepath.Join(cfg.DataDir, quarantineDBName)); err != nil {
 		return nil, err
 	}
 	p.closers = append(p.closers, p.quarantine.Close)
+	p.ingester = ingest.New(p.log, p.quarantine, cfg.Ingest, p.auth, ingest.NewMetrics(reg), logger.With("component", "ingest"))
 
-	p.ingester = ingest.New(l, p.quarantine, cfg.Ingest, p.auth, ingest.NewMetrics(reg), logger.With("component", "ingest"))
 	if p.store, err = openStore(ctx, cfg); err != nil {
 		return nil, err
 	}
 	p.closers = append(p.closers, p.store.Close)
 	logMetrics := eventlog.NewMetrics(reg)
-	p.consumer = newStoreConsumer(l, p.store, logger, logMetrics)
-	if p.sinks, err = openSinks(cfg, l, reg, logMetrics, logger, &p.closers); err != nil {
+	if p.sinks, err = openSinks(cfg, p.log, reg, logMetrics, logger, &p.closers); err != nil {
 		return nil, err
 	}
 
+	storeLogger := logger.With("component", "store")
+	p.runners = []func(context.Context) error{
+		func(ctx context.Context) error { return p.auth.RelayOutbox(ctx, p.ingester.Emit, logger) },
+		query.NewConsumer(p.log, p.store, cfg.Store.Consumer, storeLogger, logMetrics).Run,
+		p.sinks.Run,
+	}
+	if e, ok := p.store.(query.Expirer); ok {
+		p.runners = append(p.runners, query.NewExpiry(e, cfg.Store.Expiry, storeLogger).Run)
+	}
+
 	start := time.Now()
-	n, err := p.ingester.Rebuild(ctx, l)
+	n, err := p.ingester.Rebuild(ctx, p.log)
 	if err != nil {
 		return nil, err
 	}
 	logger.Info("dedup window rebuilt from the log", "ids", n, "took", time.Since(start).Round(time.Millisecond))
 	return p, nil
+}
+
+// openLog opens the configured event log.
+func openLog(ctx context.Context, cfg Config, onSkip func(string, int64), reg prometheus.Registerer, logger *slog.Logger) (eventlog.Log, error) {
+	switch {
+	case cfg.Log.Kafka != nil:
+		kc := *cfg.Log.Kafka
+		kc.Logger = logger
+		return kafkalog.Open(ctx, kc)
+	default:
+		fc := *cfg.Log.File
+		fc.Groups, fc.OnSkip, fc.Logger = requiredGroups(cfg), onSkip, logger
+		fl, err := filelog.Open(logDir(cfg.DataDir), fc)
+		if err != nil {
+			return nil, err
+		}
+		reg.MustRegister(fl.Collectors()...)
+		return fl, nil
+	}
 }
 
 // mount adds the write path's routes.
@@ -125,8 +135,9 @@ func (p *pipeline) mount(r chi.Router) {
 // readyChecks are the write path's readiness checks.
 func (p *pipeline) readyChecks(rd *readiness) {
 	rd.add("auth", p.auth.Ping)
-	if fl, ok := p.log.(interface{ Ready() error }); ok {
-		rd.add("log", func(context.Context) error { return fl.Ready() })
+	rd.add("log", func(context.Context) error { return p.log.Ready() })
+	if s, ok := p.store.(query.Pinger); ok {
+		rd.add("store", s.Ping)
 	}
 }
 
@@ -142,7 +153,7 @@ func (p *pipeline) close() {
 // requiredGroups says which consumer groups retention must wait for: the
 // store and every sink marked required.
 func requiredGroups(cfg Config) map[string]bool {
-	g := map[string]bool{storeGroup: true}
+	g := map[string]bool{query.Group: true}
 	for _, s := range cfg.Sinks {
 		g[s.Group()] = s.IsRequired()
 	}
@@ -151,7 +162,7 @@ func requiredGroups(cfg Config) map[string]bool {
 
 // consumerGroups lists the groups whose lag is reported.
 func consumerGroups(cfg Config) []string {
-	out := []string{storeGroup}
+	out := []string{query.Group}
 	for _, s := range cfg.Sinks {
 		out = append(out, s.Group())
 	}

@@ -116,11 +116,9 @@ func serve(ctx context.Context, a *app, cfg Config) error {
 	}
 
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return srv.Run(ctx) })
-	g.Go(func() error { return p.auth.RelayOutbox(ctx, p.ingester.Emit, log) })
-	g.Go(func() error { return p.consumer.Run(ctx) })
-	g.Go(func() error { return runRetention(ctx, p.store, log.With("component", "store")) })
-	g.Go(func() error { return p.sinks.Run(ctx) })
+	for _, run := range append(p.runners, srv.Run) {
+		g.Go(func() error { return run(ctx) })
+	}
 	err = g.Wait()
 	log.Info("vigil stopped")
 	return err

@@ -54,6 +54,9 @@ type Log interface {
 	// at or after since (it may start a little earlier), without a
 	// consumer group. It returns fn's first error.
 	Replay(ctx context.Context, since time.Time, fn func(Record) error) error
+	// Ready reports whether the log takes appends now: nil, or why not
+	// (full, failed, closed), for readiness checks.
+	Ready() error
 	// Close releases the log. Records whose Append returned stay durable.
 	Close() error
 }
