@@ -7,45 +7,32 @@ import (
 	"time"
 
 	"github.com/vigilaudit/vigil/ingest/eventlog"
-	"github.com/vigilaudit/vigil/internal/config"
 	"github.com/vigilaudit/vigil/schema"
 )
 
 // Group is the consumer group of the log that feeds the store.
 const Group = "store"
 
-// ConsumerConfig tunes the store group's consume loop. Zero values are
-// the defaults.
-type ConsumerConfig struct {
-	// BatchSize is the most events one Write takes (default 10000):
-	// stores write big batches much faster per event.
-	BatchSize int `yaml:"batch_size"`
-	// Linger is how long to wait for more events once one is there
-	// (default 500ms).
-	Linger time.Duration `yaml:"linger"`
-	// MaxBackoff bounds the wait between retries of a failed Write
-	// (default 30s).
-	MaxBackoff time.Duration `yaml:"max_backoff"`
-}
+// Defaults of the store group's consume loop, for the zero values of its
+// eventlog.ConsumerConfig: stores write big batches much faster per
+// event.
+const (
+	DefaultBatchSize  = 10_000
+	DefaultLinger     = 500 * time.Millisecond
+	DefaultMaxBackoff = 30 * time.Second
+)
 
-// Validate checks that no setting is negative.
-func (c ConsumerConfig) Validate() error {
-	var p config.Problems
-	p.NotNegative("batch_size", int64(c.BatchSize))
-	p.NotNegative("linger", int64(c.Linger))
-	p.NotNegative("max_backoff", int64(c.MaxBackoff))
-	return p.Err()
-}
-
-func (c ConsumerConfig) withDefaults() ConsumerConfig {
+// consumerDefaults fills the zero values of the store group's loop.
+func consumerDefaults(c eventlog.ConsumerConfig) eventlog.ConsumerConfig {
+	c.Group = Group
 	if c.BatchSize <= 0 {
-		c.BatchSize = 10_000
+		c.BatchSize = DefaultBatchSize
 	}
 	if c.Linger <= 0 {
-		c.Linger = 500 * time.Millisecond
+		c.Linger = DefaultLinger
 	}
 	if c.MaxBackoff <= 0 {
-		c.MaxBackoff = 30 * time.Second
+		c.MaxBackoff = DefaultMaxBackoff
 	}
 	return c
 }
@@ -53,11 +40,8 @@ func (c ConsumerConfig) withDefaults() ConsumerConfig {
 // NewConsumer returns the store group's consumer of l: it writes every
 // batch of records to w and moves the group past the batch only once w
 // stored it. metrics may be nil.
-func NewConsumer(l eventlog.Log, w Writer, cfg ConsumerConfig, logger *slog.Logger, metrics *eventlog.Metrics) *eventlog.Consumer {
-	cfg = cfg.withDefaults()
-	return eventlog.NewConsumer(l, eventlog.ConsumerConfig{
-		Group: Group, BatchSize: cfg.BatchSize, Linger: cfg.Linger, MaxBackoff: cfg.MaxBackoff,
-	}, NewWriterHandler(w), logger, metrics)
+func NewConsumer(l eventlog.Log, w Writer, cfg eventlog.ConsumerConfig, logger *slog.Logger, metrics *eventlog.Metrics) *eventlog.Consumer {
+	return eventlog.NewConsumer(l, consumerDefaults(cfg), NewWriterHandler(w), logger, metrics)
 }
 
 // NewWriterHandler returns the store group's handler: it reads the

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigilaudit/vigil/ingest/eventlog"
 	"github.com/vigilaudit/vigil/internal/config"
 )
 
@@ -34,11 +35,11 @@ type Config struct {
 	// and the skipped records raise an alert.log.skipped event.
 	// Defaults to true.
 	Required *bool `yaml:"required"`
-	// BatchSize is the most events written at once (default 1000);
-	// Linger is how long a batch waits to fill once one event is ready
-	// (default 100ms).
-	BatchSize int           `yaml:"batch_size"`
-	Linger    time.Duration `yaml:"linger"`
+	// Loop is the sink's consume loop: batch_size is the most events
+	// written at once (default 1000), linger how long a batch waits to
+	// fill once one event is ready (default 100ms), min_backoff and
+	// max_backoff bound the wait between retries.
+	Loop eventlog.ConsumerConfig `yaml:",inline"`
 }
 
 var sinkName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$`)
@@ -49,11 +50,11 @@ func (c *Config) SetDefaults() {
 		required := true
 		c.Required = &required
 	}
-	if c.BatchSize == 0 {
-		c.BatchSize = DefaultBatchSize
+	if c.Loop.BatchSize == 0 {
+		c.Loop.BatchSize = DefaultBatchSize
 	}
-	if c.Linger == 0 {
-		c.Linger = DefaultLinger
+	if c.Loop.Linger == 0 {
+		c.Loop.Linger = DefaultLinger
 	}
 }
 
@@ -74,10 +75,12 @@ func (c Config) Validate() error {
 		p.Add("name", "%q must be 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit", c.Name)
 	}
 	p.Nest("filter", c.Filter.Validate())
-	if c.BatchSize < 0 || c.BatchSize > maxBatchSize {
-		p.Add("batch_size", "%d is out of range (1 to %d; 0 for the default)", c.BatchSize, maxBatchSize)
+	if c.Loop.BatchSize < 0 || c.Loop.BatchSize > maxBatchSize {
+		p.Add("batch_size", "%d is out of range (1 to %d; 0 for the default)", c.Loop.BatchSize, maxBatchSize)
 	}
-	p.NotNegative("linger", int64(c.Linger))
+	loop := c.Loop
+	loop.BatchSize = 0 // checked above, with the sink's bound
+	p.Nest("", loop.Validate())
 	return p.Err()
 }
 

@@ -55,9 +55,9 @@ func NewSet(l eventlog.Log, sinks []Configured, cfg SetConfig) (*Set, error) {
 			return nil, errors.Join(fmt.Errorf("sinks[%d]: %w", i, err), s.Close())
 		}
 		s.forwarder = append(s.forwarder, fw)
-		s.consumers = append(s.consumers, eventlog.NewConsumer(l, eventlog.ConsumerConfig{
-			Group: c.Config.Group(), BatchSize: c.Config.BatchSize, Linger: c.Config.Linger,
-		}, fw.Handle, cfg.Logger, cfg.LogMetrics))
+		loop := c.Config.Loop
+		loop.Group = c.Config.Group()
+		s.consumers = append(s.consumers, eventlog.NewConsumer(l, loop, fw.Handle, cfg.Logger, cfg.LogMetrics))
 	}
 	s.Manager = NewManager(s.forwarder, ManagerConfig{
 		DeadLetter: cfg.DeadLetter, Lag: l.Lag, Replay: l.Replay, Logger: logger,

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/vigilaudit/vigil/ingest"
+	"github.com/vigilaudit/vigil/ingest/eventlog"
 	"github.com/vigilaudit/vigil/ingest/eventlog/filelog"
 	"github.com/vigilaudit/vigil/ingest/eventlog/kafkalog"
 	"github.com/vigilaudit/vigil/internal/config"
@@ -43,10 +44,10 @@ type LogConfig struct {
 // StoreConfig chooses the query store, and tunes the store group's
 // consume loop and the store's expiry.
 type StoreConfig struct {
-	DuckDB     *duckstore.Config    `yaml:"duckdb"`
-	ClickHouse *chstore.Config      `yaml:"clickhouse"`
-	Consumer   query.ConsumerConfig `yaml:"consumer"`
-	Expiry     query.ExpiryConfig   `yaml:"expiry"`
+	DuckDB     *duckstore.Config       `yaml:"duckdb"`
+	ClickHouse *chstore.Config         `yaml:"clickhouse"`
+	Consumer   eventlog.ConsumerConfig `yaml:"consumer"`
+	Expiry     query.ExpiryConfig      `yaml:"expiry"`
 }
 
 // SinkConfig is one downstream system that receives a copy of the events:

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/vigilaudit/vigil/ingest/eventlog"
 	"github.com/vigilaudit/vigil/ingest/eventlog/filelog"
 	"github.com/vigilaudit/vigil/ingest/eventlog/kafkalog"
 	"github.com/vigilaudit/vigil/internal/config"
@@ -25,7 +26,8 @@ func ptr[T any](v T) *T { return &v }
 
 // sinkDefaults is a sink's common section as loading leaves it.
 func sinkDefaults(name string, f sinks.Filter, required bool) sinks.Config {
-	return sinks.Config{Name: name, Filter: f, Required: ptr(required), BatchSize: sinks.DefaultBatchSize, Linger: sinks.DefaultLinger}
+	return sinks.Config{Name: name, Filter: f, Required: ptr(required),
+		Loop: eventlog.ConsumerConfig{BatchSize: sinks.DefaultBatchSize, Linger: sinks.DefaultLinger}}
 }
 
 // writeConfig writes a config file into a fresh temporary directory.
@@ -412,7 +414,7 @@ func TestConfig_Validate(t *testing.T) {
 		{
 			name: "FilterMatchAndBatch",
 			change: func(c *Config) {
-				c.Sinks = []SinkConfig{{Config: sinks.Config{Name: "s", BatchSize: -1, Linger: -1,
+				c.Sinks = []SinkConfig{{Config: sinks.Config{Name: "s", Loop: eventlog.ConsumerConfig{BatchSize: -1, Linger: -1},
 					Filter: sinks.Filter{Match: map[string]string{"caller..email": "x", "": "y"}}}, TCP: &tcp.Config{Address: "a:1"}}}
 			},
 			want: []string{

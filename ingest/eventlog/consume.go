@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"time"
+
+	"github.com/vigilaudit/vigil/internal/config"
 )
 
 // Handler processes one batch of records. It returns nil only once its
@@ -19,17 +21,33 @@ type Handler func(ctx context.Context, batch []Record) error
 // the defaults.
 type ConsumerConfig struct {
 	// Group names the consumer group: "store", "sink.NAME", "detect".
-	Group string
+	// The group's owner sets it; it is not a configuration key.
+	Group string `yaml:"-"`
 	// BatchSize is the most records handed to the handler at once
 	// (default 1000).
-	BatchSize int
+	BatchSize int `yaml:"batch_size"`
 	// Linger is how long to wait for more records once one is available
 	// (default 200ms).
-	Linger time.Duration
+	Linger time.Duration `yaml:"linger"`
 	// MinBackoff and MaxBackoff bound the wait between retries of a
 	// failed batch (defaults 100ms and 30s); the wait doubles each time,
 	// with jitter.
-	MinBackoff, MaxBackoff time.Duration
+	MinBackoff time.Duration `yaml:"min_backoff"`
+	MaxBackoff time.Duration `yaml:"max_backoff"`
+}
+
+// Validate checks that no setting is negative and the backoffs are in
+// order.
+func (c ConsumerConfig) Validate() error {
+	var p config.Problems
+	p.NotNegative("batch_size", int64(c.BatchSize))
+	p.NotNegative("linger", int64(c.Linger))
+	p.NotNegative("min_backoff", int64(c.MinBackoff))
+	p.NotNegative("max_backoff", int64(c.MaxBackoff))
+	if c.MinBackoff > 0 && c.MaxBackoff > 0 && c.MaxBackoff < c.MinBackoff {
+		p.Add("max_backoff", "must not be shorter than min_backoff")
+	}
+	return p.Err()
 }
 
 func (c ConsumerConfig) withDefaults() ConsumerConfig {
