@@ -307,8 +307,9 @@ var topicAliases = map[string]Topic{
 	"ORGANIZATION": TopicOrg,
 }
 
-// parseTopic matches a topic case-insensitively, aliases included.
-func parseTopic(s string) (Topic, bool) {
+// ParseTopic matches a topic case-insensitively, aliases included
+// ("organization" is ORG).
+func ParseTopic(s string) (Topic, bool) {
 	u := strings.ToUpper(s)
 	if t, ok := topicAliases[u]; ok {
 		return t, true

@@ -68,9 +68,9 @@ func TestCatalog_Shape(t *testing.T) {
 
 func TestParseTopic(t *testing.T) {
 	for in, want := range map[string]Topic{"FILE": TopicFile, "file": TopicFile, "ORGANIZATION": TopicOrg, "Org": TopicOrg, "NOPE": ""} {
-		got, ok := parseTopic(in)
+		got, ok := ParseTopic(in)
 		if got != want || ok != (want != "") {
-			t.Errorf("parseTopic(%q) = %q, %v", in, got, ok)
+			t.Errorf("ParseTopic(%q) = %q, %v", in, got, ok)
 		}
 	}
 }

@@ -292,7 +292,7 @@ func (n *Normalizer) readEvent(o *fastjson.Object) *ValidationError {
 	if err != nil {
 		return invalid("topic", CodeType, "must be a string")
 	}
-	topic, ok := parseTopic(string(tb))
+	topic, ok := ParseTopic(string(tb))
 	if !ok {
 		return invalid("topic", CodeUnknown, "unknown topic "+quote(tb))
 	}

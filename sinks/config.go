@@ -11,6 +11,7 @@ import (
 
 	"github.com/vigilaudit/vigil/ingest/eventlog"
 	"github.com/vigilaudit/vigil/internal/config"
+	"github.com/vigilaudit/vigil/schema"
 )
 
 // Defaults of a sink's consume loop.
@@ -74,7 +75,7 @@ func (c Config) Validate() error {
 	case !sinkName.MatchString(c.Name):
 		p.Add("name", "%q must be 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit", c.Name)
 	}
-	p.Nest("filter", c.Filter.Validate())
+	p.Nest("filter", c.Filter.CheckCatalog())
 	if c.Loop.BatchSize < 0 || c.Loop.BatchSize > maxBatchSize {
 		p.Add("batch_size", "%d is out of range (1 to %d; 0 for the default)", c.Loop.BatchSize, maxBatchSize)
 	}
@@ -104,7 +105,10 @@ type Filter struct {
 	Match map[string]string `yaml:"match"`
 }
 
-// Validate checks that no entry is empty.
+// envelopeFields are the fields every event has, for match paths.
+var envelopeFields = []string{"topic", "event", "timestamp", "event_id", "received_at", "verified_submitter"}
+
+// Validate checks that no entry is empty and match keys are field paths.
 func (f Filter) Validate() error {
 	var p config.Problems
 	for i, t := range f.Topics {
@@ -123,4 +127,83 @@ func (f Filter) Validate() error {
 		}
 	}
 	return p.Err()
+}
+
+// CheckCatalog checks the filter against the event catalog, as the config
+// file is loaded: every topic and event exists, and every match path
+// starts with a field that the events the filter keeps can carry. A
+// misspelling is named with a suggestion. (The Forwarder itself accepts
+// match paths on fields outside the catalog, which events may carry as
+// extras.)
+func (f Filter) CheckCatalog() error {
+	var p config.Problems
+	topicNames := make([]string, 0, len(schema.Topics()))
+	for _, t := range schema.Topics() {
+		topicNames = append(topicNames, string(t))
+	}
+	inTopics := map[schema.Topic]bool{}
+	for i, t := range f.Topics {
+		key := fmt.Sprintf("topics[%d]", i)
+		switch topic, ok := schema.ParseTopic(strings.TrimSpace(t)); {
+		case strings.TrimSpace(t) == "":
+			p.Add(key, "must not be empty")
+		case !ok:
+			p.Add(key, "unknown topic %q%s", t, suggest(strings.ToUpper(t), topicNames))
+		default:
+			inTopics[topic] = true
+		}
+	}
+	var eventNames []string
+	for _, s := range schema.Catalog() {
+		eventNames = append(eventNames, s.Name)
+	}
+	var chosen []*schema.EventSpec
+	for i, e := range f.Events {
+		key := fmt.Sprintf("events[%d]", i)
+		spec, ok := schema.Lookup(strings.TrimSpace(e))
+		switch {
+		case strings.TrimSpace(e) == "":
+			p.Add(key, "must not be empty")
+		case !ok:
+			p.Add(key, "unknown event %q%s", e, suggest(e, eventNames))
+		default:
+			chosen = append(chosen, spec)
+		}
+	}
+	if len(f.Events) == 0 {
+		for _, s := range schema.Catalog() {
+			if len(inTopics) == 0 || inTopics[s.Topic] {
+				chosen = append(chosen, s)
+			}
+		}
+	}
+	fields := map[string]bool{}
+	for _, name := range envelopeFields {
+		fields[name] = true
+	}
+	for _, s := range chosen {
+		for _, fd := range s.Fields {
+			fields[fd.Name] = true
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(f.Match)) {
+		parts := strings.Split(k, ".")
+		switch {
+		case k == "" || slices.Contains(parts, ""):
+			p.Add("match", "%q is not a field path (names joined by '.')", k)
+		case !fields[parts[0]] && len(f.Events)+len(f.Topics) > 0:
+			p.Add("match", "%q: no event the filter keeps has a field %q%s", k, parts[0], suggest(parts[0], slices.Sorted(maps.Keys(fields))))
+		case !fields[parts[0]]:
+			p.Add("match", "%q: no event has a field %q%s", k, parts[0], suggest(parts[0], slices.Sorted(maps.Keys(fields))))
+		}
+	}
+	return p.Err()
+}
+
+// suggest returns ` (did you mean "x"?)` for the name closest to s, or "".
+func suggest(s string, names []string) string {
+	if c := config.Closest(s, names); c != "" {
+		return fmt.Sprintf(" (did you mean %q?)", c)
+	}
+	return ""
 }

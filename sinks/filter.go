@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/valyala/fastjson"
+
+	"github.com/vigilaudit/vigil/schema"
 )
 
 // IsZero reports whether the filter keeps every event.
@@ -28,6 +30,9 @@ func newMatcher(f Filter) *matcher {
 	if len(f.Topics) > 0 {
 		m.topics = make(map[string]bool, len(f.Topics))
 		for _, t := range f.Topics {
+			if topic, ok := schema.ParseTopic(t); ok {
+				t = string(topic) // the wire form's spelling
+			}
 			m.topics[t] = true
 		}
 	}

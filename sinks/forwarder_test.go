@@ -112,6 +112,7 @@ func TestForwarder_FiltersBatch(t *testing.T) {
 	}{
 		{"none keeps all", Filter{}, []string{"ev000", "ev001", "ev002", "ev003", "bad"}},
 		{"topics", Filter{Topics: []string{"FILE", "LINK"}}, []string{"ev000", "ev001", "ev003", "bad"}},
+		{"topics in any case", Filter{Topics: []string{"file", "Link"}}, []string{"ev000", "ev001", "ev003", "bad"}},
 		{"events", Filter{Events: []string{"user.signin"}}, []string{"ev002", "bad"}},
 		{"topic and event", Filter{Topics: []string{"FILE"}, Events: []string{"link.create"}}, []string{"bad"}},
 		{"field match", Filter{Match: map[string]string{"user": "b@example.com"}}, []string{"ev002", "ev003", "bad"}},

@@ -412,6 +412,16 @@ func TestConfig_Validate(t *testing.T) {
 			want: []string{"sinks[0].filter.topics[1]: must not be empty", "sinks[0].filter.events[0]: must not be empty"},
 		},
 		{
+			name: "FilterTyposAgainstTheCatalog",
+			change: func(c *Config) {
+				c.Sinks = []SinkConfig{{Config: sinks.Config{Name: "s", Filter: sinks.Filter{Topics: []string{"FIEL"}, Events: []string{"file.transfr"}}}, TCP: &tcp.Config{Address: "a:1"}}}
+			},
+			want: []string{
+				`sinks[0].filter.topics[0]: unknown topic "FIEL" (did you mean "FILE"?)`,
+				`sinks[0].filter.events[0]: unknown event "file.transfr" (did you mean "file.transfer"?)`,
+			},
+		},
+		{
 			name: "FilterMatchAndBatch",
 			change: func(c *Config) {
 				c.Sinks = []SinkConfig{{Config: sinks.Config{Name: "s", Loop: eventlog.ConsumerConfig{BatchSize: -1, Linger: -1},

@@ -195,7 +195,7 @@ func (w *keyWalker) merge(n *yaml.Node, fs fields, path string) {
 
 func unknownKey(k *yaml.Node, path string, fs fields) error {
 	msg := fmt.Sprintf("config line %d: unknown key %q", k.Line, path)
-	if s := closest(k.Value, fs.names); s != "" {
+	if s := Closest(k.Value, fs.names); s != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", s)
 	}
 	return errors.New(msg)
@@ -329,9 +329,9 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
-// closest returns the name nearest to s by edit distance, if it is close
+// Closest returns the name nearest to s by edit distance, if it is close
 // enough to be a likely typo: one edit for every three characters.
-func closest(s string, names []string) string {
+func Closest(s string, names []string) string {
 	best, bestD := "", max(1, len(s)/3)+1
 	for _, n := range names {
 		if d := distance(s, n); d < bestD {
@@ -347,6 +347,8 @@ func distance(a, b string) int {
 	if len(a) > 64 || len(b) > 64 {
 		return 64
 	}
+	// Three rows: two letters swapped count as one edit ("FIEL", "FILE").
+	prev2 := make([]int, len(b)+1)
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {
@@ -360,8 +362,11 @@ func distance(a, b string) int {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
+		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(b)]
 }
