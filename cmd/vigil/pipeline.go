@@ -132,13 +132,9 @@ func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 	return p, nil
 }
 
-// mount adds the write path's routes.
+// mount adds the write path's routes (routes.go).
 func (p *pipeline) mount(r chi.Router) {
-	ingest.NewHandler(p.ingester, p.auth).Mount(r)
-	query.NewAPI(p.store, func(ctx context.Context, event []byte) error { return p.ingester.Emit(ctx, event) },
-		p.logger.With("component", "query")).Mount(r, p.auth)
-	r.With(auth.Middleware(p.auth)).Mount(auth.AdminPath, auth.AdminAPI(p.auth))
-	mountSinks(r, p.sinks.manager, p.auth)
+	mountRoutes(r, p.routes(), p.auth)
 }
 
 // readyChecks are the write path's readiness checks.

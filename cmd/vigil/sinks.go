@@ -4,15 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"path/filepath"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigilaudit/vigil/ingest/eventlog"
-	"github.com/vigilaudit/vigil/internal/auth"
 	"github.com/vigilaudit/vigil/sinks"
 	"github.com/vigilaudit/vigil/sinks/splunkhec"
 	"github.com/vigilaudit/vigil/sinks/syslogsink"
@@ -133,20 +130,4 @@ func sinkTLS(c *ClientTLSConfig) *sinks.TLSConfig {
 		return nil
 	}
 	return &sinks.TLSConfig{CAFile: c.CAFile, CAPEM: c.CAPEM, CertFile: c.CertFile, KeyFile: c.KeyFile, ServerName: c.ServerName}
-}
-
-// mountSinks adds the sink API: status for admins and auditors, replays
-// for admins.
-func mountSinks(r chi.Router, m *sinks.Manager, authn auth.Authenticator) {
-	chain := func(mw ...func(http.Handler) http.Handler) func(http.Handler) http.Handler {
-		return func(h http.Handler) http.Handler {
-			for i := len(mw) - 1; i >= 0; i-- {
-				h = mw[i](h)
-			}
-			return h
-		}
-	}
-	m.Mount(r,
-		chain(auth.Middleware(authn), auth.RequireRole(auth.RoleAdmin, auth.RoleAuditor)),
-		chain(auth.Middleware(authn), auth.RequireRole(auth.RoleAdmin)))
 }

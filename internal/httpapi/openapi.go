@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"reflect"
 	"regexp"
@@ -21,19 +22,17 @@ const OpenAPIPath = "/openapi.json"
 
 // OpenAPIRoute returns the public route GET /openapi.json serving the
 // OpenAPI 3.1 document of routes and of itself.
-func OpenAPIRoute(info Info, routes []Route) (Route, error) {
+func OpenAPIRoute(info Info, routes []Route) Route {
 	self := Route{Method: http.MethodGet, Pattern: OpenAPIPath, Access: Public,
 		Summary: "This OpenAPI 3.1 document", Response: map[string]any{}}
 	doc, err := json.Marshal(OpenAPI(info, append(routes[:len(routes):len(routes)], self)))
-	if err != nil {
-		return Route{}, err
-	}
-	doc = append(doc, '\n')
-	self.Handler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(doc)
+	self.Handler = Mapper{}.Handle(func(*http.Request) (any, error) {
+		if err != nil {
+			return nil, fmt.Errorf("encode the OpenAPI document: %w", err)
+		}
+		return json.RawMessage(doc), nil
 	})
-	return self, nil
+	return self
 }
 
 // OpenAPI returns the OpenAPI 3.1 document of routes, ready for
