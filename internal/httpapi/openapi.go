@@ -199,6 +199,8 @@ func schema(t reflect.Type, seen map[reflect.Type]bool) map[string]any {
 	switch {
 	case t == nil:
 		return map[string]any{}
+	case t.Kind() == reflect.Pointer:
+		return nullable(schema(t.Elem(), seen))
 	case t == timeType:
 		return map[string]any{"type": "string", "format": "date-time"}
 	case t == rawType:
@@ -209,8 +211,6 @@ func schema(t reflect.Type, seen map[reflect.Type]bool) map[string]any {
 		return map[string]any{"type": "string"}
 	}
 	switch t.Kind() {
-	case reflect.Pointer:
-		return nullable(schema(t.Elem(), seen))
 	case reflect.Bool:
 		return map[string]any{"type": "boolean"}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
