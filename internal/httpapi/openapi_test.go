@@ -98,4 +98,33 @@ func TestOpenAPI(t *testing.T) {
 		tt.h.ServeHTTP(rec, req)
 		doc.Check(t, req, []byte(tt.body), rec.Result(), rec.Body.Bytes())
 	}
+
+	// Answers that do not match fail the check.
+	for _, tt := range []struct {
+		status int
+		body   string
+	}{
+		{201, `{"id":1,"name":"a","seen":null,"tags":null}`},
+		{201, `{"id":"1","seen":null,"tags":null}`},
+		{201, `{"error":{"code":"not_found","message":"x"}}`},
+		{404, `{"type":"NOT_FOUND","message":"x"}`},
+	} {
+		req := httptest.NewRequest("POST", "http://vigil.test/things", bytes.NewReader([]byte(`{"id":"1","name":"a","seen":null,"tags":[]}`)))
+		req.Header.Set("Content-Type", "application/json")
+		resp := &http.Response{StatusCode: tt.status, Header: http.Header{"Content-Type": {"application/json"}}}
+		rec := &failRecorder{TB: t}
+		doc.Check(rec, req, []byte(`{"id":"1","name":"a","seen":null,"tags":[]}`), resp, []byte(tt.body))
+		if !rec.failed {
+			t.Errorf("%d %s passed the check", tt.status, tt.body)
+		}
+	}
 }
+
+// failRecorder notes a failed check instead of failing the test.
+type failRecorder struct {
+	testing.TB
+	failed bool
+}
+
+func (r *failRecorder) Helper()               {}
+func (r *failRecorder) Errorf(string, ...any) { r.failed = true }
