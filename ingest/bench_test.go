@@ -46,7 +46,7 @@ func BenchmarkIngestHTTP(b *testing.B) {
 	defer q.Close()
 	in := New(log, q, Config{}, store, nil, nil)
 	r := chi.NewRouter()
-	NewHandler(in, store).Mount(r)
+	mount(r, NewHandler(in, store), store)
 	srv := httptest.NewServer(r)
 	defer srv.Close()
 

@@ -2,8 +2,8 @@ package ingest
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -11,11 +11,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"golang.org/x/time/rate"
 
 	"github.com/vigilaudit/vigil/ingest/eventlog"
 	"github.com/vigilaudit/vigil/internal/auth"
+	"github.com/vigilaudit/vigil/internal/httpapi"
 	"github.com/vigilaudit/vigil/schema"
 )
 
@@ -32,34 +32,46 @@ type Handler struct {
 	in      *Ingester
 	creds   Credentials
 	limiter *limiter
+	errs    httpapi.Mapper
 }
 
 // NewHandler returns the HTTP side of in.
 func NewHandler(in *Ingester, creds Credentials) *Handler {
-	return &Handler{in: in, creds: creds, limiter: newLimiter(in.cfg.DeviceRate, in.cfg.DeviceBurst)}
+	return &Handler{in: in, creds: creds, limiter: newLimiter(in.cfg.DeviceRate, in.cfg.DeviceBurst),
+		errs: httpapi.Mapper{Family: httpapi.Audit, Logger: in.logger}}
 }
 
-// Mount adds the routes to r:
+// Routes returns the ingest routes:
 //
 //	POST /audit/v1/events              a batch (JSON array or NDJSON, gzip optional), device credentials
 //	POST /event, POST /audit/event     one event, as the original service took it
 //	GET  /audit/v1/quarantine          rejected events (admin)
 //	POST /audit/v1/quarantine/replay   run them through ingest again (admin)
-func (h *Handler) Mount(r chi.Router) {
-	r.Post("/audit/v1/events", h.batch)
-	r.Post("/event", h.single)
-	r.Post("/audit/event", h.single)
-	r.Group(func(r chi.Router) {
-		r.Use(auth.Middleware(h.creds), auth.RequireRole(auth.RoleAdmin))
-		r.Get("/audit/v1/quarantine", h.listQuarantine)
-		r.Post("/audit/v1/quarantine/replay", h.replayQuarantine)
-	})
+//
+// The device routes check the device credential themselves (a bearer
+// device token or a verified TLS client certificate).
+func (h *Handler) Routes() []httpapi.Route {
+	event := map[string]any{}
+	single := func(path string) httpapi.Route {
+		return httpapi.Route{Method: http.MethodPost, Pattern: path, Access: httpapi.Device, Handler: h.errs.Handle(h.single),
+			Summary: "Submit one event, as the original audit service took it", Request: event, Response: Result{}}
+	}
+	return []httpapi.Route{
+		{Method: http.MethodPost, Pattern: "/audit/v1/events", Access: httpapi.Device, Handler: h.errs.Handle(h.batch),
+			Summary: "Submit a batch of events (a JSON array or NDJSON, gzip optional); answered once durable",
+			Request: []map[string]any{}, Consumes: []string{"application/x-ndjson"}, Status: http.StatusAccepted, Response: Result{}},
+		single("/event"),
+		single("/audit/event"),
+		{Method: http.MethodGet, Pattern: "/audit/v1/quarantine", Access: httpapi.Admin, Handler: h.errs.Handle(h.listQuarantine),
+			Summary: "The rejected events, oldest first", Query: []string{"after", "limit", "replayed"}, Response: quarantineList{}},
+		{Method: http.MethodPost, Pattern: "/audit/v1/quarantine/replay", Access: httpapi.Admin, Handler: h.errs.Handle(h.replayQuarantine),
+			Summary: "Run rejected events through ingest again; no ids means all", Request: ReplayRequest{}, Response: ReplayResult{}},
+	}
 }
 
 // device authenticates a submitter: a bearer device token, or a verified
-// TLS client certificate whose common name is the device id. It writes
-// the error response and returns false when there is none.
-func (h *Handler) device(w http.ResponseWriter, r *http.Request) (schema.Submitter, bool) {
+// TLS client certificate whose common name is the device id.
+func (h *Handler) device(r *http.Request) (schema.Submitter, error) {
 	var (
 		p   auth.Principal
 		err error
@@ -76,157 +88,148 @@ func (h *Handler) device(w http.ResponseWriter, r *http.Request) (schema.Submitt
 	switch {
 	case err == nil:
 	case errors.Is(err, auth.ErrRevoked):
-		auth.WriteError(w, http.StatusForbidden, auth.CodeRevoked, "this credential was revoked")
-		return schema.Submitter{}, false
+		return schema.Submitter{}, httpapi.NewError(http.StatusForbidden, auth.CodeRevoked, "this credential was revoked")
 	case errors.Is(err, auth.ErrUnauthenticated):
-		w.Header().Set("WWW-Authenticate", `Bearer realm="vigil"`)
-		auth.WriteError(w, http.StatusUnauthorized, auth.CodeUnauthenticated, "a device token (Authorization: Bearer) or client certificate is required")
-		return schema.Submitter{}, false
+		return schema.Submitter{}, httpapi.NewError(http.StatusUnauthorized, auth.CodeUnauthenticated,
+			"a device token (Authorization: Bearer) or client certificate is required").With("WWW-Authenticate", `Bearer realm="vigil"`)
 	default:
-		auth.WriteError(w, http.StatusInternalServerError, auth.CodeInternal, "checking the credential failed")
-		return schema.Submitter{}, false
+		return schema.Submitter{}, &httpapi.Error{Status: http.StatusInternalServerError, Code: auth.CodeInternal,
+			Message: "checking the credential failed", Err: err}
 	}
 	if p.Kind != auth.KindDevice {
-		auth.WriteError(w, http.StatusForbidden, auth.CodeForbidden, "only device credentials submit events; admin and auditor tokens cannot")
-		return schema.Submitter{}, false
+		return schema.Submitter{}, httpapi.NewError(http.StatusForbidden, auth.CodeForbidden,
+			"only device credentials submit events; admin and auditor tokens cannot")
 	}
-	return schema.Submitter{UserID: p.UserID, DeviceID: p.DeviceID}, true
+	return schema.Submitter{UserID: p.UserID, DeviceID: p.DeviceID}, nil
 }
 
-// read returns the request's events, or writes the error (and
-// quarantines a body that is not events at all).
-func (h *Handler) read(w http.ResponseWriter, r *http.Request, sub schema.Submitter) ([][]byte, bool) {
+// HTTPError answers with the body error's status and code.
+func (e *BodyError) HTTPError() *httpapi.Error {
+	return httpapi.NewError(e.Status, e.Code, e.Message)
+}
+
+// read returns the request's events; it quarantines a body that is not
+// events at all.
+func (h *Handler) read(r *http.Request, sub schema.Submitter) ([][]byte, error) {
 	cfg := h.in.cfg
-	r.Body = http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes)
+	r.Body = http.MaxBytesReader(nil, r.Body, cfg.MaxBodyBytes)
 	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
 	if enc != "" && enc != "gzip" && enc != "identity" {
-		auth.WriteError(w, http.StatusUnsupportedMediaType, CodeBadEncoding, "Content-Encoding "+enc+" is not supported; send gzip or none")
-		return nil, false
+		return nil, httpapi.NewError(http.StatusUnsupportedMediaType, CodeBadEncoding, "Content-Encoding "+enc+" is not supported; send gzip or none")
 	}
 	gz := enc == "gzip"
 	body, err := readBody(r.Body, gz, cfg.MaxBodyBytes)
 	if err == nil {
 		var raws [][]byte
 		if raws, err = splitEvents(body, cfg.MaxEvents); err == nil {
-			return raws, true
+			return raws, nil
 		}
 	}
 	var be *BodyError
 	if !errors.As(err, &be) {
-		auth.WriteError(w, http.StatusBadRequest, CodeMalformed, "reading the body failed")
-		return nil, false
+		return nil, httpapi.NewError(http.StatusBadRequest, CodeMalformed, "reading the body failed")
 	}
 	if be.Code == CodeMalformed && len(body) > 0 {
 		// Not events at all: kept whole, for an admin to look at.
 		q := []Quarantined{{ReceivedAt: h.in.now(), Submitter: sub, Reason: be.Message, Raw: string(body)}}
 		if err := h.in.quarantine.Add(r.Context(), q); err != nil {
-			auth.WriteError(w, http.StatusInternalServerError, auth.CodeInternal, "keeping the rejected body failed")
-			return nil, false
+			return nil, &httpapi.Error{Status: http.StatusInternalServerError, Code: auth.CodeInternal,
+				Message: "keeping the rejected body failed", Err: err}
 		}
 		h.in.metrics.rejected("malformed_body")
 	}
-	auth.WriteError(w, be.Status, be.Code, be.Message)
-	return nil, false
+	return nil, be
 }
 
 // batch handles POST /audit/v1/events.
-func (h *Handler) batch(w http.ResponseWriter, r *http.Request) {
-	if res, ok := h.ingest(w, r, false); ok {
-		writeJSON(w, http.StatusAccepted, res)
+func (h *Handler) batch(r *http.Request) (any, error) {
+	res, err := h.ingest(r, false)
+	if err != nil {
+		return nil, err
 	}
+	return httpapi.Accepted(res), nil
 }
 
 // single handles the original service's one-event endpoints: 200 once
 // durable, 400 for a body that is not a valid event.
-func (h *Handler) single(w http.ResponseWriter, r *http.Request) {
-	res, ok := h.ingest(w, r, true)
-	if !ok {
-		return
+func (h *Handler) single(r *http.Request) (any, error) {
+	res, err := h.ingest(r, true)
+	if err != nil {
+		return nil, err
 	}
 	if len(res.Rejected) > 0 {
-		auth.WriteError(w, http.StatusBadRequest, "invalid_event", res.Rejected[0].Error)
-		return
+		return nil, httpapi.NewError(http.StatusBadRequest, "invalid_event", res.Rejected[0].Error)
 	}
-	writeJSON(w, http.StatusOK, res)
+	return res, nil
 }
 
 // ingest authenticates the device, reads the body, applies the rate
-// limit and ingests the events; on false it has written the error.
-func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, one bool) (Result, bool) {
-	sub, ok := h.device(w, r)
-	if !ok {
-		return Result{}, false
+// limit and ingests the events.
+func (h *Handler) ingest(r *http.Request, one bool) (Result, error) {
+	sub, err := h.device(r)
+	if err != nil {
+		return Result{}, err
 	}
-	raws, ok := h.read(w, r, sub)
-	if !ok {
-		return Result{}, false
+	raws, err := h.read(r, sub)
+	if err != nil {
+		return Result{}, err
 	}
 	if one && len(raws) != 1 {
-		auth.WriteError(w, http.StatusBadRequest, CodeMalformed, "this endpoint takes one JSON object; batches go to /audit/v1/events")
-		return Result{}, false
+		return Result{}, httpapi.NewError(http.StatusBadRequest, CodeMalformed, "this endpoint takes one JSON object; batches go to /audit/v1/events")
 	}
-	if !h.allow(w, sub.DeviceID, len(raws)) {
-		return Result{}, false
+	if err := h.allow(sub.DeviceID, len(raws)); err != nil {
+		return Result{}, err
 	}
 	res, err := h.in.Ingest(r.Context(), sub, raws)
 	if err != nil {
-		h.appendFailed(w, err)
-		return Result{}, false
+		return Result{}, appendFailed(err)
 	}
-	return res, true
+	return res, nil
 }
 
-func (h *Handler) appendFailed(w http.ResponseWriter, err error) {
+// appendFailed is the answer when the log did not take a request's
+// events: 503 with Retry-After, nothing of it accepted.
+func appendFailed(err error) error {
 	if errors.Is(err, eventlog.ErrFull) {
-		w.Header().Set("Retry-After", "30")
-		auth.WriteError(w, http.StatusServiceUnavailable, "log_full", "the event log is full; nothing of this request was accepted, retry later")
-		return
+		return httpapi.NewError(http.StatusServiceUnavailable, "log_full",
+			"the event log is full; nothing of this request was accepted, retry later").With("Retry-After", "30")
 	}
-	h.in.logger.Error("ingest failed", "err", err)
-	w.Header().Set("Retry-After", "5")
-	auth.WriteError(w, http.StatusServiceUnavailable, "unavailable", "the event log could not accept the batch; nothing of this request was accepted, retry later")
+	return (&httpapi.Error{Status: http.StatusServiceUnavailable, Code: "unavailable",
+		Message: "the event log could not accept the batch; nothing of this request was accepted, retry later",
+		Err:     fmt.Errorf("ingest: %w", err)}).With("Retry-After", "5")
 }
 
-// allow applies the device's rate limit, answering 429 when over it.
-func (h *Handler) allow(w http.ResponseWriter, device string, n int) bool {
+// allow applies the device's rate limit: 429 when over it.
+func (h *Handler) allow(device string, n int) error {
 	wait := h.limiter.reserve(device, n)
 	if wait <= 0 {
-		return true
+		return nil
 	}
-	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-	auth.WriteError(w, http.StatusTooManyRequests, "rate_limited", "this device is over its event rate; retry later")
-	return false
+	return httpapi.NewError(http.StatusTooManyRequests, "rate_limited", "this device is over its event rate; retry later").
+		With("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 }
 
-func (h *Handler) listQuarantine(w http.ResponseWriter, r *http.Request) {
-	var o ListOptions
+// quarantineList is the body of GET /audit/v1/quarantine.
+type quarantineList struct {
+	Events []Quarantined `json:"events"`
+}
+
+func (h *Handler) listQuarantine(r *http.Request) (any, error) {
 	q := r.URL.Query()
-	if v := q.Get("after"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			auth.WriteError(w, http.StatusBadRequest, auth.CodeInvalid, "after: must be a non-negative integer")
-			return
-		}
-		o.After = n
+	pg, err := httpapi.Paging{Default: 100, Max: 1000, After: true}.Parse(q)
+	if err != nil {
+		return nil, err
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			auth.WriteError(w, http.StatusBadRequest, auth.CodeInvalid, "limit: must be 1 to 1000")
-			return
-		}
-		o.Limit = n
-	}
-	o.Replayed = q.Get("replayed") == "true"
+	o := ListOptions{After: pg.After, Limit: pg.Limit, Replayed: q.Get("replayed") == "true"}
 	entries, err := h.in.quarantine.List(r.Context(), o)
 	if err != nil {
-		auth.WriteError(w, http.StatusInternalServerError, auth.CodeInternal, "listing the quarantine failed")
-		return
+		return nil, &httpapi.Error{Status: http.StatusInternalServerError, Code: auth.CodeInternal,
+			Message: "listing the quarantine failed", Err: err}
 	}
 	if entries == nil {
 		entries = []Quarantined{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"events": entries})
+	return quarantineList{Events: entries}, nil
 }
 
 // ReplayRequest selects quarantined events to replay; no ids means all.
@@ -240,31 +243,23 @@ type ReplayResult struct {
 	Rejected int `json:"rejected"`
 }
 
-func (h *Handler) replayQuarantine(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) replayQuarantine(r *http.Request) (any, error) {
 	var req ReplayRequest
 	if r.ContentLength != 0 {
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
-			auth.WriteError(w, http.StatusBadRequest, auth.CodeInvalid, "body must be {\"ids\": [...]} or empty")
-			return
+		if err := httpapi.DecodeJSON(r, &req, 1<<20); err != nil {
+			return nil, httpapi.NewError(http.StatusBadRequest, auth.CodeInvalid, "body must be {\"ids\": [...]} or empty")
 		}
 	}
 	replayed, rejected, err := h.in.ReplayQuarantine(r.Context(), req.IDs)
 	if err != nil {
-		h.appendFailed(w, err)
-		return
+		return nil, appendFailed(err)
 	}
 	p, _ := auth.FromContext(r.Context())
 	res := ReplayResult{Replayed: replayed, Rejected: rejected}
 	if err := h.in.AuditReplay(r.Context(), p.Caller(), res); err != nil {
 		h.in.logger.Warn("audit quarantine replay", "err", err)
 	}
-	writeJSON(w, http.StatusOK, res)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	return res, nil
 }
 
 // limiter keeps one token bucket per device.

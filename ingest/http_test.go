@@ -17,6 +17,7 @@ import (
 
 	"github.com/vigilaudit/vigil/ingest/eventlog"
 	"github.com/vigilaudit/vigil/internal/auth"
+	"github.com/vigilaudit/vigil/internal/httpapi"
 )
 
 type fixture struct {
@@ -28,6 +29,16 @@ type fixture struct {
 	admin, auditor       string // API tokens
 	deviceID, deviceUser string
 	ingester             *Ingester
+}
+
+// mount adds h's routes to r behind the server's credential checks.
+func mount(r chi.Router, h *Handler, creds auth.Authenticator) {
+	httpapi.Mount(r, h.Routes(), func(a httpapi.Access) []func(http.Handler) http.Handler {
+		if a == httpapi.Admin {
+			return []func(http.Handler) http.Handler{auth.Middleware(creds), auth.RequireRole(auth.RoleAdmin)}
+		}
+		return nil
+	})
 }
 
 func newFixture(t *testing.T, cfg Config) *fixture {
@@ -53,7 +64,7 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	_, f.auditor, _ = store.AddToken(ctx, auth.LocalCaller, auth.RoleAuditor, "soc")
 	f.ingester = New(f.log, f.q, cfg, store, nil, nil)
 	r := chi.NewRouter()
-	NewHandler(f.ingester, store).Mount(r)
+	mount(r, NewHandler(f.ingester, store), store)
 	f.srv = httptest.NewServer(r)
 	t.Cleanup(f.srv.Close)
 	return f

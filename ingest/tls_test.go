@@ -61,7 +61,7 @@ func TestBatch_ClientCertificate(t *testing.T) {
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.cert)
 	r := chi.NewRouter()
-	NewHandler(f.ingester, f.store).Mount(r)
+	mount(r, NewHandler(f.ingester, f.store), f.store)
 	srv := httptest.NewUnstartedServer(r)
 	srv.TLS = &tls.Config{ClientCAs: pool, ClientAuth: tls.VerifyClientCertIfGiven, MinVersion: tls.VersionTLS12}
 	srv.StartTLS()

@@ -12,10 +12,10 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/valyala/fastjson"
 
 	"github.com/vigilaudit/vigil/internal/auth"
+	"github.com/vigilaudit/vigil/internal/httpapi"
 	"github.com/vigilaudit/vigil/schema"
 )
 
@@ -28,6 +28,7 @@ type API struct {
 	store  Reader
 	audit  Audit
 	logger *slog.Logger
+	errs   httpapi.Mapper
 	now    func() time.Time
 	// Poll is how often the live tail looks for new events.
 	Poll time.Duration
@@ -39,34 +40,51 @@ func NewAPI(store Reader, audit Audit, logger *slog.Logger) *API {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &API{store: store, audit: audit, logger: logger, now: time.Now, Poll: time.Second}
+	return &API{store: store, audit: audit, logger: logger, errs: httpapi.Mapper{Family: httpapi.Audit, Logger: logger},
+		now: time.Now, Poll: time.Second}
 }
 
-// Mount adds the routes, for admin and auditor credentials only:
+// queryParams are the query parameters of every route (ParseRequest).
+func queryParams() []string {
+	return []string{"since", "until", "topic", "event", "user", "device", "soid", "path", "ip", "key", "folder",
+		"order", "limit", "cursor", "format", "bucket", "by", "top"}
+}
+
+// Routes returns the query API, for admin and auditor credentials
+// (httpapi.Read):
 //
 //	GET /audit/v1/events          search and export (json, ndjson, csv)
 //	GET /audit/v1/stats           counts per time bucket and top values
 //	GET /audit/v1/events/stream   live tail (Server-Sent Events)
-func (a *API) Mount(r chi.Router, authn auth.Authenticator) {
-	r.Group(func(r chi.Router) {
-		r.Use(auth.Middleware(authn), auth.RequireRole(auth.RoleAdmin, auth.RoleAuditor))
-		r.Get("/audit/v1/events", a.events)
-		r.Get("/audit/v1/stats", a.stats)
-		r.Get("/audit/v1/events/stream", a.stream)
-	})
+func (a *API) Routes() []httpapi.Route {
+	return []httpapi.Route{
+		{Method: http.MethodGet, Pattern: "/audit/v1/events", Access: httpapi.Read, Handler: a.errs.Stream(a.events),
+			Summary: "Search and export events", Query: queryParams(), Response: eventsPage{},
+			Produces: []string{"application/x-ndjson", "text/csv"}},
+		{Method: http.MethodGet, Pattern: "/audit/v1/stats", Access: httpapi.Read, Handler: a.errs.Handle(a.stats),
+			Summary: "Counts per time bucket and top values", Query: queryParams(), Response: Stats{}},
+		{Method: http.MethodGet, Pattern: "/audit/v1/events/stream", Access: httpapi.Read, Handler: a.errs.Stream(a.stream),
+			Summary: "Live tail, as Server-Sent Events whose ids are cursors", Query: queryParams(),
+			Produces: []string{"text/event-stream"}},
+	}
 }
 
-// request parses the query and records it; on false it has answered.
-func (a *API) request(w http.ResponseWriter, r *http.Request) (Request, bool) {
+// eventsPage documents the JSON answer of GET /audit/v1/events, which
+// events writes itself.
+type eventsPage struct {
+	Events     []json.RawMessage `json:"events"`
+	NextCursor string            `json:"next_cursor,omitempty"`
+}
+
+// request parses the query and records it.
+func (a *API) request(r *http.Request) (Request, error) {
 	req, err := ParseRequest(r.URL.Query(), a.now())
 	if err != nil {
 		var pe *ParamError
-		if errors.As(err, &pe) {
-			auth.WriteError(w, http.StatusBadRequest, auth.CodeInvalid, pe.Error())
-		} else {
-			auth.WriteError(w, http.StatusBadRequest, auth.CodeInvalid, err.Error())
+		if !errors.As(err, &pe) {
+			err = httpapi.NewError(http.StatusBadRequest, httpapi.CodeInvalid, err.Error())
 		}
-		return req, false
+		return req, err
 	}
 	if req.Format == "" {
 		req.Format = negotiate(r.Header.Get("Accept"))
@@ -80,11 +98,10 @@ func (a *API) request(w http.ResponseWriter, r *http.Request) (Request, bool) {
 	}
 	if err != nil {
 		// A query that cannot be audited is not answered.
-		a.logger.Error("record query", "err", err)
-		auth.WriteError(w, http.StatusServiceUnavailable, auth.CodeInternal, "the query could not be recorded; try again")
-		return req, false
+		return req, &httpapi.Error{Status: http.StatusServiceUnavailable, Code: httpapi.CodeInternal,
+			Message: "the query could not be recorded; try again", Err: fmt.Errorf("record query: %w", err)}
 	}
-	return req, true
+	return req, nil
 }
 
 // validUTF8 replaces each byte of s that is not UTF-8 with U+FFFD, as
@@ -113,19 +130,18 @@ func negotiate(accept string) string {
 	return "json"
 }
 
-func (a *API) fail(w http.ResponseWriter, err error) {
+// failed is the answer to a store error.
+func failed(err error) error {
 	if errors.Is(err, ErrBadCursor) {
-		auth.WriteError(w, http.StatusBadRequest, auth.CodeInvalid, "cursor: not a cursor of this query")
-		return
+		return httpapi.NewError(http.StatusBadRequest, httpapi.CodeInvalid, "cursor: not a cursor of this query")
 	}
-	a.logger.Error("query failed", "err", err)
-	auth.WriteError(w, http.StatusInternalServerError, auth.CodeInternal, "the query failed")
+	return &httpapi.Error{Status: http.StatusInternalServerError, Code: httpapi.CodeInternal, Message: "the query failed", Err: err}
 }
 
-func (a *API) events(w http.ResponseWriter, r *http.Request) {
-	req, ok := a.request(w, r)
-	if !ok {
-		return
+func (a *API) events(w http.ResponseWriter, r *http.Request) error {
+	req, err := a.request(r)
+	if err != nil {
+		return err
 	}
 	ctx := r.Context()
 	if req.Format != "json" && !req.LimitSet {
@@ -137,29 +153,27 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 			return out.write(wire)
 		})
 		if err != nil && !started {
-			a.fail(w, err)
-			return
+			return failed(err)
 		}
 		if err != nil {
 			a.logger.Warn("export ended early", "err", err)
 		}
 		out.flush()
-		return
+		return nil
 	}
 	res, err := a.store.Search(ctx, req.Page)
 	if err != nil {
-		a.fail(w, err)
-		return
+		return failed(err)
 	}
 	if req.Format != "json" {
 		out := newEncoder(w, req.Format)
 		for _, e := range res.Events {
 			if err := out.write(e); err != nil {
-				return
+				return nil // the client is gone
 			}
 		}
 		out.flush()
-		return
+		return nil
 	}
 	// The events are already JSON: write them as they are.
 	w.Header().Set("Content-Type", "application/json")
@@ -179,34 +193,32 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 	}
 	b.WriteString("}\n")
 	_, _ = w.Write([]byte(b.String()))
+	return nil
 }
 
-func (a *API) stats(w http.ResponseWriter, r *http.Request) {
-	req, ok := a.request(w, r)
-	if !ok {
-		return
+func (a *API) stats(r *http.Request) (any, error) {
+	req, err := a.request(r)
+	if err != nil {
+		return nil, err
 	}
 	st, err := a.store.Stats(r.Context(), StatsRequest{Filter: req.Filter, Bucket: req.Bucket, By: req.By, Top: req.Top})
 	if err != nil {
-		a.fail(w, err)
-		return
+		return nil, failed(err)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(st)
+	return st, nil
 }
 
 // stream is the live tail: events matching the filter as they are
 // stored, oldest first, as Server-Sent Events whose ids are cursors, so
 // that a client reconnecting with Last-Event-ID resumes where it was.
-func (a *API) stream(w http.ResponseWriter, r *http.Request) {
-	req, ok := a.request(w, r)
-	if !ok {
-		return
+func (a *API) stream(w http.ResponseWriter, r *http.Request) error {
+	req, err := a.request(r)
+	if err != nil {
+		return err
 	}
 	flusher, ok := w.(http.Flusher)
 	if !ok {
-		auth.WriteError(w, http.StatusInternalServerError, auth.CodeInternal, "streaming unsupported")
-		return
+		return httpapi.NewError(http.StatusInternalServerError, httpapi.CodeInternal, "streaming unsupported")
 	}
 	page := Page{Filter: req.Filter, Order: Asc, Limit: MaxLimit, Cursor: r.Header.Get("Last-Event-ID")}
 	if page.Cursor == "" {
@@ -232,13 +244,13 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request) {
 				fmt.Fprintf(w, "event: error\ndata: %s\n\n", strings.ReplaceAll(err.Error(), "\n", " "))
 				flusher.Flush()
 			}
-			return
+			return nil
 		}
 		for i, e := range res.Events {
 			if i == len(res.Events)-1 {
 				page.Cursor, err = CursorAfter(page, e)
 				if err != nil {
-					return
+					return nil
 				}
 				fmt.Fprintf(w, "id: %s\n", page.Cursor)
 			}
@@ -252,7 +264,7 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request) {
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 		}
 	}

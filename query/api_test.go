@@ -17,6 +17,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/vigilaudit/vigil/internal/auth"
+	"github.com/vigilaudit/vigil/internal/httpapi"
 	"github.com/vigilaudit/vigil/query"
 	"github.com/vigilaudit/vigil/query/duckstore"
 	"github.com/vigilaudit/vigil/query/storetest"
@@ -69,7 +70,9 @@ func newAPIFixture(t *testing.T) *apiFixture {
 	}, nil)
 	api.Poll = 20 * time.Millisecond
 	r := chi.NewRouter()
-	api.Mount(r, creds)
+	httpapi.Mount(r, api.Routes(), func(httpapi.Access) []func(http.Handler) http.Handler {
+		return []func(http.Handler) http.Handler{auth.Middleware(creds), auth.RequireRole(auth.RoleAdmin, auth.RoleAuditor)}
+	})
 	f.srv = httptest.NewServer(r)
 	t.Cleanup(f.srv.Close)
 	return f

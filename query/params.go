@@ -1,12 +1,14 @@
 package query
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/vigilaudit/vigil/internal/httpapi"
 	"github.com/vigilaudit/vigil/schema"
 )
 
@@ -17,6 +19,11 @@ type ParamError struct {
 }
 
 func (e *ParamError) Error() string { return e.Param + ": " + e.Reason }
+
+// HTTPError answers 400 invalid_request.
+func (e *ParamError) HTTPError() *httpapi.Error {
+	return (&httpapi.ParamError{Param: e.Param, Reason: e.Reason}).HTTPError()
+}
 
 // Request is a parsed query of the API.
 type Request struct {
@@ -86,15 +93,12 @@ func ParseRequest(q url.Values, now time.Time) (Request, error) {
 	default:
 		return r, &ParamError{"order", "must be asc or desc"}
 	}
-	r.Limit = DefaultLimit
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxLimit {
-			return r, &ParamError{"limit", fmt.Sprintf("must be 1 to %d", MaxLimit)}
-		}
-		r.Limit, r.LimitSet = n, true
+	pg, err := httpapi.Paging{Default: DefaultLimit, Max: MaxLimit}.Parse(q)
+	var pe *httpapi.ParamError
+	if errors.As(err, &pe) {
+		return r, &ParamError{pe.Param, pe.Reason}
 	}
-	r.Cursor = q.Get("cursor")
+	r.Limit, r.LimitSet, r.Cursor = pg.Limit, pg.LimitSet, pg.Cursor
 	if f := strings.ToLower(q.Get("format")); f != "" {
 		if !contains(formats, f) {
 			return r, &ParamError{"format", "must be json, ndjson or csv"}

@@ -1,7 +1,6 @@
 package sinks
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,6 +9,8 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/vigilaudit/vigil/internal/httpapi"
 )
 
 // The routes of the sink API.
@@ -18,20 +19,35 @@ const (
 	APIPath = "/audit/v1/sinks"
 )
 
-// Mount adds the sink API to r: reading routes behind read (an admin or
-// auditor credential), changing ones behind write (an admin credential).
+// Routes returns the sink API: reading routes for admin and auditor
+// credentials (httpapi.Read), changing ones for admin credentials.
 //
 //	GET  /audit/v1/sinks                          every sink's status
 //	GET  /audit/v1/sinks/{name}                   one sink's status
 //	POST /audit/v1/sinks/{name}/replay            {"since": TIME}: re-send from the log
 //	GET  /audit/v1/sinks/{name}/deadletter        ?after=ID&limit=N: parked events
 //	POST /audit/v1/sinks/{name}/deadletter/replay re-send the parked events
-func (m *Manager) Mount(r chi.Router, read, write func(http.Handler) http.Handler) {
-	r.With(read).Get(APIPath, m.handleList)
-	r.With(read).Get(APIPath+"/{name}", m.handleStatus)
-	r.With(read).Get(APIPath+"/{name}/deadletter", m.handleDeadLetter)
-	r.With(write).Post(APIPath+"/{name}/replay", m.handleReplay)
-	r.With(write).Post(APIPath+"/{name}/deadletter/replay", m.handleDeadLetterReplay)
+func (m *Manager) Routes() []httpapi.Route {
+	mp := httpapi.Mapper{Family: httpapi.Audit, Logger: m.cfg.Logger, Matches: []httpapi.Match{
+		{Err: ErrNotFound, Status: http.StatusNotFound, Code: httpapi.CodeNotFound},
+		{Err: ErrBusy, Status: http.StatusConflict, Code: "busy"},
+		{Err: ErrNoReplay, Status: http.StatusNotImplemented, Code: "not_implemented"},
+		{Err: ErrStopping, Status: http.StatusServiceUnavailable, Code: "unavailable"},
+	}}
+	h := func(f httpapi.HandlerFunc) http.Handler { return httpapi.NoStore(mp.Handle(f)) }
+	return []httpapi.Route{
+		{Method: http.MethodGet, Pattern: APIPath, Access: httpapi.Read, Handler: h(m.handleList),
+			Summary: "Every sink's status", Response: SinkList{}},
+		{Method: http.MethodGet, Pattern: APIPath + "/{name}", Access: httpapi.Read, Handler: h(m.handleStatus),
+			Summary: "One sink's status", Response: Status{}},
+		{Method: http.MethodGet, Pattern: APIPath + "/{name}/deadletter", Access: httpapi.Read, Handler: h(m.handleDeadLetter),
+			Summary: "The events the sink refused, oldest first", Query: []string{"after", "limit"}, Response: DeadLetterPage{}},
+		{Method: http.MethodPost, Pattern: APIPath + "/{name}/replay", Access: httpapi.Admin, Handler: h(m.handleReplay),
+			Summary: "Re-send the sink what the log holds from a time on", Request: ReplayRequest{},
+			Status: http.StatusAccepted, Response: ReplayStatus{}},
+		{Method: http.MethodPost, Pattern: APIPath + "/{name}/deadletter/replay", Access: httpapi.Admin, Handler: h(m.handleDeadLetterReplay),
+			Summary: "Re-send the events the sink refused", Response: DeadLetterReplay{}},
+	}
 }
 
 // SinkList is the body of GET /audit/v1/sinks.
@@ -53,87 +69,60 @@ type ReplayRequest struct {
 	Since string `json:"since"`
 }
 
-func (m *Manager) handleList(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, SinkList{Sinks: m.Status(r.Context())})
+func (m *Manager) handleList(r *http.Request) (any, error) {
+	return SinkList{Sinks: m.Status(r.Context())}, nil
 }
 
-func (m *Manager) handleStatus(w http.ResponseWriter, r *http.Request) {
-	st, err := m.SinkStatus(r.Context(), chi.URLParam(r, "name"))
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, st)
+func (m *Manager) handleStatus(r *http.Request) (any, error) {
+	return m.SinkStatus(r.Context(), chi.URLParam(r, "name"))
 }
 
-func (m *Manager) handleDeadLetter(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	var after int64
-	limit := 100
-	if s := q.Get("after"); s != "" {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 0 {
-			writeError(w, http.StatusBadRequest, "invalid_request", "after: want a non-negative integer")
-			return
-		}
-		after = n
-	}
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 1000 {
-			writeError(w, http.StatusBadRequest, "invalid_request", "limit: want an integer from 1 to 1000")
-			return
-		}
-		limit = n
-	}
-	page, err := m.ListDeadLetter(r.Context(), chi.URLParam(r, "name"), after, limit)
+func (m *Manager) handleDeadLetter(r *http.Request) (any, error) {
+	pg, err := httpapi.Paging{Default: 100, Max: 1000, After: true}.Parse(r.URL.Query())
 	if err != nil {
-		writeErr(w, err)
-		return
+		return nil, err
+	}
+	page, err := m.ListDeadLetter(r.Context(), chi.URLParam(r, "name"), pg.After, pg.Limit)
+	if err != nil {
+		return nil, err
 	}
 	out := DeadLetterPage{Events: page}
 	if out.Events == nil {
 		out.Events = []Parked{}
 	}
-	if len(page) == limit {
+	if len(page) == pg.Limit {
 		out.NextAfter = page[len(page)-1].ID
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
-func (m *Manager) handleReplay(w http.ResponseWriter, r *http.Request) {
+func (m *Manager) handleReplay(r *http.Request) (any, error) {
 	var req ReplayRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_request", "body: want {\"since\": TIME}")
-		return
+	if err := httpapi.DecodeJSON(r, &req, 1<<16); err != nil {
+		return nil, httpapi.NewError(http.StatusBadRequest, httpapi.CodeInvalid, "body: want {\"since\": TIME}")
 	}
 	since, err := ParseSince(req.Since, time.Now())
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_request", "since: "+err.Error())
-		return
+		return nil, httpapi.NewError(http.StatusBadRequest, httpapi.CodeInvalid, "since: "+err.Error())
 	}
 	st, err := m.StartReplay(chi.URLParam(r, "name"), since)
 	if err != nil {
-		writeErr(w, err)
-		return
+		return nil, err
 	}
-	writeJSON(w, http.StatusAccepted, st)
+	return httpapi.Accepted(st), nil
 }
 
-func (m *Manager) handleDeadLetterReplay(w http.ResponseWriter, r *http.Request) {
+func (m *Manager) handleDeadLetterReplay(r *http.Request) (any, error) {
 	out, err := m.ReplayDeadLetter(r.Context(), chi.URLParam(r, "name"))
 	var de *DeliveryError
-	switch {
-	case errors.As(err, &de):
+	if errors.As(err, &de) {
 		// Some may have gone out; say how many along with why it stopped.
-		writeError(w, http.StatusBadGateway, "sink_unavailable", fmt.Sprintf("%v (replayed %d before stopping)", err, out.Replayed))
-	case err != nil:
-		writeErr(w, err)
-	default:
-		writeJSON(w, http.StatusOK, out)
+		return nil, httpapi.NewError(http.StatusBadGateway, "sink_unavailable", fmt.Sprintf("%v (replayed %d before stopping)", err, out.Replayed))
 	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // ParseSince reads an RFC 3339 time or a duration back from now: Go's
@@ -154,39 +143,4 @@ func ParseSince(s string, now time.Time) (time.Time, error) {
 		return now.Add(-d), nil
 	}
 	return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time nor a duration like 24h or 7d", s)
-}
-
-// writeErr maps the Manager's errors to statuses.
-func writeErr(w http.ResponseWriter, err error) {
-	switch {
-	case errors.Is(err, ErrNotFound):
-		writeError(w, http.StatusNotFound, "not_found", err.Error())
-	case errors.Is(err, ErrBusy):
-		writeError(w, http.StatusConflict, "busy", err.Error())
-	case errors.Is(err, ErrNoReplay):
-		writeError(w, http.StatusNotImplemented, "not_implemented", err.Error())
-	case errors.Is(err, ErrStopping):
-		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
-	default:
-		writeError(w, http.StatusInternalServerError, "internal", err.Error())
-	}
-}
-
-// writeError writes the audit APIs' one error shape,
-// {"error": {"code": "...", "message": "..."}}.
-func writeError(w http.ResponseWriter, status int, code, message string) {
-	type detail struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	}
-	writeJSON(w, status, struct {
-		Error detail `json:"error"`
-	}{detail{code, message}})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v) // the client is gone if this fails
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vigilaudit/vigil/ingest/eventlog"
+	"github.com/vigilaudit/vigil/internal/httpapi"
 )
 
 // roleGate lets a request through when its X-Role header is one of roles;
@@ -29,7 +30,7 @@ func roleGate(roles ...string) func(http.Handler) http.Handler {
 					return
 				}
 			}
-			writeError(w, http.StatusForbidden, "forbidden", "role required")
+			httpapi.Audit.Write(w, httpapi.NewError(http.StatusForbidden, "forbidden", "role required"))
 		})
 	}
 }
@@ -50,7 +51,12 @@ func TestAPI_Routes(t *testing.T) {
 	defer func() { cancel(); <-done }()
 
 	r := chi.NewRouter()
-	mgr.Mount(r, roleGate("admin", "auditor"), roleGate("admin"))
+	httpapi.Mount(r, mgr.Routes(), func(a httpapi.Access) []func(http.Handler) http.Handler {
+		if a == httpapi.Admin {
+			return []func(http.Handler) http.Handler{roleGate("admin")}
+		}
+		return []func(http.Handler) http.Handler{roleGate("admin", "auditor")}
+	})
 	srv := httptest.NewServer(r)
 	defer srv.Close()
 

@@ -59,7 +59,7 @@ func newAdminFixture(t *testing.T) *adminFixture {
 		t.Fatal(err)
 	}
 	r := chi.NewRouter()
-	r.With(auth.Middleware(s)).Mount(auth.AdminPath, auth.AdminAPI(s))
+	mountRoutes(r, auth.AdminRoutes(s), s)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	return &adminFixture{dataDir: dir, store: s, url: srv.URL, token: token}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"maps"
 	"net/http"
 	"strconv"
@@ -14,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vigilaudit/vigil/internal/httpapi"
 )
 
 // newRouter returns the one HTTP handler: health, readiness and metrics
@@ -22,8 +23,8 @@ import (
 func newRouter(reg *prometheus.Registry, ready *readiness, mounts ...func(chi.Router)) http.Handler {
 	r := chi.NewRouter()
 	r.Use(newHTTPMetrics(reg).middleware)
-	r.Get("/healthz", handleHealthz)
-	r.Get("/readyz", ready.ServeHTTP)
+	r.With(httpapi.NoStore).Get("/healthz", handleHealthz)
+	r.With(httpapi.NoStore).Get("/readyz", ready.ServeHTTP)
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	for _, mount := range mounts {
 		mount(r)
@@ -51,7 +52,7 @@ func newRegistry(b buildInfo) *prometheus.Registry {
 }
 
 func handleHealthz(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 // httpMetrics counts and times requests by route pattern (never by raw
@@ -137,15 +138,8 @@ func (rd *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	failed := rd.notReady(ctx)
 	if len(failed) > 0 {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "not_ready": failed})
+		httpapi.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "not_ready": failed})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v) // the client is gone if this fails
+	httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }

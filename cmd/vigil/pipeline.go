@@ -123,13 +123,9 @@ func openLog(ctx context.Context, cfg Config, onSkip func(string, int64), reg pr
 	}
 }
 
-// mount adds the write path's routes.
+// mount adds the write path's routes (routes.go).
 func (p *pipeline) mount(r chi.Router) {
-	ingest.NewHandler(p.ingester, p.auth).Mount(r)
-	query.NewAPI(p.store, p.ingester.Emit,
-		p.logger.With("component", "query")).Mount(r, p.auth)
-	r.With(auth.Middleware(p.auth)).Mount(auth.AdminPath, auth.AdminAPI(p.auth))
-	mountSinks(r, p.sinks.Manager, p.auth)
+	mountRoutes(r, p.routes(), p.auth)
 }
 
 // readyChecks are the write path's readiness checks.

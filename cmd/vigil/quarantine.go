@@ -1,18 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -20,6 +16,7 @@ import (
 	"github.com/vigilaudit/vigil/ingest"
 	"github.com/vigilaudit/vigil/ingest/eventlog/filelog"
 	"github.com/vigilaudit/vigil/internal/auth"
+	"github.com/vigilaudit/vigil/internal/httpapi"
 )
 
 func newAdminQuarantineCmd(t *adminTarget) *cobra.Command {
@@ -179,57 +176,28 @@ func (t *adminTarget) replayQuarantine(ctx context.Context, ids []int64) (ingest
 	return res, in.AuditReplay(ctx, auth.LocalCaller, res)
 }
 
-// call makes one request to the server's audit API with the admin token.
-func (t *adminTarget) call(ctx context.Context, method, path string, in, out any) error {
+// client returns a client of --server with the admin token.
+func (t *adminTarget) client() (*httpapi.Client, error) {
 	token := t.token
 	if token == "" {
 		token = os.Getenv(tokenEnv)
 	}
 	if token == "" {
-		return fmt.Errorf("--server needs an admin token: --token or %s", tokenEnv)
+		return nil, fmt.Errorf("--server needs an admin token: --token or %s", tokenEnv)
 	}
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("encode request: %w", err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(t.server, "/")+path, body)
+	c, err := httpapi.NewClient(httpapi.ClientConfig{URL: t.server, Token: token, Errors: auth.ErrorCodes()})
 	if err != nil {
-		return fmt.Errorf("--server: %w", err)
+		return nil, fmt.Errorf("--server: %w", err)
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		return serverError(resp, data)
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("decode answer: %w", err)
-	}
-	return nil
+	return c, nil
 }
 
-// serverError turns an audit API error answer into an error: its message
-// and code, or the status when the body is not the API's error shape.
-func serverError(resp *http.Response, body []byte) error {
-	var e struct {
-		Error struct{ Code, Message string } `json:"error"`
+// call makes one request to the server's audit API with the admin token.
+func (t *adminTarget) call(ctx context.Context, method, path string, in, out any) error {
+	c, err := t.client()
+	if err != nil {
+		return err
 	}
-	if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
-		return fmt.Errorf("server: %s (%s)", e.Error.Message, e.Error.Code)
-	}
-	return fmt.Errorf("server answered %s", resp.Status)
+	defer c.Close()
+	return c.Do(ctx, method, path, in, out)
 }

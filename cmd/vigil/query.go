@@ -18,6 +18,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/valyala/fastjson"
+
+	"github.com/vigilaudit/vigil/internal/httpapi"
 )
 
 // queryFlags are the filters and output options of vigil query.
@@ -134,20 +136,16 @@ func runQuery(ctx context.Context, cmd *cobra.Command, f *queryFlags) error {
 			q.Set("limit", strconv.Itoa(cmp0(f.limit, 100)))
 		}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(f.server, "/")+route+"?"+q.Encode(), nil)
+	// Exports and the live tail run as long as they need: no timeout.
+	c, err := httpapi.NewClient(httpapi.ClientConfig{URL: f.server, Token: token, HTTP: &http.Client{}})
 	if err != nil {
 		return fmt.Errorf("--server: %w", err)
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.Open(ctx, http.MethodGet, route+"?"+q.Encode(), nil)
 	if err != nil {
 		return fmt.Errorf("query %s: %w", f.server, err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		return serverError(resp, data)
-	}
 
 	out := cmd.OutOrStdout()
 	var rows atomic.Int64

@@ -3,14 +3,11 @@ package main
 import (
 	"fmt"
 	"log/slog"
-	"net/http"
 	"path/filepath"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigilaudit/vigil/ingest/eventlog"
-	"github.com/vigilaudit/vigil/internal/auth"
 	"github.com/vigilaudit/vigil/sinks"
 	"github.com/vigilaudit/vigil/sinks/splunkhec"
 	"github.com/vigilaudit/vigil/sinks/syslogsink"
@@ -62,20 +59,4 @@ func newSink(sc SinkConfig) (sinks.Sink, error) {
 		return syslogsink.New(*sc.Syslog)
 	}
 	return nil, fmt.Errorf("sink %q has no kind", sc.Name)
-}
-
-// mountSinks adds the sink API: status for admins and auditors, replays
-// for admins.
-func mountSinks(r chi.Router, m *sinks.Manager, authn auth.Authenticator) {
-	chain := func(mw ...func(http.Handler) http.Handler) func(http.Handler) http.Handler {
-		return func(h http.Handler) http.Handler {
-			for i := len(mw) - 1; i >= 0; i-- {
-				h = mw[i](h)
-			}
-			return h
-		}
-	}
-	m.Mount(r,
-		chain(auth.Middleware(authn), auth.RequireRole(auth.RoleAdmin, auth.RoleAuditor)),
-		chain(auth.Middleware(authn), auth.RequireRole(auth.RoleAdmin)))
 }

@@ -267,7 +267,11 @@ func TestCheck(t *testing.T) {
 				pkg("query/storetest", "query"),
 				pkg("dashboards", "query", "query/duckstore", "schema", "ingest/eventlog"),
 				pkg("contentapi", "schema", "internal/auth"),
-				pkg("internal/auth", "schema"),
+				pkg("internal/auth", "schema", "internal/httpapi"),
+				pkg("internal/httpapi", "schema"),
+				pkg("sinks", "internal/httpapi"),
+				pkg("query", "internal/httpapi"),
+				pkg("ingest", "internal/httpapi"),
 				{ImportPath: m + "/internal/config", Imports: []string{"gopkg.in/yaml.v3"}},
 				pkg("cmd/vigil", "schema", "ingest", "ingest/eventlog/filelog", "sinks/tcp", "query/chstore", "dashboards", "contentapi", "internal/config"),
 			},
@@ -353,6 +357,14 @@ func TestCheck(t *testing.T) {
 			want: []violation{
 				{Pkg: "cmd/vigil", Import: "cmd/other", Rule: "cmd/..."},
 				{Pkg: "query", Import: "cmd/vigil", Rule: "query/..."},
+			},
+		},
+		{
+			name: "HTTPKitImportsNoAPI",
+			pkgs: []pkgImports{pkg("internal/httpapi", "internal/auth", "sinks")},
+			want: []violation{
+				{Pkg: "internal/httpapi", Import: "internal/auth", Rule: "internal/httpapi/..."},
+				{Pkg: "internal/httpapi", Import: "sinks", Rule: "internal/httpapi/..."},
 			},
 		},
 		{

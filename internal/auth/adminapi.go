@@ -1,17 +1,15 @@
 package auth
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"net/http"
-	"strings"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/vigilaudit/vigil/internal/httpapi"
 )
 
-// AdminPath is where the server mounts AdminAPI, and where Client calls it.
+// AdminPath is where the admin API's routes are (AdminRoutes), and where
+// Client calls them.
 const AdminPath = "/audit/v1/admin"
 
 // maxAdminBody bounds an admin request's body.
@@ -47,8 +45,8 @@ type (
 	}
 )
 
-// AdminAPI returns the admin HTTP API on s, to mount at AdminPath behind
-// Middleware:
+// AdminRoutes returns the admin HTTP API on s, at AdminPath, for admin
+// API tokens (httpapi.Admin):
 //
 //	POST   /devices        {user, name} -> 201 {device_id, user, name, token, ...}
 //	GET    /devices        -> 200 {"devices": [...]}
@@ -57,106 +55,76 @@ type (
 //	GET    /tokens         -> 200 {"tokens": [...]}
 //	DELETE /tokens/{name}  -> 204
 //
-// It requires an API token with role admin itself (RequireRole), so that
-// mounting it without the check cannot open it; the audit events of its
-// actions record the caller ":token:NAME". Errors have WriteError's shape:
-// 400 invalid_request naming the field, 404 not_found, 409 exists or
+// Each route requires an API token with role admin itself (RequireRole),
+// so that mounting it without the check cannot open it; the audit events
+// of its actions record the caller ":token:NAME". Errors have the audit
+// shape: 400 invalid_request naming the field, 404 not_found (also for an
+// unknown route under AdminPath), 405 method_not_allowed, 409 exists or
 // revoked (revoking twice).
-func AdminAPI(s *Store) http.Handler {
-	r := chi.NewRouter()
-	r.Use(RequireRole(RoleAdmin))
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		WriteError(w, http.StatusNotFound, CodeNotFound, "no such admin API route: "+r.URL.Path)
-	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		WriteError(w, http.StatusMethodNotAllowed, CodeMethod, r.Method+" is not allowed on "+r.URL.Path)
-	})
-
-	r.Post("/devices", handle(func(r *http.Request, caller string) (int, any, error) {
-		var req addDeviceRequest
-		if err := decode(r, &req); err != nil {
-			return 0, nil, err
-		}
-		d, token, err := s.AddDevice(r.Context(), caller, req.User, req.Name)
-		return http.StatusCreated, AddedDevice{Device: d, Token: token}, err
-	}))
-	r.Get("/devices", handle(func(r *http.Request, _ string) (int, any, error) {
-		ds, err := s.ListDevices(r.Context())
-		return http.StatusOK, devicesResponse{Devices: ds}, err
-	}))
-	r.Delete("/devices/{id}", handle(func(r *http.Request, caller string) (int, any, error) {
-		return http.StatusNoContent, nil, s.RevokeDevice(r.Context(), caller, chi.URLParam(r, "id"))
-	}))
-	r.Post("/tokens", handle(func(r *http.Request, caller string) (int, any, error) {
-		var req addTokenRequest
-		if err := decode(r, &req); err != nil {
-			return 0, nil, err
-		}
-		t, secret, err := s.AddToken(r.Context(), caller, req.Role, req.Name)
-		return http.StatusCreated, AddedToken{Token: t, Secret: secret}, err
-	}))
-	r.Get("/tokens", handle(func(r *http.Request, _ string) (int, any, error) {
-		ts, err := s.ListTokens(r.Context())
-		return http.StatusOK, tokensResponse{Tokens: ts}, err
-	}))
-	r.Delete("/tokens/{name}", handle(func(r *http.Request, caller string) (int, any, error) {
-		return http.StatusNoContent, nil, s.RevokeToken(r.Context(), caller, chi.URLParam(r, "name"))
-	}))
-	return r
-}
-
-// handle adapts an admin endpoint, which returns its status and body or an
-// error, to a handler; errors become the error shape, by kind.
-func handle(f func(r *http.Request, caller string) (int, any, error)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		p, _ := FromContext(r.Context()) // RequireRole checked it
-		status, body, err := f(r, p.Caller())
-		var fe *FieldError
-		switch {
-		case errors.As(err, &fe):
-			WriteError(w, http.StatusBadRequest, CodeInvalid, fe.Error())
-		case errors.Is(err, ErrNotFound):
-			WriteError(w, http.StatusNotFound, CodeNotFound, err.Error())
-		case errors.Is(err, ErrExists):
-			WriteError(w, http.StatusConflict, CodeExists, err.Error())
-		case errors.Is(err, ErrRevoked):
-			WriteError(w, http.StatusConflict, CodeRevoked, err.Error())
-		case err != nil:
-			WriteError(w, http.StatusInternalServerError, CodeInternal, err.Error())
-		case body == nil:
-			w.WriteHeader(status)
-		default:
-			writeJSON(w, status, body)
-		}
+func AdminRoutes(s *Store) []httpapi.Route {
+	m := httpapi.Mapper{Family: httpapi.Audit, Matches: []httpapi.Match{
+		{Err: ErrNotFound, Status: http.StatusNotFound, Code: CodeNotFound},
+		{Err: ErrExists, Status: http.StatusConflict, Code: CodeExists},
+		{Err: ErrRevoked, Status: http.StatusConflict, Code: CodeRevoked},
+	}}
+	// route completes rt (its path relative to AdminPath) with f.
+	route := func(rt httpapi.Route, f func(r *http.Request, caller string) (any, error)) httpapi.Route {
+		h := m.Handle(func(r *http.Request) (any, error) {
+			p, _ := FromContext(r.Context()) // RequireRole checked it
+			return f(r, p.Caller())
+		})
+		rt.Pattern, rt.Access, rt.Handler = AdminPath+rt.Pattern, httpapi.Admin, httpapi.NoStore(RequireRole(RoleAdmin)(h))
+		return rt
 	}
-}
-
-// decode reads a request's JSON body into v, strictly: an unknown field,
-// a value of the wrong type or trailing data is a *FieldError naming it.
-func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxAdminBody))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil {
-		if _, err := dec.Token(); err != io.EOF {
-			return &FieldError{Field: "body", Reason: "data after the JSON object"}
-		}
-		return nil
+	routes := []httpapi.Route{
+		route(httpapi.Route{Method: http.MethodPost, Pattern: "/devices", Summary: "Register a device; its token is shown only this once",
+			Request: addDeviceRequest{}, Status: http.StatusCreated, Response: AddedDevice{}},
+			func(r *http.Request, caller string) (any, error) {
+				var req addDeviceRequest
+				if err := httpapi.DecodeJSON(r, &req, maxAdminBody); err != nil {
+					return nil, err
+				}
+				d, token, err := s.AddDevice(r.Context(), caller, req.User, req.Name)
+				if err != nil {
+					return nil, err
+				}
+				return httpapi.Created(AddedDevice{Device: d, Token: token}), nil
+			}),
+		route(httpapi.Route{Method: http.MethodGet, Pattern: "/devices", Summary: "List the devices", Response: devicesResponse{}},
+			func(r *http.Request, _ string) (any, error) {
+				ds, err := s.ListDevices(r.Context())
+				return devicesResponse{Devices: ds}, err
+			}),
+		route(httpapi.Route{Method: http.MethodDelete, Pattern: "/devices/{id}", Summary: "Revoke a device", Status: http.StatusNoContent},
+			func(r *http.Request, caller string) (any, error) {
+				return nil, s.RevokeDevice(r.Context(), caller, chi.URLParam(r, "id"))
+			}),
+		route(httpapi.Route{Method: http.MethodPost, Pattern: "/tokens", Summary: "Issue an API token; its secret is shown only this once",
+			Request: addTokenRequest{}, Status: http.StatusCreated, Response: AddedToken{}},
+			func(r *http.Request, caller string) (any, error) {
+				var req addTokenRequest
+				if err := httpapi.DecodeJSON(r, &req, maxAdminBody); err != nil {
+					return nil, err
+				}
+				t, secret, err := s.AddToken(r.Context(), caller, req.Role, req.Name)
+				if err != nil {
+					return nil, err
+				}
+				return httpapi.Created(AddedToken{Token: t, Secret: secret}), nil
+			}),
+		route(httpapi.Route{Method: http.MethodGet, Pattern: "/tokens", Summary: "List the API tokens", Response: tokensResponse{}},
+			func(r *http.Request, _ string) (any, error) {
+				ts, err := s.ListTokens(r.Context())
+				return tokensResponse{Tokens: ts}, err
+			}),
+		route(httpapi.Route{Method: http.MethodDelete, Pattern: "/tokens/{name}", Summary: "Revoke an API token", Status: http.StatusNoContent},
+			func(r *http.Request, caller string) (any, error) {
+				return nil, s.RevokeToken(r.Context(), caller, chi.URLParam(r, "name"))
+			}),
 	}
-	var (
-		te  *json.UnmarshalTypeError
-		big *http.MaxBytesError
-	)
-	switch {
-	case errors.As(err, &te) && te.Field != "":
-		return &FieldError{Field: te.Field, Reason: "must be a " + te.Type.Kind().String()}
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return &FieldError{Field: name, Reason: "unknown field"}
-	case errors.As(err, &big):
-		return &FieldError{Field: "body", Reason: fmt.Sprintf("larger than %d bytes", big.Limit)}
-	case errors.Is(err, io.EOF):
-		return &FieldError{Field: "body", Reason: "a JSON object is required"}
+	for _, fb := range httpapi.Fallback(m, AdminPath, "admin API", httpapi.Admin, routes) {
+		fb.Handler = httpapi.NoStore(RequireRole(RoleAdmin)(fb.Handler))
+		routes = append(routes, fb)
 	}
-	return &FieldError{Field: "body", Reason: fmt.Sprintf("not a JSON object: %v", err)}
+	return routes
 }

@@ -14,15 +14,18 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/vigilaudit/vigil/internal/httpapi"
 	"github.com/vigilaudit/vigil/schema"
 )
 
 // newAdminServer serves the admin API of s as the server mounts it:
-// behind Middleware, at AdminPath.
+// behind Middleware.
 func newAdminServer(t *testing.T, s *Store) *httptest.Server {
 	t.Helper()
 	r := chi.NewRouter()
-	r.With(Middleware(s)).Mount(AdminPath, AdminAPI(s))
+	httpapi.Mount(r, AdminRoutes(s), func(httpapi.Access) []func(http.Handler) http.Handler {
+		return []func(http.Handler) http.Handler{Middleware(s)}
+	})
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	return srv

@@ -12,7 +12,8 @@
 // an outbox that the server relays into the event log (RelayOutbox), so an
 // action is never recorded without its event nor its event lost.
 //
-// The HTTP pieces are shared by the audit APIs: one error shape
-// (WriteError), bearer-token authentication (Middleware), role checks
-// (RequireRole), and the admin API (AdminAPI) with its client (Client).
+// The HTTP pieces are shared by the audit APIs: bearer-token
+// authentication (Middleware), role checks (RequireRole), and the admin
+// API's routes (AdminRoutes) with its client (Client), all on the
+// httpapi kit.
 package auth

@@ -2,46 +2,29 @@ package auth
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/vigilaudit/vigil/internal/httpapi"
 )
 
-// The error codes of the audit APIs' error shape.
+// The error codes of the audit APIs' error shape (httpapi.Audit).
 const (
-	CodeUnauthenticated = "unauthenticated" // 401: no credential, or an unknown one
-	CodeRevoked         = "revoked"         // 403: a revoked credential; 409: revoking it again
-	CodeForbidden       = "forbidden"       // 403: a credential without the role
-	CodeInvalid         = "invalid_request" // 400: the message names the field
-	CodeNotFound        = "not_found"       // 404
-	CodeExists          = "exists"          // 409
-	CodeMethod          = "method_not_allowed"
-	CodeInternal        = "internal" // 500
+	CodeUnauthenticated = httpapi.CodeUnauthenticated // 401: no credential, or an unknown one
+	CodeRevoked         = httpapi.CodeRevoked         // 403: a revoked credential; 409: revoking it again
+	CodeForbidden       = httpapi.CodeForbidden       // 403: a credential without the role
+	CodeInvalid         = httpapi.CodeInvalid         // 400: the message names the field
+	CodeNotFound        = httpapi.CodeNotFound        // 404
+	CodeExists          = httpapi.CodeExists          // 409
+	CodeMethod          = httpapi.CodeMethod
+	CodeInternal        = httpapi.CodeInternal // 500
 )
 
-// errorBody is the one error shape of the audit APIs.
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
-// WriteError writes the audit APIs' one error shape,
-// {"error": {"code": "...", "message": "..."}}, with status.
-func WriteError(w http.ResponseWriter, status int, code, message string) {
-	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: message}})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v) // the client is gone if this fails
+// HTTPError answers 400 invalid_request, naming the field.
+func (e *FieldError) HTTPError() *httpapi.Error {
+	return httpapi.NewError(http.StatusBadRequest, CodeInvalid, e.Error())
 }
 
 // Authenticator tells who a bearer token belongs to; *Store is one.
@@ -63,6 +46,11 @@ func FromContext(ctx context.Context) (Principal, bool) {
 	return p, ok
 }
 
+// writeError answers the audit APIs' way; a store error is a 500.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	httpapi.Mapper{Family: httpapi.Audit}.WriteError(w, r, err)
+}
+
 // challenge is the WWW-Authenticate value of 401 answers.
 const challenge = `Bearer realm="vigil"`
 
@@ -75,21 +63,21 @@ func Middleware(authn Authenticator) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			token, ok := bearer(r.Header.Get("Authorization"))
 			if !ok {
-				w.Header().Set("WWW-Authenticate", challenge)
-				WriteError(w, http.StatusUnauthorized, CodeUnauthenticated, "send a token in the header Authorization: Bearer TOKEN")
+				writeError(w, r, httpapi.NewError(http.StatusUnauthorized, CodeUnauthenticated, "send a token in the header Authorization: Bearer TOKEN").
+					With("WWW-Authenticate", challenge))
 				return
 			}
 			p, err := authn.Authenticate(r.Context(), token)
 			switch {
 			case errors.Is(err, ErrUnauthenticated):
-				w.Header().Set("WWW-Authenticate", challenge+`, error="invalid_token"`)
-				WriteError(w, http.StatusUnauthorized, CodeUnauthenticated, "unknown token")
+				writeError(w, r, httpapi.NewError(http.StatusUnauthorized, CodeUnauthenticated, "unknown token").
+					With("WWW-Authenticate", challenge+`, error="invalid_token"`))
 				return
 			case errors.Is(err, ErrRevoked):
-				WriteError(w, http.StatusForbidden, CodeRevoked, "the token was revoked")
+				writeError(w, r, httpapi.NewError(http.StatusForbidden, CodeRevoked, "the token was revoked"))
 				return
 			case err != nil:
-				WriteError(w, http.StatusInternalServerError, CodeInternal, err.Error())
+				writeError(w, r, err)
 				return
 			}
 			next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), p)))
@@ -122,14 +110,14 @@ func RequireRole(roles ...Role) func(http.Handler) http.Handler {
 			p, ok := FromContext(r.Context())
 			switch {
 			case !ok:
-				w.Header().Set("WWW-Authenticate", challenge)
-				WriteError(w, http.StatusUnauthorized, CodeUnauthenticated, "not authenticated")
+				writeError(w, r, httpapi.NewError(http.StatusUnauthorized, CodeUnauthenticated, "not authenticated").
+					With("WWW-Authenticate", challenge))
 				return
 			case p.Kind != KindToken:
-				WriteError(w, http.StatusForbidden, CodeForbidden, "device credentials cannot use this API; it needs an API token with role "+need)
+				writeError(w, r, httpapi.NewError(http.StatusForbidden, CodeForbidden, "device credentials cannot use this API; it needs an API token with role "+need))
 				return
 			case !slices.Contains(roles, p.Role):
-				WriteError(w, http.StatusForbidden, CodeForbidden, "token "+p.Name+" has role "+string(p.Role)+"; this API needs role "+need)
+				writeError(w, r, httpapi.NewError(http.StatusForbidden, CodeForbidden, "token "+p.Name+" has role "+string(p.Role)+"; this API needs role "+need))
 				return
 			}
 			next.ServeHTTP(w, r)

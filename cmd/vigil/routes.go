@@ -1,0 +1,52 @@
+package main
+
+import (
+	"net/http"
+	"slices"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/vigilaudit/vigil/ingest"
+	"github.com/vigilaudit/vigil/internal/auth"
+	"github.com/vigilaudit/vigil/internal/httpapi"
+	"github.com/vigilaudit/vigil/query"
+)
+
+// routes is the server's one route table: every package's routes, each
+// tagged with who may call it (httpapi.Access).
+func (p *pipeline) routes() []httpapi.Route {
+	return slices.Concat(
+		// batches and single events (device); the quarantine (admin)
+		ingest.NewHandler(p.ingester, p.auth).Routes(),
+		// events, stats, live tail (admin, auditor)
+		query.NewAPI(p.store, p.ingester.Emit, p.logger.With("component", "query")).Routes(),
+		// status and dead letter (admin, auditor); replays (admin)
+		p.sinks.Manager.Routes(),
+		// devices and API tokens (admin)
+		auth.AdminRoutes(p.auth),
+	)
+}
+
+// gate puts each access group behind its credential check.
+func gate(authn auth.Authenticator) httpapi.Gate {
+	read := []func(http.Handler) http.Handler{auth.Middleware(authn), auth.RequireRole(auth.RoleAdmin, auth.RoleAuditor)}
+	admin := []func(http.Handler) http.Handler{auth.Middleware(authn), auth.RequireRole(auth.RoleAdmin)}
+	return func(a httpapi.Access) []func(http.Handler) http.Handler {
+		switch a {
+		case httpapi.Read:
+			return read
+		case httpapi.Admin:
+			return admin
+		}
+		return nil // public; device routes check the device credential (token or certificate) themselves
+	}
+}
+
+// mountRoutes adds routes to r behind their gates, and GET /openapi.json,
+// their OpenAPI document, which needs no credential: it describes the
+// routes, not data.
+func mountRoutes(r chi.Router, routes []httpapi.Route, authn auth.Authenticator) {
+	info := httpapi.Info{Title: "Vigil", Version: readBuildInfo().Version,
+		Description: "Audit event ingest, query, sinks and administration."}
+	httpapi.Mount(r, append(routes, httpapi.OpenAPIRoute(info, routes)), gate(authn))
+}

@@ -1,0 +1,43 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestDecodeJSON(t *testing.T) {
+	type req struct {
+		User string `json:"user"`
+		N    int    `json:"n"`
+	}
+	tests := []struct {
+		name, body string
+		want       string // the message; "" for success
+	}{
+		{name: "OK", body: `{"user":"a","n":1}`},
+		{name: "NoBody", body: ``, want: "invalid body: a JSON object is required"},
+		{name: "NotJSON", body: `user=a`, want: "invalid body: not a JSON object: "},
+		{name: "Trailing", body: `{"user":"a"} {}`, want: "invalid body: data after the JSON object"},
+		{name: "WrongType", body: `{"user":1}`, want: "invalid user: must be a string"},
+		{name: "Unknown", body: `{"owner":"b"}`, want: "invalid owner: unknown field"},
+		{name: "TooLarge", body: `{"user":"` + strings.Repeat("x", 64) + `"}`, want: "invalid body: larger than 32 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var v req
+			err := DecodeJSON(httptest.NewRequest("POST", "/", strings.NewReader(tt.body)), &v, 32)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("DecodeJSON: %v", err)
+				}
+				return
+			}
+			var e *Error
+			if !errors.As(err, &e) || e.Status != 400 || e.Code != CodeInvalid || !strings.HasPrefix(e.Message, tt.want) {
+				t.Errorf("DecodeJSON = %#v, want a 400 invalid_request %q", err, tt.want)
+			}
+		})
+	}
+}
