@@ -161,6 +161,9 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) error {
 		out.flush()
 		return nil
 	}
+	if err := req.Page.Pin(); err != nil {
+		return failed(err)
+	}
 	res, err := a.store.Search(ctx, req.Page)
 	if err != nil {
 		return failed(err)
@@ -223,6 +226,9 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request) error {
 	page := Page{Filter: req.Filter, Order: Asc, Limit: MaxLimit, Cursor: r.Header.Get("Last-Event-ID")}
 	if page.Cursor == "" {
 		page.Cursor = req.Cursor
+	}
+	if err := page.Pin(); err != nil {
+		return failed(err)
 	}
 	if page.Cursor == "" && page.Since.IsZero() {
 		// From now on: a cursor after every event stored a second ago or

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/vigilaudit/vigil/internal/auth"
 	"github.com/vigilaudit/vigil/internal/httpapi"
@@ -274,4 +276,101 @@ func TestAPI_StreamTailsAndResumes(t *testing.T) {
 			break
 		}
 	}
+}
+
+// TestAPI_RelativeTimesPageAndResume: a search with since=30d pages
+// through with its cursors although "30d" resolves to a later time on
+// every request, and each page continues exactly where the last ended.
+func TestAPI_RelativeTimesPageAndResume(t *testing.T) {
+	f := newAPIFixture(t)
+	evs := signins(t, f.store, time.Now().UTC().Add(-2*time.Hour).Truncate(time.Second), 7)
+	var got []string
+	path := "/audit/v1/events?since=30d&limit=3&order=asc&event=user.signin"
+	for range 5 {
+		resp, body := f.get(t, path, f.auditor)
+		var page struct {
+			Events     []json.RawMessage `json:"events"`
+			NextCursor string            `json:"next_cursor"`
+		}
+		if resp.StatusCode != 200 || json.Unmarshal([]byte(body), &page) != nil {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, body)
+		}
+		for _, e := range page.Events {
+			got = append(got, string(e))
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		time.Sleep(3 * time.Millisecond) // "30d ago" moves on
+		path = "/audit/v1/events?since=30d&limit=3&order=asc&event=user.signin&cursor=" + url.QueryEscape(page.NextCursor)
+	}
+	var want []string
+	for _, e := range evs {
+		want = append(want, string(e.Wire()))
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("pages (-want +got):\n%s", diff)
+	}
+
+	// The same cursor does not continue another search.
+	resp, body := f.get(t, "/audit/v1/events?since=7d&limit=3&order=asc&event=user.signin&cursor="+url.QueryEscape(firstCursor(t, f)), f.auditor)
+	if resp.StatusCode != 400 || !strings.Contains(body, "cursor") {
+		t.Errorf("cursor of another window: %d %s", resp.StatusCode, body)
+	}
+
+	// A live stream with since=2h resumed with Last-Event-ID continues.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	stream := func(lastID string, n int) ([]string, string) {
+		req, _ := http.NewRequestWithContext(ctx, "GET", f.srv.URL+"/audit/v1/events/stream?since=3h&event=user.signin", nil)
+		req.Header.Set("Authorization", "Bearer "+f.auditor)
+		if lastID != "" {
+			req.Header.Set("Last-Event-ID", lastID)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		var data []string
+		var id string
+		for len(data) < n && sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				if strings.HasPrefix(v, "invalid") || !strings.HasPrefix(v, "{") {
+					t.Fatalf("stream answered %q", v)
+				}
+				data = append(data, v)
+			}
+			if v, ok := strings.CutPrefix(sc.Text(), "id: "); ok {
+				id = v
+			}
+		}
+		return data, id
+	}
+	first, id := stream("", len(want)) // one batch: its last event carries the id
+	if id == "" {
+		t.Fatal("the stream sent no id")
+	}
+	time.Sleep(3 * time.Millisecond)
+	for _, e := range signins(t, f.store, time.Now().UTC().Add(-30*time.Minute).Truncate(time.Second), 2) {
+		want = append(want, string(e.Wire()))
+	}
+	rest, _ := stream(id, 2)
+	if diff := cmp.Diff(want, append(first, rest...)); diff != "" {
+		t.Errorf("stream resumed (-want +got):\n%s", diff)
+	}
+}
+
+// firstCursor returns the next_cursor of the first page of since=30d.
+func firstCursor(t *testing.T, f *apiFixture) string {
+	t.Helper()
+	_, body := f.get(t, "/audit/v1/events?since=30d&limit=3&order=asc&event=user.signin", f.auditor)
+	var page struct {
+		NextCursor string `json:"next_cursor"`
+	}
+	if err := json.Unmarshal([]byte(body), &page); err != nil || page.NextCursor == "" {
+		t.Fatalf("first page: %v %s", err, body)
+	}
+	return page.NextCursor
 }

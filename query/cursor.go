@@ -13,40 +13,76 @@ import (
 
 // Cursor is a position in the results of a search: the time and event_id
 // of the last event returned. A page after it holds the events strictly
-// after (time, event_id) in the search's order.
+// after (time, event_id) in the search's order. Since and Until are the
+// search's window as the page that made the cursor read it (from a
+// cursor's text; Encode writes the filter's).
 type Cursor struct {
 	Time    int64 // Unix milliseconds
 	EventID string
+
+	Since, Until time.Time
 }
 
-const cursorVersion = 1
+// Versions of the cursor's text: 1 holds the hash, time and id; 2 adds
+// the window's bounds.
+const (
+	cursorV1 = 1
+	cursorV2 = 2
+)
 
 // Encode returns the opaque text of c for the search of f in order o.
 // The text carries a hash of the search, so that it cannot continue
-// another one.
+// another one, and f's window, so that relative times resolve once.
 func (c Cursor) Encode(f Filter, o Order) string {
-	b := make([]byte, 0, 17+len(c.EventID))
-	b = append(b, cursorVersion)
+	b := make([]byte, 0, 33+len(c.EventID))
+	b = append(b, cursorV2)
 	b = binary.BigEndian.AppendUint64(b, searchHash(f, o))
 	b = binary.BigEndian.AppendUint64(b, uint64(c.Time))
+	b = binary.BigEndian.AppendUint64(b, uint64(unixMilli(f.Since)))
+	b = binary.BigEndian.AppendUint64(b, uint64(unixMilli(f.Until)))
 	b = append(b, c.EventID...)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// unixMilli is t in Unix milliseconds, 0 for the zero time.
+func unixMilli(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMilli(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
 }
 
 // ParseCursor reads a cursor that Encode made for the search of f in
 // order o. Any other text is ErrBadCursor.
 func ParseCursor(s string, f Filter, o Order) (Cursor, error) {
-	if len(s) > 128 {
+	if len(s) > 160 { // 33 bytes and an id of up to 64, in base64
 		return Cursor{}, ErrBadCursor
 	}
 	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) < 18 || b[0] != cursorVersion {
+	if err != nil || len(b) < 18 || (b[0] != cursorV1 && b[0] != cursorV2) {
 		return Cursor{}, ErrBadCursor
 	}
 	if binary.BigEndian.Uint64(b[1:9]) != searchHash(f, o) {
 		return Cursor{}, ErrBadCursor
 	}
-	c := Cursor{Time: int64(binary.BigEndian.Uint64(b[9:17])), EventID: string(b[17:])}
+	c := Cursor{Time: int64(binary.BigEndian.Uint64(b[9:17])), Since: f.Since, Until: f.Until}
+	rest := b[17:]
+	if b[0] == cursorV2 {
+		if len(rest) < 17 {
+			return Cursor{}, ErrBadCursor
+		}
+		c.Since = fromMilli(int64(binary.BigEndian.Uint64(rest[0:8])))
+		c.Until = fromMilli(int64(binary.BigEndian.Uint64(rest[8:16])))
+		rest = rest[16:]
+	}
+	c.EventID = string(rest)
 	if !validID(c.EventID) {
 		return Cursor{}, ErrBadCursor
 	}
@@ -127,9 +163,23 @@ func searchHash(f Filter, o Order) uint64 {
 		b = append(b, 1)
 		b = binary.BigEndian.AppendUint64(b, uint64(t.UnixMilli()))
 	}
+	ago := func(d time.Duration) {
+		b = append(b, 2)
+		b = binary.AppendVarint(b, int64(d))
+	}
 	b = append(b, byte(o))
-	tm(f.Since)
-	tm(f.Until)
+	// A relative bound is hashed as written ("30d"), not as the time it
+	// resolved to, which moves on every request.
+	if f.SinceAgo != 0 {
+		ago(f.SinceAgo)
+	} else {
+		tm(f.Since)
+	}
+	if f.UntilAgo != 0 {
+		ago(f.UntilAgo)
+	} else {
+		tm(f.Until)
+	}
 	b = binary.AppendUvarint(b, uint64(len(f.Topics)))
 	for _, t := range f.Topics {
 		str(string(t))

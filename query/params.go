@@ -55,10 +55,10 @@ var formats = []string{"json", "ndjson", "csv"}
 func ParseRequest(q url.Values, now time.Time) (Request, error) {
 	var r Request
 	var err error
-	if r.Since, err = parseTime(q, "since", now); err != nil {
+	if r.Since, r.SinceAgo, err = parseTime(q, "since", now); err != nil {
 		return r, err
 	}
-	if r.Until, err = parseTime(q, "until", now); err != nil {
+	if r.Until, r.UntilAgo, err = parseTime(q, "until", now); err != nil {
 		return r, err
 	}
 	for _, t := range list(q, "topic") {
@@ -162,20 +162,21 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// parseTime reads an RFC 3339 time, or a duration before now (24h, 7d).
-func parseTime(q url.Values, name string, now time.Time) (time.Time, error) {
+// parseTime reads an RFC 3339 time, or a duration before now (24h, 7d),
+// which it also returns.
+func parseTime(q url.Values, name string, now time.Time) (time.Time, time.Duration, error) {
 	v := strings.TrimSpace(q.Get(name))
 	if v == "" {
-		return time.Time{}, nil
+		return time.Time{}, 0, nil
 	}
 	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-		return t.UTC(), nil
+		return t.UTC(), 0, nil
 	}
 	d, err := parseDuration(v)
 	if err != nil || d <= 0 {
-		return time.Time{}, &ParamError{name, "must be an RFC 3339 time or a duration before now, like 24h or 7d"}
+		return time.Time{}, 0, &ParamError{name, "must be an RFC 3339 time or a duration before now, like 24h or 7d"}
 	}
-	return now.Add(-d).UTC(), nil
+	return now.Add(-d).UTC(), d, nil
 }
 
 // parseDuration reads a Go duration, with d for days and w for weeks.

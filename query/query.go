@@ -15,6 +15,12 @@ var ErrBadCursor = errors.New("invalid cursor")
 type Filter struct {
 	// Since and Until bound the event's timestamp: Since <= t < Until.
 	Since, Until time.Time
+	// SinceAgo and UntilAgo, when not zero, say that Since and Until were
+	// asked for relative to now ("since=30d"). A cursor binds the
+	// request as written and carries the times it resolved to, so that
+	// every page of a search (and a resumed stream) reads the same window
+	// (see Page.Pin).
+	SinceAgo, UntilAgo time.Duration
 	// Topics and Events match any of the given values.
 	Topics []schema.Topic
 	Events []string
@@ -54,6 +60,27 @@ type Page struct {
 	// same search; empty starts at the beginning. Cursors are opaque and
 	// stay valid while new events arrive.
 	Cursor string
+}
+
+// Pin gives a page that continues a search with relative times the
+// window its cursor was made in: Since and Until become the times the
+// first page resolved. A page without a cursor, or without relative
+// times, is left as it is. A cursor of another search is ErrBadCursor.
+func (p *Page) Pin() error {
+	if p.Cursor == "" || (p.SinceAgo == 0 && p.UntilAgo == 0) {
+		return nil
+	}
+	c, err := ParseCursor(p.Cursor, p.Filter, p.Order)
+	if err != nil {
+		return err
+	}
+	if p.SinceAgo != 0 {
+		p.Since = c.Since
+	}
+	if p.UntilAgo != 0 {
+		p.Until = c.Until
+	}
+	return nil
 }
 
 // Result is one page: events in wire form, and the cursor of the next
