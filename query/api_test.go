@@ -374,3 +374,23 @@ func firstCursor(t *testing.T, f *apiFixture) string {
 	}
 	return page.NextCursor
 }
+
+// TestAPI_UnknownParameter: a misspelled filter is refused, never read as
+// "no filter", on every read route and format.
+func TestAPI_UnknownParameter(t *testing.T) {
+	f := newAPIFixture(t)
+	signins(t, f.store, time.Now().UTC().Add(-time.Hour), 3)
+	for _, path := range []string{
+		"/audit/v1/events?usr=bob",
+		"/audit/v1/events?usr=bob&format=ndjson",
+		"/audit/v1/events?usr=bob&format=csv",
+		"/audit/v1/stats?usr=bob",
+		"/audit/v1/events/stream?usr=bob",
+	} {
+		resp, body := f.get(t, path, f.auditor)
+		want := `{"error":{"code":"unknown_parameter","message":"unknown parameter \"usr\" (did you mean \"user\"?)"}}`
+		if resp.StatusCode != 400 || strings.TrimSpace(body) != want {
+			t.Errorf("%s: %d %s", path, resp.StatusCode, body)
+		}
+	}
+}

@@ -2,9 +2,14 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/vigilaudit/vigil/internal/config"
 )
 
 // Access is who may call a route; the server puts each group behind its
@@ -57,7 +62,10 @@ type Route struct {
 	// Produces lists the media types of a streamed answer, when it is not
 	// (only) Response's JSON.
 	Produces []string
-	// Query names the query parameters.
+	// Query names the query parameters. A GET of the Audit family
+	// refuses any other name (400 unknown_parameter), so that a
+	// misspelled filter never widens a search; the Content family ignores
+	// unknown parameters, as its clients expect.
 	Query []string
 	// Family is the error body shape.
 	Family Family
@@ -70,6 +78,9 @@ type Gate func(Access) []func(http.Handler) http.Handler
 func Mount(r chi.Router, routes []Route, gate Gate) {
 	for _, rt := range routes {
 		h := rt.Handler
+		if rt.Family == Audit && (rt.Method == http.MethodGet || rt.Method == http.MethodHead) {
+			h = knownParams(rt.Query, h)
+		}
 		mw := gate(rt.Access)
 		for i := len(mw) - 1; i >= 0; i-- {
 			h = mw[i](h)
@@ -80,6 +91,29 @@ func Mount(r chi.Router, routes []Route, gate Gate) {
 		}
 		r.Method(rt.Method, rt.Pattern, h)
 	}
+}
+
+// knownParams answers 400 unknown_parameter, in the Audit family, to a
+// request with a query parameter not in names.
+func knownParams(names []string, next http.Handler) http.Handler {
+	known := make(map[string]bool, len(names))
+	for _, n := range names {
+		known[n] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, p := range slices.Sorted(maps.Keys(r.URL.Query())) {
+			if known[p] {
+				continue
+			}
+			msg := fmt.Sprintf("unknown parameter %q", p)
+			if c := config.Closest(p, names); c != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", c)
+			}
+			Audit.Write(w, NewError(http.StatusBadRequest, CodeUnknownParam, msg))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Fallback returns the routes that answer, in m's family, the requests

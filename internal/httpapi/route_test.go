@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/go-chi/chi/v5"
@@ -65,6 +66,37 @@ func TestMount_GatesAndFallback(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != tt.status || string(b) != tt.body+"\n" {
 			t.Errorf("%s %s as %q: %d %s, want %d %s", tt.method, tt.path, tt.role, resp.StatusCode, b, tt.status, tt.body)
+		}
+	}
+}
+
+func TestMount_UnknownParameters(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	routes := []Route{
+		{Method: http.MethodGet, Pattern: "/audit/v1/events", Handler: ok, Query: []string{"user", "since", "limit"}},
+		{Method: http.MethodGet, Pattern: "/audit/v1/list", Handler: ok},
+		{Method: http.MethodPost, Pattern: "/audit/v1/events", Handler: ok, Query: []string{"user"}},
+		{Method: http.MethodGet, Pattern: "/api/v1.4/children", Handler: ok, Family: Content},
+	}
+	r := chi.NewRouter()
+	Mount(r, routes, func(Access) []func(http.Handler) http.Handler { return nil })
+	tests := []struct {
+		method, target string
+		status         int
+		body           string
+	}{
+		{"GET", "/audit/v1/events?user=bob&since=1h", 204, ""},
+		{"GET", "/audit/v1/events?usr=bob", 400, `{"error":{"code":"unknown_parameter","message":"unknown parameter \"usr\" (did you mean \"user\"?)"}}`},
+		{"GET", "/audit/v1/events?user=bob&zzzzzzzz=1", 400, `{"error":{"code":"unknown_parameter","message":"unknown parameter \"zzzzzzzz\""}}`},
+		{"GET", "/audit/v1/list?x=1", 400, `{"error":{"code":"unknown_parameter","message":"unknown parameter \"x\""}}`},
+		{"POST", "/audit/v1/events?anything=1", 204, ""},
+		{"GET", "/api/v1.4/children?_=12345", 204, ""}, // the content API ignores cache busters
+	}
+	for _, tt := range tests {
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, httptest.NewRequest(tt.method, tt.target, nil))
+		if w.Code != tt.status || strings.TrimSpace(w.Body.String()) != tt.body {
+			t.Errorf("%s %s = %d %s, want %d %s", tt.method, tt.target, w.Code, w.Body, tt.status, tt.body)
 		}
 	}
 }
