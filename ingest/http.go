@@ -83,15 +83,16 @@ func (h *Handler) device(r *http.Request) (schema.Submitter, error) {
 	case r.TLS != nil && len(r.TLS.VerifiedChains) > 0:
 		p, err = h.creds.DeviceByID(r.Context(), r.TLS.VerifiedChains[0][0].Subject.CommonName)
 	default:
-		err = auth.ErrUnauthenticated
+		return schema.Submitter{}, httpapi.NewError(http.StatusUnauthorized, auth.CodeCredentialReq,
+			"credential required: send a device token (Authorization: Bearer TOKEN) or a client certificate").With("WWW-Authenticate", `Bearer realm="vigil"`)
 	}
 	switch {
 	case err == nil:
 	case errors.Is(err, auth.ErrRevoked):
-		return schema.Submitter{}, httpapi.NewError(http.StatusForbidden, auth.CodeRevoked, "this credential was revoked")
+		return schema.Submitter{}, httpapi.NewError(http.StatusForbidden, auth.CodeRevoked, "device revoked")
 	case errors.Is(err, auth.ErrUnauthenticated):
-		return schema.Submitter{}, httpapi.NewError(http.StatusUnauthorized, auth.CodeUnauthenticated,
-			"a device token (Authorization: Bearer) or client certificate is required").With("WWW-Authenticate", `Bearer realm="vigil"`)
+		return schema.Submitter{}, httpapi.NewError(http.StatusUnauthorized, auth.CodeUnknownToken,
+			"unknown token").With("WWW-Authenticate", `Bearer realm="vigil", error="invalid_token"`)
 	default:
 		return schema.Submitter{}, &httpapi.Error{Status: http.StatusInternalServerError, Code: auth.CodeInternal,
 			Message: "checking the credential failed", Err: err}

@@ -129,8 +129,29 @@ func TestRoutesByCredential(t *testing.T) {
 			if resp.StatusCode == 401 && resp.Header.Get("WWW-Authenticate") == "" {
 				t.Errorf("%s %s: 401 without WWW-Authenticate", rt.method, rt.path)
 			}
+			// Each refusal says which it is, with its own code.
+			wantCode := map[string]string{"none": "credential_required", "unknown": "unknown_token", "revoked device": "revoked"}[name]
+			if c := errorCode(data); wantCode != "" && c != wantCode {
+				t.Errorf("%s %s as %s: code %q, want %q", rt.method, rt.path, name, c, wantCode)
+			}
 		}
 	}
+	// The device routes' words: credential required, unknown token,
+	// device revoked.
+	for name, want := range map[string]string{"none": "credential required", "unknown": "unknown token", "revoked device": "device revoked"} {
+		_, data := f.do(t, "POST", "/audit/v1/events", creds[name], signin(0))
+		if !strings.Contains(string(data), want) {
+			t.Errorf("batch as %s: %s, want %q", name, data, want)
+		}
+	}
+}
+
+func errorCode(body []byte) string {
+	var e struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	_ = json.Unmarshal(body, &e)
+	return e.Error.Code
 }
 
 func TestBatch_Response(t *testing.T) {

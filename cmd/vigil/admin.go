@@ -23,6 +23,29 @@ const authDBFile = "auth.db"
 // the same file.
 func authDBPath(dataDir string) string { return filepath.Join(dataDir, authDBFile) }
 
+// ensureDataDir creates dir if it does not exist yet, and says so on w
+// with its absolute path: a data directory is relative to where the
+// command runs, and a second one made by mistake would hold credentials
+// the server never sees.
+func ensureDataDir(w io.Writer, dir string) error {
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	fmt.Fprintf(w, "created data directory %s\n", absPath(dir))
+	return nil
+}
+
+// absPath is dir made absolute, or dir when that fails.
+func absPath(dir string) string {
+	if abs, err := filepath.Abs(dir); err == nil {
+		return abs
+	}
+	return dir
+}
+
 // tokenEnv names the environment variable that holds the admin token for
 // --server.
 const tokenEnv = "VIGIL_TOKEN"
@@ -53,8 +76,8 @@ func (t *adminTarget) open(cmd *cobra.Command) (adminBackend, error) {
 		if flags.Changed("token") {
 			return nil, errors.New("--token is for --server; without --server, admin works on --data-dir directly")
 		}
-		if err := os.MkdirAll(t.dataDir, 0o750); err != nil {
-			return nil, fmt.Errorf("create data dir: %w", err)
+		if err := ensureDataDir(cmd.ErrOrStderr(), t.dataDir); err != nil {
+			return nil, err
 		}
 		s, err := auth.Open(authDBPath(t.dataDir))
 		if err != nil {

@@ -284,7 +284,7 @@ func TestAdmin_Errors(t *testing.T) {
 		{name: "TokenWithoutServer", args: with(local, "--token", f.token, "device", "list"), want: "--token is for --server"},
 		{name: "ServerWithoutToken", args: []string{"admin", "--server", f.url, "device", "list"}, want: "--server needs an admin token: --token or VIGIL_TOKEN"},
 		{name: "ServerNotURL", args: []string{"admin", "--server", "vigil.example.com", "--token", "x", "device", "list"}, want: `--server: server URL "vigil.example.com"`},
-		{name: "UnknownToken", args: []string{"admin", "--server", f.url, "--token", strings.Repeat("0", 64), "device", "list"}, want: "unknown token (HTTP 401 unauthenticated)"},
+		{name: "UnknownToken", args: []string{"admin", "--server", f.url, "--token", strings.Repeat("0", 64), "device", "list"}, want: "unknown token (HTTP 401 unknown_token)"},
 		{name: "DataDirIsFile", args: []string{"admin", "--data-dir", notDir, "device", "list"}, want: "create data dir"},
 	}
 	for _, tt := range tests {
@@ -337,4 +337,19 @@ func TestAdmin_Help(t *testing.T) {
 		}
 	}
 	walk(admin, []string{"vigil"})
+}
+
+// TestAdmin_SaysWhichDataDirItCreates: a data directory is relative to
+// where the command runs; the one an admin command creates is named,
+// absolute, so that a second one made by mistake is noticed.
+func TestAdmin_SaysWhichDataDirItCreates(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "fresh")
+	_, stderr, code := runVigil(t, "admin", "--data-dir", dir, "device", "add", "--user", "a@example.com", "--name", "l")
+	if code != 0 || !strings.Contains(stderr, "created data directory "+dir) {
+		t.Errorf("first add: %d %q, want the absolute data directory named", code, stderr)
+	}
+	_, stderr, code = runVigil(t, "admin", "--data-dir", dir, "device", "list")
+	if code != 0 || strings.Contains(stderr, "created data directory") {
+		t.Errorf("second command: %d %q, want nothing created", code, stderr)
+	}
 }

@@ -105,7 +105,7 @@ func TestAdminQuarantine_Server(t *testing.T) {
 		t.Fatalf("replay: %d %q %q", code, out, stderr)
 	}
 	_, stderr, code = runVigil(t, "admin", "--server", server, "--token", "wrong", "quarantine", "list")
-	if code == 0 || !strings.Contains(stderr, "unauthenticated") {
+	if code == 0 || !strings.Contains(stderr, "unknown_token") {
 		t.Errorf("bad token: %d %q", code, stderr)
 	}
 }

@@ -106,7 +106,7 @@ func serve(ctx context.Context, a *app, cfg Config) error {
 	log.Info("vigil serving",
 		"addr", ln.Addr().String(),
 		"tls", tlsConfig != nil,
-		"data_dir", cfg.DataDir,
+		"data_dir", absPath(cfg.DataDir),
 		"log", config.Kind(cfg.Log),
 		"store", config.Kind(cfg.Store),
 		"version", build.Version,

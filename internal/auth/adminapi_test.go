@@ -97,7 +97,7 @@ func TestAdminAPI_Access(t *testing.T) {
 		status int // 0: the route's admin status
 		code   string
 	}{
-		{cred: "none", status: http.StatusUnauthorized, code: CodeUnauthenticated},
+		{cred: "none", status: http.StatusUnauthorized, code: CodeCredentialReq},
 		{cred: "device", status: http.StatusForbidden, code: CodeForbidden},
 		{cred: "auditor", status: http.StatusForbidden, code: CodeForbidden},
 		{cred: "revoked admin", status: http.StatusForbidden, code: CodeRevoked},

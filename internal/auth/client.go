@@ -27,6 +27,8 @@ func ErrorCodes() map[string]error {
 		CodeExists:          ErrExists,
 		CodeRevoked:         ErrRevoked,
 		CodeUnauthenticated: ErrUnauthenticated,
+		CodeCredentialReq:   ErrUnauthenticated,
+		CodeUnknownToken:    ErrUnauthenticated,
 	}
 }
 

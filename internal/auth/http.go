@@ -12,7 +12,9 @@ import (
 
 // The error codes of the audit APIs' error shape (httpapi.Audit).
 const (
-	CodeUnauthenticated = httpapi.CodeUnauthenticated // 401: no credential, or an unknown one
+	CodeUnauthenticated = httpapi.CodeUnauthenticated // 401: a route reached without the credential check
+	CodeCredentialReq   = httpapi.CodeCredentialReq   // 401: no credential was sent
+	CodeUnknownToken    = httpapi.CodeUnknownToken    // 401: an unknown token
 	CodeRevoked         = httpapi.CodeRevoked         // 403: a revoked credential; 409: revoking it again
 	CodeForbidden       = httpapi.CodeForbidden       // 403: a credential without the role
 	CodeInvalid         = httpapi.CodeInvalid         // 400: the message names the field
@@ -63,18 +65,18 @@ func Middleware(authn Authenticator) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			token, ok := bearer(r.Header.Get("Authorization"))
 			if !ok {
-				writeError(w, r, httpapi.NewError(http.StatusUnauthorized, CodeUnauthenticated, "send a token in the header Authorization: Bearer TOKEN").
+				writeError(w, r, httpapi.NewError(http.StatusUnauthorized, CodeCredentialReq, "credential required: send a token in the header Authorization: Bearer TOKEN").
 					With("WWW-Authenticate", challenge))
 				return
 			}
 			p, err := authn.Authenticate(r.Context(), token)
 			switch {
 			case errors.Is(err, ErrUnauthenticated):
-				writeError(w, r, httpapi.NewError(http.StatusUnauthorized, CodeUnauthenticated, "unknown token").
+				writeError(w, r, httpapi.NewError(http.StatusUnauthorized, CodeUnknownToken, "unknown token").
 					With("WWW-Authenticate", challenge+`, error="invalid_token"`))
 				return
 			case errors.Is(err, ErrRevoked):
-				writeError(w, r, httpapi.NewError(http.StatusForbidden, CodeRevoked, "the token was revoked"))
+				writeError(w, r, httpapi.NewError(http.StatusForbidden, CodeRevoked, "token revoked"))
 				return
 			case err != nil:
 				writeError(w, r, err)

@@ -59,10 +59,10 @@ func TestMiddleware(t *testing.T) {
 	}{
 		{name: "Valid", header: "Bearer good", status: http.StatusOK},
 		{name: "SchemeAnyCase", header: "bearer  good ", status: http.StatusOK},
-		{name: "NoHeader", status: http.StatusUnauthorized, code: CodeUnauthenticated, challenge: `Bearer realm="vigil"`},
-		{name: "NotBearer", header: "Basic Z29vZDo=", status: http.StatusUnauthorized, code: CodeUnauthenticated, challenge: `Bearer realm="vigil"`},
-		{name: "EmptyToken", header: "Bearer ", status: http.StatusUnauthorized, code: CodeUnauthenticated, challenge: `Bearer realm="vigil"`},
-		{name: "Unknown", header: "Bearer nope", status: http.StatusUnauthorized, code: CodeUnauthenticated, challenge: `Bearer realm="vigil", error="invalid_token"`},
+		{name: "NoHeader", status: http.StatusUnauthorized, code: CodeCredentialReq, challenge: `Bearer realm="vigil"`},
+		{name: "NotBearer", header: "Basic Z29vZDo=", status: http.StatusUnauthorized, code: CodeCredentialReq, challenge: `Bearer realm="vigil"`},
+		{name: "EmptyToken", header: "Bearer ", status: http.StatusUnauthorized, code: CodeCredentialReq, challenge: `Bearer realm="vigil"`},
+		{name: "Unknown", header: "Bearer nope", status: http.StatusUnauthorized, code: CodeUnknownToken, challenge: `Bearer realm="vigil", error="invalid_token"`},
 		{name: "Revoked", header: "Bearer revoked", status: http.StatusForbidden, code: CodeRevoked},
 		{name: "StoreError", header: "Bearer broken", status: http.StatusInternalServerError, code: CodeInternal},
 	}

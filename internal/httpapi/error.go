@@ -9,13 +9,15 @@ import (
 
 // The codes of the audit APIs' error body.
 const (
-	CodeUnauthenticated = "unauthenticated"   // 401: no credential, or an unknown one
-	CodeRevoked         = "revoked"           // 403: a revoked credential; 409: revoking it again
-	CodeForbidden       = "forbidden"         // 403: a credential without the role
-	CodeInvalid         = "invalid_request"   // 400: the message names the field
-	CodeUnknownParam    = "unknown_parameter" // 400: a query parameter the route does not take
-	CodeNotFound        = "not_found"         // 404
-	CodeExists          = "exists"            // 409
+	CodeUnauthenticated = "unauthenticated"     // 401: a route reached without the credential check
+	CodeCredentialReq   = "credential_required" // 401: no credential was sent
+	CodeUnknownToken    = "unknown_token"       // 401: a token that is not known
+	CodeRevoked         = "revoked"             // 403: a revoked credential; 409: revoking it again
+	CodeForbidden       = "forbidden"           // 403: a credential without the role
+	CodeInvalid         = "invalid_request"     // 400: the message names the field
+	CodeUnknownParam    = "unknown_parameter"   // 400: a query parameter the route does not take
+	CodeNotFound        = "not_found"           // 404
+	CodeExists          = "exists"              // 409
 	CodeMethod          = "method_not_allowed"
 	CodeInternal        = "internal" // 500
 )
