@@ -164,6 +164,21 @@ func (m *Manager) SinkStatus(ctx context.Context, name string) (Status, error) {
 	return m.status(ctx, f), nil
 }
 
+// Healthy returns nil while the named sink delivers (or has had nothing
+// to deliver yet), and its last error while it retries or is refused,
+// for readiness checks.
+func (m *Manager) Healthy(ctx context.Context, name string) error {
+	st, err := m.SinkStatus(ctx, name)
+	if err != nil {
+		return err
+	}
+	switch st.State {
+	case "retrying", "refusing":
+		return fmt.Errorf("%s: %s", st.State, st.LastError)
+	}
+	return nil
+}
+
 func (m *Manager) status(ctx context.Context, f *Forwarder) Status {
 	st := Status{Name: f.cfg.Name, Kind: f.cfg.Kind, Group: f.Group(), Required: f.cfg.Required, State: "idle"}
 	if c, ok := f.sink.(Connected); ok {

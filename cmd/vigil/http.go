@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -100,46 +101,91 @@ func (m *httpMetrics) middleware(next http.Handler) http.Handler {
 // error says why not.
 type readyCheck func(ctx context.Context) error
 
-// readiness answers /readyz from the checks components register: 200 when
-// every one passes, 503 naming those that do not.
+// The states of /readyz, for the whole server and each component.
+const (
+	stateReady    = "ready"
+	stateDegraded = "degraded"  // works, but a part waits (the store, a sink): its lag grows
+	stateNotReady = "not_ready" // ingest cannot accept events
+)
+
+// component is one part's line in /readyz.
+type component struct {
+	Name   string `json:"name"`
+	State  string `json:"state"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// readyBody is /readyz's answer.
+type readyBody struct {
+	Status     string      `json:"status"`
+	Components []component `json:"components"`
+}
+
+// readiness answers /readyz from the checks components register: 200
+// while ingest can accept events (ready, or degraded when a part that
+// only grows its lag fails), 503 when it cannot (not_ready).
 type readiness struct {
 	mu     sync.Mutex
 	checks map[string]readyCheck
+	// degrades are the components whose failure leaves ingest working.
+	degrades map[string]bool
 }
 
 func newReadiness() *readiness {
-	return &readiness{checks: make(map[string]readyCheck)}
+	return &readiness{checks: make(map[string]readyCheck), degrades: make(map[string]bool)}
 }
 
-// add registers a component's check under name.
+// add registers a component that ingest needs: its failure makes the
+// server not_ready.
 func (rd *readiness) add(name string, check readyCheck) {
 	rd.mu.Lock()
 	defer rd.mu.Unlock()
 	rd.checks[name] = check
 }
 
-// notReady runs every check and returns the failures by component.
-func (rd *readiness) notReady(ctx context.Context) map[string]string {
+// addDegraded registers a component whose failure only degrades the
+// server: it waits and catches up while ingest goes on.
+func (rd *readiness) addDegraded(name string, check readyCheck) {
+	rd.add(name, check)
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	rd.degrades[name] = true
+}
+
+// check runs every check: the components by name, and the whole state.
+func (rd *readiness) check(ctx context.Context) readyBody {
 	rd.mu.Lock()
 	checks := maps.Clone(rd.checks)
+	degrades := maps.Clone(rd.degrades)
 	rd.mu.Unlock()
 
-	failed := make(map[string]string)
-	for name, check := range checks {
-		if err := check(ctx); err != nil {
-			failed[name] = err.Error()
+	body := readyBody{Status: stateReady, Components: []component{}}
+	for _, name := range slices.Sorted(maps.Keys(checks)) {
+		c := component{Name: name, State: stateReady}
+		if err := checks[name](ctx); err != nil {
+			c.State, c.Detail = stateNotReady, err.Error()
+			if degrades[name] {
+				c.State = stateDegraded
+			}
 		}
+		switch {
+		case c.State == stateNotReady:
+			body.Status = stateNotReady
+		case c.State == stateDegraded && body.Status == stateReady:
+			body.Status = stateDegraded
+		}
+		body.Components = append(body.Components, c)
 	}
-	return failed
+	return body
 }
 
 func (rd *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	failed := rd.notReady(ctx)
-	if len(failed) > 0 {
-		httpapi.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "not_ready": failed})
-		return
+	body := rd.check(ctx)
+	code := http.StatusOK
+	if body.Status == stateNotReady {
+		code = http.StatusServiceUnavailable
 	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	httpapi.WriteJSON(w, code, body)
 }

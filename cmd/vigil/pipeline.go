@@ -133,7 +133,10 @@ func (p *pipeline) readyChecks(rd *readiness) {
 	rd.add("auth", p.auth.Ping)
 	rd.add("log", func(context.Context) error { return p.log.Ready() })
 	if s, ok := p.store.(query.Pinger); ok {
-		rd.add("store", s.Ping)
+		rd.addDegraded("store", s.Ping)
+	}
+	for _, fw := range p.sinks.Manager.Forwarders() {
+		rd.addDegraded(fw.Group(), func(ctx context.Context) error { return p.sinks.Manager.Healthy(ctx, fw.Name()) })
 	}
 }
 

@@ -121,8 +121,19 @@ func TestServe(t *testing.T) {
 		t.Errorf("GET /healthz = %d %q", code, body)
 	}
 	code, body = get(t, client, base+"/readyz")
-	if code != http.StatusOK || body != `{"status":"ready"}`+"\n" {
+	var rb readyBody
+	if err := json.Unmarshal([]byte(body), &rb); code != http.StatusOK || err != nil || rb.Status != "ready" {
 		t.Errorf("GET /readyz = %d %q", code, body)
+	}
+	var names []string
+	for _, c := range rb.Components {
+		names = append(names, c.Name)
+		if c.State != "ready" {
+			t.Errorf("component %+v is not ready", c)
+		}
+	}
+	if diff := cmp.Diff([]string{"auth", "data_dir", "log", "store"}, names); diff != "" {
+		t.Errorf("/readyz components (-want +got):\n%s", diff)
 	}
 	if code, _ := get(t, client, base+"/no-such-page"); code != http.StatusNotFound {
 		t.Errorf("GET /no-such-page = %d, want 404", code)
@@ -151,14 +162,11 @@ func TestServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, body = get(t, client, base+"/readyz")
-	var ready struct {
-		Status   string            `json:"status"`
-		NotReady map[string]string `json:"not_ready"`
-	}
+	var ready readyBody
 	if err := json.Unmarshal([]byte(body), &ready); err != nil {
 		t.Fatalf("decode /readyz: %v: %s", err, body)
 	}
-	if code != http.StatusServiceUnavailable || ready.Status != "not ready" || ready.NotReady["data_dir"] == "" {
+	if code != http.StatusServiceUnavailable || ready.Status != "not_ready" || ready.Components[1].Name != "data_dir" || ready.Components[1].State != "not_ready" || ready.Components[1].Detail == "" {
 		t.Errorf("GET /readyz without data dir = %d %s", code, body)
 	}
 
@@ -378,28 +386,64 @@ func TestServer_ShutdownTimeout(t *testing.T) {
 }
 
 func TestReadiness(t *testing.T) {
-	rd := newReadiness()
-	rd.add("log", func(context.Context) error { return nil })
-	rd.add("store", func(context.Context) error { return errors.New("catching up") })
-	rd.add("sink.siem", func(context.Context) error { return errors.New("dial siem:6514: connection refused") })
-	h := newRouter(prometheus.NewRegistry(), rd)
-
-	req, _ := http.NewRequest(http.MethodGet, "/readyz", nil)
-	w := &responseRecorder{header: http.Header{}}
-	h.ServeHTTP(w, req)
-	if w.code != http.StatusServiceUnavailable {
-		t.Errorf("status = %d, want 503", w.code)
+	tests := []struct {
+		name   string
+		setup  func(rd *readiness)
+		status int
+		want   readyBody
+	}{
+		{
+			name:   "Ready",
+			setup:  func(rd *readiness) { rd.add("log", func(context.Context) error { return nil }) },
+			status: http.StatusOK,
+			want:   readyBody{Status: "ready", Components: []component{{Name: "log", State: "ready"}}},
+		},
+		{
+			name: "StoreAndSinkDownDegrade",
+			setup: func(rd *readiness) {
+				rd.add("log", func(context.Context) error { return nil })
+				rd.addDegraded("store", func(context.Context) error { return errors.New("catching up") })
+				rd.addDegraded("sink.siem", func(context.Context) error { return errors.New("dial siem:6514: connection refused") })
+			},
+			status: http.StatusOK,
+			want: readyBody{Status: "degraded", Components: []component{
+				{Name: "log", State: "ready"},
+				{Name: "sink.siem", State: "degraded", Detail: "dial siem:6514: connection refused"},
+				{Name: "store", State: "degraded", Detail: "catching up"},
+			}},
+		},
+		{
+			name: "FullLogIsNotReady",
+			setup: func(rd *readiness) {
+				rd.add("log", func(context.Context) error { return errors.New("log full") })
+				rd.addDegraded("store", func(context.Context) error { return errors.New("catching up") })
+			},
+			status: http.StatusServiceUnavailable,
+			want: readyBody{Status: "not_ready", Components: []component{
+				{Name: "log", State: "not_ready", Detail: "log full"},
+				{Name: "store", State: "degraded", Detail: "catching up"},
+			}},
+		},
 	}
-	var got map[string]any
-	if err := json.Unmarshal(w.body.Bytes(), &got); err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]any{
-		"status":    "not ready",
-		"not_ready": map[string]any{"store": "catching up", "sink.siem": "dial siem:6514: connection refused"},
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("body (-want +got):\n%s", diff)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rd := newReadiness()
+			tt.setup(rd)
+			h := newRouter(prometheus.NewRegistry(), rd)
+			req, _ := http.NewRequest(http.MethodGet, "/readyz", nil)
+			w := &responseRecorder{header: http.Header{}}
+			h.ServeHTTP(w, req)
+			if w.code != tt.status {
+				t.Errorf("status = %d, want %d", w.code, tt.status)
+			}
+			var got readyBody
+			if err := json.Unmarshal(w.body.Bytes(), &got); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("body (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

@@ -15,7 +15,7 @@ const duckDBName = "events.duckdb"
 // openStore opens the configured query store.
 func openStore(ctx context.Context, cfg Config) (query.Store, error) {
 	if c := cfg.Store.ClickHouse; c != nil {
-		return chstore.Open(ctx, *c)
+		return chstore.New(*c)
 	}
 	return duckstore.Open(filepath.Join(cfg.DataDir, duckDBName))
 }

@@ -16,6 +16,9 @@ func (s *Store) DropExpired(ctx context.Context, now time.Time) (int, error) {
 	if s.retention <= 0 {
 		return 0, nil
 	}
+	if err := s.ready(ctx); err != nil {
+		return 0, fmt.Errorf("drop expired: %w", err)
+	}
 	cutoff := now.Add(-s.retention).UTC()
 	// A month may go when it ends at or before the cutoff.
 	oldest := cutoff.Year()*100 + int(cutoff.Month()) // months before this one end before the cutoff

@@ -157,6 +157,9 @@ func (s *Store) Search(ctx context.Context, p query.Page) (query.Result, error) 
 	if err != nil {
 		return query.Result{}, fmt.Errorf("search: %w", err)
 	}
+	if err := s.ready(ctx); err != nil {
+		return query.Result{}, fmt.Errorf("search: %w", err)
+	}
 	var after *query.Cursor
 	if p.Cursor != "" {
 		c, err := query.ParseCursor(p.Cursor, p.Filter, p.Order)
@@ -190,6 +193,9 @@ const streamPage = 10000
 func (s *Store) Stream(ctx context.Context, f query.Filter, order query.Order, fn func(wire []byte) error) error {
 	f, err := f.Checked()
 	if err != nil {
+		return fmt.Errorf("stream: %w", err)
+	}
+	if err := s.ready(ctx); err != nil {
 		return fmt.Errorf("stream: %w", err)
 	}
 	var after *query.Cursor

@@ -38,6 +38,9 @@ func (s *Store) Stats(ctx context.Context, r query.StatsRequest) (query.Stats, e
 	if err != nil {
 		return query.Stats{}, fmt.Errorf("stats: %w", err)
 	}
+	if err := s.ready(ctx); err != nil {
+		return query.Stats{}, fmt.Errorf("stats: %w", err)
+	}
 	var out query.Stats
 	if r.By != "" {
 		if _, ok := rankBy[r.By]; !ok {

@@ -3,6 +3,7 @@ package chstore
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -19,8 +20,14 @@ type Store struct {
 	db        string // quoted database name, for SQL
 	dbName    string
 	retention time.Duration
-	dialect   dialect
 	dict      *dict
+
+	// initMu guards the first contact (version, migrations), which every
+	// method makes when it has not succeeded yet: a store opened while
+	// ClickHouse is down starts working when it comes up.
+	initMu  sync.Mutex
+	inited  bool
+	dialect dialect
 }
 
 var (
@@ -32,6 +39,22 @@ var (
 // Open connects, creates the database if it is missing and applies the
 // migrations the database has not recorded yet.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
+	s, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.ready(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// New returns the store of cfg without contacting ClickHouse: the first
+// method called connects, creates the database and migrates, and every
+// call tries again until that succeeded. Meanwhile writes fail (the
+// store's consumer group waits and retries) and Ping says why.
+func New(cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("clickhouse config: %w", err)
 	}
@@ -42,11 +65,21 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s := &Store{conn: conn, db: quoteIdent(cfg.Database), dbName: cfg.Database, retention: cfg.Retention}
 	s.dict = newDict(conn, s.db)
-	if err := s.init(ctx); err != nil {
-		_ = conn.Close()
-		return nil, err
-	}
 	return s, nil
+}
+
+// ready makes the first contact if it has not succeeded yet.
+func (s *Store) ready(ctx context.Context) error {
+	s.initMu.Lock()
+	defer s.initMu.Unlock()
+	if s.inited {
+		return nil
+	}
+	if err := s.init(ctx); err != nil {
+		return err
+	}
+	s.inited = true
+	return nil
 }
 
 // connect opens the connection pool; it makes no network call.
@@ -95,8 +128,11 @@ func (s *Store) init(ctx context.Context) error {
 // Close closes the connections.
 func (s *Store) Close() error { return s.conn.Close() }
 
-// Ping returns nil when a server answers.
+// Ping returns nil when a server answers and the store is migrated.
 func (s *Store) Ping(ctx context.Context) error {
+	if err := s.ready(ctx); err != nil {
+		return err
+	}
 	if err := s.conn.Ping(ctx); err != nil {
 		return fmt.Errorf("ping clickhouse: %w", err)
 	}

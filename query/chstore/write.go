@@ -19,6 +19,9 @@ func (s *Store) Write(ctx context.Context, events []*schema.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
+	if err := s.ready(ctx); err != nil {
+		return fmt.Errorf("write %d events: %w", len(events), err)
+	}
 	uniq := query.Unique(events)
 	stored, err := s.stored(ctx, uniq)
 	if err != nil {
