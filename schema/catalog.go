@@ -93,6 +93,32 @@ type EventSpec struct {
 	Fields []Field `json:"fields"`
 }
 
+// Actor returns the path of the field that names who acted, for
+// summaries: the documented actor (sharer, admin_user, inviter, ...), else
+// the caller's email, else the user the event is about, else, for FILE
+// events, the submitting device's user. Nil when the event names none.
+func (s *EventSpec) Actor() []string {
+	for _, f := range s.Fields {
+		if f.fromCaller || f.Name == "admin_user" || f.Name == "inviter" {
+			return []string{f.Name}
+		}
+	}
+	for _, f := range s.Fields {
+		if f.Type == TypeCaller {
+			return []string{f.Name, "email"}
+		}
+	}
+	for _, name := range []string{"user", "email"} {
+		if s.Field(name) >= 0 {
+			return []string{name}
+		}
+	}
+	if s.Field("verified_submitter") >= 0 {
+		return []string{"verified_submitter", "user_id"}
+	}
+	return nil
+}
+
 // Field returns the index of the named field in s.Fields, or -1.
 func (s *EventSpec) Field(name string) int {
 	for i := range s.Fields {

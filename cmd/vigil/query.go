@@ -20,6 +20,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/vigilaudit/vigil/internal/httpapi"
+	"github.com/vigilaudit/vigil/schema"
 )
 
 // queryFlags are the filters and output options of vigil query.
@@ -173,7 +174,7 @@ func runQuery(ctx context.Context, cmd *cobra.Command, f *queryFlags) error {
 			return fmt.Errorf("read answer: %w", err)
 		}
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "TIMESTAMP\tTOPIC\tEVENT\tWHO\tWHAT")
+		fmt.Fprintln(tw, "TIMESTAMP\tTOPIC\tEVENT\tWHO\tWHAT\tSUBMITTER")
 		for _, e := range page.Events {
 			fmt.Fprintln(tw, tableLine(e))
 			rows.Add(1)
@@ -206,8 +207,9 @@ func cmp0(v, def int) int {
 	return v
 }
 
-// tableLine summarizes an event: time, topic, event, who did it, and on
-// what.
+// tableLine summarizes an event: time, topic, event, who acted (the
+// catalog's actor of the event), on what, and who submitted it (the
+// device's user, for events that devices upload).
 func tableLine(wire []byte) string {
 	var p fastjson.Parser
 	v, err := p.ParseBytes(wire)
@@ -215,12 +217,11 @@ func tableLine(wire []byte) string {
 		return string(wire)
 	}
 	s := func(keys ...string) string { return string(v.GetStringBytes(keys...)) }
-	who := s("verified_submitter", "user_id")
-	for _, k := range [][]string{{"caller", "email"}, {"user"}, {"admin_user"}, {"sharer"}, {"inviter"}, {"email"}, {"org"}} {
-		if who != "" {
-			break
+	who := ""
+	if spec, ok := schema.Lookup(s("event")); ok {
+		if path := spec.Actor(); path != nil {
+			who = s(path...)
 		}
-		who = s(k...)
 	}
 	what := s("path", "relative_path")
 	for _, k := range [][]string{{"folder", "name"}, {"key"}, {"target"}, {"target_user"}, {"device"}, {"device_id"}, {"email"}, {"name"}} {
@@ -229,7 +230,7 @@ func tableLine(wire []byte) string {
 		}
 		what = s(k...)
 	}
-	return strings.Join([]string{s("timestamp"), s("topic"), s("event"), dash(who), dash(what)}, "\t")
+	return strings.Join([]string{s("timestamp"), s("topic"), s("event"), dash(who), dash(what), dash(s("verified_submitter", "user_id"))}, "\t")
 }
 
 // followEvents prints the data of Server-Sent Events as they come.
