@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/zeebo/xxh3"
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
+	"github.com/vigilaudit/vigil/internal/localdb"
 	"github.com/vigilaudit/vigil/schema"
 )
 
@@ -38,10 +38,6 @@ type Quarantine struct {
 
 // OpenQuarantine opens (creating if needed) the quarantine at path.
 func OpenQuarantine(path string) (*Quarantine, error) {
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(FULL)")
-	if err != nil {
-		return nil, fmt.Errorf("open quarantine: %w", err)
-	}
 	const ddl = `CREATE TABLE IF NOT EXISTS quarantine (
 		id INTEGER PRIMARY KEY AUTOINCREMENT,
 		received_at INTEGER NOT NULL,
@@ -52,9 +48,9 @@ func OpenQuarantine(path string) (*Quarantine, error) {
 		replayed_at INTEGER,
 		event_id TEXT
 	)`
-	if _, err := db.Exec(ddl); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open quarantine %s: %w", path, err)
+	db, err := localdb.Open(path, ddl)
+	if err != nil {
+		return nil, fmt.Errorf("open quarantine: %w", err)
 	}
 	if err := migrateQuarantine(db); err != nil {
 		db.Close()

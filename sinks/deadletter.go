@@ -8,9 +8,8 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
-
 	"github.com/vigilaudit/vigil/ingest/eventlog"
+	"github.com/vigilaudit/vigil/internal/localdb"
 )
 
 // Parked is an event a sink refused permanently, kept for an admin to
@@ -34,10 +33,6 @@ type DeadLetter struct {
 
 // OpenDeadLetter opens (creating if needed) the dead letter at path.
 func OpenDeadLetter(path string) (*DeadLetter, error) {
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(FULL)")
-	if err != nil {
-		return nil, fmt.Errorf("open dead letter: %w", err)
-	}
 	const ddl = `CREATE TABLE IF NOT EXISTS dead_letter (
 		id INTEGER PRIMARY KEY AUTOINCREMENT,
 		sink TEXT NOT NULL,
@@ -49,9 +44,9 @@ func OpenDeadLetter(path string) (*DeadLetter, error) {
 	);
 	CREATE INDEX IF NOT EXISTS dead_letter_sink ON dead_letter (sink, id);
 	CREATE UNIQUE INDEX IF NOT EXISTS dead_letter_event ON dead_letter (sink, event_id);`
-	if _, err := db.Exec(ddl); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open dead letter %s: %w", path, err)
+	db, err := localdb.Open(path, ddl)
+	if err != nil {
+		return nil, fmt.Errorf("open dead letter: %w", err)
 	}
 	return &DeadLetter{db: db}, nil
 }
