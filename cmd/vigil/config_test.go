@@ -100,6 +100,15 @@ func TestLoadConfig(t *testing.T) {
 			}(),
 		},
 		{
+			name: "FileLogMaxBytesAlone",
+			yaml: "log:\n  file: {max_bytes: 64MiB}\n",
+			want: func() Config {
+				c := defaults
+				c.Log.File = &filelog.Config{MaxBytes: 64 << 20, SegmentBytes: 16 << 20}
+				return c
+			}(),
+		},
+		{
 			name: "FileLogSectionWithoutValue",
 			yaml: "log:\n  file:\nstore:\n  duckdb:\n",
 			want: defaults,

@@ -54,13 +54,15 @@ type Config struct {
 	Logger *slog.Logger `yaml:"-"`
 }
 
-// SetDefaults replaces the zero sizes by the defaults.
+// SetDefaults replaces the zero sizes by the defaults. The default
+// segment size shrinks to a quarter of a small MaxBytes, so that
+// max_bytes alone (64MiB, say) is a valid configuration.
 func (c *Config) SetDefaults() {
 	if c.MaxBytes == 0 {
 		c.MaxBytes = DefaultMaxBytes
 	}
 	if c.SegmentBytes == 0 {
-		c.SegmentBytes = DefaultSegmentBytes
+		c.SegmentBytes = min(DefaultSegmentBytes, max(c.MaxBytes/4, minSegmentBytes))
 	}
 }
 
