@@ -49,7 +49,11 @@ const bigBatch = 20000
 // receiver is away, nothing lost once it is back), CancelStalled and
 // CancelledContext (a Write returns soon after its context ends, with an
 // error wrapping the context's), PermanentVersusRetryable (when the
-// receiver can refuse) and Close (no connection before the first Write,
+// receiver can refuse), CloseUnread and HalfCloseAfterHandshake (when the
+// receiver is Forgetful: it closes connections without reading all it
+// got, and every event still arrives at least once, written as the
+// consume loop writes over a sinks.Settler) and Close (no connection
+// before the first Write,
 // none and no goroutine after Close). The TLS tests are WrongCA (a
 // retryable error naming the certificate; the right CA written to the
 // same ca_file is used without a restart), InlineCA (ca_pem), MutualTLS
