@@ -186,7 +186,10 @@ func (s *Sink) Write(ctx context.Context, batch []eventlog.Record) error {
 	}
 	select {
 	case err := <-settled:
-		return err
+		if err != nil {
+			return fmt.Errorf("deliver %d events to %s: %w", len(batch), s.cfg.Address, err)
+		}
+		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("wait for %d events to settle at %s: %w", len(batch), s.cfg.Address, ctx.Err())
 	}
@@ -287,7 +290,7 @@ func (s *Sink) dial(ctx context.Context) (*conn, error) {
 			return nil, fmt.Errorf("tls handshake with %s: %w", s.cfg.Address, err)
 		}
 	}
-	c.start(s.cfg.Address, s.cfg.Settle)
+	c.start(s.cfg.Settle)
 	return c, nil
 }
 
@@ -429,7 +432,6 @@ type conn struct {
 	rw  net.Conn
 	tls *tlsConn // nil for plain TCP
 
-	addr   string
 	settle time.Duration
 	done   chan struct{} // closed when the read goroutine returns
 
@@ -447,8 +449,8 @@ type waiting struct {
 }
 
 // start runs the read goroutine; abort and close wait for it.
-func (c *conn) start(addr string, settle time.Duration) {
-	c.addr, c.settle, c.done = addr, settle, make(chan struct{})
+func (c *conn) start(settle time.Duration) {
+	c.settle, c.done = settle, make(chan struct{})
 	go c.read()
 }
 
@@ -537,9 +539,9 @@ func (c *conn) fail(cause error) {
 		if cause == nil {
 			cause = errors.New("connection dropped")
 		}
-		c.end = fmt.Errorf("connection to %s ended: %w", c.addr, cause)
+		c.end = fmt.Errorf("connection ended: %w", cause)
 		if n := len(c.waiting); n > 0 {
-			c.end = fmt.Errorf("connection to %s ended before %d batches settled: %w", c.addr, n, cause)
+			c.end = fmt.Errorf("connection ended before %d batches settled: %w", n, cause)
 		}
 	}
 	for _, w := range c.waiting {

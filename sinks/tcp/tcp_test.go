@@ -369,3 +369,55 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// TestWriteSettling_CloseWithinSettle: a batch the receiver read whole
+// still fails to settle when the receiver closes the connection within
+// the settle time (the sink cannot tell a read batch from a dropped one),
+// and settles when the connection stays open.
+func TestWriteSettling_CloseWithinSettle(t *testing.T) {
+	for _, stayOpen := range []bool{true, false} {
+		t.Run(map[bool]string{true: "stays open", false: "closed"}[stayOpen], func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			batch := sinktest.Events(20)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				readLines(c, len(batch))
+				if stayOpen {
+					time.Sleep(5 * testSettle)
+				}
+			}()
+			s := newSink(t, tcp.Config{Address: ln.Addr().String(), Settle: testSettle})
+			defer s.Close()
+			settled := make(chan error, 1)
+			if err := s.WriteSettling(context.Background(), batch, func(err error) { settled <- err }); err != nil {
+				if stayOpen {
+					t.Fatalf("WriteSettling: %v", err)
+				}
+				<-done
+				return // the close came before the acknowledgement: not delivered either
+			}
+			select {
+			case err := <-settled:
+				if stayOpen && err != nil {
+					t.Errorf("settled with %v over a connection that stayed open", err)
+				}
+				if !stayOpen && err == nil {
+					t.Error("settled although the receiver closed the connection within the settle time")
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the batch never settled nor failed")
+			}
+			<-done
+		})
+	}
+}
