@@ -55,10 +55,15 @@ type Forwarder struct {
 
 type forwarderState struct {
 	sent, retried, dead, bytes uint64
-	lastError                  string
-	lastErrorAt, lastSentAt    time.Time
-	failing, refusing          bool
-	replay                     *ReplayStatus
+	// settled counts events whose delivery can no longer be undone,
+	// resent those whose connection ended before they settled (they are
+	// written again); unsettled is how many wait to settle now.
+	settled, resent         uint64
+	unsettled               int64
+	lastError               string
+	lastErrorAt, lastSentAt time.Time
+	failing, refusing       bool
+	replay                  *ReplayStatus
 }
 
 // NewForwarder returns the Forwarder of sink. It owns sink from then on
@@ -86,6 +91,8 @@ func NewForwarder(sink Sink, cfg ForwarderConfig) (*Forwarder, error) {
 		m.retried.WithLabelValues(cfg.Name)
 		m.dead.WithLabelValues(cfg.Name)
 		m.bytes.WithLabelValues(cfg.Name)
+		m.resent.WithLabelValues(cfg.Name)
+		m.unsettled.WithLabelValues(cfg.Name)
 		m.connected.WithLabelValues(cfg.Name)
 	}
 	return f, nil
@@ -107,7 +114,36 @@ func (f *Forwarder) Handle(ctx context.Context, batch []eventlog.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	return f.deliver(ctx, recs)
+	return f.deliver(ctx, recs, nil)
+}
+
+// HandleSettling is Handle for a consume loop that goes on while batches
+// settle (an eventlog.SettlingHandler): over a sink that is a Settler it
+// returns once the receiver took the batch, with the batch's settlement;
+// over any other sink, a batch settles when it is delivered.
+func (f *Forwarder) HandleSettling(ctx context.Context, batch []eventlog.Record) (eventlog.Settlement, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, settle, err := f.deliverSettling(ctx, batch)
+	return settle, err
+}
+
+// deliverSettling filters batch and delivers what passes, returning how
+// many records that is and their settlement (nil when settled already).
+// f.mu is held.
+func (f *Forwarder) deliverSettling(ctx context.Context, batch []eventlog.Record) (int, eventlog.Settlement, error) {
+	recs := f.filter(batch)
+	if len(recs) == 0 {
+		return 0, nil, nil
+	}
+	if _, ok := f.sink.(Settler); !ok {
+		return len(recs), nil, f.deliver(ctx, recs, nil)
+	}
+	j := newJoin(f)
+	if err := f.deliver(ctx, recs, j); err != nil {
+		return len(recs), nil, err
+	}
+	return len(recs), j.seal(), nil
 }
 
 // filter returns the records that pass, in a slice reused between calls.
@@ -127,13 +163,22 @@ func (f *Forwarder) filter(batch []eventlog.Record) []eventlog.Record {
 // deliver writes recs. On a permanent refusal of several records it
 // writes each half again, down to single records, so that only the
 // records the sink refuses are parked; a refusal of the sink itself
-// (PermanentAll) parks them all at once. f.mu is held.
-func (f *Forwarder) deliver(ctx context.Context, recs []eventlog.Record) error {
-	err := f.sink.Write(ctx, recs)
+// (PermanentAll) parks them all at once. With j, the sink is a Settler
+// and each write's settlement joins j. f.mu is held.
+func (f *Forwarder) deliver(ctx context.Context, recs []eventlog.Record, j *join) error {
+	var err error
+	if j != nil {
+		settled := j.part(len(recs))
+		if err = f.sink.(Settler).WriteSettling(ctx, recs, settled); err != nil {
+			j.unpart(len(recs))
+		}
+	} else {
+		err = f.sink.Write(ctx, recs)
+	}
 	f.observeConnection()
 	switch {
 	case err == nil:
-		f.delivered(recs)
+		f.delivered(recs, j == nil)
 		return nil
 	case ctx.Err() != nil:
 		return err
@@ -142,10 +187,10 @@ func (f *Forwarder) deliver(ctx context.Context, recs []eventlog.Record) error {
 		return fmt.Errorf("sink %s: %w", f.cfg.Name, err)
 	case len(recs) > 1 && !IsPermanentAll(err):
 		half := len(recs) / 2
-		if err := f.deliver(ctx, recs[:half]); err != nil {
+		if err := f.deliver(ctx, recs[:half], j); err != nil {
 			return err
 		}
-		return f.deliver(ctx, recs[half:])
+		return f.deliver(ctx, recs[half:], j)
 	}
 	return f.park(ctx, recs, err)
 }
@@ -171,7 +216,9 @@ func (f *Forwarder) park(ctx context.Context, recs []eventlog.Record, reason err
 	return nil
 }
 
-func (f *Forwarder) delivered(recs []eventlog.Record) {
+// delivered counts recs sent; settled says that their delivery is final
+// already (the sink is no Settler, or its Write waited for that).
+func (f *Forwarder) delivered(recs []eventlog.Record, settled bool) {
 	var n uint64
 	for _, r := range recs {
 		n += uint64(len(r.Value))
@@ -182,6 +229,9 @@ func (f *Forwarder) delivered(recs []eventlog.Record) {
 		f.logger.Info("sink delivering again")
 	}
 	f.state.sent += uint64(len(recs))
+	if settled {
+		f.state.settled += uint64(len(recs))
+	}
 	f.state.bytes += n
 	f.state.lastSentAt = now
 	f.state.failing, f.state.refusing = false, false
@@ -190,6 +240,38 @@ func (f *Forwarder) delivered(recs []eventlog.Record) {
 		m.sent.WithLabelValues(f.cfg.Name).Add(float64(len(recs)))
 		m.bytes.WithLabelValues(f.cfg.Name).Add(float64(n))
 		m.lastSent.WithLabelValues(f.cfg.Name).Set(float64(now.UnixMilli()) / 1e3)
+	}
+}
+
+// settling counts n events written and waiting to settle.
+func (f *Forwarder) settling(n int) {
+	f.stateMu.Lock()
+	f.state.unsettled += int64(n)
+	f.stateMu.Unlock()
+	if m := f.cfg.Metrics; m != nil {
+		m.unsettled.WithLabelValues(f.cfg.Name).Add(float64(n))
+	}
+}
+
+// settle counts n events that settled, or were lost with err and will be
+// written again.
+func (f *Forwarder) settle(n int, err error) {
+	now := f.cfg.Now()
+	f.stateMu.Lock()
+	f.state.unsettled -= int64(n)
+	if err == nil {
+		f.state.settled += uint64(n)
+	} else {
+		f.state.resent += uint64(n)
+		f.state.lastError, f.state.lastErrorAt = err.Error(), now
+	}
+	f.stateMu.Unlock()
+	if m := f.cfg.Metrics; m != nil {
+		m.unsettled.WithLabelValues(f.cfg.Name).Sub(float64(n))
+		if err != nil {
+			m.resent.WithLabelValues(f.cfg.Name).Add(float64(n))
+			m.lastError.WithLabelValues(f.cfg.Name).Set(float64(now.UnixMilli()) / 1e3)
+		}
 	}
 }
 
@@ -226,4 +308,67 @@ func (f *Forwarder) Close() error {
 		return fmt.Errorf("close sink %s: %w", f.cfg.Name, err)
 	}
 	return nil
+}
+
+// join is the settlement of one handled batch, which took one write, or
+// several when refusals split it: it settles once every write did, and
+// is lost as soon as one is.
+type join struct {
+	f  *Forwarder
+	ch chan error
+
+	mu     sync.Mutex
+	open   int // writes not settled yet, plus one until sealed
+	writes int
+	done   bool
+}
+
+func newJoin(f *Forwarder) *join { return &join{f: f, ch: make(chan error, 1), open: 1} }
+
+// part adds a write of n events and returns its settled callback.
+func (j *join) part(n int) func(error) {
+	j.mu.Lock()
+	j.open++
+	j.writes++
+	j.mu.Unlock()
+	j.f.settling(n)
+	return func(err error) {
+		j.f.settle(n, err)
+		j.report(err)
+	}
+}
+
+// unpart takes back a write that failed: its callback is never called.
+func (j *join) unpart(n int) {
+	j.mu.Lock()
+	j.open--
+	j.writes--
+	j.mu.Unlock()
+	j.f.settling(-n)
+}
+
+// seal returns the batch's settlement once every write was made; nil
+// when none was (every record was parked).
+func (j *join) seal() eventlog.Settlement {
+	j.mu.Lock()
+	writes := j.writes
+	j.mu.Unlock()
+	j.report(nil)
+	if writes == 0 {
+		return nil
+	}
+	return j.ch
+}
+
+func (j *join) report(err error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.open--
+	if j.done {
+		return
+	}
+	if err != nil || j.open == 0 {
+		j.done = true
+		j.ch <- err // buffered: the one value sent
+	}
 }

@@ -56,6 +56,13 @@ type Status struct {
 	Retried      uint64 `json:"retried"`
 	DeadLettered uint64 `json:"dead_lettered"`
 	BytesSent    uint64 `json:"bytes_sent"`
+	// Settled counts events whose delivery is final; Unsettled is how
+	// many the receiver took that wait for the settle time now (stream
+	// kinds), and Resent how many were written again because their
+	// connection ended before they settled.
+	Settled   uint64 `json:"settled"`
+	Unsettled int64  `json:"unsettled"`
+	Resent    uint64 `json:"resent"`
 	// DeadLetter is how many events wait in the dead letter now.
 	DeadLetter      int64         `json:"dead_letter"`
 	DeadLetterError string        `json:"dead_letter_error,omitempty"`
@@ -201,6 +208,7 @@ func (m *Manager) status(ctx context.Context, f *Forwarder) Status {
 		st.State = "ok"
 	}
 	st.Sent, st.Retried, st.DeadLettered, st.BytesSent = s.sent, s.retried, s.dead, s.bytes
+	st.Settled, st.Unsettled, st.Resent = s.settled, s.unsettled, s.resent
 	st.LastError = s.lastError
 	if !s.lastErrorAt.IsZero() {
 		t := s.lastErrorAt.UTC()
@@ -281,25 +289,58 @@ func (m *Manager) StartReplay(name string, since time.Time) (ReplayStatus, error
 }
 
 // resend feeds the log's records since since through f in batches,
-// retrying each batch until it is delivered or ctx ends.
+// retrying each batch until it is delivered or ctx ends. Over a sink
+// whose batches settle later, it writes on while they settle, and ends
+// once every batch settled; when one is lost, the replay fails (the
+// events may not all have arrived) and is to be started again.
 func (m *Manager) resend(ctx context.Context, f *Forwarder, since time.Time, st *ReplayStatus) error {
 	batch := make([]eventlog.Record, 0, replayBatch)
+	var settling []eventlog.Settlement
+	// settled drops the settled batches at the head of settling; with
+	// wait, it waits for all of them.
+	settled := func(wait bool) error {
+		for len(settling) > 0 {
+			var err error
+			if wait {
+				select {
+				case err = <-settling[0]:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			} else {
+				select {
+				case err = <-settling[0]:
+				default:
+					return nil
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("sink %s: a connection ended before replayed events settled: %w", f.cfg.Name, err)
+			}
+			settling = settling[1:]
+		}
+		return nil
+	}
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
 		var sent int
+		var settle eventlog.Settlement
 		err := retry(ctx, func() error {
 			f.mu.Lock()
 			defer f.mu.Unlock()
-			recs := f.filter(batch)
-			sent = len(recs)
-			if sent == 0 {
-				return nil
-			}
-			return f.deliver(ctx, recs)
+			var err error
+			sent, settle, err = f.deliverSettling(ctx, batch)
+			return err
 		})
 		if err != nil {
+			return err
+		}
+		if settle != nil {
+			settling = append(settling, settle)
+		}
+		if err := settled(false); err != nil {
 			return err
 		}
 		f.stateMu.Lock()
@@ -326,7 +367,10 @@ func (m *Manager) resend(ctx context.Context, f *Forwarder, since time.Time, st 
 	case err != nil:
 		return fmt.Errorf("read the log: %w", err)
 	}
-	return flush()
+	if err := flush(); err != nil {
+		return err
+	}
+	return settled(true)
 }
 
 // retry calls fn until it returns nil or ctx ends, waiting with
@@ -418,7 +462,7 @@ func (f *Forwarder) redeliver(ctx context.Context, page []Parked) ([]int64, erro
 	err := f.sink.Write(ctx, recs)
 	switch {
 	case err == nil:
-		f.delivered(recs)
+		f.delivered(recs, true)
 		return ids, nil
 	case !IsPermanent(err):
 		return nil, err
@@ -430,7 +474,7 @@ func (f *Forwarder) redeliver(ctx context.Context, page []Parked) ([]int64, erro
 		err := f.sink.Write(ctx, recs[i:i+1])
 		switch {
 		case err == nil:
-			f.delivered(recs[i : i+1])
+			f.delivered(recs[i:i+1], true)
 			done = append(done, ids[i])
 		case !IsPermanent(err):
 			return done, err

@@ -10,6 +10,8 @@ type Metrics struct {
 	retried    *prometheus.CounterVec
 	dead       *prometheus.CounterVec
 	bytes      *prometheus.CounterVec
+	resent     *prometheus.CounterVec
+	unsettled  *prometheus.GaugeVec
 	connected  *prometheus.GaugeVec
 	lastError  *prometheus.GaugeVec
 	lastSent   *prometheus.GaugeVec
@@ -32,6 +34,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vigil_sink_sent_bytes_total", Help: "Event bytes a sink delivered (before its framing).",
 		}, label),
+		resent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vigil_sink_events_resent_total", Help: "Events a receiver took but whose connection ended before they settled: they are sent again.",
+		}, label),
+		unsettled: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vigil_sink_unsettled_events", Help: "Events a receiver took that wait for the settle time before they count as delivered.",
+		}, label),
 		connected: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "vigil_sink_connected", Help: "1 while a sink holds a connection to its downstream system.",
 		}, label),
@@ -45,6 +53,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "vigil_sink_dead_letter_events", Help: "Events waiting in a sink's dead letter.",
 		}, label),
 	}
-	reg.MustRegister(m.sent, m.retried, m.dead, m.bytes, m.connected, m.lastError, m.lastSent, m.deadLetter)
+	reg.MustRegister(m.sent, m.retried, m.dead, m.bytes, m.resent, m.unsettled, m.connected, m.lastError, m.lastSent, m.deadLetter)
 	return m
 }

@@ -57,7 +57,7 @@ func NewSet(l eventlog.Log, sinks []Configured, cfg SetConfig) (*Set, error) {
 		s.forwarder = append(s.forwarder, fw)
 		loop := c.Config.Loop
 		loop.Group = c.Config.Group()
-		s.consumers = append(s.consumers, eventlog.NewConsumer(l, loop, fw.Handle, cfg.Logger, cfg.LogMetrics))
+		s.consumers = append(s.consumers, eventlog.NewSettlingConsumer(l, loop, fw.HandleSettling, cfg.Logger, cfg.LogMetrics))
 	}
 	s.Manager = NewManager(s.forwarder, ManagerConfig{
 		DeadLetter: cfg.DeadLetter, Lag: l.Lag, Replay: l.Replay, Logger: logger,

@@ -26,6 +26,22 @@ type Sink interface {
 	Close() error
 }
 
+// Settler is implemented by sinks whose receiver can still lose a batch
+// after it took every byte: over a stream protocol without
+// acknowledgements, the receiver's kernel acknowledges bytes its process
+// may never read (it restarts, or closes without reading what is left).
+// Such a sink's Write returns only once the batch settled; WriteSettling
+// lets the Forwarder write the next batches meanwhile.
+type Settler interface {
+	// WriteSettling writes batch as Write does, but returns nil as soon
+	// as the receiver took every byte, and later calls settled exactly
+	// once: with nil once the batch can no longer be lost, or with the
+	// error that ended the connection before that (the batch must then
+	// be written again). settled must not block. When WriteSettling
+	// returns an error, settled is never called.
+	WriteSettling(ctx context.Context, batch []eventlog.Record, settled func(error)) error
+}
+
 // Connected is implemented by sinks that hold a connection, for status.
 type Connected interface {
 	// Connected reports whether the sink holds an open connection now.

@@ -109,8 +109,8 @@ func benchSink(ctx context.Context, stdout, stderr io.Writer, events, batch int,
 		return err
 	}
 	defer fw.Close()
-	consumer := eventlog.NewConsumer(l, eventlog.ConsumerConfig{Group: fw.Group(), BatchSize: batch, Linger: time.Millisecond},
-		fw.Handle, nil, nil)
+	consumer := eventlog.NewSettlingConsumer(l, eventlog.ConsumerConfig{Group: fw.Group(), BatchSize: batch, Linger: time.Millisecond},
+		fw.HandleSettling, nil, nil)
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()

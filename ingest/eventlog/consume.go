@@ -69,20 +69,51 @@ func (c ConsumerConfig) withDefaults() ConsumerConfig {
 // commitTimeout bounds a commit made while shutting down.
 const commitTimeout = 10 * time.Second
 
+// Settlement tells a Consumer whether a handled batch settled: it yields
+// one value, nil once the batch's side effect can no longer be undone, or
+// the error that undid it (the connection that carried it ended too soon,
+// say), after which the batch and every one handled after it are handled
+// again. A nil Settlement means settled already.
+type Settlement <-chan error
+
+// SettlingHandler is a Handler whose side effect becomes final only some
+// time after it returns: a stream sink's receiver may still lose what its
+// kernel acknowledged. It returns nil with the batch's Settlement once the
+// batch is written; the Consumer commits a batch only once it and every
+// batch before it settled, and goes on handling the next batches
+// meanwhile. On error the same batch is handed to it again after a
+// backoff, as to a Handler.
+type SettlingHandler func(ctx context.Context, batch []Record) (Settlement, error)
+
+// maxUnsettled bounds the batches handled but not yet settled: with that
+// many, the Consumer waits for the oldest to settle before handling more.
+const maxUnsettled = 256
+
 // Consumer runs a Handler over a consumer group of a Log: it fetches
 // batches, hands them to the handler, retries a failed batch with
 // exponential backoff and jitter, and commits only after the handler
-// succeeded.
+// succeeded and, for a SettlingHandler, the batch settled. When a handled
+// batch is reported lost, the Consumer reopens the group's subscription,
+// which starts again at the committed position, so every batch not yet
+// settled is handed over again.
 type Consumer struct {
 	log     Log
 	cfg     ConsumerConfig
-	handler Handler
+	handler SettlingHandler
 	logger  *slog.Logger
 	metrics *Metrics
 }
 
 // NewConsumer returns a consumer of group cfg.Group. metrics may be nil.
 func NewConsumer(log Log, cfg ConsumerConfig, h Handler, logger *slog.Logger, metrics *Metrics) *Consumer {
+	return NewSettlingConsumer(log, cfg, func(ctx context.Context, batch []Record) (Settlement, error) {
+		return nil, h(ctx, batch)
+	}, logger, metrics)
+}
+
+// NewSettlingConsumer returns a consumer of group cfg.Group whose handler
+// reports when each batch settles. metrics may be nil.
+func NewSettlingConsumer(log Log, cfg ConsumerConfig, h SettlingHandler, logger *slog.Logger, metrics *Metrics) *Consumer {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -92,70 +123,235 @@ func NewConsumer(log Log, cfg ConsumerConfig, h Handler, logger *slog.Logger, me
 // Run consumes until ctx is done, then returns nil. It returns an error
 // only when the log is closed under it or the group cannot be opened.
 func (c *Consumer) Run(ctx context.Context) error {
-	var sub Subscription
-	defer func() {
-		if sub != nil {
-			_ = sub.Close()
+	for {
+		lost, err := c.run(ctx)
+		if lost == nil {
+			return err
 		}
-	}()
-	for attempt := 0; ; attempt++ {
-		var err error
-		sub, err = c.log.Subscribe(ctx, c.cfg.Group)
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		if errors.Is(err, ErrClosed) {
-			return fmt.Errorf("subscribe %s: %w", c.cfg.Group, err)
-		}
-		c.logger.Warn("subscribe failed; retrying", "err", err)
-		if !c.sleep(ctx, attempt) {
-			return nil
-		}
+		c.metrics.rewound(c.cfg.Group)
+		c.logger.Warn("a delivered batch was lost before it settled; reading again from the committed position", "err", lost)
 	}
+}
+
+// unsettled is a handled batch waiting for its settlement: marks holds
+// the batch's last record of each partition, which is what a commit
+// needs.
+type unsettled struct {
+	marks   []Record
+	settle  Settlement
+	settled bool
+}
+
+// run subscribes and consumes until ctx is done, the log fails, or a
+// handled batch is lost (returned as lost, for Run to subscribe again).
+func (c *Consumer) run(ctx context.Context) (lost, err error) {
+	sub, err := c.subscribe(ctx)
+	if sub == nil {
+		return nil, err
+	}
+	defer func() { _ = sub.Close() }() // nothing more is committed through it
 
 	// The next batch is fetched while the handler works on this one, so
 	// that reading the log and the handler's side effect overlap. Fetch
 	// returns fresh records, and a fetched batch that is never handled
-	// (at shutdown) is simply not committed.
+	// (at shutdown, or when the subscription is reopened) is simply not
+	// committed.
 	type fetched struct {
 		batch []Record
 		err   error
 	}
+	fetchCtx, stopFetch := context.WithCancel(ctx)
 	var pending chan fetched
 	defer func() {
+		stopFetch()
 		if pending != nil {
-			<-pending // Run returns only when ctx ended or the log closed: it ends soon
+			<-pending // the fetch ends with its context
 		}
 	}()
 	prefetch := func() {
 		ch := make(chan fetched, 1)
 		go func() {
-			batch, err := c.fetch(ctx, sub)
+			batch, err := c.fetch(fetchCtx, sub)
 			ch <- fetched{batch, err}
 		}()
 		pending = ch
 	}
 	prefetch()
-	for {
-		f := <-pending
-		pending = nil
-		if f.err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return f.err
+
+	var (
+		queue   []unsettled
+		current []Record // the batch being handled, between retries
+		attempt int
+		retry   *time.Timer
+		retryC  <-chan time.Time
+	)
+	defer func() {
+		if retry != nil {
+			retry.Stop()
 		}
-		prefetch()
-		if !c.handle(ctx, f.batch) {
+	}()
+	for {
+		var head Settlement
+		if len(queue) > 0 {
+			head = queue[0].settle
+		}
+		var fetchC chan fetched
+		if current == nil && len(queue) < maxUnsettled {
+			fetchC = pending
+		}
+		try := false
+		select {
+		case <-ctx.Done():
+			return nil, c.drain(ctx, sub, queue)
+		case err := <-head:
+			if err != nil {
+				return err, nil
+			}
+			queue[0].settled = true
+		case f := <-fetchC:
+			pending = nil
+			if f.err != nil {
+				if ctx.Err() != nil {
+					return nil, c.drain(ctx, sub, queue)
+				}
+				return nil, f.err
+			}
+			prefetch()
+			current, attempt, try = f.batch, 0, true
+		case <-retryC:
+			retryC, try = nil, true
+		}
+		if try {
+			settle, err := c.handler(ctx, current)
+			switch {
+			case err == nil:
+				c.metrics.consumed(c.cfg.Group, len(current))
+				if settle == nil && len(queue) == 0 {
+					if !c.commit(ctx, sub, current) {
+						return nil, nil
+					}
+				} else {
+					queue = append(queue, unsettled{marks: marks(current), settle: settle, settled: settle == nil})
+				}
+				current = nil
+			case ctx.Err() != nil:
+				return nil, c.drain(ctx, sub, queue)
+			default:
+				c.metrics.failed(c.cfg.Group)
+				c.logger.Warn("handler failed; retrying the batch", "records", len(current), "attempt", attempt+1, "err", err)
+				retry = time.NewTimer(Backoff(attempt, c.cfg.MinBackoff, c.cfg.MaxBackoff))
+				retryC = retry.C
+				attempt++
+			}
+		}
+		var recs []Record
+		queue, recs, lost = popSettled(queue)
+		if len(recs) > 0 && !c.commit(ctx, sub, recs) {
+			if ctx.Err() != nil {
+				return nil, c.drain(ctx, sub, queue)
+			}
+			return nil, nil
+		}
+		if lost != nil {
+			return lost, nil
+		}
+	}
+}
+
+// subscribe opens the group's subscription, retrying errors; a nil
+// subscription means ctx ended (with a nil error) or the log is closed.
+func (c *Consumer) subscribe(ctx context.Context) (Subscription, error) {
+	for attempt := 0; ; attempt++ {
+		sub, err := c.log.Subscribe(ctx, c.cfg.Group)
+		if err == nil {
+			return sub, nil
+		}
+		if ctx.Err() != nil {
+			return nil, nil
+		}
+		if errors.Is(err, ErrClosed) {
+			return nil, fmt.Errorf("subscribe %s: %w", c.cfg.Group, err)
+		}
+		c.logger.Warn("subscribe failed; retrying", "err", err)
+		if !c.sleep(ctx, attempt) {
+			return nil, nil
+		}
+	}
+}
+
+// marks returns the last record of each partition in batch, without its
+// key and value.
+func marks(batch []Record) []Record {
+	var out []Record
+	for _, r := range batch {
+		r.Key, r.Value = nil, nil
+		found := false
+		for i := range out {
+			if out[i].Partition == r.Partition {
+				found = true
+				if r.Offset > out[i].Offset {
+					out[i] = r
+				}
+			}
+		}
+		if !found {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// popSettled removes the settled batches at the head of queue and returns
+// the rest, the marks to commit for them, and the error of the first
+// batch found lost.
+func popSettled(queue []unsettled) (rest []unsettled, recs []Record, lost error) {
+	for len(queue) > 0 {
+		u := &queue[0]
+		if !u.settled {
+			select {
+			case err := <-u.settle:
+				if err != nil {
+					return queue, recs, err
+				}
+				u.settled = true
+			default:
+				return queue, recs, nil
+			}
+		}
+		recs = append(recs, u.marks...)
+		queue = queue[1:]
+	}
+	return queue, recs, nil
+}
+
+// drain is the end of run at shutdown: it waits, within commitTimeout,
+// for the handled batches to settle and commits those that did, in
+// order. What is left is handled again after a restart.
+func (c *Consumer) drain(ctx context.Context, sub Subscription, queue []unsettled) error {
+	wait := time.NewTimer(commitTimeout)
+	defer wait.Stop()
+	for len(queue) > 0 {
+		var recs []Record
+		var lost error
+		queue, recs, lost = popSettled(queue)
+		if len(recs) > 0 {
+			c.commit(ctx, sub, recs)
+		}
+		if lost != nil || len(queue) == 0 {
 			return nil
 		}
-		if !c.commit(ctx, sub, f.batch) {
+		select {
+		case err := <-queue[0].settle:
+			if err != nil {
+				return nil
+			}
+			queue[0].settled = true
+		case <-wait.C:
+			c.logger.Warn("stopping with batches that have not settled; they are delivered again at the next start", "batches", len(queue))
 			return nil
 		}
 	}
+	return nil
 }
 
 // fetch returns the next batch, retrying transient errors.
@@ -181,25 +377,6 @@ func (c *Consumer) fetch(ctx context.Context, sub Subscription) ([]Record, error
 		c.logger.Warn("fetch failed; retrying", "err", err)
 		if !c.sleep(ctx, attempt) {
 			return nil, ctx.Err()
-		}
-	}
-}
-
-// handle runs the handler until it succeeds; false means ctx ended first.
-func (c *Consumer) handle(ctx context.Context, batch []Record) bool {
-	for attempt := 0; ; attempt++ {
-		err := c.handler(ctx, batch)
-		if err == nil {
-			c.metrics.consumed(c.cfg.Group, len(batch))
-			return true
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		c.metrics.failed(c.cfg.Group)
-		c.logger.Warn("handler failed; retrying the batch", "records", len(batch), "attempt", attempt+1, "err", err)
-		if !c.sleep(ctx, attempt) {
-			return false
 		}
 	}
 }

@@ -12,6 +12,7 @@ type Metrics struct {
 	records    *prometheus.CounterVec
 	failures   *prometheus.CounterVec
 	lastCommit *prometheus.GaugeVec
+	rewinds    *prometheus.CounterVec
 }
 
 // NewMetrics registers the consumer metrics with reg.
@@ -29,8 +30,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "vigil_log_last_commit_timestamp_seconds",
 			Help: "When a consumer group last committed its position.",
 		}, []string{"group"}),
+		rewinds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vigil_log_rewinds_total",
+			Help: "Times a consumer group read again from its committed position because a handled batch was lost before it settled.",
+		}, []string{"group"}),
 	}
-	reg.MustRegister(m.records, m.failures, m.lastCommit)
+	reg.MustRegister(m.records, m.failures, m.lastCommit, m.rewinds)
 	return m
 }
 
@@ -43,6 +48,12 @@ func (m *Metrics) consumed(group string, n int) {
 func (m *Metrics) failed(group string) {
 	if m != nil {
 		m.failures.WithLabelValues(group).Inc()
+	}
+}
+
+func (m *Metrics) rewound(group string) {
+	if m != nil {
+		m.rewinds.WithLabelValues(group).Inc()
 	}
 }
 

@@ -37,6 +37,18 @@ type Receiver interface {
 	Reject(n int, permanent bool) bool
 }
 
+// Forgetful is a Receiver that can throw away what its kernel took, as a
+// real one does when it restarts: the bytes were acknowledged, so only a
+// sink that waits for its batches to settle sends them again.
+type Forgetful interface {
+	// CloseUnread makes the receiver take each of its next n connections
+	// so: with halfClose, it half-closes the connection right after the
+	// handshake (a FIN; over TLS, a close_notify first); it reads up to
+	// read events, then closes the connection without reading what is
+	// left in its socket buffer.
+	CloseUnread(n, read int, halfClose bool)
+}
+
 // TLSReceiverConfig is how the suite asks for a TLS receiver.
 type TLSReceiverConfig struct {
 	// Certificate is the server's certificate (for 127.0.0.1).

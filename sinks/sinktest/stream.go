@@ -76,12 +76,22 @@ type StreamReceiver struct {
 	down      bool
 	stalled   bool
 	dropAfter int
+	forget    forget
 	received  [][]byte
 	errs      []error
 	wg        sync.WaitGroup
 }
 
-var _ Receiver = (*StreamReceiver)(nil)
+var (
+	_ Receiver  = (*StreamReceiver)(nil)
+	_ Forgetful = (*StreamReceiver)(nil)
+)
+
+// forget is what CloseUnread asked for.
+type forget struct {
+	conns, read int
+	halfClose   bool
+}
 
 // NewStreamReceiver starts a receiver on a free loopback port. It is taken
 // down when the test ends, and the test fails if it saw a framing error.
@@ -197,6 +207,15 @@ func (r *StreamReceiver) Stall(on bool) {
 	r.wake.Broadcast()
 }
 
+// CloseUnread makes the receiver close each of its next n connections
+// once it read up to read events, without reading the rest; with
+// halfClose, it half-closes each first, right after the handshake.
+func (r *StreamReceiver) CloseUnread(n, read int, halfClose bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.forget = forget{conns: n, read: read, halfClose: halfClose}
+}
+
 // Reject returns false: a stream receiver cannot refuse events.
 func (r *StreamReceiver) Reject(int, bool) bool { return false }
 
@@ -234,6 +253,13 @@ func (r *StreamReceiver) handle(c net.Conn) {
 		r.mu.Unlock()
 		reset(c)
 	}()
+	r.mu.Lock()
+	plan := r.forget
+	if plan.conns > 0 {
+		r.forget.conns--
+	}
+	r.mu.Unlock()
+	forgetful := plan.conns > 0
 	var in io.Reader = c
 	if r.tls != nil {
 		tc := tls.Server(c, r.tls)
@@ -247,9 +273,22 @@ func (r *StreamReceiver) handle(c net.Conn) {
 			return
 		}
 		in = tc
+		if forgetful && plan.halfClose {
+			_ = tc.CloseWrite() // the close_notify; errors show as the sink's
+		}
+	}
+	if forgetful && plan.halfClose {
+		if tcp, ok := c.(*net.TCPConn); ok {
+			_ = tcp.CloseWrite() // the FIN
+		}
 	}
 	br := bufio.NewReaderSize(in, 64<<10)
-	for {
+	for n := 0; ; n++ {
+		if forgetful && n == plan.read {
+			// Close with what is left unread; the kernel acknowledged it.
+			_ = c.Close()
+			return
+		}
 		if !r.waitReading() {
 			return
 		}

@@ -49,7 +49,11 @@ const bigBatch = 20000
 // receiver is away, nothing lost once it is back), CancelStalled and
 // CancelledContext (a Write returns soon after its context ends, with an
 // error wrapping the context's), PermanentVersusRetryable (when the
-// receiver can refuse) and Close (no connection before the first Write,
+// receiver can refuse), CloseUnread and HalfCloseAfterHandshake (when the
+// receiver is Forgetful: it closes connections without reading all it
+// got, and every event still arrives at least once, written as the
+// consume loop writes over a sinks.Settler) and Close (no connection
+// before the first Write,
 // none and no goroutine after Close). The TLS tests are WrongCA (a
 // retryable error naming the certificate; the right CA written to the
 // same ca_file is used without a restart), InlineCA (ca_pem), MutualTLS
@@ -126,6 +130,8 @@ func runTransport(t *testing.T, e env) {
 	t.Run("CancelStalled", func(t *testing.T) { testCancelStalled(t, e) })
 	t.Run("CancelledContext", func(t *testing.T) { testCancelledContext(t, e) })
 	t.Run("PermanentVersusRetryable", func(t *testing.T) { testReject(t, e) })
+	t.Run("CloseUnread", func(t *testing.T) { testCloseUnread(t, e, false) })
+	t.Run("HalfCloseAfterHandshake", func(t *testing.T) { testCloseUnread(t, e, true) })
 	t.Run("Close", func(t *testing.T) { testClose(t, e) })
 }
 
@@ -333,6 +339,104 @@ func testReject(t *testing.T, e env) {
 		t.Errorf("write after a retryable refusal: %v", err)
 	}
 	awaitAll(t, r, &want, false)
+}
+
+// testCloseUnread: a receiver reads some of what it got, then closes the
+// connection without reading the rest, several connections in a row
+// (with halfClose, it half-closes each right after the handshake first).
+// Its kernel acknowledged every byte, yet every event arrives at least
+// once, written as the log's consume loop does: while earlier batches
+// settle, and again from the first lost one.
+func testCloseUnread(t *testing.T, e env, halfClose bool) {
+	r := e.newReceiver(t)
+	f, ok := r.(Forgetful)
+	if !ok {
+		t.Skip("the receiver cannot close without reading what it got")
+	}
+	read := 150
+	if halfClose {
+		read = 20
+	}
+	f.CloseUnread(4, read, halfClose)
+	s := e.newSink(t, r)
+	var want sent
+	var batches [][]eventlog.Record
+	// Batches small enough to fit the receiver's socket buffer whole: the
+	// kernel acknowledges them before the receiver reads them.
+	for range 12 {
+		b := Events(100)
+		want.add(b)
+		batches = append(batches, b)
+	}
+	if st, ok := s.(*onceCloser).Sink.(sinks.Settler); ok {
+		rewinds := deliverSettling(t, st, batches)
+		t.Logf("%d times written again from a lost batch", rewinds)
+	} else {
+		for _, b := range batches {
+			deliver(t, s, b)
+		}
+	}
+	awaitAll(t, r, &want, false)
+}
+
+// deliverSettling writes batches as the log's consume loop does over a
+// Settler: a few ahead of the oldest that has not settled, every failed
+// write again, and from the first lost batch on again. It returns how
+// many times a batch was lost.
+func deliverSettling(t *testing.T, s sinks.Settler, batches [][]eventlog.Record) (rewinds int) {
+	t.Helper()
+	type written struct {
+		i  int
+		ch chan error
+	}
+	var queue []written
+	next, wait := 0, 10*time.Millisecond
+	deadline := time.Now().Add(settle)
+	resolve := func(err error) {
+		if err != nil {
+			next, queue = queue[0].i, nil
+			rewinds++
+			return
+		}
+		queue = queue[1:]
+	}
+	for next < len(batches) || len(queue) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d batches not settled after %v", len(batches)-next+len(queue), settle)
+		}
+		if len(queue) > 0 {
+			select {
+			case err := <-queue[0].ch:
+				resolve(err)
+				continue
+			default:
+			}
+		}
+		if next < len(batches) && len(queue) < 4 {
+			ch := make(chan error, 1)
+			ctx, cancel := context.WithTimeout(context.Background(), attemptTimeout)
+			err := s.WriteSettling(ctx, batches[next], func(err error) { ch <- err })
+			cancel()
+			switch {
+			case err == nil:
+				queue = append(queue, written{next, ch})
+				next++
+				wait = 10 * time.Millisecond
+			case sinks.IsPermanent(err):
+				t.Fatalf("write %d events: permanent error, want retryable: %v", len(batches[next]), err)
+			default:
+				time.Sleep(wait)
+				wait = min(2*wait, 200*time.Millisecond)
+			}
+			continue
+		}
+		select {
+		case err := <-queue[0].ch:
+			resolve(err)
+		case <-time.After(time.Until(deadline)):
+		}
+	}
+	return rewinds
 }
 
 // testClose: the constructor made no connection, Close returns nil, and

@@ -58,13 +58,17 @@ type Config struct {
 	// Hostname is the HOSTNAME of every message (default: the machine's
 	// name): 1 to 255 printable ASCII characters.
 	Hostname string `yaml:"hostname"`
+	// Settle is how long the connection must stay open after the
+	// receiver acknowledged a batch before the batch counts as delivered
+	// (default 2s); see tcp.Config.Settle.
+	Settle time.Duration `yaml:"settle"`
 }
 
 // Validate checks the configuration without touching the network or the
 // file system; it reports every problem at its key.
 func (c Config) Validate() error {
 	var p config.Problems
-	p.Nest("", (tcp.Config{Address: c.Address}).Validate())
+	p.Nest("", (tcp.Config{Address: c.Address, Settle: c.Settle}).Validate())
 	if _, err := facility(c.Facility); err != nil {
 		p.Add("facility", "%v", err)
 	}
@@ -108,7 +112,7 @@ func New(cfg Config) (*tcp.Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return tcp.New(tcp.Config{Address: cfg.Address, TLS: cfg.TLS, Frame: f.frame})
+	return tcp.New(tcp.Config{Address: cfg.Address, TLS: cfg.TLS, Settle: cfg.Settle, Frame: f.frame})
 }
 
 // framer writes events as octet-counted RFC 5424 messages.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -62,7 +63,7 @@ func TestConformance(t *testing.T) {
 			return sinktest.NewStreamReceiver(t, sinktest.StreamConfig{TLS: &cfg, ReadEvent: readEvent})
 		},
 		NewSink: func(t *testing.T, r sinktest.Receiver, tc *config.ClientTLS) sinks.Sink {
-			s, err := syslogsink.New(syslogsink.Config{Address: r.Addr(), TLS: tc, Hostname: "vigil-test"})
+			s, err := syslogsink.New(syslogsink.Config{Address: r.Addr(), TLS: tc, Hostname: "vigil-test", Settle: 100 * time.Millisecond})
 			if err != nil {
 				t.Fatalf("new sink: %v", err)
 			}

@@ -13,13 +13,18 @@
 // again, so a receiver sees each event at least once and can deduplicate
 // by event_id.
 //
-// A Write returns nil only once the peer's TCP stack has acknowledged
-// every byte (on Linux, where the socket tells): bytes still in this
-// machine's send buffer would be lost with the connection, so until they
-// are acknowledged the batch is not delivered. What a receiver's kernel
-// acknowledged but its process never read is beyond what TCP can tell;
-// a receiver that must not lose that uses an acknowledging protocol
-// (Splunk HEC with indexer acknowledgement).
+// A batch counts as delivered only once the peer's TCP stack has
+// acknowledged every byte (on Linux, where the socket tells) and the
+// connection then stayed open for Config.Settle: bytes still in this
+// machine's send buffer would be lost with the connection, and bytes the
+// receiver's kernel took may still be thrown away by its process (it
+// restarts, or closes without reading what is left). A goroutine reads
+// each connection from start to end, so a FIN, a reset or a TLS
+// close_notify is seen at once; every batch that has not settled then
+// fails. Write waits for its batch to settle; WriteSettling (the
+// sinks.Settler the Forwarder uses) returns once the batch is
+// acknowledged and reports its settlement later, so that the next batches
+// are written meanwhile.
 //
 // Over TLS, a connection is used only once the server has accepted it: a
 // TLS 1.3 server that asked for a client certificate judges it after the

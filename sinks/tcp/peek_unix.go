@@ -12,7 +12,8 @@ import (
 
 // peek reports whether the peer sent bytes not read yet, without reading
 // them; it returns io.EOF when the peer closed the connection and the
-// error when it reset it. It never blocks: Go's sockets are non-blocking.
+// error when it reset it. It never blocks, and leaves the bytes to the
+// connection's reader, which may be waiting for them meanwhile.
 func peek(c net.Conn) (pending bool, err error) {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
@@ -25,9 +26,8 @@ func peek(c net.Conn) (pending bool, err error) {
 	var n int
 	var rerr error
 	var b [1]byte
-	err = rc.Read(func(fd uintptr) bool {
-		n, _, rerr = syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK)
-		return true // done, whatever the answer: never wait for data
+	err = rc.Control(func(fd uintptr) {
+		n, _, rerr = syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 	})
 	switch {
 	case err != nil:

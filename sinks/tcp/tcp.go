@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -19,6 +20,7 @@ const (
 	DefaultDialTimeout  = 10 * time.Second
 	DefaultWriteTimeout = 30 * time.Second
 	DefaultKeepAlive    = 15 * time.Second
+	DefaultSettle       = 2 * time.Second
 )
 
 const (
@@ -48,6 +50,13 @@ type Config struct {
 	// KeepAlive is the TCP keep-alive period (default 15s; negative turns
 	// keep-alives off).
 	KeepAlive time.Duration `yaml:"keep_alive"`
+	// Settle is how long the connection must stay open after the
+	// receiver acknowledged a batch's last byte before the batch counts
+	// as delivered (default 2s). A receiver that closes or resets the
+	// connection sooner may have thrown away what its kernel took, so the
+	// batch, and every later one, is sent again. The next batch is
+	// written meanwhile.
+	Settle time.Duration `yaml:"settle"`
 	// Frame appends one event, framed, to dst. Nil is newline-delimited
 	// JSON: the event's wire bytes as they are, then "\n". An error
 	// fails the Write permanently (the record cannot be framed, however
@@ -65,6 +74,7 @@ func (c Config) Validate() error {
 	}
 	p.NotNegative("dial_timeout", int64(c.DialTimeout))
 	p.NotNegative("write_timeout", int64(c.WriteTimeout))
+	p.NotNegative("settle", int64(c.Settle))
 	if c.TLS != nil {
 		p.Nest("tls", c.TLS.Validate())
 	}
@@ -108,6 +118,7 @@ type Sink struct {
 
 var (
 	_ sinks.Sink      = (*Sink)(nil)
+	_ sinks.Settler   = (*Sink)(nil)
 	_ sinks.Connected = (*Sink)(nil)
 )
 
@@ -129,6 +140,9 @@ func New(cfg Config) (*Sink, error) {
 	}
 	if cfg.KeepAlive == 0 {
 		cfg.KeepAlive = DefaultKeepAlive
+	}
+	if cfg.Settle == 0 {
+		cfg.Settle = DefaultSettle
 	}
 	s := &Sink{
 		cfg:    cfg,
@@ -161,11 +175,32 @@ func frameLine(dst []byte, r eventlog.Record) ([]byte, error) {
 }
 
 // Write sends batch on the connection, dialing one first when there is
-// none or the peer closed it. It returns nil once the whole batch is
-// written to the connection; on any error the connection is dropped and
-// the batch is to be written again.
+// none or the peer closed it, and returns nil once the batch settled: the
+// peer acknowledged every byte and the connection stayed open for the
+// settle time after. On any error the connection is dropped and the batch
+// is to be written again.
 func (s *Sink) Write(ctx context.Context, batch []eventlog.Record) error {
+	settled := make(chan error, 1)
+	if err := s.WriteSettling(ctx, batch, func(err error) { settled <- err }); err != nil {
+		return err
+	}
+	select {
+	case err := <-settled:
+		if err != nil {
+			return fmt.Errorf("deliver %d events to %s: %w", len(batch), s.cfg.Address, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait for %d events to settle at %s: %w", len(batch), s.cfg.Address, ctx.Err())
+	}
+}
+
+// WriteSettling sends batch as Write does, but returns once the peer
+// acknowledged every byte; settled is called once the batch settled, or
+// with the error of the connection when it ended within the settle time.
+func (s *Sink) WriteSettling(ctx context.Context, batch []eventlog.Record, settled func(error)) error {
 	if len(batch) == 0 {
+		settled(nil)
 		return nil
 	}
 	if err := ctx.Err(); err != nil {
@@ -179,7 +214,14 @@ func (s *Sink) Write(ctx context.Context, batch []eventlog.Record) error {
 	if err != nil {
 		return err
 	}
-	return s.send(ctx, c, buf)
+	if err := s.send(ctx, c, buf); err != nil {
+		return err
+	}
+	if err := c.await(settled); err != nil {
+		s.drop(c, err)
+		return fmt.Errorf("write %d bytes to %s: %w", len(buf), s.cfg.Address, err)
+	}
+	return nil
 }
 
 // frameBatch frames every record before any byte is sent, so that a
@@ -213,7 +255,12 @@ func (s *Sink) connection(ctx context.Context) (*conn, error) {
 		if c.alive() {
 			return c, nil
 		}
-		s.drop(c)
+		s.drop(c, nil)
+		if err := c.lostBatches(); err != nil {
+			// The batches lost with the connection go first: written on
+			// the next one, this batch would overtake them.
+			return nil, fmt.Errorf("write to %s: %w", s.cfg.Address, err)
+		}
 	}
 	c, err := s.dial(ctx)
 	if err != nil {
@@ -222,7 +269,7 @@ func (s *Sink) connection(ctx context.Context) (*conn, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		c.abort()
+		c.abort(errClosed)
 		return nil, fmt.Errorf("write to %s: %w", s.cfg.Address, errClosed)
 	}
 	s.conn = c
@@ -236,14 +283,14 @@ func (s *Sink) dial(ctx context.Context) (*conn, error) {
 	if err != nil {
 		return nil, err // a *net.OpError: "dial tcp ADDRESS: ..." says it all
 	}
-	if s.tls == nil {
-		return &conn{raw: nc, rw: nc}, nil
+	c := &conn{raw: nc, rw: nc}
+	if s.tls != nil {
+		if c, err = s.tls.handshake(ctx, nc); err != nil {
+			_ = nc.Close() // the handshake's error is the one to report
+			return nil, fmt.Errorf("tls handshake with %s: %w", s.cfg.Address, err)
+		}
 	}
-	c, err := s.tls.handshake(ctx, nc)
-	if err != nil {
-		_ = nc.Close() // the handshake's error is the one to report
-		return nil, fmt.Errorf("tls handshake with %s: %w", s.cfg.Address, err)
-	}
+	c.start(s.cfg.Settle)
 	return c, nil
 }
 
@@ -263,10 +310,10 @@ func (s *Sink) send(ctx context.Context, c *conn, buf []byte) error {
 	if !stop() {
 		// The context ended while writing: its deadline may reach the
 		// connection at any moment, so the connection is done with.
-		s.drop(c)
+		s.drop(c, context.Cause(ctx))
 	}
 	if err != nil {
-		s.drop(c)
+		s.drop(c, err)
 		if cerr := contextEnded(ctx, err); cerr != nil {
 			// The deadline that stopped the write was the context's.
 			err = fmt.Errorf("%w (%v)", cerr, err)
@@ -286,6 +333,10 @@ func (s *Sink) waitAcked(ctx context.Context, c *conn) error {
 	wait := 20 * time.Microsecond
 	last, lastChange := -1, time.Now()
 	for {
+		if err := c.ended(); err != nil {
+			// A reset leaves the count of unacknowledged bytes as it was.
+			return err
+		}
 		n, err := unacked(c.raw)
 		if err != nil {
 			return fmt.Errorf("ask for unacknowledged bytes: %w", err)
@@ -304,6 +355,8 @@ func (s *Sink) waitAcked(ctx context.Context, c *conn) error {
 		case <-ctx.Done():
 			t.Stop()
 			return ctx.Err()
+		case <-c.done:
+			t.Stop()
 		case <-t.C:
 		}
 		wait = min(2*wait, 10*time.Millisecond)
@@ -333,21 +386,22 @@ func (s *Sink) writeChunks(ctx context.Context, c *conn, buf []byte) error {
 	return nil
 }
 
-// drop forgets c and closes it abruptly.
-func (s *Sink) drop(c *conn) {
+// drop forgets c and closes it abruptly; its batches that had not
+// settled fail with why (or with what ended the connection before).
+func (s *Sink) drop(c *conn, why error) {
 	s.mu.Lock()
 	if s.conn == c {
 		s.conn = nil
 	}
 	s.mu.Unlock()
-	c.abort()
+	c.abort(why)
 }
 
 // Connected reports whether the sink holds an open connection.
 func (s *Sink) Connected() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.conn != nil
+	return s.conn != nil && s.conn.ended() == nil
 }
 
 // Close closes the connection and fails later Writes; a Write in
@@ -360,7 +414,7 @@ func (s *Sink) Close() error {
 	s.conn, s.closed = nil, true
 	s.mu.Unlock()
 	if c != nil {
-		c.close()
+		c.close(errClosed)
 	}
 	return nil
 }
@@ -370,60 +424,175 @@ func (s *Sink) Close() error {
 var aLongTimeAgo = time.Unix(1, 0)
 
 // conn is one connection: raw is the TCP connection, rw what the sink
-// writes to (raw itself, or TLS over it).
+// writes to (raw itself, or TLS over it). A goroutine reads it from the
+// start to the end, so that the peer closing or resetting it is seen at
+// once, and keeps the batches acknowledged on it until they settle.
 type conn struct {
 	raw net.Conn
 	rw  net.Conn
 	tls *tlsConn // nil for plain TCP
+
+	settle time.Duration
+	done   chan struct{} // closed when the read goroutine returns
+
+	mu      sync.Mutex
+	end     error     // why the connection ended; nil while open
+	waiting []waiting // acknowledged batches, oldest first
+	lost    bool      // batches failed when the connection ended
+	timer   *time.Timer
+}
+
+// waiting is a batch acknowledged at at, whose settled is called once.
+type waiting struct {
+	at      time.Time
+	settled func(error)
+}
+
+// start runs the read goroutine; abort and close wait for it.
+func (c *conn) start(settle time.Duration) {
+	c.settle, c.done = settle, make(chan struct{})
+	go c.read()
+}
+
+// read reads the connection until it ends, discarding what the peer
+// sends (over TLS, handling it: session tickets, key updates), and then
+// fails the batches that have not settled.
+func (c *conn) read() {
+	defer close(c.done)
+	buf := make([]byte, 4096)
+	for {
+		_, err := c.rw.Read(buf)
+		if err == nil {
+			continue
+		}
+		if isTimeout(err) && c.ended() == nil {
+			// A deadline left from before the goroutine started.
+			if derr := c.raw.SetReadDeadline(time.Time{}); derr == nil {
+				continue
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			err = errors.New("the receiver closed the connection")
+		}
+		c.fail(err)
+		return
+	}
+}
+
+// ended returns why the connection ended, or nil while it is open.
+func (c *conn) ended() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.end
+}
+
+// lostBatches returns why the connection ended when batches were lost
+// with it.
+func (c *conn) lostBatches() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.lost {
+		return c.end
+	}
+	return nil
+}
+
+// await keeps settled until the batch just acknowledged settles; it fails
+// when the connection ended already.
+func (c *conn) await(settled func(error)) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.end != nil {
+		return c.end
+	}
+	c.waiting = append(c.waiting, waiting{at: time.Now(), settled: settled})
+	if c.timer == nil {
+		c.timer = time.AfterFunc(c.settle, c.tick)
+	}
+	return nil
+}
+
+// tick settles the batches whose settle time passed, and waits for the
+// next one. Callbacks run under c.mu, so that whoever sees the
+// connection's end sees the failures it caused already.
+func (c *conn) tick() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	for len(c.waiting) > 0 && now.Sub(c.waiting[0].at) >= c.settle {
+		c.waiting[0].settled(nil)
+		c.waiting = c.waiting[1:]
+	}
+	if len(c.waiting) > 0 && c.end == nil {
+		c.timer.Reset(c.settle - now.Sub(c.waiting[0].at))
+	} else {
+		c.timer = nil
+	}
+}
+
+// fail ends the connection (the first cause is kept) and fails every
+// batch that has not settled.
+func (c *conn) fail(cause error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.end == nil {
+		if cause == nil {
+			cause = errors.New("connection dropped")
+		}
+		c.end = fmt.Errorf("connection ended: %w", cause)
+		if n := len(c.waiting); n > 0 {
+			c.end = fmt.Errorf("connection ended before %d batches settled: %w", n, cause)
+		}
+	}
+	for _, w := range c.waiting {
+		w.settled(c.end)
+		c.lost = true
+	}
+	c.waiting = nil
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
 }
 
 // abort closes the connection without a TLS goodbye: it failed.
-func (c *conn) abort() { _ = c.raw.Close() } // closing a broken connection has nothing to report
+func (c *conn) abort(why error) {
+	c.fail(why)
+	_ = c.raw.Close() // closing a broken connection has nothing to report
+	<-c.done
+}
 
-// close ends the connection in order.
-func (c *conn) close() { _ = c.rw.Close() } // the connection is released even when the goodbye fails
+// close ends the connection in order; batches not settled yet fail with
+// why.
+func (c *conn) close(why error) {
+	c.fail(why)
+	_ = c.rw.Close() // the connection is released even when the goodbye fails
+	_ = c.raw.Close()
+	<-c.done
+}
 
 // alive reports whether the peer has left the connection open. A peer
 // that closed or reset it has done so before this write, and a batch
-// written into it would vanish; anything the peer sent is read and
-// discarded (over TLS: handled, such as a session ticket).
+// written into it would vanish. Bytes the peer sent are the read
+// goroutine's: a moment is left to it to handle them (over TLS, a
+// close_notify may be among them).
 func (c *conn) alive() bool {
-	for range 4 {
+	for i := range 4 {
+		if c.ended() != nil {
+			return false
+		}
 		pending, err := peek(c.raw)
 		switch {
 		case err != nil:
+			c.fail(err)
 			return false
 		case !pending:
 			return true
-		case c.tls != nil:
-			if !c.tls.readPending() {
-				return false
-			}
-		default:
-			if !discardPending(c.raw) {
-				return false
-			}
 		}
+		time.Sleep(time.Duration(i+1) * time.Millisecond)
 	}
-	return true
+	return c.ended() == nil
 }
-
-// discardPending reads what a plain TCP peer sent.
-func discardPending(c net.Conn) bool {
-	if err := c.SetReadDeadline(time.Now().Add(pendingWait)); err != nil {
-		return false
-	}
-	var b [4096]byte
-	_, err := c.Read(b[:])
-	if derr := c.SetReadDeadline(time.Time{}); derr != nil {
-		return false
-	}
-	return err == nil || isTimeout(err)
-}
-
-// pendingWait bounds a read of bytes the peer already sent: they are in
-// the kernel's buffer, so only a record split across packets waits.
-const pendingWait = 5 * time.Millisecond
 
 // contextEnded returns the context's error when it ended, or is about to
 // end: the write deadline taken from the context's may expire a moment

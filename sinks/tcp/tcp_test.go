@@ -47,10 +47,14 @@ func TestConformance(t *testing.T) {
 		NewReceiver:    lineReceiver,
 		NewTLSReceiver: tlsLineReceiver,
 		NewSink: func(t *testing.T, r sinktest.Receiver, tc *config.ClientTLS) sinks.Sink {
-			return newSink(t, tcp.Config{Address: r.Addr(), TLS: tc})
+			return newSink(t, tcp.Config{Address: r.Addr(), TLS: tc, Settle: testSettle})
 		},
 	})
 }
+
+// testSettle is the settle time of the tests' sinks: long enough for a
+// receiver's close to be seen, short enough for many writes.
+const testSettle = 100 * time.Millisecond
 
 func TestConfig_Validate(t *testing.T) {
 	pem := string(sinktest.NewCA(t, "test CA").PEM())
@@ -66,6 +70,7 @@ func TestConfig_Validate(t *testing.T) {
 		{"no host", tcp.Config{Address: ":6514"}, "has no host"},
 		{"negative dial timeout", tcp.Config{Address: "a:1", DialTimeout: -time.Second}, "dial_timeout"},
 		{"negative write timeout", tcp.Config{Address: "a:1", WriteTimeout: -time.Second}, "write_timeout"},
+		{"negative settle", tcp.Config{Address: "a:1", Settle: -time.Second}, "settle"},
 		{"two CAs", tcp.Config{Address: "a:1", TLS: &config.ClientTLS{CAFile: "ca.pem", CAPEM: "x"}}, "cannot be set together with ca_file"},
 		{"cert without key", tcp.Config{Address: "a:1", TLS: &config.ClientTLS{CertFile: "c.pem"}}, "key_file: required when cert_file is set"},
 	}
@@ -232,7 +237,8 @@ func TestWrite_PeerClosedBeforeWrite(t *testing.T) {
 					return
 				}
 				lines := readLines(c, len(first))
-				_ = c.Close() // the orderly close under test
+				time.Sleep(3 * testSettle) // the first batch settles
+				_ = c.Close()              // the orderly close under test
 				close(closed)
 				if len(lines) != len(first) {
 					return
@@ -243,9 +249,10 @@ func TestWrite_PeerClosedBeforeWrite(t *testing.T) {
 				}
 				defer c.Close()
 				got <- readLines(c, len(second))
+				time.Sleep(3 * testSettle) // the second batch settles
 			}()
 
-			s := newSink(t, tcp.Config{Address: ln.Addr().String(), TLS: tc})
+			s := newSink(t, tcp.Config{Address: ln.Addr().String(), TLS: tc, Settle: testSettle})
 			defer s.Close()
 			if err := s.Write(context.Background(), first); err != nil {
 				t.Fatalf("first Write: %v", err)
@@ -294,7 +301,7 @@ func TestWire_Golden(t *testing.T) {
 		t.Fatal(err)
 	}
 	wire := sinktest.Capture(t, func(addr string) {
-		s := newSink(t, tcp.Config{Address: addr})
+		s := newSink(t, tcp.Config{Address: addr, Settle: testSettle})
 		if err := s.Write(context.Background(), records(in)); err != nil {
 			t.Fatalf("Write: %v", err)
 		}
@@ -361,4 +368,56 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// TestWriteSettling_CloseWithinSettle: a batch the receiver read whole
+// still fails to settle when the receiver closes the connection within
+// the settle time (the sink cannot tell a read batch from a dropped one),
+// and settles when the connection stays open.
+func TestWriteSettling_CloseWithinSettle(t *testing.T) {
+	for _, stayOpen := range []bool{true, false} {
+		t.Run(map[bool]string{true: "stays open", false: "closed"}[stayOpen], func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			batch := sinktest.Events(20)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				readLines(c, len(batch))
+				if stayOpen {
+					time.Sleep(5 * testSettle)
+				}
+			}()
+			s := newSink(t, tcp.Config{Address: ln.Addr().String(), Settle: testSettle})
+			defer s.Close()
+			settled := make(chan error, 1)
+			if err := s.WriteSettling(context.Background(), batch, func(err error) { settled <- err }); err != nil {
+				if stayOpen {
+					t.Fatalf("WriteSettling: %v", err)
+				}
+				<-done
+				return // the close came before the acknowledgement: not delivered either
+			}
+			select {
+			case err := <-settled:
+				if stayOpen && err != nil {
+					t.Errorf("settled with %v over a connection that stayed open", err)
+				}
+				if !stayOpen && err == nil {
+					t.Error("settled although the receiver closed the connection within the settle time")
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the batch never settled nor failed")
+			}
+			<-done
+		})
+	}
 }

@@ -65,10 +65,13 @@ func (d *tlsDialer) handshake(ctx context.Context, raw net.Conn) (*conn, error) 
 		return nil, err
 	}
 	t := &tlsConn{conn: tc, raw: raw, tickets: tickets}
-	tickets.armed.Store(true)
 	if asked.Load() && tc.ConnectionState().Version >= tls.VersionTLS13 {
 		wait := min(max(4*time.Since(start), minVerdictWait), d.dialTimeout)
-		if err := t.awaitVerdict(ctx, wait, own != nil); err != nil {
+		tickets.armed.Store(true)
+		err := t.awaitVerdict(ctx, wait, own != nil)
+		// From here on the connection's reader handles tickets.
+		tickets.armed.Store(false)
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -113,21 +116,6 @@ func (t *tlsConn) awaitVerdict(ctx context.Context, wait time.Duration, haveCert
 		return nil
 	}
 	return clientCertError(err, haveCert)
-}
-
-// readPending reads through TLS what the server sent after the handshake
-// (a session ticket, a key update, or an alert that ends the connection)
-// and reports whether the connection is still usable.
-func (t *tlsConn) readPending() bool {
-	if err := t.raw.SetReadDeadline(time.Now().Add(pendingWait)); err != nil {
-		return false
-	}
-	var b [4096]byte
-	_, err := t.conn.Read(b[:])
-	if derr := t.raw.SetReadDeadline(time.Time{}); derr != nil {
-		return false
-	}
-	return err == nil || isTimeout(err)
 }
 
 // ticketWatch is a connection's tls.ClientSessionCache. It never offers a

@@ -47,6 +47,9 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"FetchEndsWhenClosed", testFetchEndsWhenClosed},
 		{"ConsumerRetriesThenCommits", testConsumerRetries},
 		{"ConsumerResumes", testConsumerResumes},
+		{"ConsumerSettlesInOrder", testConsumerSettlesInOrder},
+		{"ConsumerRewindsOnLoss", testConsumerRewindsOnLoss},
+		{"ConsumerShutdownCommitsSettled", testConsumerShutdownCommitsSettled},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newHarness(t)) })
