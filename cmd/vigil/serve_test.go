@@ -251,7 +251,7 @@ sinks:
 		},
 		{
 			name: "Invalid",
-			yaml: "log: {file: {max_bytes: 1MiB}}\n",
+			yaml: "log: {file: {max_bytes: 1MiB, segment_bytes: 2MiB}}\n",
 			want: []string{"vigil: invalid config:\n  log.file.segment_bytes: must be smaller than max_bytes\n"},
 		},
 		{
