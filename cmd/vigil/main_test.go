@@ -121,6 +121,11 @@ func TestRun_Errors(t *testing.T) {
 			want: "vigil: unknown command \"frobnicate\" for \"vigil\"\n",
 		},
 		{
+			name: "UnknownSubcommand",
+			args: []string{"admin", "token", "lst"},
+			want: "vigil: unknown command \"lst\" for \"vigil admin token\" (see 'vigil admin token --help')\n",
+		},
+		{
 			name: "ExtraArgs",
 			args: []string{"version", "extra"},
 			want: "vigil: unknown command \"extra\" for \"vigil version\"\n",
