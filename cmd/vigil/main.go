@@ -60,15 +60,16 @@ func newRootCmd(a *app) *cobra.Command {
 		Short: "Audit event pipeline and analytics for a file-sharing platform",
 		Long: `Vigil accepts the audit events of a file-sharing platform, keeps them
 durably, forwards them to downstream systems and stores them for queries
-and leak-detection dashboards. It also serves the platform's content and
-OAuth 2.0 API, whose actions are audited the same way.
+and leak-detection dashboards. Serving the platform's content and OAuth
+2.0 API, its actions audited the same way, is planned; so are the web
+console, the leak detectors and the dashboards.
 
 Every event takes one path: ingest decodes, authenticates, normalizes and
 validates it, appends it to the event log and only then acknowledges it.
 Independent consumers read the log: the query store (DuckDB by default,
-ClickHouse at scale), one forwarder per sink (TCP, TLS, Splunk HEC,
-syslog) and the leak detectors. A slow downstream only grows its own lag;
-delivery is at-least-once and every event carries a stable event_id.
+ClickHouse at scale) and one forwarder per sink (TCP, TLS, Splunk HEC,
+syslog). A slow downstream only grows its own lag; delivery is
+at-least-once and every event carries a stable event_id.
 
 With no configuration, "vigil serve" runs everything on one machine: the
 embedded event log and DuckDB store under --data-dir, on one HTTP
