@@ -36,7 +36,7 @@ const defaultOnceMaxWait = 5 * time.Minute
 func newAgentCmd(a *app) *cobra.Command {
 	o := agentOptions{maxBatchBytes: byteSizeFlag(4 << 20)}
 	cmd := &cobra.Command{
-		Use:   "agent",
+		Use:   "agent --server URL --spool DIR [--watch DIR] [--once]",
 		Short: "Spool audit events on a device and upload them to a Vigil server",
 		Long: `Spool audit events on a device and upload them to a Vigil server. The
 agent keeps events in a durable local spool (--spool) until the server

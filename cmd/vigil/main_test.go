@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.uber.org/goleak"
 )
@@ -144,5 +145,19 @@ func TestRun_Errors(t *testing.T) {
 				t.Errorf("stderr = %q, want %q", stderr, tt.want)
 			}
 		})
+	}
+}
+
+// TestHelp_EveryCommandDocumented: every command, at every depth, has a
+// short help for the lists and a long help or examples for its --help.
+func TestHelp_EveryCommandDocumented(t *testing.T) {
+	root := newRootCmd(&app{})
+	for _, c := range append([]*cobra.Command{root}, everyCommand(root)...) {
+		if strings.TrimSpace(c.Short) == "" {
+			t.Errorf("%s has no short help", c.CommandPath())
+		}
+		if strings.TrimSpace(c.Long) == "" && strings.TrimSpace(c.Example) == "" {
+			t.Errorf("%s has neither a long help nor examples", c.CommandPath())
+		}
 	}
 }

@@ -20,7 +20,7 @@ import (
 func newServeCmd(a *app) *cobra.Command {
 	var configPath, listen, dataDir string
 	cmd := &cobra.Command{
-		Use:   "serve",
+		Use:   "serve [--config FILE] [--listen ADDR] [--data-dir DIR]",
 		Short: "Run the Vigil server",
 		Long: `Run the Vigil server on one HTTP listener (TLS when tls.cert_file and
 tls.key_file are set), serving /healthz, /readyz and /metrics
