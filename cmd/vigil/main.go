@@ -59,10 +59,10 @@ func newRootCmd(a *app) *cobra.Command {
 		Use:   "vigil",
 		Short: "Audit event pipeline and analytics for a file-sharing platform",
 		Long: `Vigil accepts the audit events of a file-sharing platform, keeps them
-durably, forwards them to downstream systems and stores them for queries
-and leak-detection dashboards. Serving the platform's content and OAuth
-2.0 API, its actions audited the same way, is planned; so are the web
-console, the leak detectors and the dashboards.
+durably, forwards them to downstream systems and stores them for queries.
+Planned: leak-detection rules and dashboards, the web console, and
+serving the platform's content and OAuth 2.0 API, its actions audited
+the same way.
 
 Every event takes one path: ingest decodes, authenticates, normalizes and
 validates it, appends it to the event log and only then acknowledges it.

@@ -36,7 +36,7 @@ func TestHelp(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{args: []string{"--help"}, want: []string{"serve", "version", "schema", "leak-detection", "--log-format", "--log-level"}},
+		{args: []string{"--help"}, want: []string{"serve", "version", "schema", "leak-detection", "Planned:", "--log-format", "--log-level"}},
 		{args: []string{"help"}, want: []string{"serve", "version", "schema"}},
 		{args: []string{"serve", "--help"}, want: []string{"/healthz", "${VAR}"}},
 	}
