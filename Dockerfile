@@ -29,8 +29,8 @@ RUN apt-get update \
 COPY --from=build /out/vigil /usr/local/bin/vigil
 USER vigil:vigil
 WORKDIR /var/lib/vigil
-# data_dir: the embedded event log, the DuckDB store, the content API's
-# metadata and blobs, quarantine.
+# data_dir: the credential store, the quarantine, the sinks' dead letters,
+# and with the built-in defaults the embedded event log and the DuckDB store.
 VOLUME /var/lib/vigil
 EXPOSE 8080
 ENTRYPOINT ["vigil"]

@@ -197,13 +197,17 @@ token, or with a TLS client certificate whose common name is its id.`,
 
 func newAdminDeviceAddCmd(t *adminTarget) *cobra.Command {
 	var user, name string
+	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "add --user EMAIL --name NAME",
 		Short: "Register a device and print its upload token",
-		Long: `Register a device for a user (created if new) and print, as JSON, its
-device_id and its upload token, with the user and the name. The token is
-shown only this once: configure it on the device now.`,
+		Long: `Register a device for a user (created if new) and print, as JSON, the
+device as "device list --format json" shows it (device_id, user, name,
+created_at, ...) with its upload token. The token is shown only this
+once: configure it on the device now. With --quiet, only the token is
+printed, on one line, for a shell variable.`,
 		Example: `  vigil admin device add --user alice@example.com --name alice-laptop
+  DEVICE_TOKEN=$(vigil admin device add --user alice@example.com --name alice-laptop --quiet)
   vigil admin --server https://vigil.example.com:8080 device add --user bob@example.com --name build-01`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -212,7 +216,7 @@ shown only this once: configure it on the device now.`,
 				if err != nil {
 					return err
 				}
-				if err := printJSON(cmd.OutOrStdout(), auth.AddedDevice{Device: d, Token: token}); err != nil {
+				if err := printAdded(cmd.OutOrStdout(), quiet, auth.AddedDevice{Device: d, Token: token}, token); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "Registered device %s for %s. Its token is shown only this once: configure it on the device now.\n", d.ID, d.UserID)
@@ -222,6 +226,7 @@ shown only this once: configure it on the device now.`,
 	}
 	cmd.Flags().StringVar(&user, "user", "", "`email` of the device's user (required)")
 	cmd.Flags().StringVar(&name, "name", "", "the device's `name`, such as its host name (required)")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the token, on one line")
 	_ = cmd.MarkFlagRequired("user") // the flags exist
 	_ = cmd.MarkFlagRequired("name")
 	return cmd
@@ -299,14 +304,17 @@ events naming it (":token:NAME") stay unambiguous.`,
 func newAdminTokenAddCmd(t *adminTarget) *cobra.Command {
 	role := enumFlag{allowed: []string{string(auth.RoleAdmin), string(auth.RoleAuditor)}}
 	var name string
+	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "add --role admin|auditor --name NAME",
 		Short: "Issue an API token and print it",
-		Long: `Issue an API token with a role and print, as JSON, its name, role and
-token. The token is shown only this once. Names are 1 to 64 letters,
-digits, '.', '_' and '-'.`,
+		Long: `Issue an API token with a role and print, as JSON, the token as "token
+list --format json" shows it (name, role, created_at, ...) with the
+token itself. The token is shown only this once. With --quiet, only the
+token is printed, on one line, for a shell variable. Names are 1 to 64
+letters, digits, '.', '_' and '-'.`,
 		Example: `  vigil admin token add --role admin --name ops
-  vigil admin token add --role auditor --name grafana`,
+  VIGIL_TOKEN=$(vigil admin token add --role auditor --name grafana --quiet)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return t.withBackend(cmd, func(b adminBackend) error {
@@ -314,7 +322,7 @@ digits, '.', '_' and '-'.`,
 				if err != nil {
 					return err
 				}
-				if err := printJSON(cmd.OutOrStdout(), auth.AddedToken{Token: tok, Secret: secret}); err != nil {
+				if err := printAdded(cmd.OutOrStdout(), quiet, auth.AddedToken{Token: tok, Secret: secret}, secret); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "Issued %s token %s. It is shown only this once: store it now.\n", tok.Role, tok.Name)
@@ -324,6 +332,7 @@ digits, '.', '_' and '-'.`,
 	}
 	cmd.Flags().Var(&role, "role", "the token's `role`: "+role.choices()+" (required)")
 	cmd.Flags().StringVar(&name, "name", "", "the token's unique `name` (required)")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the token, on one line")
 	_ = cmd.MarkFlagRequired("role") // the flags exist
 	_ = cmd.MarkFlagRequired("name")
 	return cmd
@@ -388,6 +397,16 @@ func oneArg(what, list string) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// printAdded prints what an add command issued: v as JSON, or with quiet
+// only the secret, on one line.
+func printAdded(w io.Writer, quiet bool, v any, secret string) error {
+	if quiet {
+		_, err := fmt.Fprintln(w, secret)
+		return err
+	}
+	return printJSON(w, v)
 }
 
 func printJSON(w io.Writer, v any) error {

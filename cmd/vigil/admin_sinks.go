@@ -26,9 +26,14 @@ func newAdminSinksCmd(t *adminTarget) *cobra.Command {
 		Use:   "sinks",
 		Short: "Show the sinks, replay from the log, inspect and replay dead letters",
 		Long: `Without a subcommand, show each sink of a running server: its kind,
-state (ok, retrying, idle), whether it is connected, its lag (events of
-the log not yet delivered), counters since start, events waiting in its
-dead letter, and its last error.
+state, whether it is connected, its lag (events of the log not yet
+delivered), counters since start, events waiting in its dead letter, and
+its last error. The state is one of:
+  ok        the last write went through
+  retrying  the last write failed and is tried again; events wait
+  refusing  the receiver refuses the sink itself (an invalid token, say);
+            the events it refuses go to the dead letter
+  idle      nothing written yet
 
 A sink gets every event at least once. Events it refuses permanently (a
 format error, an invalid token) are parked in its dead letter instead of

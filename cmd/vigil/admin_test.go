@@ -353,3 +353,35 @@ func TestAdmin_SaysWhichDataDirItCreates(t *testing.T) {
 		t.Errorf("second command: %d %q, want nothing created", code, stderr)
 	}
 }
+
+// TestAdminCommand_Quiet: with --quiet, device add and token add print
+// only the token, one line, for a shell variable; the token works.
+func TestAdminCommand_Quiet(t *testing.T) {
+	f := newAdminFixture(t)
+	ctx := context.Background()
+	for _, m := range f.modes() {
+		t.Run(m.name, func(t *testing.T) {
+			for _, tt := range []struct {
+				name string
+				args []string
+			}{
+				{"Device", []string{"device", "add", "--user", "quiet@example.com", "--name", "q-" + m.name, "--quiet"}},
+				{"Token", []string{"token", "add", "--role", "auditor", "--name", "q-" + m.name, "-q"}},
+			} {
+				t.Run(tt.name, func(t *testing.T) {
+					out, msg := m.run(t, tt.args...)
+					token, ok := strings.CutSuffix(out, "\n")
+					if !ok || len(token) != 64 || strings.ContainsAny(token, " \n{\"") {
+						t.Fatalf("%s printed %q, want the token alone on one line", strings.Join(tt.args, " "), out)
+					}
+					if !strings.Contains(msg, "only this once") {
+						t.Errorf("message %q", msg)
+					}
+					if _, err := f.store.Authenticate(ctx, token); err != nil {
+						t.Errorf("the printed token does not authenticate: %v", err)
+					}
+				})
+			}
+		})
+	}
+}

@@ -36,7 +36,7 @@ const defaultOnceMaxWait = 5 * time.Minute
 func newAgentCmd(a *app) *cobra.Command {
 	o := agentOptions{maxBatchBytes: byteSizeFlag(4 << 20)}
 	cmd := &cobra.Command{
-		Use:   "agent",
+		Use:   "agent --server URL --spool DIR [--watch DIR] [--once]",
 		Short: "Spool audit events on a device and upload them to a Vigil server",
 		Long: `Spool audit events on a device and upload them to a Vigil server. The
 agent keeps events in a durable local spool (--spool) until the server
@@ -49,8 +49,11 @@ and *.json file that appears in DIR (listed every --interval, in name
 order): a .json file may hold an array of events, one event, or NDJSON.
 Write each file under another name (a hidden .name, or another
 extension) and rename it into DIR once complete. A file is removed only
-after its events are in the spool; a .json file that is not JSON is
-renamed NAME.invalid.
+after its events are in the spool. A .json file that is neither an
+array nor one object is read as NDJSON: its lines that are not JSON go
+to SPOOL/rejected.ndjson (below) and the file is removed like any other.
+Only a .json file that starts with '[' but is not a JSON array is left
+in DIR, renamed NAME.invalid, with nothing taken from it.
 
 Each event taken in gets the device's next sequence number, 1, 2, 3, ...,
 as a "seq" member (it never repeats, across restarts), and is otherwise

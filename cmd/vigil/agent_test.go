@@ -334,3 +334,48 @@ func waitUntil(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestAgentCmd_WatchNotJSON checks what vigil agent --help says about
+// .json files that are not JSON: one that is neither an array nor an
+// object is read as NDJSON, its bad lines set aside in
+// SPOOL/rejected.ndjson and the file removed; one that starts as an
+// array but is not one is renamed NAME.invalid and nothing is taken.
+func TestAgentCmd_WatchNotJSON(t *testing.T) {
+	t.Setenv(deviceTokenEnv, "device-token")
+	srv := agenttest.New("device-token")
+	watch, spool := t.TempDir(), t.TempDir()
+	files := map[string]string{
+		"lines.json":  string(agentEvents(0, 2)) + "hello world\n",
+		"broken.json": `[{"topic":"FILE"`,
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(watch, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, stderr := runAgentCmd(t, nil, "--server", srv.Start(t), "--spool", spool, "--watch", watch, "--once", "--progress-every", "0")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, stderr)
+	}
+	if diff := cmp.Diff(upTo(2), serverNs(t, srv)); diff != "" {
+		t.Errorf("events on the server (-want +got):\n%s", diff)
+	}
+	left, err := os.ReadDir(watch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 1 || left[0].Name() != "broken.json.invalid" {
+		t.Errorf("left in the watched directory: %v, want only broken.json.invalid", left)
+	}
+	rejected, err := os.ReadFile(filepath.Join(spool, "rejected.ndjson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(rejected), `"source":"lines.json","line":3`) || !strings.Contains(string(rejected), `"raw":"hello world"`) || strings.Contains(string(rejected), "broken") {
+		t.Errorf("rejected.ndjson holds:\n%s", rejected)
+	}
+	code, help, _ := runCmd(t, "agent", "--help")
+	if code != 0 || !strings.Contains(help, "SPOOL/rejected.ndjson (below) and the file is removed") || !strings.Contains(help, "renamed NAME.invalid") {
+		t.Errorf("agent --help does not describe this:\n%s", help)
+	}
+}

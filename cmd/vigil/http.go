@@ -18,9 +18,9 @@ import (
 	"github.com/vigilaudit/vigil/internal/httpapi"
 )
 
-// newRouter returns the one HTTP handler: health, readiness and metrics
-// now; ingest, the query API, the content API and the console mount here
-// as they land.
+// newRouter returns the one HTTP handler: health, readiness and metrics,
+// and the routes the mounts add (ingest, the query, admin and sink APIs;
+// the planned content API and console will mount here too).
 func newRouter(reg *prometheus.Registry, ready *readiness, mounts ...func(chi.Router)) http.Handler {
 	r := chi.NewRouter()
 	r.Use(newHTTPMetrics(reg).middleware)

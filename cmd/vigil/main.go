@@ -59,16 +59,17 @@ func newRootCmd(a *app) *cobra.Command {
 		Use:   "vigil",
 		Short: "Audit event pipeline and analytics for a file-sharing platform",
 		Long: `Vigil accepts the audit events of a file-sharing platform, keeps them
-durably, forwards them to downstream systems and stores them for queries
-and leak-detection dashboards. It also serves the platform's content and
-OAuth 2.0 API, whose actions are audited the same way.
+durably, forwards them to downstream systems and stores them for queries.
+Planned: leak-detection rules and dashboards, the web console, and
+serving the platform's content and OAuth 2.0 API, its actions audited
+the same way.
 
 Every event takes one path: ingest decodes, authenticates, normalizes and
 validates it, appends it to the event log and only then acknowledges it.
 Independent consumers read the log: the query store (DuckDB by default,
-ClickHouse at scale), one forwarder per sink (TCP, TLS, Splunk HEC,
-syslog) and the leak detectors. A slow downstream only grows its own lag;
-delivery is at-least-once and every event carries a stable event_id.
+ClickHouse at scale) and one forwarder per sink (TCP, TLS, Splunk HEC,
+syslog). A slow downstream only grows its own lag; delivery is
+at-least-once and every event carries a stable event_id.
 
 With no configuration, "vigil serve" runs everything on one machine: the
 embedded event log and DuckDB store under --data-dir, on one HTTP
@@ -97,7 +98,27 @@ environment.`,
 		newAdminCmd(),
 		newAgentCmd(a),
 	)
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands makes every command that only groups others
+// fail on an argument that names none of them ("vigil admin token lst"),
+// as the root does, instead of printing its help and exiting 0; without
+// arguments it still prints its help.
+func refuseUnknownSubcommands(cmd *cobra.Command) {
+	for _, c := range cmd.Commands() {
+		refuseUnknownSubcommands(c)
+	}
+	if cmd.HasParent() && !cmd.Runnable() && cmd.HasSubCommands() {
+		cmd.Args = func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("unknown command %q for %q (see '%s --help')", args[0], c.CommandPath(), c.CommandPath())
+			}
+			return nil
+		}
+		cmd.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	}
 }
 
 // log returns the structured logger the global flags ask for, writing to

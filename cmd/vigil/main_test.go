@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.uber.org/goleak"
 )
@@ -35,7 +36,7 @@ func TestHelp(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{args: []string{"--help"}, want: []string{"serve", "version", "schema", "leak-detection", "--log-format", "--log-level"}},
+		{args: []string{"--help"}, want: []string{"serve", "version", "schema", "leak-detection", "Planned:", "--log-format", "--log-level"}},
 		{args: []string{"help"}, want: []string{"serve", "version", "schema"}},
 		{args: []string{"serve", "--help"}, want: []string{"/healthz", "${VAR}"}},
 	}
@@ -121,6 +122,11 @@ func TestRun_Errors(t *testing.T) {
 			want: "vigil: unknown command \"frobnicate\" for \"vigil\"\n",
 		},
 		{
+			name: "UnknownSubcommand",
+			args: []string{"admin", "token", "lst"},
+			want: "vigil: unknown command \"lst\" for \"vigil admin token\" (see 'vigil admin token --help')\n",
+		},
+		{
 			name: "ExtraArgs",
 			args: []string{"version", "extra"},
 			want: "vigil: unknown command \"extra\" for \"vigil version\"\n",
@@ -139,5 +145,19 @@ func TestRun_Errors(t *testing.T) {
 				t.Errorf("stderr = %q, want %q", stderr, tt.want)
 			}
 		})
+	}
+}
+
+// TestHelp_EveryCommandDocumented: every command, at every depth, has a
+// short help for the lists and a long help or examples for its --help.
+func TestHelp_EveryCommandDocumented(t *testing.T) {
+	root := newRootCmd(&app{})
+	for _, c := range append([]*cobra.Command{root}, everyCommand(root)...) {
+		if strings.TrimSpace(c.Short) == "" {
+			t.Errorf("%s has no short help", c.CommandPath())
+		}
+		if strings.TrimSpace(c.Long) == "" && strings.TrimSpace(c.Example) == "" {
+			t.Errorf("%s has neither a long help nor examples", c.CommandPath())
+		}
 	}
 }

@@ -39,7 +39,7 @@ type queryFlags struct {
 func newQueryCmd() *cobra.Command {
 	f := &queryFlags{format: enumFlag{value: "table", allowed: []string{"table", "json", "ndjson", "csv"}}}
 	cmd := &cobra.Command{
-		Use:   "query",
+		Use:   "query [filters] [--format table|json|ndjson|csv] [--follow] [--output FILE]",
 		Short: "Search, export and tail audit events",
 		Long: `Search the audit events of a running server (GET /audit/v1/events) with
 an admin or auditor token (--token or VIGIL_TOKEN).

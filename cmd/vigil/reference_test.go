@@ -19,7 +19,7 @@ import (
 	"github.com/vigilaudit/vigil/sinks/tcp"
 )
 
-var update = flag.Bool("update", false, "rewrite the README's generated configuration reference")
+var update = flag.Bool("update", false, "rewrite the README's generated sections: the configuration reference, the commands and the event counts")
 
 // The README's key reference sits between these markers; the test writes
 // it with -update.

@@ -15,7 +15,7 @@ import (
 func newSchemaCmd() *cobra.Command {
 	format := enumFlag{value: "table", allowed: []string{"table", "json", "jsonschema"}}
 	cmd := &cobra.Command{
-		Use:   "schema",
+		Use:   "schema [--format table|json|jsonschema]",
 		Short: "Print the audit event catalog",
 		Long: `Print the catalog of audit events Vigil accepts: every topic, event and
 field, with the field's type and whether it is optional.

@@ -20,11 +20,13 @@ import (
 func newServeCmd(a *app) *cobra.Command {
 	var configPath, listen, dataDir string
 	cmd := &cobra.Command{
-		Use:   "serve",
+		Use:   "serve [--config FILE] [--listen ADDR] [--data-dir DIR]",
 		Short: "Run the Vigil server",
 		Long: `Run the Vigil server on one HTTP listener (TLS when tls.cert_file and
-tls.key_file are set), serving /healthz, /readyz and /metrics
-(Prometheus).
+tls.key_file are set), serving the audit APIs under /audit/v1 (ingest,
+queries, the quarantine, credentials, sinks), the original service's
+POST /event and /audit/event, /openapi.json, /healthz, /readyz and
+/metrics (Prometheus).
 
 With no config file, serve uses the embedded event log and the DuckDB
 store under --data-dir, and no sinks. Each configured sink (tcp, tls,

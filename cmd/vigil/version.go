@@ -52,7 +52,13 @@ func newVersionCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version, Go version and VCS revision",
-		Args:  cobra.NoArgs,
+		Long: `Print the version of this binary, the Go version it was built with and,
+when the build recorded one, the VCS revision ("(modified)" when the
+working tree had uncommitted changes). The version is the one set at
+link time (-ldflags "-X main.version=v1.2.3"), else the module version
+of "go install ...@v1.2.3", else "dev".`,
+		Example: "  vigil version",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			b := readBuildInfo()
 			fmt.Fprintf(a.stdout, "vigil %s\n", b.Version)
