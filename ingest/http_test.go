@@ -223,10 +223,19 @@ func TestBatch_Limits(t *testing.T) {
 			}
 		})
 	}
-	// The body that was not events is quarantined whole.
+	// Every refused body is quarantined whole, the body that was not
+	// events as it came, the one over the limit cut at it.
 	entries, _ := f.q.List(context.Background(), ListOptions{})
-	if len(entries) != 1 || entries[0].Raw != "hello world" || entries[0].Submitter.DeviceID != f.deviceID {
-		t.Errorf("quarantine: %+v", entries)
+	if len(entries) != 3 || entries[2].Raw != "hello world" || entries[2].Submitter.DeviceID != f.deviceID {
+		t.Fatalf("quarantine: %+v", entries)
+	}
+	for i, e := range entries {
+		if !e.WholeBody || e.Reason == "" {
+			t.Errorf("entry %d: %+v", i, e)
+		}
+	}
+	if len(entries[1].Raw) != 4096 || !entries[1].Truncated {
+		t.Errorf("the body over the limit: %d bytes kept, truncated %v", len(entries[1].Raw), entries[1].Truncated)
 	}
 }
 
