@@ -29,6 +29,7 @@ type fixture struct {
 	admin, auditor       string // API tokens
 	deviceID, deviceUser string
 	ingester             *Ingester
+	handler              *Handler
 }
 
 // mount adds h's routes to r behind the server's credential checks.
@@ -64,7 +65,8 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	_, f.auditor, _ = store.AddToken(ctx, auth.LocalCaller, auth.RoleAuditor, "soc")
 	f.ingester = New(f.log, f.q, cfg, store, nil, nil)
 	r := chi.NewRouter()
-	mount(r, NewHandler(f.ingester, store), store)
+	f.handler = NewHandler(f.ingester, store)
+	mount(r, f.handler, store)
 	f.srv = httptest.NewServer(r)
 	t.Cleanup(f.srv.Close)
 	return f
