@@ -106,3 +106,114 @@ func FuzzSplitEvents(f *testing.F) {
 		}
 	})
 }
+
+func TestSplitLenient(t *testing.T) {
+	tests := []struct {
+		name, body string
+		want       []string
+	}{
+		{"unterminated array", `[{"a":1}, {"b":"x,]"}, {"c":`, []string{`{"a":1}`, `{"b":"x,]"}`, `{"c":`}},
+		{"data after the array", `[{"a":1}] x`, []string{`{"a":1}`, `x`}},
+		{"empty elements", `[{"a":1},,{"b":2},]`, []string{`{"a":1}`, `{"b":2}`}},
+		{"unbalanced brace", `[{"a":1}},{"b":2}]`, []string{`{"a":1}}`, `{"b":2}`}},
+		{"garbage first line", "garbage\n{\"a\":1}\r\n\n{\"b\":2}", []string{"garbage", `{"a":1}`, `{"b":2}`}},
+		{"blank", " \n", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, p := range splitLenient([]byte(tt.body)) {
+				got = append(got, string(p))
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// FuzzSplitLenient: the lenient splitter never panics, returns non-empty
+// parts of the body, and agrees with splitEvents on what it accepts.
+func FuzzSplitLenient(f *testing.F) {
+	for _, s := range []string{`[{"a":1},{"b":"]"}]`, "{}\n{}", `[`, `["\`, `[{"a":"\\"}`, "[1,,2] x", "x\n{\n", `[}]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got := splitLenient(body)
+		for _, g := range got {
+			if len(g) == 0 || !bytes.Contains(body, g) {
+				t.Fatalf("part %q is not a non-empty part of the body", g)
+			}
+		}
+		if strict, err := splitEvents(body, len(body)+1); err == nil && len(strict) != len(got) {
+			t.Fatalf("splitEvents gives %d events, splitLenient %d parts", len(strict), len(got))
+		}
+	})
+}
+
+// TestReceive_BoundedChunks: a body is read in chunks that never take
+// more than the limit, every one from the budget and given back.
+func TestReceive_BoundedChunks(t *testing.T) {
+	mem := newBudget(1 << 30)
+	zeros := gzipBytes(t, make([]byte, 10<<20))
+	b, err := receive(bytes.NewReader(zeros), "gzip", -1, 1<<20, mem)
+	var be *BodyError
+	if !errors.As(err, &be) || be.Status != 413 {
+		t.Fatalf("bomb: %v", err)
+	}
+	if used := mem.inUse(); used > 1<<20+int64(len(zeros))+1 {
+		t.Errorf("a bomb over a 1 MiB limit holds %d bytes", used)
+	}
+	var kept int
+	for _, k := range b.kept {
+		kept += len(k)
+	}
+	if kept != 1<<20 || !b.truncated {
+		t.Errorf("kept %d bytes, truncated %v", kept, b.truncated)
+	}
+	b.release()
+	if used := mem.inUse(); used != 0 {
+		t.Errorf("%d bytes still taken after release", used)
+	}
+	// Within the limit, with a wrong size in the trailer: still whole.
+	body := bytes.Repeat([]byte(`{"a":1}`+"\n"), 50_000)
+	gz := gzipBytes(t, body)
+	copy(gz[len(gz)-4:], []byte{1, 0, 0, 0})
+	b, err = receive(bytes.NewReader(gz), "gzip", -1, 1<<20, mem)
+	if err == nil {
+		t.Error("a wrong size in the trailer passed the gzip check")
+	}
+	b.release()
+	b, err = receive(bytes.NewReader(gzipBytes(t, body)), "gzip", -1, 1<<20, mem)
+	if err != nil || !bytes.Equal(b.data, body) {
+		t.Fatalf("gzip body: %d bytes, %v", len(b.data), err)
+	}
+	b.release()
+	b, err = receive(bytes.NewReader(body), "", -1, 1<<20, mem)
+	if err != nil || !bytes.Equal(b.data, body) {
+		t.Fatalf("plain body in chunks: %d bytes, %v", len(b.data), err)
+	}
+	b.release()
+	if used := mem.inUse(); used != 0 {
+		t.Errorf("%d bytes still taken", used)
+	}
+	// Over the budget: errOverloaded.
+	small := newBudget(100 << 10)
+	b, err = receive(bytes.NewReader(body), "", -1, 1<<20, small)
+	if !errors.Is(err, errOverloaded) {
+		t.Errorf("over the budget: %v", err)
+	}
+	b.release()
+	if used := small.inUse(); used != 0 {
+		t.Errorf("%d bytes still taken", used)
+	}
+}
+
+func gzipBytes(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(b)
+	zw.Close()
+	return buf.Bytes()
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -32,13 +33,54 @@ type Handler struct {
 	in      *Ingester
 	creds   Credentials
 	limiter *limiter
+	mem     *budget // the body bytes requests hold
 	errs    httpapi.Mapper
 }
 
 // NewHandler returns the HTTP side of in.
 func NewHandler(in *Ingester, creds Credentials) *Handler {
 	return &Handler{in: in, creds: creds, limiter: newLimiter(in.cfg.DeviceRate, in.cfg.DeviceBurst),
-		errs: httpapi.Mapper{Family: httpapi.Audit, Logger: in.logger}}
+		mem: newBudget(in.cfg.MaxInflightBytes), errs: httpapi.Mapper{Family: httpapi.Audit, Logger: in.logger}}
+}
+
+// withBodyDeadline gives the request body body_timeout to arrive: the
+// connection's read deadline cuts a body that stalls, and a body that
+// trickles is cut at its next read past the deadline.
+func (h *Handler) withBodyDeadline(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		deadline := time.Now().Add(h.in.cfg.BodyTimeout)
+		rc := http.NewResponseController(w)
+		set := rc.SetReadDeadline(deadline) == nil
+		r.Body = &deadlineBody{ReadCloser: r.Body, deadline: deadline, done: func() {
+			if set {
+				// Read past the body, the connection waits for the
+				// next request under the server's own limits.
+				_ = rc.SetReadDeadline(time.Time{})
+				set = false
+			}
+		}}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// deadlineBody fails reads past its deadline, and calls done once the
+// body has been read or failed.
+type deadlineBody struct {
+	io.ReadCloser
+	deadline time.Time
+	done     func()
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	if time.Now().After(b.deadline) {
+		b.done()
+		return 0, errBodyTimeout
+	}
+	n, err := b.ReadCloser.Read(p)
+	if err != nil {
+		b.done()
+	}
+	return n, err
 }
 
 // Routes returns the ingest routes:
@@ -53,11 +95,11 @@ func NewHandler(in *Ingester, creds Credentials) *Handler {
 func (h *Handler) Routes() []httpapi.Route {
 	event := map[string]any{}
 	single := func(path string) httpapi.Route {
-		return httpapi.Route{Method: http.MethodPost, Pattern: path, Access: httpapi.Device, Handler: h.errs.Handle(h.single),
+		return httpapi.Route{Method: http.MethodPost, Pattern: path, Access: httpapi.Device, Handler: h.withBodyDeadline(h.errs.Handle(h.single)),
 			Summary: "Submit one event, as the original audit service took it", Request: event, Response: Result{}}
 	}
 	return []httpapi.Route{
-		{Method: http.MethodPost, Pattern: "/audit/v1/events", Access: httpapi.Device, Handler: h.errs.Handle(h.batch),
+		{Method: http.MethodPost, Pattern: "/audit/v1/events", Access: httpapi.Device, Handler: h.withBodyDeadline(h.errs.Handle(h.batch)),
 			Summary: "Submit a batch of events (a JSON array or NDJSON, gzip optional); answered once durable",
 			Request: []map[string]any{}, Consumes: []string{"application/x-ndjson"}, Status: http.StatusAccepted, Response: Result{}},
 		single("/event"),
@@ -109,37 +151,50 @@ func (e *BodyError) HTTPError() *httpapi.Error {
 	return httpapi.NewError(e.Status, e.Code, e.Message)
 }
 
-// read returns the request's events; it quarantines a body that is not
-// events at all.
-func (h *Handler) read(r *http.Request, sub schema.Submitter) ([][]byte, error) {
+// read returns the request's events, and a release that gives their
+// bytes back to the in-flight budget once they are used. It quarantines
+// a body it refuses (not events, an encoding it cannot read, over a
+// limit, too slow), except one refused for want of memory.
+func (h *Handler) read(r *http.Request, sub schema.Submitter) ([][]byte, func(), error) {
 	cfg := h.in.cfg
 	r.Body = http.MaxBytesReader(nil, r.Body, cfg.MaxBodyBytes)
 	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
-	if enc != "" && enc != "gzip" && enc != "identity" {
-		return nil, httpapi.NewError(http.StatusUnsupportedMediaType, CodeBadEncoding, "Content-Encoding "+enc+" is not supported; send gzip or none")
-	}
-	gz := enc == "gzip"
-	body, err := readBody(r.Body, gz, cfg.MaxBodyBytes)
+	// The declared length sizes the first chunk, up to a bound: a body
+	// holds the budget for what it sent, not for what it announced.
+	body, err := receive(r.Body, enc, min(r.ContentLength, 2*maxChunk), cfg.MaxBodyBytes, h.mem)
 	if err == nil {
 		var raws [][]byte
-		if raws, err = splitEvents(body, cfg.MaxEvents); err == nil {
-			return raws, nil
+		if raws, err = splitEvents(body.data, cfg.MaxEvents); err == nil {
+			return raws, body.release, nil
 		}
 	}
+	defer body.release()
 	var be *BodyError
-	if !errors.As(err, &be) {
-		return nil, httpapi.NewError(http.StatusBadRequest, CodeMalformed, "reading the body failed")
+	switch {
+	case errors.Is(err, errOverloaded):
+		return nil, nil, httpapi.NewError(http.StatusServiceUnavailable, CodeOverloaded,
+			"ingest holds too many request bodies at once (limit max_inflight_bytes); nothing of this request was accepted, retry later").With("Retry-After", "1")
+	case errors.Is(err, errBodyTimeout):
+		be = &BodyError{Status: http.StatusRequestTimeout, Code: CodeBodyTimeout,
+			Message: "the body did not arrive within " + cfg.BodyTimeout.String() + " (limit body_timeout)"}
+	case !errors.As(err, &be):
+		return nil, nil, httpapi.NewError(http.StatusBadRequest, CodeMalformed, "reading the body failed")
 	}
-	if be.Code == CodeMalformed && len(body) > 0 {
-		// Not events at all: kept whole, for an admin to look at.
-		q := []Quarantined{{ReceivedAt: h.in.now(), Submitter: sub, Reason: be.Message, Raw: string(body)}}
-		if err := h.in.quarantine.Add(r.Context(), q); err != nil {
-			return nil, &httpapi.Error{Status: http.StatusInternalServerError, Code: auth.CodeInternal,
+	if len(body.kept) > 0 && len(body.kept[0]) > 0 {
+		// Kept whole, for an admin to look at and replay.
+		q := []Quarantined{{ReceivedAt: h.in.now(), Submitter: sub, Reason: be.Message, body: body.kept,
+			WholeBody: true, ContentEncoding: body.encoding, Truncated: body.truncated}}
+		if err := h.in.quarantine.Add(context.WithoutCancel(r.Context()), q); err != nil {
+			return nil, nil, &httpapi.Error{Status: http.StatusInternalServerError, Code: auth.CodeInternal,
 				Message: "keeping the rejected body failed", Err: err}
 		}
-		h.in.metrics.rejected("malformed_body")
+		h.in.metrics.rejected(be.Code)
 	}
-	return nil, be
+	if be.Code == CodeBodyTimeout {
+		// The rest of the body may still be on its way.
+		return nil, nil, be.HTTPError().With("Connection", "close")
+	}
+	return nil, nil, be
 }
 
 // batch handles POST /audit/v1/events.
@@ -171,10 +226,11 @@ func (h *Handler) ingest(r *http.Request, one bool) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	raws, err := h.read(r, sub)
+	raws, release, err := h.read(r, sub)
 	if err != nil {
 		return Result{}, err
 	}
+	defer release()
 	if one && len(raws) != 1 {
 		return Result{}, httpapi.NewError(http.StatusBadRequest, CodeMalformed, "this endpoint takes one JSON object; batches go to /audit/v1/events")
 	}

@@ -29,6 +29,7 @@ type fixture struct {
 	admin, auditor       string // API tokens
 	deviceID, deviceUser string
 	ingester             *Ingester
+	handler              *Handler
 }
 
 // mount adds h's routes to r behind the server's credential checks.
@@ -64,7 +65,8 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	_, f.auditor, _ = store.AddToken(ctx, auth.LocalCaller, auth.RoleAuditor, "soc")
 	f.ingester = New(f.log, f.q, cfg, store, nil, nil)
 	r := chi.NewRouter()
-	mount(r, NewHandler(f.ingester, store), store)
+	f.handler = NewHandler(f.ingester, store)
+	mount(r, f.handler, store)
 	f.srv = httptest.NewServer(r)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -223,10 +225,19 @@ func TestBatch_Limits(t *testing.T) {
 			}
 		})
 	}
-	// The body that was not events is quarantined whole.
+	// Every refused body is quarantined whole, the body that was not
+	// events as it came, the one over the limit cut at it.
 	entries, _ := f.q.List(context.Background(), ListOptions{})
-	if len(entries) != 1 || entries[0].Raw != "hello world" || entries[0].Submitter.DeviceID != f.deviceID {
-		t.Errorf("quarantine: %+v", entries)
+	if len(entries) != 3 || entries[2].Raw != "hello world" || entries[2].Submitter.DeviceID != f.deviceID {
+		t.Fatalf("quarantine: %+v", entries)
+	}
+	for i, e := range entries {
+		if !e.WholeBody || e.Reason == "" {
+			t.Errorf("entry %d: %+v", i, e)
+		}
+	}
+	if len(entries[1].Raw) != 4096 || !entries[1].Truncated {
+		t.Errorf("the body over the limit: %d bytes kept, truncated %v", len(entries[1].Raw), entries[1].Truncated)
 	}
 }
 

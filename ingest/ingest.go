@@ -37,6 +37,15 @@ type Config struct {
 	// least). Over it: 429 with Retry-After.
 	DeviceRate  float64 `yaml:"device_rate"`
 	DeviceBurst int     `yaml:"device_burst"`
+	// MaxInflightBytes bounds the body bytes all requests hold at once,
+	// compressed and decoded (256 MiB, or twice MaxBodyBytes if more); a
+	// request that would pass it is answered 503 overloaded with
+	// Retry-After. At least twice MaxBodyBytes: a body may hold that
+	// much while it is read.
+	MaxInflightBytes int64 `yaml:"max_inflight_bytes" size:"bytes"`
+	// BodyTimeout is how long a request body may take to arrive (60 s);
+	// a slower one is cut off with 408 body_timeout.
+	BodyTimeout time.Duration `yaml:"body_timeout"`
 }
 
 // Validate checks that no limit is negative.
@@ -54,6 +63,11 @@ func (c Config) Validate() error {
 		p.Add("device_rate", "must not be negative")
 	}
 	p.NotNegative("device_burst", int64(c.DeviceBurst))
+	p.NotNegative("max_inflight_bytes", c.MaxInflightBytes)
+	p.NotNegative("body_timeout", int64(c.BodyTimeout))
+	if c.MaxInflightBytes > 0 && c.MaxInflightBytes < 2*c.withDefaults().MaxBodyBytes {
+		p.Add("max_inflight_bytes", "must be at least twice max_body_bytes")
+	}
 	if c.MaxEventBytes > 0 && c.MaxBodyBytes > 0 && int64(c.MaxEventBytes) > c.MaxBodyBytes {
 		p.Add("max_event_bytes", "must not exceed max_body_bytes")
 	}
@@ -80,6 +94,12 @@ func (c Config) withDefaults() Config {
 		c.DeviceRate = 100_000
 	}
 	c.DeviceBurst = max(c.DeviceBurst, c.MaxEvents)
+	if c.MaxInflightBytes <= 0 {
+		c.MaxInflightBytes = max(256<<20, 2*c.MaxBodyBytes)
+	}
+	if c.BodyTimeout <= 0 {
+		c.BodyTimeout = time.Minute
+	}
 	return c
 }
 
@@ -182,20 +202,8 @@ func (in *Ingester) Ingest(ctx context.Context, submitter schema.Submitter, raws
 	size := 0
 	for i, raw := range raws {
 		size += len(raw)
-		if len(raw) > in.cfg.MaxEventBytes {
-			reject(i, raw, "too_large", "event over "+strconv.Itoa(in.cfg.MaxEventBytes)+" bytes (limit max_event_bytes)")
-			continue
-		}
-		e, err := n.Normalize(raw, meta)
-		if err != nil {
-			code, reason := "invalid", err.Error()
-			var verr *schema.ValidationError
-			if errors.As(err, &verr) {
-				code = verr.Code
-				if code == schema.CodeTooLong && verr.Reason == "longer than "+strconv.Itoa(n.Limits().MaxStringLen)+" bytes" {
-					reason += " (limit max_string_len)"
-				}
-			}
+		e, code, reason := in.check(n, raw, meta)
+		if e == nil {
 			reject(i, raw, code, reason)
 			continue
 		}
@@ -224,6 +232,27 @@ func (in *Ingester) Ingest(ctx context.Context, submitter schema.Submitter, raws
 	appended := count(fresh)
 	in.metrics.batch(len(raws), size, appended, len(fresh)-appended)
 	return res, nil
+}
+
+// check normalizes one raw event, or says why it is rejected: its
+// metric code and its reason.
+func (in *Ingester) check(n *schema.Normalizer, raw []byte, meta schema.Meta) (e *schema.Event, code, reason string) {
+	if len(raw) > in.cfg.MaxEventBytes {
+		return nil, "too_large", "event over " + strconv.Itoa(in.cfg.MaxEventBytes) + " bytes (limit max_event_bytes)"
+	}
+	e, err := n.Normalize(raw, meta)
+	if err != nil {
+		code, reason := "invalid", err.Error()
+		var verr *schema.ValidationError
+		if errors.As(err, &verr) {
+			code = verr.Code
+			if code == schema.CodeTooLong && verr.Reason == "longer than "+strconv.Itoa(n.Limits().MaxStringLen)+" bytes" {
+				reason += " (limit max_string_len)"
+			}
+		}
+		return nil, code, reason
+	}
+	return e, "", ""
 }
 
 // commit appends the events whose ids the dedup window has not seen, in
@@ -308,7 +337,10 @@ func (in *Ingester) seqGapAlerts(ctx context.Context, submitter schema.Submitter
 
 // ReplayQuarantine runs quarantined events through ingest again (after a
 // fix): those accepted now (or found to be duplicates) are marked
-// replayed; the others keep their entry with the new reason.
+// replayed; the others keep their entry and first reason, with the new
+// reason as replay_error. A whole body is split again: its valid events
+// are accepted and the rest become entries of their own, unless none is
+// valid, when the body's entry stays as it is. It counts events.
 func (in *Ingester) ReplayQuarantine(ctx context.Context, ids []int64) (replayed, rejected int, err error) {
 	after := int64(0)
 	want := map[int64]bool{}
@@ -316,7 +348,7 @@ func (in *Ingester) ReplayQuarantine(ctx context.Context, ids []int64) (replayed
 		want[id] = true
 	}
 	for {
-		page, err := in.quarantine.List(ctx, ListOptions{After: after, Limit: 500})
+		page, err := in.quarantine.List(ctx, ListOptions{After: after, Limit: 100})
 		if err != nil {
 			return replayed, rejected, err
 		}
@@ -328,7 +360,11 @@ func (in *Ingester) ReplayQuarantine(ctx context.Context, ids []int64) (replayed
 			if len(want) > 0 && !want[q.ID] {
 				continue
 			}
-			r, a, err := in.replayOne(ctx, q)
+			replayOne := in.replayOne
+			if q.WholeBody {
+				replayOne = in.replayBody
+			}
+			r, a, err := replayOne(ctx, q)
 			if err != nil {
 				return replayed, rejected, err
 			}
@@ -340,10 +376,10 @@ func (in *Ingester) ReplayQuarantine(ctx context.Context, ids []int64) (replayed
 
 func (in *Ingester) replayOne(ctx context.Context, q Quarantined) (replayed, rejected int, err error) {
 	n := in.pool.Get().(*schema.Normalizer)
-	e, verr := n.Normalize([]byte(q.Raw), schema.Meta{Submitter: q.Submitter, ReceivedAt: in.now()})
+	e, _, reason := in.check(n, []byte(q.Raw), schema.Meta{Submitter: q.Submitter, ReceivedAt: in.now()})
 	in.pool.Put(n)
-	if verr != nil {
-		return 0, 1, in.quarantine.setReason(ctx, q.ID, verr.Error())
+	if e == nil {
+		return 0, 1, in.quarantine.setReplayError(ctx, q.ID, reason)
 	}
 	fresh := in.window.reserve([]string{e.ID()}, in.now())
 	if fresh[0] {
@@ -354,4 +390,51 @@ func (in *Ingester) replayOne(ctx context.Context, q Quarantined) (replayed, rej
 		in.window.keep([]string{e.ID()}, in.now())
 	}
 	return 1, 0, in.quarantine.markReplayed(ctx, q.ID, e.ID(), in.now())
+}
+
+// replayBody splits a quarantined whole body again.
+func (in *Ingester) replayBody(ctx context.Context, q Quarantined) (replayed, rejected int, err error) {
+	body := []byte(q.Raw)
+	if q.ContentEncoding == "gzip" {
+		// What decodes of a truncated stream; a body that was not gzip
+		// at all is split as it came.
+		if d := gunzipPrefix(body, in.cfg.MaxBodyBytes); len(d) > 0 {
+			body = d
+		}
+	}
+	now := in.now()
+	meta := schema.Meta{Submitter: q.Submitter, ReceivedAt: now}
+	n := in.pool.Get().(*schema.Normalizer)
+	var (
+		events  []*schema.Event
+		rejects []Quarantined
+	)
+	for _, raw := range splitLenient(body) {
+		e, _, reason := in.check(n, raw, meta)
+		if e == nil {
+			rejects = append(rejects, Quarantined{ReceivedAt: q.ReceivedAt, Submitter: q.Submitter, Reason: reason, Raw: string(raw)})
+			continue
+		}
+		events = append(events, e)
+	}
+	in.pool.Put(n)
+	if len(events) == 0 {
+		reason := "no valid event in the body"
+		if len(rejects) > 0 {
+			reason += "; the first part: " + rejects[0].Reason
+		}
+		return 0, 1, in.quarantine.setReplayError(ctx, q.ID, reason)
+	}
+	if err := in.quarantine.Add(ctx, rejects); err != nil {
+		return 0, 0, fmt.Errorf("replay quarantined body %d: %w", q.ID, err)
+	}
+	for len(events) > 0 {
+		batch := events[:min(len(events), in.cfg.MaxEvents)]
+		events = events[len(batch):]
+		if _, err := in.commit(ctx, batch, now); err != nil {
+			return replayed, 0, fmt.Errorf("replay quarantined body %d: %w", q.ID, err)
+		}
+		replayed += len(batch)
+	}
+	return replayed, len(rejects), in.quarantine.markReplayed(ctx, q.ID, "", now)
 }

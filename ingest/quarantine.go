@@ -1,11 +1,17 @@
 package ingest
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"database/sql"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
+	"unicode/utf8"
 
 	"github.com/zeebo/xxh3"
 
@@ -29,6 +35,75 @@ type Quarantined struct {
 	// rejected); LastReceivedAt is the latest of those.
 	Attempts       int        `json:"attempts"`
 	LastReceivedAt *time.Time `json:"last_received_at,omitempty"`
+	// WholeBody marks a request body refused as a whole (not events, an
+	// encoding that cannot be read, over a limit) rather than one event;
+	// a replay splits it again. ContentEncoding is the encoding Raw is
+	// in ("" for none: the body as decoded), Truncated whether Raw was
+	// cut at max_body_bytes.
+	WholeBody       bool   `json:"whole_body,omitempty"`
+	ContentEncoding string `json:"content_encoding,omitempty"`
+	Truncated       bool   `json:"truncated,omitempty"`
+	// ReplayError is why the last replay rejected the entry again; Reason
+	// stays the reason it was first refused for.
+	ReplayError string `json:"replay_error,omitempty"`
+
+	body [][]byte // a whole body's bytes, in place of Raw, for Add
+}
+
+// quarantinedJSON is Quarantined on the wire: raw bytes that are not
+// valid UTF-8 go base64-encoded in raw_base64, raw omitted, so that they
+// come back exactly as received.
+type quarantinedJSON struct {
+	ID              int64            `json:"id"`
+	ReceivedAt      time.Time        `json:"received_at"`
+	Submitter       schema.Submitter `json:"submitter"`
+	Reason          string           `json:"reason"`
+	Raw             *string          `json:"raw,omitempty"`
+	RawBase64       string           `json:"raw_base64,omitempty"`
+	ReplayedAt      *time.Time       `json:"replayed_at,omitempty"`
+	EventID         string           `json:"event_id,omitempty"`
+	Attempts        int              `json:"attempts"`
+	LastReceivedAt  *time.Time       `json:"last_received_at,omitempty"`
+	WholeBody       bool             `json:"whole_body,omitempty"`
+	ContentEncoding string           `json:"content_encoding,omitempty"`
+	Truncated       bool             `json:"truncated,omitempty"`
+	ReplayError     string           `json:"replay_error,omitempty"`
+}
+
+// MarshalJSON writes raw as a string when it is valid UTF-8 and as
+// raw_base64 otherwise.
+func (e Quarantined) MarshalJSON() ([]byte, error) {
+	j := quarantinedJSON{ID: e.ID, ReceivedAt: e.ReceivedAt, Submitter: e.Submitter, Reason: e.Reason,
+		ReplayedAt: e.ReplayedAt, EventID: e.EventID, Attempts: e.Attempts, LastReceivedAt: e.LastReceivedAt,
+		WholeBody: e.WholeBody, ContentEncoding: e.ContentEncoding, Truncated: e.Truncated, ReplayError: e.ReplayError}
+	if utf8.ValidString(e.Raw) {
+		j.Raw = &e.Raw
+	} else {
+		j.RawBase64 = base64.StdEncoding.EncodeToString([]byte(e.Raw))
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (e *Quarantined) UnmarshalJSON(b []byte) error {
+	var j quarantinedJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*e = Quarantined{ID: j.ID, ReceivedAt: j.ReceivedAt, Submitter: j.Submitter, Reason: j.Reason,
+		ReplayedAt: j.ReplayedAt, EventID: j.EventID, Attempts: j.Attempts, LastReceivedAt: j.LastReceivedAt,
+		WholeBody: j.WholeBody, ContentEncoding: j.ContentEncoding, Truncated: j.Truncated, ReplayError: j.ReplayError}
+	switch {
+	case j.RawBase64 != "":
+		raw, err := base64.StdEncoding.DecodeString(j.RawBase64)
+		if err != nil {
+			return fmt.Errorf("raw_base64: %w", err)
+		}
+		e.Raw = string(raw)
+	case j.Raw != nil:
+		e.Raw = *j.Raw
+	}
+	return nil
 }
 
 // Quarantine keeps rejected events in a SQLite file.
@@ -84,6 +159,11 @@ func migrateQuarantine(db *sql.DB) error {
 		{"raw_hash", `ALTER TABLE quarantine ADD COLUMN raw_hash BLOB`},
 		{"attempts", `ALTER TABLE quarantine ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1`},
 		{"last_received_at", `ALTER TABLE quarantine ADD COLUMN last_received_at INTEGER`},
+		{"whole_body", `ALTER TABLE quarantine ADD COLUMN whole_body INTEGER NOT NULL DEFAULT 0`},
+		{"raw_gzip", `ALTER TABLE quarantine ADD COLUMN raw_gzip INTEGER NOT NULL DEFAULT 0`},
+		{"content_encoding", `ALTER TABLE quarantine ADD COLUMN content_encoding TEXT NOT NULL DEFAULT ''`},
+		{"truncated", `ALTER TABLE quarantine ADD COLUMN truncated INTEGER NOT NULL DEFAULT 0`},
+		{"replay_error", `ALTER TABLE quarantine ADD COLUMN replay_error TEXT`},
 	} {
 		if !have[col.name] {
 			if _, err := db.Exec(col.ddl); err != nil {
@@ -102,9 +182,52 @@ func rawHash(e Quarantined) []byte {
 	_, _ = h.Write([]byte{0})
 	_, _ = h.WriteString(e.Submitter.DeviceID)
 	_, _ = h.Write([]byte{0})
-	_, _ = h.WriteString(e.Raw)
+	if e.body != nil {
+		// A whole body is told apart from an event of the same bytes.
+		_, _ = h.WriteString("body\x00" + e.ContentEncoding + "\x00")
+		for _, b := range e.body {
+			_, _ = h.Write(b)
+		}
+	} else {
+		_, _ = h.WriteString(e.Raw)
+	}
 	sum := h.Sum128().Bytes()
 	return sum[:]
+}
+
+// stored returns the bytes of e's raw column and whether they are
+// gzipped: a whole body is, an event is kept as it came.
+func (e Quarantined) stored() ([]byte, bool, error) {
+	if e.body == nil && !e.WholeBody {
+		return []byte(e.Raw), false, nil
+	}
+	parts := e.body
+	if parts == nil {
+		parts = [][]byte{[]byte(e.Raw)}
+	}
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, p := range parts {
+		if _, err := zw.Write(p); err != nil {
+			return nil, false, err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return nil, false, err
+	}
+	return buf.Bytes(), true, nil
+}
+
+// gunzip reads a raw column written gzipped by stored.
+func gunzip(b []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(zr)
 }
 
 // Close closes the database.
@@ -120,8 +243,9 @@ func (q *Quarantine) Add(ctx context.Context, entries []Quarantined) error {
 		return fmt.Errorf("quarantine %d events: %w", len(entries), err)
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO quarantine (received_at, submitter_user, submitter_device, reason, raw, raw_hash)
-		VALUES (?, ?, ?, ?, ?, ?)
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO quarantine (received_at, submitter_user, submitter_device, reason, raw, raw_hash,
+			whole_body, raw_gzip, content_encoding, truncated)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (raw_hash) WHERE replayed_at IS NULL
 		DO UPDATE SET attempts = attempts + 1, last_received_at = excluded.received_at, reason = excluded.reason`)
 	if err != nil {
@@ -129,7 +253,13 @@ func (q *Quarantine) Add(ctx context.Context, entries []Quarantined) error {
 	}
 	defer stmt.Close()
 	for _, e := range entries {
-		if _, err := stmt.ExecContext(ctx, e.ReceivedAt.UnixMilli(), e.Submitter.UserID, e.Submitter.DeviceID, e.Reason, []byte(e.Raw), rawHash(e)); err != nil {
+		raw, gz, err := e.stored()
+		if err != nil {
+			return fmt.Errorf("quarantine %d events: compress body: %w", len(entries), err)
+		}
+		whole := e.WholeBody || e.body != nil
+		if _, err := stmt.ExecContext(ctx, e.ReceivedAt.UnixMilli(), e.Submitter.UserID, e.Submitter.DeviceID, e.Reason, raw, rawHash(e),
+			whole, gz, e.ContentEncoding, e.Truncated); err != nil {
 			return fmt.Errorf("quarantine %d events: %w", len(entries), err)
 		}
 	}
@@ -151,7 +281,8 @@ func (q *Quarantine) List(ctx context.Context, o ListOptions) ([]Quarantined, er
 	if o.Limit <= 0 {
 		o.Limit = 100
 	}
-	query := `SELECT id, received_at, submitter_user, submitter_device, reason, raw, replayed_at, event_id, attempts, last_received_at
+	query := `SELECT id, received_at, submitter_user, submitter_device, reason, raw, replayed_at, event_id, attempts, last_received_at,
+		whole_body, raw_gzip, content_encoding, truncated, replay_error
 		FROM quarantine WHERE id > ?`
 	if !o.Replayed {
 		query += ` AND replayed_at IS NULL`
@@ -171,12 +302,22 @@ func (q *Quarantine) List(ctx context.Context, o ListOptions) ([]Quarantined, er
 			eventID  sql.NullString
 			raw      []byte
 			last     sql.NullInt64
+			gz       bool
+			replayEr sql.NullString
 		)
-		if err := rows.Scan(&e.ID, &received, &e.Submitter.UserID, &e.Submitter.DeviceID, &e.Reason, &raw, &replayed, &eventID, &e.Attempts, &last); err != nil {
+		if err := rows.Scan(&e.ID, &received, &e.Submitter.UserID, &e.Submitter.DeviceID, &e.Reason, &raw, &replayed, &eventID, &e.Attempts, &last,
+			&e.WholeBody, &gz, &e.ContentEncoding, &e.Truncated, &replayEr); err != nil {
 			return nil, fmt.Errorf("list quarantine: %w", err)
 		}
 		e.ReceivedAt = time.UnixMilli(received).UTC()
+		if gz {
+			var err error
+			if raw, err = gunzip(raw); err != nil {
+				return nil, fmt.Errorf("list quarantine: entry %d: %w", e.ID, err)
+			}
+		}
 		e.Raw = string(raw)
+		e.ReplayError = replayEr.String
 		if replayed.Valid {
 			t := time.UnixMilli(replayed.Int64).UTC()
 			e.ReplayedAt = &t
@@ -206,9 +347,10 @@ func (q *Quarantine) markReplayed(ctx context.Context, id int64, eventID string,
 	return nil
 }
 
-// setReason records why a replay was rejected again.
-func (q *Quarantine) setReason(ctx context.Context, id int64, reason string) error {
-	if _, err := q.db.ExecContext(ctx, `UPDATE quarantine SET reason = ? WHERE id = ?`, reason, id); err != nil {
+// setReplayError records why a replay was rejected again, keeping the
+// entry's first reason.
+func (q *Quarantine) setReplayError(ctx context.Context, id int64, reason string) error {
+	if _, err := q.db.ExecContext(ctx, `UPDATE quarantine SET replay_error = ? WHERE id = ?`, reason, id); err != nil {
 		return fmt.Errorf("update quarantined event %d: %w", id, err)
 	}
 	return nil

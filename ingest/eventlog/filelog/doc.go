@@ -59,7 +59,11 @@
 // segment moves to the oldest retained record; the records it lost are
 // counted in vigil_filelog_skipped_records_total and reported to
 // Config.OnSkip. When nothing may be deleted, Append returns
-// eventlog.ErrFull and Ready reports it until room is made.
+// eventlog.ErrFull and Ready reports it until room is made: once an append
+// was refused, Ready reports the log full (and retention frees toward the
+// mark) until usage is below nine tenths of MaxBytes, even while smaller
+// appends that fit are taken, so that readiness does not flap. The full
+// state is logged once when it begins and once when it ends.
 //
 // # Recovery
 //

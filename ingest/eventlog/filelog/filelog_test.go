@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -1125,4 +1126,89 @@ func TestAppend_CancelledIsNotWritten(t *testing.T) {
 	if err := l.Ready(); err != nil {
 		t.Errorf("Ready = %v, want nil", err)
 	}
+}
+
+// TestFull_ReadyAgainBelowLowWater: once an append was refused, an append
+// that fits does not make the log ready again; only usage below the
+// low-water mark does, and each transition is logged once.
+func TestFull_ReadyAgainBelowLowWater(t *testing.T) {
+	dir := t.TempDir()
+	var logs bytes.Buffer
+	var logMu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(&lockedWriter{mu: &logMu, w: &logs}, nil))
+	cfg := filelog.Config{MaxBytes: 40 << 10, SegmentBytes: 2 << 10, Groups: map[string]bool{"store": true}, Logger: logger}
+	l := openLog(t, dir, cfg)
+	n := 0
+	for b := 0; ; b++ {
+		if b > 200 {
+			t.Fatal("the log never filled up")
+		}
+		recs := makeRecords(fmt.Sprint("b", b), 4, 200)
+		if err := l.Append(ctxT(t), recs); err != nil {
+			if !errors.Is(err, eventlog.ErrFull) {
+				t.Fatal(err)
+			}
+			break
+		}
+		n += len(recs)
+	}
+	// store commits the first segment only: retention frees it, which
+	// leaves the log above the low-water mark.
+	files := segmentFiles(t, dir)
+	var second int64
+	fmt.Sscanf(filepath.Base(files[1]), "%d", &second)
+	s := subscribe(t, l, "store")
+	got := fetchN(t, s, int(second))
+	if err := s.Commit(ctxT(t), got); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first segment to go", func() bool { return len(segmentFiles(t, dir)) < len(files) })
+	// A batch that fits is taken, and the log stays not ready.
+	mustAppend(t, l, makeRecords("fits", 1, 200))
+	n++
+	if err := l.Ready(); !errors.Is(err, eventlog.ErrFull) {
+		t.Fatalf("Ready after an append that fits, above the low-water mark = %v, want ErrFull", err)
+	}
+	// Batches that do not fit are refused again.
+	for j := 0; ; j++ {
+		if j > 100 {
+			t.Fatal("never refused")
+		}
+		recs := makeRecords(fmt.Sprint("more", j), 4, 200)
+		if err := l.Append(ctxT(t), recs); errors.Is(err, eventlog.ErrFull) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		n += len(recs)
+	}
+	// Everything committed: retention frees below the mark.
+	got = append(got, fetchN(t, s, n-len(got))...)
+	if err := s.Commit(ctxT(t), got); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "Ready", func() bool { return l.Ready() == nil })
+	if disk := metric(t, l, "vigil_filelog_disk_bytes"); disk > float64(cfg.MaxBytes)*0.9 {
+		t.Errorf("ready again at %v bytes, above the low-water mark", disk)
+	}
+	logMu.Lock()
+	text := logs.String()
+	logMu.Unlock()
+	if c := strings.Count(text, "event log full"); c != 1 {
+		t.Errorf("the full state was logged %d times, want once:\n%s", c, text)
+	}
+	if c := strings.Count(text, "event log accepts appends again"); c != 1 {
+		t.Errorf("the end of the full state was logged %d times, want once:\n%s", c, text)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.Write(p)
 }

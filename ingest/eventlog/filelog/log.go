@@ -75,6 +75,7 @@ type writer struct {
 	disk     int64 // bytes of all segment files
 	unsynced bool  // the active segment has writes not yet fsynced
 	needed   int64 // size of the last refused append while full, else 0
+	full     bool  // an append was refused and usage has not fallen below the low-water mark since
 	dirty    []*segment
 	failed   error
 	closeErr error
@@ -549,9 +550,12 @@ func (l *Log) write(r *appendReq, ms int64) error {
 	if len(w.dirty) == 0 || w.dirty[len(w.dirty)-1] != s {
 		w.dirty = append(w.dirty, s)
 	}
-	if w.needed > 0 {
+	if w.full {
+		// An append that fits does not end the full state: only falling
+		// below the low-water mark does, so that readiness does not flap
+		// with every small batch.
 		w.needed = 0
-		l.setFull(nil)
+		l.clearFull()
 	}
 	return nil
 }
@@ -632,14 +636,37 @@ func (l *Log) refuse(size int64, heldBy string) error {
 	if heldBy != "" {
 		err = fmt.Errorf("%w; group %q has not committed the oldest segment", err, heldBy)
 	}
-	if w.needed == 0 {
+	if !w.full {
 		l.logger.Warn("event log full; refusing appends until retention can free space",
 			"used_bytes", w.disk, "max_bytes", l.cfg.MaxBytes, "held_by", heldBy)
 	}
-	w.needed = size
+	w.full, w.needed = true, size
 	l.metrics.refused.Inc()
 	l.setFull(err)
 	return err
+}
+
+// lowWater is the usage below which a full log is ready again: a tenth of
+// the budget under MaxBytes.
+func (l *Log) lowWater() int64 { return l.cfg.MaxBytes - l.cfg.MaxBytes/10 }
+
+// clearFull ends the full state once usage is below the low-water mark
+// (or only the active segment is left, which retention cannot free) and
+// the last refused append would fit, logging the transition once.
+func (l *Log) clearFull() {
+	w := &l.w
+	if !w.full || w.disk+w.needed > l.cfg.MaxBytes {
+		return
+	}
+	l.mu.Lock()
+	sealed := len(l.segs) > 1
+	l.mu.Unlock()
+	if sealed && w.disk > l.lowWater() {
+		return
+	}
+	w.full, w.needed = false, 0
+	l.setFull(nil)
+	l.logger.Info("event log accepts appends again", "used_bytes", w.disk, "max_bytes", l.cfg.MaxBytes)
 }
 
 func (l *Log) setFull(err error) {
@@ -663,12 +690,13 @@ func (l *Log) housekeep() {
 			return
 		}
 	}
-	l.retain(now, w.needed)
-	if w.needed > 0 && w.disk+w.needed <= l.cfg.MaxBytes {
-		w.needed = 0
-		l.setFull(nil)
-		l.logger.Info("event log accepts appends again", "used_bytes", w.disk, "max_bytes", l.cfg.MaxBytes)
+	need := w.needed
+	if w.full {
+		// While full, retention frees down to the low-water mark.
+		need = max(need, l.cfg.MaxBytes-l.lowWater())
 	}
+	l.retain(now, need)
+	l.clearFull()
 }
 
 // retain deletes the oldest segments while the log with need more bytes
