@@ -81,7 +81,8 @@ type Stats struct {
 	Spooled int64 // events taken into the spool
 	// Invalid counts input set aside in the spool's rejected.ndjson
 	// (lines that are not JSON objects, events with their own seq or too
-	// large) and .json files renamed NAME.invalid.
+	// large) and .json files that start with '[' but are not a JSON
+	// array, renamed NAME.invalid.
 	Invalid int64
 	// Uploaded events the server answered 202 for, in Batches requests:
 	// Accepted + Duplicates + Rejected.

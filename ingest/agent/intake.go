@@ -314,8 +314,10 @@ func (a *Agent) resumeSource(ctx context.Context) error {
 // takeFile takes in one input file and removes it once its events are
 // durable in the spool. resume is the Source recorded before a crash.
 // A .json file holds an array of events, one event, or NDJSON; a .ndjson
-// file holds NDJSON. A .json file that is neither is renamed to
-// NAME.invalid.
+// file holds NDJSON. Only a .json file that starts with '[' but is not a
+// JSON array is renamed to NAME.invalid, with nothing taken from it; the
+// lines of any other file that are not JSON go to the spool's rejected
+// file.
 func (a *Agent) takeFile(ctx context.Context, path string, resume *Source) error {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -410,7 +412,8 @@ func (a *Agent) takeLines(ctx context.Context, f io.Reader, t *taker) error {
 }
 
 // takeJSON takes the events of a .json file. It returns invalid (and
-// takes nothing) when the file is not JSON.
+// takes nothing) when the file starts with '[' but is not a JSON array;
+// anything else that is not one object is read as NDJSON.
 func (a *Agent) takeJSON(ctx context.Context, f io.Reader, t *taker) (invalid, err error) {
 	data, err := io.ReadAll(f)
 	if err != nil {
