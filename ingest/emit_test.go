@@ -27,34 +27,6 @@ func wantWire(t *testing.T, raw string) string {
 	return string(e.Wire())
 }
 
-func TestIngest_SeqGapAlertInTheBatchAppend(t *testing.T) {
-	log := &memLog{}
-	in := New(log, openQuarantine(t), Config{}, &seqRecorder{}, nil, nil)
-	clockAt(in, emitTime)
-	withSeq := func(i, seq int) []byte {
-		return fmt.Appendf(nil, `{"topic":"USER","event":"user.signin","timestamp":"2026-11-23T10:00:%02d.000Z","user":"u%d@example.com","authority":"LDAP","seq":%d}`, i, i, seq)
-	}
-	res, err := in.Ingest(context.Background(), alice, raws(withSeq(1, 1), withSeq(2, 4)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Accepted != 2 || res.Duplicates != 0 {
-		t.Errorf("result %+v, want 2 accepted: the alert is not the client's", res)
-	}
-	if log.appends != 1 || len(log.recs) != 3 {
-		t.Fatalf("%d appends of %d records, want one append of the batch and its alert", log.appends, len(log.recs))
-	}
-	want := wantWire(t, fmt.Sprintf(`{"topic":"ALERT","event":"alert.device.seq_gap","timestamp":%d,"user":%q,"device":%q,"expected":2,"got":4}`,
-		emitTime.UnixMilli(), alice.UserID, alice.DeviceID))
-	alert := log.recs[2]
-	if string(alert.Value) != want {
-		t.Errorf("alert\n%s\nwant\n%s", alert.Value, want)
-	}
-	if string(alert.Key) != alice.UserID {
-		t.Errorf("alert key %q, want %q", alert.Key, alice.UserID)
-	}
-}
-
 func TestEmit_StampsAndSkipsDuplicates(t *testing.T) {
 	log := &memLog{}
 	in := New(log, openQuarantine(t), Config{}, nil, nil, nil)

@@ -104,7 +104,8 @@ func (c Config) withDefaults() Config {
 }
 
 // SeqObserver records the per-device sequence numbers of uploaded events
-// and returns the gaps it finds (internal/auth's store).
+// and returns the gaps it finds (internal/auth's store), raising their
+// alerts itself.
 type SeqObserver interface {
 	ObserveSeq(ctx context.Context, deviceID string, seqs []int64) ([]auth.Gap, error)
 }
@@ -211,26 +212,21 @@ func (in *Ingester) Ingest(ctx context.Context, submitter schema.Submitter, raws
 	}
 	in.pool.Put(n)
 
-	// The gaps in the device's sequence numbers are raised in the same
-	// append as the batch.
-	var alerts []*schema.Event
 	if submitter.DeviceID != "" && in.seqs != nil {
-		alerts = in.seqGapAlerts(ctx, submitter, events, rejectedSeqs, now)
+		in.observeSeqs(ctx, submitter, events, rejectedSeqs)
 	}
 
 	// What is rejected is kept before anything is acknowledged.
 	if err := in.quarantine.Add(ctx, quarantined); err != nil {
 		return Result{}, err
 	}
-	fresh, err := in.commit(ctx, append(events, alerts...), now)
+	fresh, err := in.commit(ctx, events, now)
 	if err != nil {
 		return Result{}, err
 	}
-	res.Accepted = count(fresh[:len(events)])
+	res.Accepted = count(fresh)
 	res.Duplicates = len(events) - res.Accepted
-	// The counters count the alerts among the events appended.
-	appended := count(fresh)
-	in.metrics.batch(len(raws), size, appended, len(fresh)-appended)
+	in.metrics.batch(len(raws), size, res.Accepted, res.Duplicates)
 	return res, nil
 }
 
@@ -299,10 +295,11 @@ func (in *Ingester) append(ctx context.Context, recs []eventlog.Record) error {
 	return in.log.Append(ctx, recs)
 }
 
-// seqGapAlerts records the agent's sequence numbers and returns an
-// alert for each gap. Failures are logged: the events themselves are
+// observeSeqs records the agent's sequence numbers of a batch, those of
+// its rejected events included. The store raises the alert of each gap
+// through its outbox; failures are logged: the events themselves are
 // safe.
-func (in *Ingester) seqGapAlerts(ctx context.Context, submitter schema.Submitter, events []*schema.Event, seqs []int64, now time.Time) []*schema.Event {
+func (in *Ingester) observeSeqs(ctx context.Context, submitter schema.Submitter, events []*schema.Event, seqs []int64) {
 	for _, e := range events {
 		raw := e.Extra("seq")
 		if raw == nil {
@@ -313,26 +310,16 @@ func (in *Ingester) seqGapAlerts(ctx context.Context, submitter schema.Submitter
 		}
 	}
 	if len(seqs) == 0 {
-		return nil
+		return
 	}
 	gaps, err := in.seqs.ObserveSeq(ctx, submitter.DeviceID, seqs)
 	if err != nil {
 		in.logger.Warn("record sequence numbers", "device", submitter.DeviceID, "err", err)
-		return nil
+		return
 	}
-	var alerts []*schema.Event
-	for _, g := range gaps {
+	for range gaps {
 		in.metrics.seqGap()
-		alert, err := in.build("alert.device.seq_gap", now, schema.Fields{
-			"user": submitter.UserID, "device": submitter.DeviceID, "expected": g.Expected, "got": g.Got,
-		})
-		if err != nil {
-			in.logger.Warn("raise sequence gap alert", "device", submitter.DeviceID, "err", err)
-			continue
-		}
-		alerts = append(alerts, alert.WithReceivedAt(now))
 	}
-	return alerts
 }
 
 // ReplayQuarantine runs quarantined events through ingest again (after a

@@ -13,8 +13,9 @@ import (
 	"github.com/vigilaudit/vigil/schema"
 )
 
-// audit writes the named AUDIT event, at time at with fields, into the
-// outbox within tx. The event is built through the catalog first: one the
+// audit writes the named event (an admin action's AUDIT event, or an
+// ALERT the store raises), at time at with fields, into the outbox
+// within tx. The event is built through the catalog first: one the
 // log would reject must not be written, or it would block the outbox. The
 // outbox keeps the event's wire form, with a fresh random event_id so
 // that two equal actions are two events. Empty strings are no values

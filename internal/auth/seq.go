@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/vigilaudit/vigil/schema"
 )
 
 // Gap is a skip in a device's event sequence numbers: after Expected-1 the
@@ -23,9 +25,11 @@ type Gap struct {
 // the highest number seen (Device.LastSeq); a number above LastSeq+1 is a
 // gap, counted in Device.SeqGaps, and numbers at or below LastSeq are
 // re-sends, ignored. A batch is taken in ascending order whatever its
-// order, so a batch that holds every number has no gap. Concurrent calls
-// for the same device are serialized. It returns ErrNotFound for an
-// unknown device.
+// order, so a batch that holds every number has no gap. Each gap's
+// alert.device.seq_gap event goes into the outbox in the same
+// transaction, so it reaches the log (RelayOutbox) even when the batch
+// that opened the gap does not. Concurrent calls for the same device are
+// serialized. It returns ErrNotFound for an unknown device.
 func (s *Store) ObserveSeq(ctx context.Context, deviceID string, seqs []int64) ([]Gap, error) {
 	id, ok := normalizeID(deviceID)
 	if !ok {
@@ -61,8 +65,21 @@ func (s *Store) ObserveSeq(ctx context.Context, deviceID string, seqs []int64) (
 		if high == last {
 			return nil
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE devices SET last_seq = ?, seq_gaps = seq_gaps + ? WHERE id = ?`, high, len(gaps), id)
-		return err
+		if _, err := tx.ExecContext(ctx, `UPDATE devices SET last_seq = ?, seq_gaps = seq_gaps + ? WHERE id = ?`, high, len(gaps), id); err != nil {
+			return err
+		}
+		// The alerts commit with the numbers that raise them: whatever
+		// becomes of the batch, a gap once recorded is never raised
+		// again, so it must not be lost either.
+		now := s.now()
+		for _, g := range gaps {
+			if err := s.audit(ctx, tx, "alert.device.seq_gap", now, schema.Fields{
+				"user": g.UserID, "device": g.DeviceID, "expected": g.Expected, "got": g.Got,
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("observe sequence of device %s: %w", id, err)

@@ -9,6 +9,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/valyala/fastjson"
+
+	"github.com/vigilaudit/vigil/schema"
 )
 
 func TestObserveSeq(t *testing.T) {
@@ -36,6 +39,7 @@ func TestObserveSeq(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s, _ := openStore(t)
 			d, _ := addDevice(t, s, "alice@example.com", "laptop")
+			drainAlerts(t, s) // the device's audit.device.add
 			var gaps int64
 			for i, batch := range tt.batches {
 				got, err := s.ObserveSeq(context.Background(), d.ID, batch)
@@ -49,6 +53,11 @@ func TestObserveSeq(t *testing.T) {
 				gaps += int64(len(want))
 				if diff := cmp.Diff(want, got); diff != "" {
 					t.Errorf("batch %d %v: gaps (-want +got):\n%s", i, batch, diff)
+				}
+				// Each gap's alert waits in the outbox, whatever
+				// becomes of the batch.
+				if diff := cmp.Diff(want, drainAlerts(t, s)); diff != "" {
+					t.Errorf("batch %d %v: alerts in the outbox (-want +got):\n%s", i, batch, diff)
 				}
 			}
 			ds, err := s.ListDevices(context.Background())
@@ -113,4 +122,25 @@ func TestObserveSeq_Concurrent(t *testing.T) {
 	if n := queryInt(t, b.db, `SELECT last_seq FROM devices WHERE id = ?`, d.ID); n != 7 {
 		t.Errorf("LastSeq = %d, want 7", n)
 	}
+}
+
+// drainAlerts drains s's outbox and returns the gaps of the
+// alert.device.seq_gap events it held.
+func drainAlerts(t *testing.T, s *Store) []Gap {
+	t.Helper()
+	var gaps []Gap
+	_, err := s.DrainOutbox(context.Background(), func(e *schema.Event) error {
+		if e.Name() != "alert.device.seq_gap" {
+			return nil
+		}
+		gaps = append(gaps, Gap{
+			DeviceID: fastjson.GetString(e.Wire(), "device"), UserID: fastjson.GetString(e.Wire(), "user"),
+			Expected: int64(fastjson.GetInt(e.Wire(), "expected")), Got: int64(fastjson.GetInt(e.Wire(), "got")),
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gaps
 }
