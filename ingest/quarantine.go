@@ -274,12 +274,24 @@ type ListOptions struct {
 	After    int64 // entries with a larger id (a cursor)
 	Limit    int   // default 100
 	Replayed bool  // include the ones already replayed
+	// MaxBytes ends a page early, after the entry that brings its raw
+	// bytes (decompressed) to MaxBytes: whole refused bodies are up to
+	// max_body_bytes each. Default 16 MiB; a page holds at least one
+	// entry.
+	MaxBytes int
 }
 
-// List returns entries in id order.
+// listMaxBytes is ListOptions.MaxBytes's default.
+const listMaxBytes = 16 << 20
+
+// List returns entries in id order: at most Limit, fewer when they are
+// large (MaxBytes), none once the list is done.
 func (q *Quarantine) List(ctx context.Context, o ListOptions) ([]Quarantined, error) {
 	if o.Limit <= 0 {
 		o.Limit = 100
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = listMaxBytes
 	}
 	query := `SELECT id, received_at, submitter_user, submitter_device, reason, raw, replayed_at, event_id, attempts, last_received_at,
 		whole_body, raw_gzip, content_encoding, truncated, replay_error
@@ -294,7 +306,8 @@ func (q *Quarantine) List(ctx context.Context, o ListOptions) ([]Quarantined, er
 	}
 	defer rows.Close()
 	var out []Quarantined
-	for rows.Next() {
+	size := 0
+	for size < o.MaxBytes && rows.Next() {
 		var (
 			e        Quarantined
 			received int64
@@ -317,6 +330,7 @@ func (q *Quarantine) List(ctx context.Context, o ListOptions) ([]Quarantined, er
 			}
 		}
 		e.Raw = string(raw)
+		size += len(raw)
 		e.ReplayError = replayEr.String
 		if replayed.Valid {
 			t := time.UnixMilli(replayed.Int64).UTC()

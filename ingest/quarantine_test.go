@@ -3,7 +3,10 @@ package ingest
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,5 +96,48 @@ func TestQuarantine_OpensOlderFile(t *testing.T) {
 	list, err := q.List(context.Background(), ListOptions{})
 	if err != nil || len(list) != 1 || list[0].Attempts != 1 || list[0].Raw != "x" {
 		t.Fatalf("older entries: %+v, %v", list, err)
+	}
+}
+
+// TestQuarantine_ListBoundsPageBytes: large entries end a page before
+// its limit, and paging by id still lists every entry once.
+func TestQuarantine_ListBoundsPageBytes(t *testing.T) {
+	ctx := context.Background()
+	q := openQuarantine(t)
+	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	var entries []Quarantined
+	for i := range 5 {
+		raw := fmt.Sprintf(`{"n":%d,"pad":%q}`, i, strings.Repeat("x", 990))
+		entries = append(entries, Quarantined{ReceivedAt: t0, Submitter: alice, Reason: "bad", Raw: raw})
+	}
+	if err := q.Add(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	var pages []int
+	var seen []string
+	after := int64(0)
+	for {
+		page, err := q.List(ctx, ListOptions{After: after, Limit: 100, MaxBytes: 2500})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		pages = append(pages, len(page))
+		for _, e := range page {
+			seen = append(seen, e.Raw)
+			after = e.ID
+		}
+	}
+	if want := []int{3, 2}; !slices.Equal(pages, want) {
+		t.Errorf("page sizes %v, want %v (each page ends after the entry that reaches 2500 bytes)", pages, want)
+	}
+	var want []string
+	for _, e := range entries {
+		want = append(want, e.Raw)
+	}
+	if diff := cmp.Diff(want, seen); diff != "" {
+		t.Errorf("entries over all pages (-want +got):\n%s", diff)
 	}
 }
