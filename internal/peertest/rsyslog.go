@@ -86,6 +86,9 @@ func rsyslogConfig(p *Peer, opts Options, modDir, work string) (string, error) {
 		}
 		b.WriteString("module(load=\"imrelp\")\n")
 	}
+	// rsyslog's own messages (the default ruleset has only them) go to
+	// its log, beside what it prints.
+	fmt.Fprintf(&b, "action(type=\"omfile\" file=%q template=\"RSYSLOG_FileFormat\")\n", p.logFile)
 	// Lines inputs keep the message as received: rsyslog would read a
 	// JSON line as a malformed RFC 3164 message and cut it.
 	b.WriteString("template(name=\"raw\" type=\"string\" string=\"%rawmsg%\\n\")\n")
