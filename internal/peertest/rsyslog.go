@@ -66,6 +66,10 @@ func rsyslogConfig(p *Peer, opts Options, modDir, work string) (string, error) {
 		fmt.Fprintf(&b, " maxMessageSize=\"%d\"", opts.MaxMessageSize)
 	}
 	b.WriteString(")\n")
+	// On SIGTERM rsyslog gives its queue 1.5s to drain, then drops what
+	// is left; a loaded test machine can need longer, and a message
+	// rsyslog read and dropped is one no sender can tell it lost.
+	b.WriteString("main_queue(queue.timeoutShutdown=\"20000\" queue.timeoutActionCompletion=\"20000\")\n")
 	var tcp, relp bool
 	for _, in := range p.inputs {
 		switch in.Kind {
