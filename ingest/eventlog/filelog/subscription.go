@@ -1,7 +1,7 @@
 package filelog
 
 import (
-		"context"
+	"context"
 	"errors"
 	"fmt"
 	"io"
