@@ -57,6 +57,18 @@ func (in *Ingester) RaiseLogSkipped(group string, skipped int64) {
 	}
 }
 
+// RaiseLogCorrupt emits alert.log.corrupt: the event log skipped bytes
+// bytes of segment from byte offset on, which held records records from
+// offset firstRecord. It is the embedded log's OnCorrupt callback; a
+// failure is logged.
+func (in *Ingester) RaiseLogCorrupt(segment string, offset, bytes, firstRecord, records int64) {
+	err := in.emitNew(context.Background(), "alert.log.corrupt", schema.Fields{
+		"segment": segment, "offset": offset, "bytes": bytes, "first_record": firstRecord, "records": records})
+	if err != nil {
+		in.logger.Error("raise corrupt-log alert", "segment", segment, "offset", offset, "err", err)
+	}
+}
+
 // AuditReplay emits audit.quarantine.replay: caller (a user id) replayed
 // quarantined events, with the result.
 func (in *Ingester) AuditReplay(ctx context.Context, caller string, res ReplayResult) error {

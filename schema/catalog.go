@@ -286,6 +286,8 @@ var catalog = []EventSpec{
 	// ALERT (extension): conditions Vigil raises about itself.
 	{TopicAlert, "alert.log.skipped", Extension, "a consumer group that is not required fell behind retention and skipped records",
 		[]Field{req("group", TypeString), req("skipped", TypeInteger)}},
+	{TopicAlert, "alert.log.corrupt", Extension, "the event log skipped a damaged region of a segment (offset and bytes in the file); records it held are lost",
+		[]Field{req("segment", TypeString), req("offset", TypeInteger), req("bytes", TypeInteger), req("first_record", TypeInteger), req("records", TypeInteger)}},
 	{TopicAlert, "alert.device.seq_gap", Extension, "a device's uploads skipped sequence numbers: it lost or withheld events",
 		[]Field{req("user", TypeUserID), req("device", TypeDID), req("expected", TypeInteger), req("got", TypeInteger)}},
 }

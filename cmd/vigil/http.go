@@ -115,6 +115,16 @@ type component struct {
 	Detail string `json:"detail,omitempty"`
 }
 
+// degradedError is a check's error that leaves ingest working, from a
+// component that ingest otherwise needs.
+type degradedError struct{ error }
+
+func (e degradedError) Unwrap() error { return e.error }
+
+// degraded marks err as degrading its component rather than making it not
+// ready.
+func degraded(err error) error { return degradedError{err} }
+
 // readyBody is /readyz's answer.
 type readyBody struct {
 	Status     string      `json:"status"`
@@ -164,7 +174,7 @@ func (rd *readiness) check(ctx context.Context) readyBody {
 		c := component{Name: name, State: stateReady}
 		if err := checks[name](ctx); err != nil {
 			c.State, c.Detail = stateNotReady, err.Error()
-			if degrades[name] {
+			if _, ok := err.(degradedError); ok || degrades[name] {
 				c.State = stateDegraded
 			}
 		}

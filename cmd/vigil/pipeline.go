@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -61,10 +62,30 @@ func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 	}
 	p.closers = append(p.closers, p.auth.Close)
 
-	// The log raises its skip alerts through the ingester, which needs
-	// the log first.
-	onSkip := func(group string, skipped int64) { p.ingester.RaiseLogSkipped(group, skipped) }
-	if p.log, err = openLog(ctx, cfg, onSkip, reg, logger.With("component", "log")); err != nil {
+	// The log raises its alerts through the ingester, which needs the log
+	// first: they wait until it is there (Open may find damage at once),
+	// and are dropped if the pipeline does not open.
+	ingesterSet := make(chan struct{})
+	var setOnce sync.Once
+	ingesterDone := func() { setOnce.Do(func() { close(ingesterSet) }) }
+	defer ingesterDone() // before p.close, which waits for the log's callbacks
+	withIngester := func(fn func(*ingest.Ingester)) {
+		<-ingesterSet
+		if p.ingester != nil {
+			fn(p.ingester)
+		}
+	}
+	alerts := logAlerts{
+		skip: func(group string, skipped int64) {
+			withIngester(func(in *ingest.Ingester) { in.RaiseLogSkipped(group, skipped) })
+		},
+		corrupt: func(c filelog.Corruption) {
+			withIngester(func(in *ingest.Ingester) {
+				in.RaiseLogCorrupt(c.Segment, c.Pos, c.Bytes, c.FirstRecord, c.Records)
+			})
+		},
+	}
+	if p.log, err = openLog(ctx, cfg, alerts, reg, logger.With("component", "log")); err != nil {
 		return nil, err
 	}
 	p.closers = append(p.closers, p.log.Close)
@@ -75,6 +96,7 @@ func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 	}
 	p.closers = append(p.closers, p.quarantine.Close)
 	p.ingester = ingest.New(p.log, p.quarantine, cfg.Ingest, p.auth, ingest.NewMetrics(reg), logger.With("component", "ingest"))
+	ingesterDone()
 
 	if p.store, err = openStore(ctx, cfg); err != nil {
 		return nil, err
@@ -104,8 +126,14 @@ func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 	return p, nil
 }
 
+// logAlerts are the embedded log's callbacks that raise alerts.
+type logAlerts struct {
+	skip    func(group string, skipped int64)
+	corrupt func(filelog.Corruption)
+}
+
 // openLog opens the configured event log.
-func openLog(ctx context.Context, cfg Config, onSkip func(string, int64), reg prometheus.Registerer, logger *slog.Logger) (eventlog.Log, error) {
+func openLog(ctx context.Context, cfg Config, alerts logAlerts, reg prometheus.Registerer, logger *slog.Logger) (eventlog.Log, error) {
 	switch {
 	case cfg.Log.Kafka != nil:
 		kc := *cfg.Log.Kafka
@@ -113,7 +141,7 @@ func openLog(ctx context.Context, cfg Config, onSkip func(string, int64), reg pr
 		return kafkalog.Open(ctx, kc)
 	default:
 		fc := *cfg.Log.File
-		fc.Groups, fc.OnSkip, fc.Logger = requiredGroups(cfg), onSkip, logger
+		fc.Groups, fc.OnSkip, fc.OnCorrupt, fc.Logger = requiredGroups(cfg), alerts.skip, alerts.corrupt, logger
 		fl, err := filelog.Open(logDir(cfg.DataDir), fc)
 		if err != nil {
 			return nil, err
@@ -131,7 +159,17 @@ func (p *pipeline) mount(r chi.Router) {
 // readyChecks are the write path's readiness checks.
 func (p *pipeline) readyChecks(rd *readiness) {
 	rd.add("auth", p.auth.Ping)
-	rd.add("log", func(context.Context) error { return p.log.Ready() })
+	rd.add("log", func(context.Context) error {
+		if err := p.log.Ready(); err != nil {
+			return err
+		}
+		if d, ok := p.log.(damager); ok {
+			if err := d.Damaged(); err != nil {
+				return degraded(err)
+			}
+		}
+		return nil
+	})
 	if s, ok := p.store.(query.Pinger); ok {
 		rd.addDegraded("store", s.Ping)
 	}
@@ -139,6 +177,10 @@ func (p *pipeline) readyChecks(rd *readiness) {
 		rd.addDegraded(fw.Group(), func(ctx context.Context) error { return p.sinks.Manager.Healthy(ctx, fw.Name()) })
 	}
 }
+
+// damager is a log that can have skipped damaged regions (filelog): ingest
+// works, but the records they held are lost.
+type damager interface{ Damaged() error }
 
 func (p *pipeline) close() {
 	for i := len(p.closers) - 1; i >= 0; i-- {

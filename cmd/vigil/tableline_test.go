@@ -45,7 +45,7 @@ func TestActor_EveryEvent(t *testing.T) {
 			t.Errorf("%s: actor %v is not a field", s.Name, path)
 		}
 	}
-	if want := []string{"link.access", "link.download", "alert.log.skipped"}; strings.Join(none, " ") != strings.Join(want, " ") {
+	if want := []string{"link.access", "link.download", "alert.log.skipped", "alert.log.corrupt"}; strings.Join(none, " ") != strings.Join(want, " ") {
 		t.Errorf("events without an actor: %v, want %v", none, want)
 	}
 }

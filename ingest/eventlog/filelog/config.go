@@ -49,8 +49,12 @@ type Config struct {
 	// It is called from a goroutine of the Log, one call at a time, and
 	// may append to the Log.
 	OnSkip func(group string, skipped int64) `yaml:"-"`
-	// Logger receives the log's own messages (torn tails, deleted
-	// segments, skipped groups). Nil discards them.
+	// OnCorrupt, if set, is called once for each damaged region of a
+	// segment that Open or a reader finds and skips (and that no earlier
+	// run had copied aside), from the same goroutine as OnSkip.
+	OnCorrupt func(Corruption) `yaml:"-"`
+	// Logger receives the log's own messages (torn tails, damaged
+	// regions, deleted segments, skipped groups). Nil discards them.
 	Logger *slog.Logger `yaml:"-"`
 }
 

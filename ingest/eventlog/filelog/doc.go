@@ -14,7 +14,7 @@
 // A segment starts with a 32-byte header:
 //
 //	0   4  magic "VLOG"
-//	4   2  format version (1), big endian
+//	4   2  format version (2), big endian
 //	6   2  reserved, zero
 //	8   8  offset of the segment's first record
 //	16  8  creation time, Unix milliseconds
@@ -26,13 +26,15 @@
 //	0   4  n: length of the body
 //	4   4  CRC-32C of the length field and the body
 //	8   n  body:
+//	          8        the record's offset
 //	          8        append time, Unix milliseconds
 //	          uvarint  key length, key
 //	          uvarint  ID length, ID
 //	          rest     value
 //
 // Offsets are dense: a record's offset is its segment's base plus its index
-// in the segment, so frames do not store it.
+// in the segment. Frames store it all the same, so that a reader that
+// skips a damaged frame knows the offsets of those after it.
 //
 // # Writing
 //
@@ -69,9 +71,25 @@
 //
 // Open reads every segment header (an unknown format version is an error
 // naming the file) and verifies every frame of the last segment, truncating
-// a torn or corrupt tail: that tail can only hold records whose Append had
-// not returned, because a batch is acknowledged after its fsync and a
-// segment is sealed before the next one is created.
+// a torn tail: damage that reaches the end of the last segment can only
+// hold records whose Append had not returned, because a batch is
+// acknowledged after its fsync and a segment is sealed before the next one
+// is created.
+//
+// # Damage
+//
+// A frame that fails its checks anywhere else (in a sealed segment, or in
+// the last one with valid frames after it) is a damaged region: Open, or
+// the first reader that meets it (sealed segments are verified whole when
+// a reader first needs them), scans forward byte by byte to the next
+// position where a frame's length, offset and CRC-32C validate (see
+// resync), and readers go on there, under the offsets the frames carry. A
+// damaged region at the end of a sealed segment holds the records up to
+// the next segment's base. Each region is reported once: its bytes are
+// copied to SEGMENT.corrupt-POSITION next to the segment, it is logged,
+// counted in vigil_filelog_corrupt_frames_total, _bytes_total and
+// _records_total, kept for Damaged and passed to Config.OnCorrupt. A
+// region whose copy an earlier run made is only logged.
 //
 // Commit writes the group's offset to a temporary file, fsyncs it, renames
 // it over the group's file and fsyncs the directory.

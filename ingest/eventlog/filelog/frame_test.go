@@ -2,6 +2,7 @@ package filelog
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
@@ -18,29 +19,26 @@ func segmentBytes(base, ms int64, recs ...eventlog.Record) []byte {
 	for i := range recs {
 		frames = appendFrame(frames, &recs[i])
 	}
-	sealFrames(frames, ms, func(int) {})
+	sealFrames(frames, base, ms, func(int) {})
 	return append(b, frames...)
 }
 
 type decoded struct {
-	Ms             int64
+	Off, Ms        int64
 	Key, ID, Value string
 	Pos            int64
 }
 
 // scanSegment parses a whole segment file the way Open reads the last one.
-func scanSegment(data []byte) (base int64, got []decoded, end int64, err error) {
+func scanSegment(data []byte) (base int64, got []decoded, damages []damage, end int64, err error) {
 	base, err = parseSegHeader(data)
 	if err != nil {
-		return 0, nil, 0, err
+		return 0, nil, nil, 0, err
 	}
-	end, n, err := scanFrames(bytes.NewReader(data[segHeaderSize:]), int64(len(data)-segHeaderSize), segHeaderSize, func(pos int64, f frame) {
-		got = append(got, decoded{Ms: f.ms, Key: string(f.key), ID: string(f.id), Value: string(f.v), Pos: pos})
+	damages, end, err = scanFrames(bytes.NewReader(data), segHeaderSize, int64(len(data)), base, -1, func(pos int64, f frame) {
+		got = append(got, decoded{Off: f.off, Ms: f.ms, Key: string(f.key), ID: string(f.id), Value: string(f.v), Pos: pos})
 	})
-	if n != int64(len(got)) {
-		panic("scanFrames counted differently from its calls")
-	}
-	return base, got, end, err
+	return base, got, damages, end, err
 }
 
 func TestFrames_RoundTrip(t *testing.T) {
@@ -50,14 +48,14 @@ func TestFrames_RoundTrip(t *testing.T) {
 		{Key: bytes.Repeat([]byte{0xff}, 200), ID: strings.Repeat("é", 100), Value: bytes.Repeat([]byte{0}, 70000)},
 	}
 	data := segmentBytes(42, 1_700_000_000_123, recs...)
-	base, got, end, err := scanSegment(data)
-	if err != nil || base != 42 || end != int64(len(data)) {
-		t.Fatalf("scan = base %d, end %d, err %v; want base 42, end %d, nil", base, end, err, len(data))
+	base, got, damages, end, err := scanSegment(data)
+	if err != nil || base != 42 || end != int64(len(data)) || len(damages) != 0 {
+		t.Fatalf("scan = base %d, end %d, damages %v, err %v; want base 42, end %d, none, nil", base, end, damages, err, len(data))
 	}
 	var want []decoded
 	pos := int64(segHeaderSize)
-	for _, r := range recs {
-		want = append(want, decoded{Ms: 1_700_000_000_123, Key: string(r.Key), ID: r.ID, Value: string(r.Value), Pos: pos})
+	for i, r := range recs {
+		want = append(want, decoded{Off: 42 + int64(i), Ms: 1_700_000_000_123, Key: string(r.Key), ID: r.ID, Value: string(r.Value), Pos: pos})
 		pos += int64(frameSize(&r))
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -75,7 +73,7 @@ func TestSegmentHeader_Errors(t *testing.T) {
 		{"short", func(h []byte) []byte { return h[:31] }, errTorn},
 		{"magic", func(h []byte) []byte { h[0] = 'X'; return h }, errCorrupt},
 		{"checksum", func(h []byte) []byte { h[9] ^= 1; return h }, errCorrupt},
-		{"version", func(h []byte) []byte { h[5] = 2; return h }, &versionError{version: 2}},
+		{"version", func(h []byte) []byte { h[5] = 3; return h }, &versionError{version: 3}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,46 +118,80 @@ func TestGroupFile(t *testing.T) {
 	}
 }
 
-// FuzzSegment feeds arbitrary bytes to the segment reader that Open uses
-// on the last segment. It must never panic, and what it accepts must read
-// back the same.
+// FuzzSegment feeds arbitrary bytes to the segment scanner that Open and
+// readers use, resynchronization included. It must never panic nor read
+// past the data; the good frames and the damaged regions it reports must
+// tile the data in order, with offsets that only grow; and what Open keeps
+// of a last segment (the data cut where the tail damage starts) must read
+// back the same, with no tail damage.
 func FuzzSegment(f *testing.F) {
 	recs := []eventlog.Record{
 		{Key: []byte("alice@example.com"), ID: "01J8", Value: []byte(`{"topic":"USER","event":"user.signin"}`)},
 		{Key: []byte("bob"), ID: "01J9", Value: []byte(`{}`)},
 		{},
+		{Key: []byte("carol"), ID: "01JA", Value: []byte(`{"topic":"FILE","event":"file.transfer"}`)},
 	}
 	good := segmentBytes(0, 1_700_000_000_000, recs...)
 	f.Add(good)
 	f.Add(good[:len(good)-5])
 	f.Add(good[:segHeaderSize])
 	f.Add(append(bytes.Clone(good), make([]byte, 64)...))
-	flipped := bytes.Clone(good)
-	flipped[segHeaderSize+20] ^= 0x10
-	f.Add(flipped)
+	for _, at := range []int{segHeaderSize + 1, segHeaderSize + 20, segHeaderSize + 70, len(good) - 3} {
+		flipped := bytes.Clone(good)
+		flipped[at] ^= 0x10
+		f.Add(flipped)
+	}
 	f.Add([]byte("VLOG"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, got, end, err := scanSegment(data)
-		if err != nil && len(got) == 0 && end == 0 {
+		_, got, damages, end, err := scanSegment(data)
+		if err != nil {
+			if len(got) != 0 || len(damages) != 0 {
+				t.Fatalf("scan error %v after %d frames", err, len(got))
+			}
 			return // a bad header
 		}
 		if end < segHeaderSize || end > int64(len(data)) {
 			t.Fatalf("end %d outside [%d, %d]", end, segHeaderSize, len(data))
 		}
-		if err == nil && end != int64(len(data)) {
-			t.Fatalf("clean scan ended at %d of %d", end, len(data))
+		// Frames and damaged regions tile [header, len).
+		pos, off, gi := int64(segHeaderSize), int64(0), 0
+		for _, d := range damages {
+			for ; gi < len(got) && got[gi].Pos < d.pos; gi++ {
+				if got[gi].Pos != pos || got[gi].Off < off {
+					t.Fatalf("frame %d at %d offset %d; want position %d, offset from %d", gi, got[gi].Pos, got[gi].Off, pos, off)
+				}
+				pos += frameHeaderSize + int64(binary.BigEndian.Uint32(data[got[gi].Pos:]))
+				off = got[gi].Off + 1
+			}
+			if d.pos != pos || d.end <= d.pos || d.first != off || d.next < d.first {
+				t.Fatalf("damage %+v; want it to start at %d, from offset %d", d, pos, off)
+			}
+			if d.tail != (d.end == int64(len(data))) || d.tail && d.pos != end {
+				t.Fatalf("damage %+v: tail wrong for %d bytes ending at %d", d, len(data), end)
+			}
+			pos, off = d.end, d.next
 		}
-		if err != nil && !errors.Is(err, errTorn) && !errors.Is(err, errCorrupt) {
-			t.Fatalf("scan error %v is neither torn nor corrupt", err)
+		for ; gi < len(got); gi++ {
+			if got[gi].Pos != pos || got[gi].Off < off {
+				t.Fatalf("frame %d at %d offset %d; want position %d, offset from %d", gi, got[gi].Pos, got[gi].Off, pos, off)
+			}
+			pos += frameHeaderSize + int64(binary.BigEndian.Uint32(data[got[gi].Pos:]))
+			off = got[gi].Off + 1
 		}
-		// What Open keeps (the data truncated at end) reads the same,
-		// cleanly.
-		_, again, end2, err := scanSegment(data[:end])
+		if pos != int64(len(data)) {
+			t.Fatalf("frames and damage cover %d of %d bytes", pos, len(data))
+		}
+		_, again, damages2, end2, err := scanSegment(data[:end])
 		if err != nil || end2 != end {
 			t.Fatalf("rescan of the kept %d bytes: end %d, err %v", end, end2, err)
 		}
 		if diff := cmp.Diff(got, again); diff != "" {
 			t.Fatalf("rescan differs (-first +second):\n%s", diff)
+		}
+		for _, d := range damages2 {
+			if d.tail {
+				t.Fatalf("rescan of the kept bytes has tail damage %+v", d)
+			}
 		}
 	})
 }

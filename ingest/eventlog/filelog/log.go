@@ -45,11 +45,14 @@ type Log struct {
 	writerDone chan struct{}
 	w          writer // the writer goroutine's own state
 
-	skipMu    sync.Mutex
-	skips     []skip
-	skipWake  chan struct{}
-	skipStop  chan struct{}
-	skipsDone chan struct{}
+	corruptMu sync.Mutex
+	corrupt   []Corruption // damaged regions found since Open
+
+	noteMu    sync.Mutex
+	notes     []func() // OnSkip and OnCorrupt calls not made yet
+	noteWake  chan struct{}
+	noteStop  chan struct{}
+	notesDone chan struct{}
 }
 
 // group is a consumer group the log knows of: listed in Config.Groups,
@@ -89,11 +92,6 @@ type appendReq struct {
 	done chan error // buffered: the writer never blocks on it
 }
 
-type skip struct {
-	group string
-	n     int64
-}
-
 // Open opens the log in dir, creating it if needed. It recovers the tail of
 // the last segment (see the package documentation) and starts the log's
 // writer; Close stops it.
@@ -114,15 +112,15 @@ func Open(dir string, cfg Config) (*Log, error) {
 		nudge:      make(chan struct{}, 1),
 		stop:       make(chan struct{}),
 		writerDone: make(chan struct{}),
+		noteWake:   make(chan struct{}, 1),
+		noteStop:   make(chan struct{}),
+		notesDone:  make(chan struct{}),
 	}
 	if err := l.load(); err != nil {
 		return nil, fmt.Errorf("open event log: %w", err)
 	}
 	go l.run()
-	if cfg.OnSkip != nil {
-		l.skipWake, l.skipStop, l.skipsDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
-		go l.runSkips()
-	}
+	go l.runNotes()
 	return l, nil
 }
 
@@ -172,12 +170,12 @@ func (l *Log) load() (err error) {
 		segs, l.w.f = []*segment{s}, f
 	} else {
 		for i, s := range segs[:len(segs)-1] {
-			if err := s.openSealed(segs[i+1].base - s.base); err != nil {
+			if err := s.openSealed(segs[i+1].base-s.base, l.report); err != nil {
 				return err
 			}
 		}
 		last := segs[len(segs)-1]
-		if l.w.f, err = last.recoverTail(l.logger.Warn); err != nil {
+		if l.w.f, err = last.recoverTail(l.logger.Warn, l.report); err != nil {
 			return err
 		}
 		// Times are monotonic in offset order, so a sealed segment's last
@@ -187,7 +185,7 @@ func (l *Log) load() (err error) {
 		for i, s := range segs[:len(segs)-1] {
 			if nxt := segs[i+1]; nxt.wcount > 0 {
 				s.wlast = nxt.wfirst
-			} else if _, s.wlast, err = s.scanIndex(s.wcount); err != nil {
+			} else if _, s.wlast, err = s.scanIndex(s.wcount, l.report); err != nil {
 				return err
 			}
 			s.last = s.wlast
@@ -350,7 +348,7 @@ func (l *Log) Replay(ctx context.Context, since time.Time, fn func(eventlog.Reco
 	if start == nil {
 		return nil
 	}
-	if err := start.ensureIndex(count); err != nil {
+	if err := start.ensureIndex(count, l.report); err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
 
@@ -404,10 +402,8 @@ func (l *Log) Close() error {
 	l.qmu.Unlock()
 	close(l.stop)
 	<-l.writerDone
-	if l.skipsDone != nil {
-		close(l.skipStop)
-		<-l.skipsDone
-	}
+	close(l.noteStop)
+	<-l.notesDone
 	for _, s := range subs {
 		_ = s.Close()
 	}
@@ -530,7 +526,7 @@ func (l *Log) write(r *appendReq, ms int64) error {
 
 	s := w.active
 	start, off := s.wsize, w.next
-	sealFrames(r.buf, ms, func(pos int) {
+	sealFrames(r.buf, off, ms, func(pos int) {
 		s.addIndex(off, start+int64(pos), ms)
 		off++
 	})
@@ -581,7 +577,7 @@ func (l *Log) sync() error {
 func (l *Log) publish() {
 	l.mu.Lock()
 	for _, s := range l.w.dirty {
-		s.count, s.first, s.last = s.wcount, s.wfirst, s.wlast
+		s.count, s.first, s.last, s.size = s.wcount, s.wfirst, s.wlast, s.wsize
 	}
 	l.next = l.w.next
 	close(l.notify)
@@ -726,6 +722,10 @@ func (l *Log) retain(nowMs, need int64) (heldBy string) {
 		}
 		l.segs = slices.Delete(l.segs, 0, 1)
 		l.oldest = end
+		type skip struct {
+			group string
+			n     int64
+		}
 		var skips []skip
 		for _, g := range l.groups {
 			if g.committed >= 0 && g.committed < end && !l.cfg.required(g.name) {
@@ -750,7 +750,10 @@ func (l *Log) retain(nowMs, need int64) (heldBy string) {
 			l.metrics.skippedRecords.WithLabelValues(sk.group).Add(float64(sk.n))
 			l.logger.Warn("consumer group fell behind retention and skips records it had not committed",
 				"group", sk.group, "skipped", sk.n, "offset", end)
-			l.queueSkip(sk)
+			if l.cfg.OnSkip != nil {
+				group, n := sk.group, sk.n
+				l.queueNote(func() { l.cfg.OnSkip(group, n) })
+			}
 		}
 	}
 }
@@ -775,37 +778,39 @@ func (l *Log) setGauges() {
 	l.metrics.diskBytes.Set(float64(l.w.disk))
 }
 
-func (l *Log) queueSkip(sk skip) {
-	if l.cfg.OnSkip == nil {
-		return
-	}
-	l.skipMu.Lock()
-	l.skips = append(l.skips, sk)
-	l.skipMu.Unlock()
+func (l *Log) queueNote(fn func()) {
+	l.noteMu.Lock()
+	l.notes = append(l.notes, fn)
+	l.noteMu.Unlock()
 	select {
-	case l.skipWake <- struct{}{}:
+	case l.noteWake <- struct{}{}:
 	default:
 	}
 }
 
-// runSkips calls OnSkip outside the writer, which OnSkip may append to.
-func (l *Log) runSkips() {
-	defer close(l.skipsDone)
+// runNotes makes the OnSkip and OnCorrupt calls outside the writer and
+// the readers, which they may append to; it makes those queued while Open
+// ran first.
+func (l *Log) runNotes() {
+	defer close(l.notesDone)
 	for {
-		stopping := false
+		l.noteMu.Lock()
+		notes := l.notes
+		l.notes = nil
+		l.noteMu.Unlock()
+		for _, fn := range notes {
+			fn()
+		}
 		select {
-		case <-l.skipWake:
-		case <-l.skipStop:
-			stopping = true
-		}
-		l.skipMu.Lock()
-		skips := l.skips
-		l.skips = nil
-		l.skipMu.Unlock()
-		for _, sk := range skips {
-			l.cfg.OnSkip(sk.group, sk.n)
-		}
-		if stopping {
+		case <-l.noteWake:
+		case <-l.noteStop:
+			l.noteMu.Lock()
+			notes := l.notes
+			l.notes = nil
+			l.noteMu.Unlock()
+			for _, fn := range notes {
+				fn()
+			}
 			return
 		}
 	}

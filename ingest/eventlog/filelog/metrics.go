@@ -13,6 +13,9 @@ type metrics struct {
 	maxBytes       prometheus.Gauge
 	segments       prometheus.Gauge
 	skippedRecords *prometheus.CounterVec
+	corruptFrames  prometheus.Counter
+	corruptBytes   prometheus.Counter
+	corruptRecords prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -54,6 +57,18 @@ func newMetrics() *metrics {
 			Name: "vigil_filelog_skipped_records_total",
 			Help: "Records a consumer group that is not required lost to retention before committing them.",
 		}, []string{"group"}),
+		corruptFrames: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigil_filelog_corrupt_frames_total",
+			Help: "Damaged regions of segments (frames that fail their length or checksum checks, up to the next frame that passes) that readers skip.",
+		}),
+		corruptBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigil_filelog_corrupt_bytes_total",
+			Help: "Bytes of the damaged regions counted in vigil_filelog_corrupt_frames_total.",
+		}),
+		corruptRecords: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigil_filelog_corrupt_records_total",
+			Help: "Records lost in the damaged regions counted in vigil_filelog_corrupt_frames_total.",
+		}),
 	}
 }
 
@@ -61,5 +76,5 @@ func newMetrics() *metrics {
 func (l *Log) Collectors() []prometheus.Collector {
 	m := l.metrics
 	return []prometheus.Collector{m.fsyncs, m.appendSeconds, m.appendedRecs, m.appendedBytes, m.refused,
-		m.diskBytes, m.maxBytes, m.segments, m.skippedRecords}
+		m.diskBytes, m.maxBytes, m.segments, m.skippedRecords, m.corruptFrames, m.corruptBytes, m.corruptRecords}
 }

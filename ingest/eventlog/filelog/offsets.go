@@ -31,7 +31,7 @@ var offsetMagic = [4]byte{'V', 'O', 'F', 'F'}
 func encodeOffset(next int64) []byte {
 	b := make([]byte, 0, offsetFileSize)
 	b = append(b, offsetMagic[:]...)
-	b = binary.BigEndian.AppendUint16(b, formatVersion)
+	b = binary.BigEndian.AppendUint16(b, offsetsVersion)
 	b = binary.BigEndian.AppendUint16(b, 0)
 	b = binary.BigEndian.AppendUint64(b, uint64(next))
 	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
@@ -44,8 +44,8 @@ func decodeOffset(b []byte) (int64, error) {
 	if [4]byte(b[0:4]) != offsetMagic {
 		return 0, fmt.Errorf("offsets file: bad magic %q: %w", b[0:4], errCorrupt)
 	}
-	if v := binary.BigEndian.Uint16(b[4:6]); v != formatVersion {
-		return 0, &versionError{version: v}
+	if v := binary.BigEndian.Uint16(b[4:6]); v != offsetsVersion {
+		return 0, &versionError{what: "offsets file", version: v, reads: offsetsVersion}
 	}
 	if crc32.Checksum(b[:16], castagnoli) != binary.BigEndian.Uint32(b[16:20]) {
 		return 0, fmt.Errorf("offsets file: checksum mismatch: %w", errCorrupt)

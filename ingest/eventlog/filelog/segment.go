@@ -2,7 +2,6 @@ package filelog
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +29,7 @@ type segment struct {
 
 	// Published state, guarded by Log.mu: the records readers may see.
 	count       int64
+	size        int64 // bytes of the file that hold them
 	first, last int64 // append times (Unix ms) of the first and last record; valid when count > 0
 
 	// Writer state, touched only by the writer goroutine (and by Open
@@ -45,7 +45,11 @@ type segment struct {
 	idxMu   sync.Mutex
 	indexed bool // index covers every record (else it is built on first use)
 	index   []indexEntry
+	damages []damage // regions found damaged, by position
 }
+
+// reporter is told of each damaged region found in a segment, once.
+type reporter func(s *segment, d damage)
 
 // indexEntry places a record in its segment file.
 type indexEntry struct {
@@ -125,7 +129,7 @@ func (s *segment) writeHeader(f *os.File) error {
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", s.path, err)
 	}
-	s.wsize, s.nextIndexPos = segHeaderSize, segHeaderSize
+	s.wsize, s.nextIndexPos, s.size = segHeaderSize, segHeaderSize, segHeaderSize
 	return nil
 }
 
@@ -147,8 +151,9 @@ func (s *segment) checkHeader(f *os.File) error {
 
 // openSealed reads what Open needs of a segment that is not the last: its
 // header, its size and its first record's time. Its count comes from the
-// next segment's base; the rest of it is read when a reader needs it.
-func (s *segment) openSealed(count int64) error {
+// next segment's base; the rest of it is read when a reader needs it. If
+// the first frame fails its checks, the whole segment is read now.
+func (s *segment) openSealed(count int64, rep reporter) error {
 	f, err := os.Open(s.path)
 	if err != nil {
 		return err
@@ -161,18 +166,27 @@ func (s *segment) openSealed(count int64) error {
 	if err != nil {
 		return err
 	}
-	// The first frame's header and time.
-	var h [frameHeaderSize + 8]byte
-	if _, err := f.ReadAt(h[:], segHeaderSize); err != nil {
-		return fmt.Errorf("%s: first record: %w", s.path, eofIsTorn(err))
-	}
-	if n := binary.BigEndian.Uint32(h[0:4]); n < minBodySize || n > maxBodySize {
-		return fmt.Errorf("%s: first record: length %d: %w", s.path, n, errCorrupt)
-	}
-	ms := int64(binary.BigEndian.Uint64(h[frameHeaderSize:]))
 	s.count, s.wcount = count, count
-	s.wsize = fi.Size()
-	s.first, s.wfirst = ms, ms
+	s.wsize, s.size = fi.Size(), fi.Size()
+	var fr frameReader
+	fr.reset(f, segHeaderSize, fi.Size())
+	var buf []byte
+	first, err := fr.next(&buf)
+	if err == nil && first.off == s.base {
+		s.first, s.wfirst = first.ms, first.ms
+		return nil
+	}
+	if err != nil && !errors.Is(err, errTorn) && !errors.Is(err, errCorrupt) {
+		return fmt.Errorf("%s: first record: %w", s.path, err)
+	}
+	s.idxMu.Lock()
+	defer s.idxMu.Unlock()
+	index, firstMs, _, err := s.scanIndexLocked(count, rep)
+	if err != nil {
+		return err
+	}
+	s.index, s.indexed = index, true
+	s.first, s.wfirst = firstMs, firstMs
 	return nil
 }
 
@@ -180,7 +194,7 @@ func (s *segment) openSealed(count int64) error {
 // truncates a torn or corrupt tail and indexes the segment. A header that
 // is missing or all zeros (the segment was being created when the process
 // stopped) is written again.
-func (s *segment) recoverTail(logger logFunc) (*os.File, error) {
+func (s *segment) recoverTail(logger logFunc, rep reporter) (*os.File, error) {
 	f, err := os.OpenFile(s.path, os.O_RDWR, 0)
 	if err != nil {
 		return nil, err
@@ -206,22 +220,30 @@ func (s *segment) recoverTail(logger logFunc) (*os.File, error) {
 	}
 
 	s.nextIndexPos = segHeaderSize
-	rest := fi.Size() - segHeaderSize
-	end, _, scanErr := scanFrames(io.NewSectionReader(f, segHeaderSize, rest), rest, segHeaderSize,
+	damages, end, scanErr := scanFrames(f, segHeaderSize, fi.Size(), s.base, -1,
 		func(pos int64, fr frame) {
-			s.addIndex(s.base+s.wcount, pos, fr.ms)
+			s.addIndex(fr.off, pos, fr.ms)
 			if s.wcount == 0 {
 				s.wfirst = fr.ms
 			}
 			s.wlast = fr.ms
-			s.wcount++
+			s.wcount = fr.off + 1 - s.base
 		})
-	if scanErr != nil && !errors.Is(scanErr, errTorn) && !errors.Is(scanErr, errCorrupt) {
+	if scanErr != nil {
 		return fail(fmt.Errorf("read %s: %w", s.path, scanErr))
 	}
+	// Damage that reaches the end of the last segment is a torn tail: it
+	// can only hold records whose Append had not returned. Damage followed
+	// by valid frames is not.
+	for _, d := range damages {
+		if !d.tail {
+			s.damages = append(s.damages, d)
+			rep(s, d)
+		}
+	}
 	if end < fi.Size() {
-		logger("truncating the torn or corrupt tail of the last segment",
-			"segment", s.path, "records", s.wcount, "valid_bytes", end, "dropped_bytes", fi.Size()-end, "reason", scanErr)
+		logger("truncating the torn tail of the last segment",
+			"segment", s.path, "records", s.wcount, "valid_bytes", end, "dropped_bytes", fi.Size()-end)
 		if err := f.Truncate(end); err != nil {
 			return fail(fmt.Errorf("truncate %s: %w", s.path, err))
 		}
@@ -232,7 +254,7 @@ func (s *segment) recoverTail(logger logFunc) (*os.File, error) {
 	if _, err := f.Seek(end, io.SeekStart); err != nil {
 		return fail(err)
 	}
-	s.wsize = end
+	s.wsize, s.size = end, end
 	s.count, s.first, s.last = s.wcount, s.wfirst, s.wlast
 	s.indexed = true
 	return f, nil
@@ -268,14 +290,14 @@ func (s *segment) addIndex(off, pos, ms int64) {
 }
 
 // ensureIndex indexes a sealed segment of count records that Open did not
-// read.
-func (s *segment) ensureIndex(count int64) error {
+// read, verifying every frame and reporting the damaged regions.
+func (s *segment) ensureIndex(count int64, rep reporter) error {
 	s.idxMu.Lock()
 	defer s.idxMu.Unlock()
 	if s.indexed {
 		return nil
 	}
-	index, _, err := s.scanIndex(count)
+	index, _, _, err := s.scanIndexLocked(count, rep)
 	if err != nil {
 		return err
 	}
@@ -283,34 +305,86 @@ func (s *segment) ensureIndex(count int64) error {
 	return nil
 }
 
-// scanIndex reads the frame headers of a sealed segment of count records
-// and returns its index and the time of its last record.
-func (s *segment) scanIndex(count int64) ([]indexEntry, int64, error) {
+// scanIndex reads a sealed segment of count records and returns its
+// index and the time of its last record.
+func (s *segment) scanIndex(count int64, rep reporter) ([]indexEntry, int64, error) {
+	s.idxMu.Lock()
+	defer s.idxMu.Unlock()
+	index, _, last, err := s.scanIndexLocked(count, rep)
+	return index, last, err
+}
+
+// scanIndexLocked verifies the frames of a sealed segment of count
+// records and returns its index and the times of its first and last good
+// records (0 if it has none). It
+// records and reports the damaged regions it has not seen before.
+// s.idxMu must be held.
+func (s *segment) scanIndexLocked(count int64, rep reporter) (index []indexEntry, firstMs, lastMs int64, err error) {
 	f, err := os.Open(s.path)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	defer f.Close()
 	if err := s.checkHeader(f); err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
-	fr := frameReader{br: bufio.NewReaderSize(f, 1<<20)}
-	var index []indexEntry
-	var ms int64
-	pos, next := int64(segHeaderSize), int64(segHeaderSize)
-	for i := range count {
-		var size int
-		ms, size, err = fr.skip()
-		if err != nil {
-			return nil, 0, fmt.Errorf("%s: record %d of %d..%d: %w", s.path, s.base+i, s.base, s.base+count-1, eofIsTorn(err))
-		}
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	next, seen := int64(segHeaderSize), false
+	damages, _, err := scanFrames(f, segHeaderSize, fi.Size(), s.base, s.base+count, func(pos int64, fr frame) {
 		if pos >= next {
-			index = append(index, indexEntry{off: s.base + i, pos: pos, ms: ms})
+			index = append(index, indexEntry{off: fr.off, pos: pos, ms: fr.ms})
 			next = pos + indexEvery
 		}
-		pos += int64(size)
+		if !seen {
+			firstMs, seen = fr.ms, true
+		}
+		lastMs = fr.ms
+	})
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("read %s: %w", s.path, err)
 	}
-	return index, ms, nil
+	for _, d := range damages {
+		s.addDamageLocked(d, rep)
+	}
+	return index, firstMs, lastMs, nil
+}
+
+// addDamageLocked records a damaged region unless it is known, and
+// reports it if it is new. s.idxMu must be held.
+func (s *segment) addDamageLocked(d damage, rep reporter) {
+	i, found := slices.BinarySearchFunc(s.damages, d.pos, func(e damage, pos int64) int { return compareInt(e.pos, pos) })
+	if found {
+		return
+	}
+	s.damages = slices.Insert(s.damages, i, d)
+	rep(s, d)
+}
+
+// damageAt returns the damaged region that holds pos: one a scan found
+// or, if none did, the one found by resynchronizing in ra from pos up to
+// limit, expecting record expect and offsets below offLimit (for the
+// active segment, the published data and records).
+func (s *segment) damageAt(ra io.ReaderAt, pos, limit, expect, offLimit int64, rep reporter) (damage, error) {
+	s.idxMu.Lock()
+	defer s.idxMu.Unlock()
+	for _, d := range s.damages {
+		if d.pos <= pos && pos < d.end {
+			return d, nil
+		}
+	}
+	at, off, err := resync(ra, pos, limit, expect, offLimit)
+	if err != nil {
+		return damage{}, fmt.Errorf("read %s: %w", s.path, err)
+	}
+	d := damage{pos: pos, end: at, first: expect, next: off}
+	if at < 0 {
+		d.end, d.tail, d.next = limit, true, offLimit
+	}
+	s.addDamageLocked(d, rep)
+	return d, nil
 }
 
 // lookup returns the last index entry at or before record off.

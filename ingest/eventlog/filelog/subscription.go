@@ -1,7 +1,6 @@
 package filelog
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -227,37 +226,73 @@ func (s *subscription) Close() error {
 var errEnd = errors.New("end of log")
 
 // reader reads records in offset order, holding one segment file open.
+// Past a damaged region of a segment it goes on at the next good frame,
+// whose offset says how many records the region held.
 type reader struct {
-	l     *Log
-	seg   *segment
-	f     *os.File
-	fr    frameReader
-	off   int64 // offset of the frame fr reads next
-	limit int64 // the records below limit are in seg
-	body  []byte
+	l        *Log
+	seg      *segment
+	f        *os.File
+	fr       frameReader
+	off      int64 // the offset asked for next: fr reads it or, past damage, a later one
+	expect   int64 // the offset of the frame fr reads next, if no damage is in the way
+	limit    int64 // the records below limit are in seg
+	offLimit int64 // the records of seg are below offLimit
+	body     []byte
 }
 
-// next reads the record at pos, or the oldest retained one if pos was
-// deleted, but none at or after end; past it, it returns errEnd and the
-// offset it stopped at. The frame's slices are valid until the next call.
+// next reads the record at pos, or the first retained one after it if pos
+// was deleted or lost to damage, but none at or after end; past it, it
+// returns errEnd and the offset it stopped at. The frame's slices are
+// valid until the next call.
 func (r *reader) next(pos, end int64) (frame, int64, error) {
-	if r.seg == nil || r.off != pos || pos >= r.limit || r.seg.removed.Load() {
-		var err error
-		if pos, err = r.seek(pos, end); err != nil {
+	for {
+		if r.seg == nil || r.off != pos || pos >= r.limit || r.seg.removed.Load() {
+			var err error
+			if pos, err = r.seek(pos, end); err != nil {
+				return frame{}, pos, err
+			}
+		}
+		at := r.fr.pos
+		f, err := r.fr.next(&r.body)
+		if err == nil && f.off >= r.expect && f.off < r.offLimit {
+			r.expect = f.off + 1
+			if f.off < pos {
+				continue // seek placed the reader before pos
+			}
+			if f.off >= r.limit {
+				// The records from pos to the limit were lost.
+				pos = r.limit
+				r.close()
+				continue
+			}
+			r.off = f.off + 1
+			return f, f.off, nil
+		}
+		if err == io.EOF {
+			// The segment's data ends before the records below limit.
+			path := r.seg.path
+			r.close()
+			return frame{}, pos, fmt.Errorf("read %s at offset %d: %w", path, pos, errTorn)
+		}
+		if err != nil && !errors.Is(err, errTorn) && !errors.Is(err, errCorrupt) {
+			path := r.seg.path
+			r.close()
+			return frame{}, pos, fmt.Errorf("read %s at offset %d: %w", path, pos, err)
+		}
+		d, err := r.seg.damageAt(r.f, at, r.fr.limit, r.expect, r.offLimit, r.l.report)
+		if err != nil {
+			r.close()
 			return frame{}, pos, err
 		}
-	}
-	body, _, err := r.fr.next(&r.body)
-	if err == nil {
-		var f frame
-		if f, err = decodeBody(body); err == nil {
-			r.off++
-			return f, pos, nil
+		if d.tail {
+			// Every record left in the segment was lost.
+			pos = max(pos, d.next)
+			r.close()
+			continue
 		}
+		r.fr.reset(r.f, d.end, r.fr.limit)
+		r.expect = d.next
 	}
-	path := r.seg.path
-	r.close()
-	return frame{}, pos, fmt.Errorf("read %s at offset %d: %w", path, pos, eofIsTorn(err))
 }
 
 // seek positions the reader at pos, moved up to the oldest retained record
@@ -272,14 +307,19 @@ func (r *reader) seek(pos, end int64) (int64, error) {
 	}
 	i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].base > pos }) - 1
 	s := l.segs[i]
-	limit, count := end, s.count
+	// The active segment's published records and bytes; a sealed one's
+	// are all of it.
+	limit, count, offLimit, size := end, s.count, l.next, s.size
 	if i+1 < len(l.segs) {
-		limit, count = min(end, l.segs[i+1].base), l.segs[i+1].base-s.base
+		offLimit = l.segs[i+1].base
+		limit, count = min(end, offLimit), offLimit-s.base
 	}
 	l.mu.Unlock()
 
 	if r.seg == s && r.off == pos && !s.removed.Load() {
-		r.limit = limit
+		// The bytes published since are read by a reader reset to them.
+		r.limit, r.offLimit = limit, offLimit
+		r.fr.reset(r.f, r.fr.pos, size)
 		return pos, nil
 	}
 	if r.seg != s {
@@ -289,28 +329,17 @@ func (r *reader) seek(pos, end int64) (int64, error) {
 			return pos, err
 		}
 		r.seg, r.f = s, f
-		if r.fr.br == nil {
-			r.fr.br = bufio.NewReaderSize(f, 256<<10)
-		}
 	}
 	fail := func(err error) (int64, error) {
 		r.close()
 		return pos, fmt.Errorf("seek to offset %d in %s: %w", pos, s.path, err)
 	}
-	if err := s.ensureIndex(count); err != nil {
+	if err := s.ensureIndex(count, l.report); err != nil {
 		return fail(err)
 	}
 	e := s.lookup(pos)
-	if _, err := r.f.Seek(e.pos, io.SeekStart); err != nil {
-		return fail(err)
-	}
-	r.fr.br.Reset(r.f)
-	for o := e.off; o < pos; o++ {
-		if _, _, err := r.fr.skip(); err != nil {
-			return fail(eofIsTorn(err))
-		}
-	}
-	r.off, r.limit = pos, limit
+	r.fr.reset(r.f, e.pos, size)
+	r.off, r.expect, r.limit, r.offLimit = pos, e.off, limit, offLimit
 	return pos, nil
 }
 
