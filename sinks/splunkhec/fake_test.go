@@ -94,6 +94,7 @@ type fakeHEC struct {
 	loseAcks  int  // acks of the next n requests are never given
 	disabled  bool // the token is disabled
 	eventPost int  // event requests answered so far
+	eventTry  int  // event requests received, refused ones included
 	ackPolls  int  // ack requests answered so far
 }
 
@@ -279,6 +280,13 @@ func (f *fakeHEC) DisableToken(on bool) {
 	f.disabled = on
 }
 
+// Tries returns how many event requests arrived, refused ones included.
+func (f *fakeHEC) Tries() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.eventTry
+}
+
 // SetToken makes the collector accept token, and no other, as after a
 // rotation.
 func (f *fakeHEC) SetToken(token string) {
@@ -425,6 +433,9 @@ func (f *fakeHEC) admit(w http.ResponseWriter, r *http.Request, needChannel bool
 }
 
 func (f *fakeHEC) serveEvents(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.eventTry++
+	f.mu.Unlock()
 	channel, ok := f.admit(w, r, f.ackOn())
 	if !ok {
 		return

@@ -225,9 +225,10 @@ func (s *Sink) start(ctx, waitCtx context.Context, batch []eventlog.Record, sett
 	}
 	s.waits.Add(1)
 	s.mu.Unlock()
+	deadline := s.now().Add(s.cfg.AckTimeout)
 	go func() {
 		defer s.waits.Done()
-		err := s.waitAcks(waitCtx, ln, acks)
+		err := s.waitAcks(waitCtx, ln, acks, deadline)
 		s.release(ln)
 		settled(s.redact(err, token))
 	}()
@@ -326,7 +327,7 @@ func (s *Sink) send(ctx context.Context, ln *lane, token string, batch []eventlo
 	// before it are acknowledged.
 	refusedAt := func(i int, err error) error {
 		if len(acks) > 0 {
-			if werr := s.waitAcks(ctx, ln, acks); werr != nil {
+			if werr := s.waitAcks(ctx, ln, acks, s.now().Add(s.cfg.AckTimeout)); werr != nil {
 				return werr
 			}
 		}
@@ -476,15 +477,14 @@ func (s *Sink) do(ctx context.Context, ln *lane, client *http.Client, token, tar
 }
 
 // waitAcks polls the ack endpoint over ln until every id in pending is
-// acknowledged, AckTimeout passes, ctx is done or the collector refuses
-// the poll for good. Failed polls are tried again until AckTimeout.
-func (s *Sink) waitAcks(ctx context.Context, ln *lane, pending []int64) error {
+// acknowledged, deadline passes, ctx is done or the collector refuses the
+// poll for good. Failed polls are tried again until deadline.
+func (s *Sink) waitAcks(ctx context.Context, ln *lane, pending []int64, deadline time.Time) error {
 	client, err := s.client(ln)
 	if err != nil {
 		return err
 	}
 	total := len(pending)
-	deadline := s.now().Add(s.cfg.AckTimeout)
 	wait := min(firstAckPoll, s.cfg.AckPollInterval)
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
