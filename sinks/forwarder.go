@@ -182,9 +182,17 @@ func (f *Forwarder) deliver(ctx context.Context, recs []eventlog.Record, j *join
 		return nil
 	case ctx.Err() != nil:
 		return err
+	case IsRefusing(err):
+		f.refused(err, len(recs))
+		return fmt.Errorf("sink %s: %w", f.cfg.Name, err)
 	case !IsPermanent(err):
 		f.failed(err, len(recs))
 		return fmt.Errorf("sink %s: %w", f.cfg.Name, err)
+	}
+	if i, ok := RefusedIndex(err); ok && i >= 0 && i < len(recs) {
+		return f.deliverPast(ctx, recs, i, err, j)
+	}
+	switch {
 	case len(recs) > 1 && !IsPermanentAll(err):
 		half := len(recs) / 2
 		if err := f.deliver(ctx, recs[:half], j); err != nil {
@@ -193,6 +201,22 @@ func (f *Forwarder) deliver(ctx context.Context, recs []eventlog.Record, j *join
 		return f.deliver(ctx, recs[half:], j)
 	}
 	return f.park(ctx, recs, err)
+}
+
+// deliverPast handles a write of recs of which the sink took recs[:i]
+// and refused recs[i] (RefusedAt): it counts the first delivered, parks
+// the refused one alone and writes the rest again. f.mu is held.
+func (f *Forwarder) deliverPast(ctx context.Context, recs []eventlog.Record, i int, reason error, j *join) error {
+	if i > 0 {
+		f.delivered(recs[:i], true)
+	}
+	if err := f.park(ctx, recs[i:i+1], reason); err != nil {
+		return err
+	}
+	if rest := recs[i+1:]; len(rest) > 0 {
+		return f.deliver(ctx, rest, j)
+	}
+	return nil
 }
 
 // park stores refused records in the dead letter; an error there is
@@ -273,6 +297,15 @@ func (f *Forwarder) settle(n int, err error) {
 			m.lastError.WithLabelValues(f.cfg.Name).Set(float64(now.UnixMilli()) / 1e3)
 		}
 	}
+}
+
+// refused counts n events refused with the sink itself for now
+// (Refusing): they wait, and the status says the sink is refused.
+func (f *Forwarder) refused(err error, n int) {
+	f.failed(err, n)
+	f.stateMu.Lock()
+	f.state.failing, f.state.refusing = false, true
+	f.stateMu.Unlock()
 }
 
 func (f *Forwarder) failed(err error, n int) {

@@ -43,9 +43,11 @@ type Status struct {
 	Group    string `json:"group"`
 	Required bool   `json:"required"`
 	// State is "ok" (the last write succeeded), "retrying" (it failed;
-	// events wait), "refusing" (the downstream refuses the sink itself,
-	// an invalid token say: events go to the dead letter) or "idle"
-	// (nothing written yet).
+	// events wait), "refusing" (the downstream refuses the sink itself:
+	// an unknown index parks events in the dead letter, while a disabled
+	// or invalid Splunk token, or a token without the acknowledgement the
+	// sink needs, keeps them waiting and retried) or "idle" (nothing
+	// written yet).
 	State     string `json:"state"`
 	Connected *bool  `json:"connected,omitempty"`
 	// Lag is how many records of the log the sink has not yet delivered.
@@ -470,7 +472,15 @@ func (f *Forwarder) redeliver(ctx context.Context, page []Parked) ([]int64, erro
 		return nil, nil // still refused: it stays parked
 	}
 	var done []int64
-	for i := range recs {
+	start := 0
+	if i, ok := RefusedIndex(err); ok && i >= 0 && i < len(recs) {
+		// The sink took the records before i: only the rest is tried.
+		if i > 0 {
+			f.delivered(recs[:i], true)
+		}
+		done, start = append(done, ids[:i]...), i+1
+	}
+	for i := start; i < len(recs); i++ {
 		err := f.sink.Write(ctx, recs[i:i+1])
 		switch {
 		case err == nil:

@@ -94,3 +94,65 @@ func IsPermanentAll(err error) bool {
 	var p *permanentError
 	return errors.As(err, &p) && p.all
 }
+
+// refusingError marks a refusal of the sink itself that can end without
+// a change of Vigil's configuration: a disabled token enabled again, a
+// token file rotated, acknowledgement turned on for the token.
+type refusingError struct{ err error }
+
+func (e *refusingError) Error() string { return e.err.Error() }
+func (e *refusingError) Unwrap() error { return e.err }
+
+// Refusing marks err as a refusal of the sink itself that is to be
+// retried rather than parked: the records wait in the log, the sink's
+// status says it refuses, and the consume loop writes them again (the
+// sink decides how often it asks the downstream meanwhile). Refusing(nil)
+// is nil.
+func Refusing(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &refusingError{err: err}
+}
+
+// IsRefusing reports whether err, or an error it wraps, was marked by
+// Refusing.
+func IsRefusing(err error) bool {
+	var r *refusingError
+	return errors.As(err, &r)
+}
+
+// refusedAtError reports that the downstream took the records of a write
+// before Index, refused the one at Index permanently, and took none
+// after it.
+type refusedAtError struct {
+	index int
+	err   error
+}
+
+func (e *refusedAtError) Error() string { return e.err.Error() }
+func (e *refusedAtError) Unwrap() error { return e.err }
+
+// RefusedAt marks err as the permanent refusal of record i of a write,
+// by a downstream that took every record before it and none after it
+// (Splunk HEC's invalid-event-number): the Forwarder counts the records
+// before i delivered, parks record i alone, and writes the rest again.
+// The error is also Permanent, so code that does not know RefusedAt
+// still parks nothing that the downstream would take. RefusedAt(i, nil)
+// is nil.
+func RefusedAt(i int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &refusedAtError{index: i, err: Permanent(err)}
+}
+
+// RefusedIndex returns the index of the record refused, when err, or an
+// error it wraps, was marked by RefusedAt.
+func RefusedIndex(err error) (int, bool) {
+	var r *refusedAtError
+	if errors.As(err, &r) {
+		return r.index, true
+	}
+	return 0, false
+}

@@ -393,7 +393,7 @@ func TestConfig_Validate(t *testing.T) {
 			change: func(c *Config) {
 				c.Sinks = []SinkConfig{{Config: sinks.Config{Name: "s"}, SplunkHEC: &splunkhec.Config{URL: "splunk:8088"}}}
 			},
-			want: []string{`sinks[0].splunkhec.url: "splunk:8088" is not an http or https URL`, "sinks[0].splunkhec.token: required"},
+			want: []string{`sinks[0].splunkhec.url: "splunk:8088" is not an http or https URL`, "sinks[0].splunkhec.token: required (or token_file)"},
 		},
 		{
 			name: "SplunkHECNoURL",

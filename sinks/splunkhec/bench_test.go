@@ -1,6 +1,7 @@
 package splunkhec
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -45,6 +46,38 @@ func BenchmarkWrite(b *testing.B) {
 			if got := f.discarded.Load(); got < int64(b.N*batchSize) {
 				b.Fatalf("collector counted %d events, want %d", got, b.N*batchSize)
 			}
+		})
+	}
+}
+
+// BenchmarkWriteSettling writes batches of 1,000 events the way the log's
+// consume loop does over a Settler, to a collector that acknowledges a
+// request only at the third poll: with one batch in flight, throughput is
+// the batch divided by the ack latency; with several it is not.
+func BenchmarkWriteSettling(b *testing.B) {
+	const batchSize = 1000
+	batch := sinktest.Events(batchSize)
+	for _, inFlight := range []int{1, 4} {
+		b.Run(fmt.Sprintf("InFlight%d", inFlight), func(b *testing.B) {
+			f := newFake(b, fakeOptions{ack: true, discard: true})
+			f.DelayAcks(2)
+			s := newTestSink(b, f, func(c *Config) {
+				c.AckPollInterval, c.MaxInFlight = time.Millisecond, inFlight
+			})
+			settled := make(chan error, b.N+1)
+			n := 0
+			for b.Loop() {
+				if err := s.WriteSettling(b.Context(), batch, func(err error) { settled <- err }); err != nil {
+					b.Fatal(err)
+				}
+				n++
+			}
+			for range n {
+				if err := <-settled; err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n*batchSize)/b.Elapsed().Seconds(), "events/s")
 		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,6 +18,10 @@ const (
 	DefaultAckPollInterval = time.Second
 	DefaultTimeout         = 30 * time.Second
 	DefaultMaxBatchBytes   = 1 << 20
+	DefaultMaxInFlight     = 4
+	// DefaultRefusedRetryInterval is how often a sink whose token the
+	// collector refuses (disabled or invalid) asks it again.
+	DefaultRefusedRetryInterval = time.Minute
 )
 
 // firstAckPoll is the wait before the first acknowledgement poll; later
@@ -39,13 +44,24 @@ type Config struct {
 	// /services/collector/event is accepted too.
 	URL string `yaml:"url"`
 	// Token is the HEC token, sent as "Authorization: Splunk <token>".
+	// Exactly one of Token and TokenFile is set.
 	Token string `yaml:"token"`
+	// TokenFile is a file holding the token (surrounding white space is
+	// ignored). It is read before each batch and the new token used as
+	// soon as the file's contents change, so a rotated token takes effect
+	// without a restart.
+	TokenFile string `yaml:"token_file"`
 	// Index, Source, SourceType and Host are set on every event when not
 	// empty; otherwise the token's defaults apply.
 	Index      string `yaml:"index"`
 	Source     string `yaml:"source"`
 	SourceType string `yaml:"sourcetype"`
 	Host       string `yaml:"host"`
+	// Fields are event fields (a name, or a dotted path into an object
+	// such as verified_submitter.user_id) sent as HEC indexed fields
+	// under the same name. A field an event lacks, or whose value is an
+	// object, is left out; numbers and booleans are sent as text.
+	Fields []string `yaml:"fields"`
 
 	// Ack waits for indexer acknowledgement of every request before Write
 	// returns; the token must have indexer acknowledgement enabled.
@@ -58,9 +74,21 @@ type Config struct {
 	// polls (default 1s). The first poll comes after 50ms (or
 	// AckPollInterval when shorter) and the waits double from there.
 	AckPollInterval time.Duration `yaml:"ack_poll_interval"`
-	// Channel is the HEC channel, a GUID (default: a random one chosen
-	// by New). Acknowledgements belong to a channel.
+	// Channel is the HEC channel of the first connection, a GUID
+	// (default: a random one chosen by New); the other connections get
+	// random ones. Acknowledgements belong to a channel.
 	Channel string `yaml:"channel"`
+	// MaxInFlight is how many batches may wait for their acknowledgement
+	// at once (default 4), each on its own connection, with its own
+	// channel and cookies, so that a load balancer keeps the polls of a
+	// batch's acknowledgement on the indexer that took it.
+	MaxInFlight int `yaml:"max_in_flight"`
+	// RefusedRetryInterval is how often a sink whose token the collector
+	// disabled or does not know (HEC codes 1 and 4), or that needs
+	// acknowledgements the token does not give, asks the collector again
+	// (default 1m). The events wait meanwhile; a change of the token file
+	// is tried at once.
+	RefusedRetryInterval time.Duration `yaml:"refused_retry_interval"`
 
 	// TLS is how an https URL is verified (nil: against the system roots)
 	// and, for mutual TLS, the client certificate. It requires an https
@@ -89,10 +117,23 @@ func (c Config) Validate() error {
 		p.Add("tls", "requires an https url")
 	}
 	switch {
-	case c.Token == "":
-		p.Add("token", "required")
-	case strings.ContainsFunc(c.Token, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+	case c.Token == "" && c.TokenFile == "":
+		p.Add("token", "required (or token_file)")
+	case c.Token != "" && c.TokenFile != "":
+		p.Add("token_file", "must not be set with token")
+	case c.Token != "" && !validToken(c.Token):
 		p.Add("token", "must not contain spaces or control characters")
+	}
+	seen := make(map[string]bool, len(c.Fields))
+	for i, f := range c.Fields {
+		key := fmt.Sprintf("fields[%d]", i)
+		switch {
+		case f == "" || slices.Contains(strings.Split(f, "."), ""):
+			p.Add(key, "%q is not a field name or a dotted path", f)
+		case seen[f]:
+			p.Add(key, "%q is listed twice", f)
+		}
+		seen[f] = true
 	}
 	if c.Channel != "" && !isGUID(c.Channel) {
 		p.Add("channel", "%q is not a GUID such as 0ee5a24c-6ba7-4cd5-b16c-1aa7e6a2c1f0", c.Channel)
@@ -101,6 +142,8 @@ func (c Config) Validate() error {
 	p.NotNegative("ack_poll_interval", int64(c.AckPollInterval))
 	p.NotNegative("timeout", int64(c.Timeout))
 	p.NotNegative("max_batch_bytes", int64(c.MaxBatchBytes))
+	p.NotNegative("max_in_flight", int64(c.MaxInFlight))
+	p.NotNegative("refused_retry_interval", int64(c.RefusedRetryInterval))
 	if c.TLS != nil {
 		p.Nest("tls", c.TLS.Validate())
 	}
@@ -122,10 +165,22 @@ func (c Config) withDefaults() Config {
 	if c.MaxBatchBytes == 0 {
 		c.MaxBatchBytes = DefaultMaxBatchBytes
 	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = DefaultMaxInFlight
+	}
+	if c.RefusedRetryInterval == 0 {
+		c.RefusedRetryInterval = DefaultRefusedRetryInterval
+	}
 	if c.Channel == "" {
 		c.Channel = newGUID()
 	}
 	return c
+}
+
+// validToken reports whether s can be sent as a token: not empty, no
+// white space or control characters.
+func validToken(s string) bool {
+	return s != "" && !strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f })
 }
 
 // baseURL parses raw and returns it without a trailing slash and without

@@ -12,17 +12,25 @@
 // X-Splunk-Request-Channel. A batch larger than MaxBatchBytes goes out as
 // several requests, in order.
 //
-// With Ack on, the collector answers each request with an ackId and Write
-// polls <url>/services/collector/ack until the indexers confirm every one;
-// only then does it return nil, so the log's offset is committed only for
-// indexed events. Acknowledgements that do not come within AckTimeout
-// make Write fail with a retryable error, and the whole batch is sent
-// again: delivery is at least once, and each event carries its event_id.
+// With Ack on, the collector answers each request with an ackId and the
+// sink polls <url>/services/collector/ack until the indexers confirm every
+// one. The Sink is a sinks.Settler: WriteSettling returns once the
+// collector took the batch and reports the acknowledgement later, so up
+// to MaxInFlight batches wait for theirs at once, each on a connection of
+// its own with its own channel and cookie jar, polled over that
+// connection. Acknowledgements that do not come within AckTimeout settle
+// the batch with an error, and it is sent again: delivery is at least
+// once, and each event carries its event_id.
 //
-// HEC's status codes are mapped to the error classes of package sinks:
-// "server is busy", internal errors, HTTP 408, 429 and 5xx, network errors
-// and missing acknowledgements are retryable; an invalid or disabled token,
-// a format error, an incorrect index, acknowledgement disabled on the
-// token, and any other refusal are wrapped by sinks.Permanent, as sending
-// the same events again cannot succeed. Errors never contain the token.
+// HEC's replies are mapped to the error classes of package sinks:
+// "server is busy", internal errors, HTTP 404 (an indexer in detention),
+// 408, 429 and 5xx, network errors and missing acknowledgements are
+// retryable. A disabled or invalid token, and a reply without an ackId
+// while Ack is on, are sinks.Refusing: the events wait, and the collector
+// is asked again every RefusedRetryInterval, or at once when the token
+// file changed. A format error that names the invalid event is
+// sinks.RefusedAt, the events before it being indexed; an incorrect index,
+// acknowledgement disabled on the token and other refusals of the sink's
+// settings are sinks.PermanentAll, and other format errors
+// sinks.Permanent. Errors never contain the token.
 package splunkhec

@@ -36,7 +36,17 @@ type fakeOptions struct {
 	// discard makes the collector count events (by line) instead of
 	// parsing and recording them, for benchmarks of the sink.
 	discard bool
+	// indexers, when more than one, puts that many indexers behind a
+	// balancer kept sticky by a cookie: a request without the cookie goes
+	// to the next indexer in turn and is answered with the cookie. Each
+	// indexer numbers the ack ids of a channel from 0.
+	indexers int
+	// clock, when set, is the collector's clock for SlowAcks.
+	clock func() time.Time
 }
+
+// lbCookie is the balancer's stickiness cookie.
+const lbCookie = "hec_lb"
 
 // fakeHEC is an HTTP Event Collector written from Splunk's documentation:
 // token check, channels, concatenated event objects, ackIds and the ack
@@ -57,7 +67,23 @@ type fakeHEC struct {
 	down     chan struct{} // closed by Down, to release stalled handlers
 	events   [][]byte
 	requests []fakeRequest
-	acks     map[string]*fakeChannel
+	// acks are the ack ids of each indexer and channel, keyed
+	// "indexer/channel".
+	acks  map[string]*fakeChannel
+	token string
+	rr    int // the indexer for the next request without a cookie
+	// misrouted counts polls for ack ids the indexer that got the poll
+	// never gave on that channel; otherConn those that came over another
+	// connection than the request that got the id.
+	misrouted, otherConn int
+	// conns are the connections (remote addresses) each channel used.
+	conns map[string]map[string]bool
+	// indexed counts the event requests each indexer took.
+	indexed map[int]int
+
+	detain   int           // event requests answered 404 from now
+	refuse   string        // an event holding this is invalid
+	ackAfter time.Duration // with clock: how long after indexing an ack is given
 
 	stall     chan struct{} // non-nil while stalled; closed to resume
 	dropArmed bool
@@ -68,6 +94,7 @@ type fakeHEC struct {
 	loseAcks  int  // acks of the next n requests are never given
 	disabled  bool // the token is disabled
 	eventPost int  // event requests answered so far
+	eventTry  int  // event requests received, refused ones included
 	ackPolls  int  // ack requests answered so far
 }
 
@@ -87,6 +114,8 @@ type fakeChannel struct {
 type fakeAck struct {
 	pollsLeft int
 	lost      bool
+	conn      string    // the connection of the request that got the id
+	at        time.Time // when it was indexed, by opts.clock
 }
 
 // fakeError is a reply the collector can be told to give.
@@ -106,7 +135,8 @@ var _ sinktest.Receiver = (*fakeHEC)(nil)
 
 // newFake starts a fake collector that stops when the test ends.
 func newFake(t testing.TB, opts fakeOptions) *fakeHEC {
-	f := &fakeHEC{t: t, opts: opts, scheme: "http", acks: make(map[string]*fakeChannel)}
+	f := &fakeHEC{t: t, opts: opts, scheme: "http", acks: make(map[string]*fakeChannel), token: testToken,
+		conns: make(map[string]map[string]bool), indexed: make(map[int]int)}
 	if opts.tls != nil {
 		f.scheme = "https"
 	}
@@ -250,6 +280,96 @@ func (f *fakeHEC) DisableToken(on bool) {
 	f.disabled = on
 }
 
+// Tries returns how many event requests arrived, refused ones included.
+func (f *fakeHEC) Tries() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.eventTry
+}
+
+// SetToken makes the collector accept token, and no other, as after a
+// rotation.
+func (f *fakeHEC) SetToken(token string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.token = token
+}
+
+// EnableAck turns indexer acknowledgement for the token on or off.
+func (f *fakeHEC) EnableAck(on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.opts.ack = on
+}
+
+func (f *fakeHEC) ackOn() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.opts.ack
+}
+
+// Detain answers the next n event requests with 404, as an indexer in
+// detention does.
+func (f *fakeHEC) Detain(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.detain = n
+}
+
+// RefuseEvents makes every event holding s invalid: HEC indexes the
+// events of a request before the first invalid one, and answers with its
+// number.
+func (f *fakeHEC) RefuseEvents(s string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.refuse = s
+}
+
+// SlowAcks gives each ack only once the collector's clock (opts.clock)
+// passed d after the events were indexed.
+func (f *fakeHEC) SlowAcks(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ackAfter = d
+}
+
+// Routing returns the misrouted and other-connection ack polls counted,
+// and the connections each channel used.
+func (f *fakeHEC) Routing() (misrouted, otherConn int, conns map[string]int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	conns = make(map[string]int, len(f.conns))
+	for ch, cs := range f.conns {
+		conns[ch] = len(cs)
+	}
+	return f.misrouted, f.otherConn, conns
+}
+
+// route returns the indexer of r, as the sticky balancer chooses it, and
+// sets the cookie on w for a request that had none. f.mu is held.
+func (f *fakeHEC) route(w http.ResponseWriter, r *http.Request) int {
+	if f.opts.indexers <= 1 {
+		return 0
+	}
+	if c, err := r.Cookie(lbCookie); err == nil {
+		if n, err := strconv.Atoi(c.Value); err == nil && n >= 0 && n < f.opts.indexers {
+			return n
+		}
+	}
+	n := f.rr % f.opts.indexers
+	f.rr++
+	http.SetCookie(w, &http.Cookie{Name: lbCookie, Value: strconv.Itoa(n), Path: "/"})
+	return n
+}
+
+// seen records that channel was used over r's connection. f.mu is held.
+func (f *fakeHEC) seen(channel string, r *http.Request) {
+	if f.conns[channel] == nil {
+		f.conns[channel] = make(map[string]bool)
+	}
+	f.conns[channel][r.RemoteAddr] = true
+}
+
 func (f *fakeHEC) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case eventPath:
@@ -270,7 +390,7 @@ func (f *fakeHEC) admit(w http.ResponseWriter, r *http.Request, needChannel bool
 		return "", false
 	}
 	f.mu.Lock()
-	stall, down, disabled := f.stall, f.down, f.disabled
+	stall, down, disabled, want := f.stall, f.down, f.disabled, f.token
 	f.mu.Unlock()
 	if stall != nil {
 		select {
@@ -290,7 +410,7 @@ func (f *fakeHEC) admit(w http.ResponseWriter, r *http.Request, needChannel bool
 	case !found || token == "":
 		writeError(w, fakeError{http.StatusUnauthorized, 3, "Invalid authorization"})
 		return "", false
-	case token != testToken:
+	case token != want:
 		writeError(w, errInvalidToken)
 		return "", false
 	case disabled:
@@ -313,7 +433,10 @@ func (f *fakeHEC) admit(w http.ResponseWriter, r *http.Request, needChannel bool
 }
 
 func (f *fakeHEC) serveEvents(w http.ResponseWriter, r *http.Request) {
-	channel, ok := f.admit(w, r, f.opts.ack)
+	f.mu.Lock()
+	f.eventTry++
+	f.mu.Unlock()
+	channel, ok := f.admit(w, r, f.ackOn())
 	if !ok {
 		return
 	}
@@ -347,8 +470,16 @@ func (f *fakeHEC) serveEvents(w http.ResponseWriter, r *http.Request) {
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	indexer := f.route(w, r)
+	f.seen(channel, r)
 	if !f.opts.discard {
 		f.requests = append(f.requests, fakeRequest{Header: r.Header.Clone(), Query: r.URL.RawQuery, Body: raw})
+	}
+	if f.detain > 0 {
+		f.detain--
+		f.eventPost++
+		writeReply(w, http.StatusNotFound, map[string]any{"text": "The requested URL was not found on this server.", "code": 404})
+		return
 	}
 	if f.failLeft > 0 {
 		f.failLeft--
@@ -363,6 +494,8 @@ func (f *fakeHEC) serveEvents(w http.ResponseWriter, r *http.Request) {
 		events, ferr, bad = f.parseEvents(raw)
 	}
 	if ferr != nil {
+		// HEC indexed the events before the bad one.
+		f.events = append(f.events, events...)
 		f.eventPost++
 		reply := map[string]any{"text": ferr.text, "code": ferr.code}
 		if bad >= 0 {
@@ -388,14 +521,20 @@ func (f *fakeHEC) serveEvents(w http.ResponseWriter, r *http.Request) {
 		writeReply(w, http.StatusOK, map[string]any{"text": "Success", "code": 0})
 		return
 	}
-	ch := f.acks[channel]
+	f.indexed[indexer]++
+	key := strconv.Itoa(indexer) + "/" + channel
+	ch := f.acks[key]
 	if ch == nil {
 		ch = &fakeChannel{pending: make(map[int64]*fakeAck)}
-		f.acks[channel] = ch
+		f.acks[key] = ch
 	}
 	id := ch.next
 	ch.next++
-	ch.pending[id] = &fakeAck{pollsLeft: f.ackDelay, lost: f.loseAcks > 0}
+	a := &fakeAck{pollsLeft: f.ackDelay, lost: f.loseAcks > 0, conn: r.RemoteAddr}
+	if f.opts.clock != nil {
+		a.at = f.opts.clock()
+	}
+	ch.pending[id] = a
 	if f.loseAcks > 0 {
 		f.loseAcks--
 	}
@@ -403,7 +542,8 @@ func (f *fakeHEC) serveEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 // parseEvents reads concatenated HEC event objects and returns their
-// event values, or the error HEC gives and the index of the bad event.
+// event values, or the error HEC gives, the index of the bad event and the
+// events before it. f.mu is held.
 func (f *fakeHEC) parseEvents(raw []byte) ([][]byte, *fakeError, int) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, &fakeError{http.StatusBadRequest, 5, "No data"}, -1
@@ -418,28 +558,41 @@ func (f *fakeHEC) parseEvents(raw []byte) ([][]byte, *fakeError, int) {
 			return events, nil, -1
 		}
 		if err != nil || obj == nil {
-			return nil, &errInvalidFormat, i
+			return events, &errInvalidFormat, i
 		}
 		ev, ok := obj["event"]
 		switch {
 		case !ok:
-			return nil, &fakeError{http.StatusBadRequest, 12, "Event field is required"}, i
+			return events, &fakeError{http.StatusBadRequest, 12, "Event field is required"}, i
 		case string(ev) == `""` || string(ev) == "null":
-			return nil, &fakeError{http.StatusBadRequest, 13, "Event field cannot be blank"}, i
+			return events, &fakeError{http.StatusBadRequest, 13, "Event field cannot be blank"}, i
+		case f.refuse != "" && bytes.Contains(ev, []byte(f.refuse)):
+			return events, &errInvalidFormat, i
 		}
 		if t, ok := obj["time"]; ok {
 			if _, err := strconv.ParseFloat(string(t), 64); err != nil {
-				return nil, &errInvalidFormat, i
+				return events, &errInvalidFormat, i
+			}
+		}
+		if fields, ok := obj["fields"]; ok {
+			var m map[string]any
+			if json.Unmarshal(fields, &m) != nil || m == nil {
+				return events, &fakeError{http.StatusBadRequest, 15, "Error in handling indexed fields"}, i
+			}
+			for _, v := range m {
+				if !indexedValue(v) {
+					return events, &fakeError{http.StatusBadRequest, 15, "Error in handling indexed fields"}, i
+				}
 			}
 		}
 		for _, key := range []string{"host", "source", "sourcetype", "index"} {
 			v, ok := obj[key]
 			var s string
 			if ok && json.Unmarshal(v, &s) != nil {
-				return nil, &errInvalidFormat, i
+				return events, &errInvalidFormat, i
 			}
 			if key == "index" && ok && len(f.opts.indexes) > 0 && !slices.Contains(f.opts.indexes, s) {
-				return nil, &fakeError{http.StatusBadRequest, 7, "Incorrect index"}, i
+				return events, &fakeError{http.StatusBadRequest, 7, "Incorrect index"}, i
 			}
 		}
 		events = append(events, bytes.Clone(ev))
@@ -447,7 +600,7 @@ func (f *fakeHEC) parseEvents(raw []byte) ([][]byte, *fakeError, int) {
 }
 
 func (f *fakeHEC) serveAcks(w http.ResponseWriter, r *http.Request) {
-	if !f.opts.ack {
+	if !f.ackOn() {
 		if _, ok := f.admit(w, r, false); ok {
 			writeError(w, fakeError{http.StatusBadRequest, 14, "ACK is disabled"})
 		}
@@ -467,19 +620,28 @@ func (f *fakeHEC) serveAcks(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.ackPolls++
+	indexer := f.route(w, r)
+	f.seen(channel, r)
 	status := make(map[string]bool, len(q.Acks))
-	ch := f.acks[channel]
+	ch := f.acks[strconv.Itoa(indexer)+"/"+channel]
 	for _, id := range q.Acks {
 		key := strconv.FormatInt(id, 10)
 		status[key] = false
+		if ch == nil || id >= ch.next {
+			f.misrouted++
+		}
 		if ch == nil || ch.pending[id] == nil {
 			continue
 		}
 		a := ch.pending[id]
+		if a.conn != r.RemoteAddr {
+			f.otherConn++
+		}
 		switch {
 		case a.lost:
 		case a.pollsLeft > 0:
 			a.pollsLeft--
+		case f.opts.clock != nil && f.opts.clock().Before(a.at.Add(f.ackAfter)):
 		default:
 			// An id reported as indexed is forgotten, as HEC does.
 			status[key] = true
@@ -502,6 +664,23 @@ func writeReply(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+}
+
+// indexedValue reports whether v is what HEC takes as an indexed field's
+// value: a string or an array of strings.
+func indexedValue(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return true
+	case []any:
+		for _, it := range v {
+			if _, ok := it.(string); !ok {
+				return false
+			}
+		}
+		return len(v) > 0
+	}
+	return false
 }
 
 // lineCounter counts the newlines written to it.

@@ -43,8 +43,9 @@ func FuzzCheckReply(f *testing.F) {
 		if err.Error() == "" {
 			t.Fatal("empty error message")
 		}
-		if sinks.IsPermanent(err) == se.retryable() {
-			t.Fatalf("error %v: permanent and retryable disagree", err)
+		marked := sinks.IsPermanent(err) || sinks.IsRefusing(err)
+		if marked == (se.class() == retry) {
+			t.Fatalf("error %v: its mark and its class %d disagree", err, se.class())
 		}
 		_ = r
 	})

@@ -90,35 +90,49 @@ func parseID(key []byte) (int64, bool) {
 	return id, err == nil
 }
 
-// codeInfo is what HEC's documentation says of one status code: whether
-// the same request may pass later, and whether a refusal is about the
-// sink's settings (token, index, channel) rather than the events sent.
+// class is what a refusal means for the events refused.
+type class int
+
+const (
+	// retry: the same request may pass later.
+	retry class = iota
+	// refusing: the token is refused for now (disabled, or not known
+	// yet after a rotation): the events wait and are asked for again.
+	refusing
+	// aboutSink: the sink's settings are refused (index, channel), so
+	// every event would be refused alike.
+	aboutSink
+	// aboutEvents: the events sent are refused.
+	aboutEvents
+)
+
+// codeInfo is what HEC's documentation says of one status code.
 type codeInfo struct {
 	text  string
-	retry bool
-	sink  bool
+	class class
 }
 
-// codes are HEC's documented error codes (0 is success). Only an internal
-// error and a busy server can pass; the others need a change of
-// configuration or of the events.
+// codes are HEC's documented error codes (0 is success). An internal
+// error and a busy server pass later; a disabled or invalid token may
+// pass once an administrator enabled it or the token file was rotated;
+// the others need a change of configuration or of the events.
 var codes = map[int]codeInfo{
-	1:  {"token disabled", false, true},
-	2:  {"token is required", false, true},
-	3:  {"invalid authorization", false, true},
-	4:  {"invalid token", false, true},
-	5:  {"no data", false, false},
-	6:  {"invalid data format", false, false},
-	7:  {"incorrect index", false, true},
-	8:  {"internal server error", true, false},
-	9:  {"server is busy", true, false},
-	10: {"data channel is missing", false, true},
-	11: {"invalid data channel", false, true},
-	12: {"event field is required", false, false},
-	13: {"event field cannot be blank", false, false},
-	14: {"ACK is disabled", false, true},
-	15: {"error in handling indexed fields", false, false},
-	16: {"query string authorization is not enabled", false, true},
+	1:  {"token disabled", refusing},
+	2:  {"token is required", aboutSink},
+	3:  {"invalid authorization", aboutSink},
+	4:  {"invalid token", refusing},
+	5:  {"no data", aboutEvents},
+	6:  {"invalid data format", aboutEvents},
+	7:  {"incorrect index", aboutSink},
+	8:  {"internal server error", retry},
+	9:  {"server is busy", retry},
+	10: {"data channel is missing", aboutSink},
+	11: {"invalid data channel", aboutSink},
+	12: {"event field is required", aboutEvents},
+	13: {"event field cannot be blank", aboutEvents},
+	14: {"ACK is disabled", aboutSink},
+	15: {"error in handling indexed fields", aboutEvents},
+	16: {"query string authorization is not enabled", aboutSink},
 }
 
 // statusError is a refusal by the collector.
@@ -150,24 +164,25 @@ func (e *statusError) Error() string {
 	return b.String()
 }
 
-// retryable reports whether the same request may succeed later: a busy
-// server or an internal error, by HEC code; without a known code, HTTP
-// 408, 429 and 5xx.
-func (e *statusError) retryable() bool {
-	if info, ok := codes[e.Code]; ok {
-		return info.retry
+// class sorts the refusal. HTTP 404 and 503 are retried whatever the
+// code: an indexer in detention, or a collector whose queues are full,
+// answers them for a while, and Splunk's own forwarders retry. Other
+// replies go by HEC code and, without a known one, by HTTP status: 408,
+// 429 and 5xx are retried, 401, 403 and redirects are about the sink.
+func (e *statusError) class() class {
+	if e.Status == http.StatusNotFound || e.Status == http.StatusServiceUnavailable {
+		return retry
 	}
-	return e.Status == http.StatusRequestTimeout || e.Status == http.StatusTooManyRequests || e.Status >= 500
-}
-
-// aboutSink reports whether a permanent refusal is about the sink's
-// settings, so that every event would be refused alike: by HEC code;
-// without a known code, HTTP 401, 403, 404 and redirects.
-func (e *statusError) aboutSink() bool {
 	if info, ok := codes[e.Code]; ok {
-		return info.sink
+		return info.class
 	}
-	return e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden || e.Status == http.StatusNotFound || e.Status/100 == 3
+	switch {
+	case e.Status == http.StatusRequestTimeout || e.Status == http.StatusTooManyRequests || e.Status >= 500:
+		return retry
+	case e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden || e.Status/100 == 3:
+		return aboutSink
+	}
+	return aboutEvents
 }
 
 // checkReply turns an HTTP status and body into nil, a retryable error,
@@ -188,10 +203,12 @@ func checkReply(p *fastjson.Parser, status int, body []byte) (reply, error) {
 	default:
 		e.Text = strings.ToLower(http.StatusText(status))
 	}
-	switch {
-	case e.retryable():
+	switch e.class() {
+	case retry:
 		return r, e
-	case e.aboutSink():
+	case refusing:
+		return r, sinks.Refusing(e)
+	case aboutSink:
 		return r, sinks.PermanentAll(e)
 	}
 	return r, sinks.Permanent(e)

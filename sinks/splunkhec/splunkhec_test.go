@@ -108,9 +108,14 @@ func TestConfig_Validate(t *testing.T) {
 			c.Channel = "0EE5A24C-6BA7-4CD5-B16C-1AA7E6A2C1F0"
 			c.TLS = &config.ClientTLS{CAPEM: string(sinktest.NewCA(t, "test CA").PEM())}
 			c.Timeout, c.MaxBatchBytes, c.Gzip = time.Second, 4096, true
+			c.MaxInFlight, c.RefusedRetryInterval, c.Fields = 8, 10*time.Second, []string{"event", "verified_submitter.user_id"}
 		}},
 		{name: "ValidCollectorPath", change: func(c *Config) { c.URL = "http://127.0.0.1:8088/services/collector/event" }},
-		{name: "Missing", change: func(c *Config) { *c = Config{} }, want: []string{"url: required", "token: required"}},
+		{name: "Missing", change: func(c *Config) { *c = Config{} }, want: []string{"url: required", "token: required (or token_file)"}},
+		{name: "ValidTokenFile", change: func(c *Config) { c.Token, c.TokenFile = "", "hec-token" }},
+		{name: "TokenAndTokenFile", change: func(c *Config) { c.TokenFile = "hec-token" }, want: []string{"token_file: must not be set with token"}},
+		{name: "BadFields", change: func(c *Config) { c.Fields = []string{"user", "", "a..b", "user"} },
+			want: []string{`fields[1]: "" is not a field name`, `fields[2]: "a..b" is not a field name`, `fields[3]: "user" is listed twice`}},
 		{name: "BadURL", change: func(c *Config) { c.URL = "splunk:8088" }, want: []string{`url: "splunk:8088" is not an http or https URL`}},
 		{name: "URLWithCredentials", change: func(c *Config) { c.URL = "https://u:p@splunk:8088" }, want: []string{"url: must not hold credentials"}},
 		{name: "URLWithQuery", change: func(c *Config) { c.URL = "https://splunk:8088/?x=1" }, want: []string{"url: must not have a query"}},
@@ -119,8 +124,9 @@ func TestConfig_Validate(t *testing.T) {
 		{name: "TokenWithSpace", change: func(c *Config) { c.Token = "a b" }, want: []string{"token: must not contain spaces"}},
 		{name: "BadChannel", change: func(c *Config) { c.Channel = "main" }, want: []string{`channel: "main" is not a GUID`}},
 		{name: "Negative", change: func(c *Config) {
-			c.AckTimeout, c.AckPollInterval, c.Timeout, c.MaxBatchBytes = -1, -1, -1, -1
-		}, want: []string{"ack_timeout: must not be negative", "ack_poll_interval: must not be negative", "timeout: must not be negative", "max_batch_bytes: must not be negative"}},
+			c.AckTimeout, c.AckPollInterval, c.Timeout, c.MaxBatchBytes, c.MaxInFlight, c.RefusedRetryInterval = -1, -1, -1, -1, -1, -1
+		}, want: []string{"ack_timeout: must not be negative", "ack_poll_interval: must not be negative", "timeout: must not be negative",
+			"max_batch_bytes: must not be negative", "max_in_flight: must not be negative", "refused_retry_interval: must not be negative"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -174,9 +180,18 @@ func TestNew_NoNetworkAndDefaults(t *testing.T) {
 	if s.Channel() == other.Channel() {
 		t.Errorf("two sinks share channel %s", s.Channel())
 	}
-	got := []any{s.eventURL, s.ackURL, s.cfg.AckTimeout, s.cfg.AckPollInterval, s.cfg.Timeout, s.cfg.MaxBatchBytes, s.Connected()}
+	got := []any{s.eventURL, s.lanes[0].ackURL, s.cfg.AckTimeout, s.cfg.AckPollInterval, s.cfg.Timeout, s.cfg.MaxBatchBytes,
+		s.cfg.MaxInFlight, len(s.lanes), s.cfg.RefusedRetryInterval, s.Connected()}
 	want := []any{"http://" + addr + eventPath, "http://" + addr + ackPath + "?channel=" + s.Channel(),
-		DefaultAckTimeout, DefaultAckPollInterval, DefaultTimeout, DefaultMaxBatchBytes, false}
+		DefaultAckTimeout, DefaultAckPollInterval, DefaultTimeout, DefaultMaxBatchBytes,
+		DefaultMaxInFlight, DefaultMaxInFlight, DefaultRefusedRetryInterval, false}
+	channels := make(map[string]bool)
+	for _, ln := range s.lanes {
+		if !isGUID(ln.channel) || channels[ln.channel] {
+			t.Errorf("lane %d channel %q: want a GUID of its own", ln.i, ln.channel)
+		}
+		channels[ln.channel] = true
+	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("sink settings (-want +got):\n%s", d)
 	}
@@ -412,10 +427,10 @@ func TestWrite_Errors(t *testing.T) {
 		permanent bool
 		want      string
 	}{
-		{"TokenDisabled", fakeError{403, 1, "Token disabled"}, true, "collector answered 403 code 1: Token disabled"},
+		{"TokenDisabled", fakeError{403, 1, "Token disabled"}, false, "collector answered 403 code 1: Token disabled"},
 		{"TokenRequired", fakeError{401, 2, "Token is required"}, true, "code 2"},
 		{"InvalidAuthorization", fakeError{401, 3, "Invalid authorization"}, true, "code 3"},
-		{"InvalidToken", errInvalidToken, true, "collector answered 403 code 4: Invalid token"},
+		{"InvalidToken", errInvalidToken, false, "collector answered 403 code 4: Invalid token"},
 		{"NoData", fakeError{400, 5, "No data"}, true, "code 5"},
 		{"InvalidDataFormat", errInvalidFormat, true, "collector answered 400 code 6: Invalid data format"},
 		{"IncorrectIndex", fakeError{400, 7, "Incorrect index"}, true, "code 7"},
@@ -432,12 +447,15 @@ func TestWrite_Errors(t *testing.T) {
 		{"BadGateway", fakeError{502, -1, "<html>bad gateway</html>"}, false, "collector answered 502: <html>bad gateway</html>"},
 		{"TooManyRequests", fakeError{429, -1, "slow down"}, false, "collector answered 429: slow down"},
 		{"RequestTimeout", fakeError{408, -1, ""}, false, "collector answered 408"},
-		{"NotFound", fakeError{404, 404, "The requested URL was not found on this server."}, true, "collector answered 404 code 404"},
+		{"NotFound", fakeError{404, 404, "The requested URL was not found on this server."}, false, "collector answered 404 code 404"},
+		{"Detention", fakeError{404, -1, "Not Found"}, false, "collector answered 404: Not Found"},
+		{"UnavailableWithCode", fakeError{503, 6, "Invalid data format"}, false, "collector answered 503 code 6"},
 		{"TooLarge", fakeError{413, -1, "Content-Length of 9999999 too large (maximum is 1000000)"}, true, "collector answered 413"},
 		{"Redirect", fakeError{302, -1, ""}, true, "collector answered 302"},
 	}
 	f := newFake(t, fakeOptions{})
-	s := newTestSink(t, f, nil)
+	// Every reply is to reach the sink: no wait after a refused token.
+	s := newTestSink(t, f, func(c *Config) { c.RefusedRetryInterval = time.Nanosecond })
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f.Fail(1, tt.reply)
@@ -447,6 +465,10 @@ func TestWrite_Errors(t *testing.T) {
 			}
 			if got := sinks.IsPermanent(err); got != tt.permanent {
 				t.Errorf("IsPermanent(%q) = %v, want %v", err, got, tt.permanent)
+			}
+			wantRefusing := tt.reply.code == 1 || tt.reply.code == 4
+			if got := sinks.IsRefusing(err); got != wantRefusing {
+				t.Errorf("IsRefusing(%q) = %v, want %v", err, got, wantRefusing)
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %q, want it to contain %q", err, tt.want)
@@ -471,6 +493,7 @@ func TestCheckReply(t *testing.T) {
 		retry     = "retry"
 		permanent = "permanent" // these events
 		refused   = "refused"   // the sink itself: every event alike
+		refusing  = "refusing"  // the token, for now: retried, not parked
 	)
 	tests := []struct {
 		status int
@@ -484,17 +507,18 @@ func TestCheckReply(t *testing.T) {
 		{200, `not json`, ok, -1},
 		{204, ``, ok, -1},
 		{200, `{"text":"Server is busy","code":9}`, retry, -1},
-		{200, `{"text":"Invalid token","code":4}`, refused, -1},
+		{200, `{"text":"Invalid token","code":4}`, refusing, -1},
 		{400, `{"text":"Invalid data format","code":6,"invalid-event-number":3}`, permanent, -1},
 		{400, `{"text":"Incorrect index","code":7,"invalid-event-number":0}`, refused, -1},
 		{400, `{"text":"ACK is disabled","code":14}`, refused, -1},
 		{401, `{"text":"Token is required","code":2}`, refused, -1},
-		{403, `{"text":"Token disabled","code":1}`, refused, -1},
+		{403, `{"text":"Token disabled","code":1}`, refusing, -1},
+		{401, `{"text":"Invalid authorization","code":3}`, refused, -1},
 		{500, `{"text":"Internal server error","code":8}`, retry, -1},
 		{503, `{"text":"Server is busy","code":9}`, retry, -1},
 		{503, `{"code":8}`, retry, -1},
 		{400, `{"code":8}`, retry, -1},
-		{503, `{"text":"Invalid data format","code":6}`, permanent, -1},
+		{503, `{"text":"Invalid data format","code":6}`, retry, -1},
 		{500, ``, retry, -1},
 		{502, `<html>`, retry, -1},
 		{504, `{}`, retry, -1},
@@ -502,7 +526,9 @@ func TestCheckReply(t *testing.T) {
 		{408, ``, retry, -1},
 		{400, ``, permanent, -1},
 		{401, `Unauthorized`, refused, -1},
-		{404, `{"text":"The requested URL was not found on this server.","code":404}`, refused, -1},
+		{404, `{"text":"The requested URL was not found on this server.","code":404}`, retry, -1},
+		{404, `{"text":"Invalid token","code":4}`, retry, -1},
+		{404, ``, retry, -1},
 		{413, ``, permanent, -1},
 		{301, ``, refused, -1},
 		{400, `{"code":"6"}`, permanent, -1},
@@ -515,6 +541,8 @@ func TestCheckReply(t *testing.T) {
 			r, err := checkReply(&p, tt.status, []byte(tt.body))
 			got := ok
 			switch {
+			case sinks.IsRefusing(err):
+				got = refusing
 			case sinks.IsPermanentAll(err):
 				got = refused
 			case sinks.IsPermanent(err):
@@ -568,15 +596,6 @@ func TestParseAcks(t *testing.T) {
 	}
 }
 
-func TestWrite_AckDisabledOnToken(t *testing.T) {
-	f := newFake(t, fakeOptions{ack: false})
-	s := newTestSink(t, f, func(c *Config) { c.Ack = true })
-	err := s.Write(t.Context(), testBatch(0, 2))
-	if !sinks.IsPermanent(err) || !strings.Contains(err.Error(), "no ackId") {
-		t.Errorf("Write: %v, want a permanent error about the missing ackId", err)
-	}
-}
-
 func TestWrite_IncorrectIndex(t *testing.T) {
 	f := newFake(t, fakeOptions{indexes: []string{"audit"}})
 	s := newTestSink(t, f, func(c *Config) { c.Index = "main" })
@@ -593,15 +612,19 @@ func TestWrite_IncorrectIndex(t *testing.T) {
 func TestWrite_NotAnEvent(t *testing.T) {
 	f := newFake(t, fakeOptions{})
 	s := newTestSink(t, f, nil)
-	for _, v := range []string{``, `not json`, `{"topic":"FILE"}`, `[1,2]`} {
-		batch := append(testBatch(0, 1), eventlog.Record{ID: "bad", Value: []byte(v)})
+	for i, v := range []string{``, `not json`, `{"topic":"FILE"}`, `[1,2]`} {
+		// The event before the bad record goes; the bad one is named.
+		batch := append(testBatch(i, 1), eventlog.Record{ID: "bad", Value: []byte(v)}, testRecord(10+i))
 		err := s.Write(t.Context(), batch)
-		if !sinks.IsPermanent(err) || !strings.Contains(err.Error(), "encode event bad") {
-			t.Errorf("Write with value %q: %v, want a permanent encode error", v, err)
+		if i, ok := sinks.RefusedIndex(err); !ok || i != 1 || !sinks.IsPermanent(err) || !strings.Contains(err.Error(), "encode event bad") {
+			t.Errorf("Write with value %q: %v, want a permanent encode error of record 1", v, err)
+		}
+		if err := s.Write(t.Context(), batch[:0:0]); err != nil {
+			t.Errorf("Write of nothing: %v", err)
 		}
 	}
-	if n := len(f.Requests()); n != 0 {
-		t.Errorf("%d requests sent, want none", n)
+	if d := cmp.Diff(values(testBatch(0, 4)), strs(f.Received())); d != "" {
+		t.Errorf("received (-want +got):\n%s", d)
 	}
 }
 
