@@ -231,6 +231,13 @@ func (s *Sink) exchange(ctx context.Context, c *session, msgs [][]byte, acked []
 				if cerr := ctx.Err(); cerr != nil {
 					return n, fmt.Errorf("%w (%v)", cerr, err)
 				}
+				// The receiver may have answered before it closed the
+				// connection: a refusal is the error to report.
+				m, rerr := c.answersAfterLoss(outstanding, acked)
+				n += m
+				if rerr != nil {
+					return n, rerr
+				}
 				return n, &lostError{fmt.Errorf("send frames: %w", err)}
 			}
 		}
@@ -252,20 +259,50 @@ func (s *Sink) exchange(ctx context.Context, c *session, msgs [][]byte, acked []
 		case <-timer.C:
 			return n, &lostError{fmt.Errorf("the receiver answered none of %d frames for %v", len(outstanding), s.cfg.AckTimeout)}
 		}
-		i, ok := outstanding[f.Txnr]
-		if !ok {
-			return n, fmt.Errorf("the receiver answered txnr %d, which is not outstanding", f.Txnr)
+		if err := answer(f, outstanding, acked); err != nil {
+			return n, err
 		}
-		delete(outstanding, f.Txnr)
-		rsp, err := ParseResponse(f.Data)
-		if err != nil {
-			return n, fmt.Errorf("answer to txnr %d: %w", f.Txnr, err)
-		}
-		if !rsp.OK() {
-			return n, refusal(rsp)
-		}
-		acked[i] = true
 		n++
+	}
+}
+
+// answer marks the frame f answers as acknowledged, or returns why not.
+func answer(f Frame, outstanding map[int]int, acked []bool) error {
+	i, ok := outstanding[f.Txnr]
+	if !ok {
+		return fmt.Errorf("the receiver answered txnr %d, which is not outstanding", f.Txnr)
+	}
+	delete(outstanding, f.Txnr)
+	rsp, err := ParseResponse(f.Data)
+	if err != nil {
+		return fmt.Errorf("answer to txnr %d: %w", f.Txnr, err)
+	}
+	if !rsp.OK() {
+		return refusal(rsp)
+	}
+	acked[i] = true
+	return nil
+}
+
+// answersAfterLoss takes the answers the receiver sent before the
+// connection broke, waiting a moment for the reader to see the end.
+func (c *session) answersAfterLoss(outstanding map[int]int, acked []bool) (n int, err error) {
+	t := time.NewTimer(closeWait)
+	defer t.Stop()
+	select {
+	case <-c.done:
+	case <-t.C:
+	}
+	for {
+		select {
+		case f := <-c.rsps:
+			if err := answer(f, outstanding, acked); err != nil {
+				return n, err
+			}
+			n++
+		default:
+			return n, nil
+		}
 	}
 }
 

@@ -295,6 +295,7 @@ func (s *server) handle(c net.Conn) {
 			if answer, ok := s.refusal(); ok {
 				bw.Write(relp.AppendFrame(nil, f.Txnr, relp.CmdRsp, []byte(answer)))
 				bw.Flush()
+				closeAfterAnswer(c, rw)
 				return
 			}
 			m, err := syslogsink.ParseMessage(f.Data)
@@ -403,4 +404,18 @@ func reset(c net.Conn) {
 		_ = tc.SetLinger(0)
 	}
 	_ = c.Close()
+}
+
+// closeAfterAnswer ends a session whose last answer was just sent: it
+// half-closes, so that the answer is not lost to a reset, and reads what
+// the sink still sends for a moment, without taking it.
+func closeAfterAnswer(c, rw net.Conn) {
+	if tc, ok := rw.(*tls.Conn); ok {
+		_ = tc.CloseWrite()
+	}
+	if tcp, ok := c.(*net.TCPConn); ok {
+		_ = tcp.CloseWrite()
+	}
+	_ = c.SetReadDeadline(time.Now().Add(time.Second))
+	_, _ = io.Copy(io.Discard, c)
 }
