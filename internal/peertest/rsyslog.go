@@ -66,6 +66,9 @@ func rsyslogConfig(p *Peer, opts Options, modDir, work string) (string, error) {
 		fmt.Fprintf(&b, " maxMessageSize=\"%d\"", opts.MaxMessageSize)
 	}
 	b.WriteString(")\n")
+	if opts.Direct {
+		b.WriteString("main_queue(queue.type=\"Direct\")\n")
+	}
 	var tcp, relp bool
 	for _, in := range p.inputs {
 		switch in.Kind {
