@@ -105,7 +105,7 @@ func rsyslogConfig(p *Peer, opts Options, modDir, work string) (string, error) {
 		case RELP:
 			fmt.Fprintf(&b, "input(type=\"imrelp\" address=\"127.0.0.1\" port=\"%d\" ruleset=\"r_%d\")\n", p.port(i), i)
 		case RELPTLS:
-			fmt.Fprintf(&b, "input(type=\"imrelp\" address=\"127.0.0.1\" port=\"%d\" ruleset=\"r_%d\" tls=\"on\" tls.caCert=%q tls.myCert=%q tls.myPrivKey=%q)\n",
+			fmt.Fprintf(&b, "input(type=\"imrelp\" address=\"127.0.0.1\" port=\"%d\" ruleset=\"r_%d\" tls=\"on\" tls.authMode=\"certvalid\" tls.caCert=%q tls.myCert=%q tls.myPrivKey=%q)\n",
 				p.port(i), i, p.caFile, p.certFile(), p.keyFile())
 		}
 	}
