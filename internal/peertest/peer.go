@@ -296,6 +296,16 @@ func (p *Peer) LinesOf(input string) [][]byte {
 	return readLines(p.outFile(p.index(input)))
 }
 
+// Size returns how many bytes input wrote so far: a cheap sign of
+// progress, where Lines would read everything.
+func (p *Peer) Size(input string) int64 {
+	fi, err := os.Stat(p.outFile(p.index(input)))
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
 // WaitLines waits until the inputs wrote n lines in all and returns them;
 // it fails the test after timeout.
 func (p *Peer) WaitLines(n int, timeout time.Duration) [][]byte {

@@ -114,6 +114,13 @@ func TestRsyslog(t *testing.T) {
 	inputs := []peertest.Input{{Name: "tcp", Kind: peertest.Lines}, {Name: "syslog", Kind: peertest.Syslog}}
 	p := peertest.Rsyslog(t, peertest.Options{Inputs: append(inputs, peertest.Input{Name: "relp", Kind: peertest.RELP}, peertest.Input{Name: "relp-tls", Kind: peertest.RELPTLS})})
 	exercise(t, p, inputs)
+	// RELP itself is for the RELP sink's tests; here, that the TLS input
+	// presents the CA's certificate.
+	c, err := tls.Dial("tcp", p.Addr("relp-tls"), &tls.Config{RootCAs: p.CA().Pool(), MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatalf("TLS handshake with imrelp: %v", err)
+	}
+	c.Close()
 }
 
 // TestMaxMessageSize: a receiver given a limit keeps to it, each in its

@@ -66,8 +66,15 @@ func rsyslogConfig(p *Peer, opts Options, modDir, work string) (string, error) {
 		fmt.Fprintf(&b, " maxMessageSize=\"%d\"", opts.MaxMessageSize)
 	}
 	b.WriteString(")\n")
+	// On SIGTERM rsyslog gives its queue 1.5s to drain, then drops what
+	// is left; a loaded test machine can need longer, and a message
+	// rsyslog read and dropped is one no sender can tell it lost. With
+	// Direct there is no queue: each message is written before its input
+	// takes (and acknowledges) it.
 	if opts.Direct {
 		b.WriteString("main_queue(queue.type=\"Direct\")\n")
+	} else {
+		b.WriteString("main_queue(queue.timeoutShutdown=\"20000\" queue.timeoutActionCompletion=\"20000\")\n")
 	}
 	var tcp, relp bool
 	for _, in := range p.inputs {
@@ -89,6 +96,9 @@ func rsyslogConfig(p *Peer, opts Options, modDir, work string) (string, error) {
 		}
 		b.WriteString("module(load=\"imrelp\")\n")
 	}
+	// rsyslog's own messages (the default ruleset has only them) go to
+	// its log, beside what it prints.
+	fmt.Fprintf(&b, "action(type=\"omfile\" file=%q template=\"RSYSLOG_FileFormat\")\n", p.logFile)
 	// Lines inputs keep the message as received: rsyslog would read a
 	// JSON line as a malformed RFC 3164 message and cut it.
 	b.WriteString("template(name=\"raw\" type=\"string\" string=\"%rawmsg%\\n\")\n")
