@@ -11,7 +11,7 @@
 // required, batching); Set runs the configured sinks and their Manager
 // (status, replays, dead letters, and its HTTP API).
 //
-// Each kind (tcp and tls, splunkhec, syslogsink) lives in its own
+// Each kind (tcp and tls, splunkhec, syslogsink, relp) lives in its own
 // sub-package with its own Config; sinktest holds the conformance suite
 // every kind passes. Sinks import schema, the event log interface
 // (ingest/eventlog, never an implementation) and internal/config.

@@ -15,7 +15,7 @@ import (
 type ForwarderConfig struct {
 	// Name is the sink's name; its log consumer group is "sink.NAME".
 	Name string
-	// Kind is the sink's kind (tcp, tls, splunkhec, syslog), for status.
+	// Kind is the sink's kind (tcp, tls, splunkhec, syslog, relp), for status.
 	Kind string
 	// Required sinks keep the log from deleting what they have not
 	// delivered; for status.

@@ -13,6 +13,7 @@ import (
 	"github.com/vigilaudit/vigil/query/chstore"
 	"github.com/vigilaudit/vigil/query/duckstore"
 	"github.com/vigilaudit/vigil/sinks"
+	"github.com/vigilaudit/vigil/sinks/relp"
 	"github.com/vigilaudit/vigil/sinks/splunkhec"
 	"github.com/vigilaudit/vigil/sinks/syslogsink"
 	"github.com/vigilaudit/vigil/sinks/tcp"
@@ -58,6 +59,7 @@ type SinkConfig struct {
 	TLS          *tcp.TLSKind       `yaml:"tls"`
 	SplunkHEC    *splunkhec.Config  `yaml:"splunkhec"`
 	Syslog       *syslogsink.Config `yaml:"syslog"`
+	Relp         *relp.Config       `yaml:"relp"`
 }
 
 // kind is the key of the sink's kind.
@@ -131,6 +133,9 @@ func (c *Config) setDefaults() {
 	}
 	for i := range c.Sinks {
 		c.Sinks[i].Config.SetDefaults()
+		if r := c.Sinks[i].Relp; r != nil {
+			r.SetDefaults()
+		}
 	}
 }
 

@@ -348,14 +348,14 @@ func TestConfig_Validate(t *testing.T) {
 		{
 			name:   "SinkWithoutNameOrKind",
 			change: func(c *Config) { c.Sinks = []SinkConfig{{}} },
-			want:   []string{"sinks[0].name: required", "sinks[0]: exactly one of tcp, tls, splunkhec, syslog must be set, got 0"},
+			want:   []string{"sinks[0].name: required", "sinks[0]: exactly one of tcp, tls, splunkhec, syslog, relp must be set, got 0"},
 		},
 		{
 			name: "SinkTwoKinds",
 			change: func(c *Config) {
 				c.Sinks = []SinkConfig{{Config: sinks.Config{Name: "s"}, TCP: &tcp.Config{Address: "a:1"}, Syslog: &syslogsink.Config{Address: "b:1"}}}
 			},
-			want: []string{"sinks[0]: exactly one of tcp, tls, splunkhec, syslog must be set, got 2"},
+			want: []string{"sinks[0]: exactly one of tcp, tls, splunkhec, syslog, relp must be set, got 2"},
 		},
 		{
 			name: "SinkBadName",
@@ -510,7 +510,7 @@ func TestShippedConfigs(t *testing.T) {
 	for _, s := range cfg.Sinks {
 		kinds = append(kinds, s.kind())
 	}
-	if diff := cmp.Diff([]string{"tcp", "tls", "splunkhec", "syslog"}, kinds); diff != "" {
+	if diff := cmp.Diff([]string{"tcp", "tls", "splunkhec", "syslog", "relp"}, kinds); diff != "" {
 		t.Errorf("README example kinds (-want +got):\n%s", diff)
 	}
 }

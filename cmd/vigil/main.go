@@ -68,7 +68,7 @@ Every event takes one path: ingest decodes, authenticates, normalizes and
 validates it, appends it to the event log and only then acknowledges it.
 Independent consumers read the log: the query store (DuckDB by default,
 ClickHouse at scale) and one forwarder per sink (TCP, TLS, Splunk HEC,
-syslog). A slow downstream only grows its own lag; delivery is
+syslog, RELP). A slow downstream only grows its own lag; delivery is
 at-least-once and every event carries a stable event_id.
 
 With no configuration, "vigil serve" runs everything on one machine: the

@@ -14,6 +14,7 @@ import (
 	"github.com/vigilaudit/vigil/internal/config"
 	"github.com/vigilaudit/vigil/query/chstore"
 	"github.com/vigilaudit/vigil/query/duckstore"
+	"github.com/vigilaudit/vigil/sinks/relp"
 	"github.com/vigilaudit/vigil/sinks/splunkhec"
 	"github.com/vigilaudit/vigil/sinks/syslogsink"
 	"github.com/vigilaudit/vigil/sinks/tcp"
@@ -34,7 +35,7 @@ func configReference() string {
 	c := Config{Listen: defaultListen, DataDir: defaultDataDir,
 		Log:   LogConfig{File: &filelog.Config{}, Kafka: &kafkalog.Config{}},
 		Store: StoreConfig{DuckDB: &duckstore.Config{}, ClickHouse: &chstore.Config{}},
-		Sinks: []SinkConfig{{TCP: &tcp.Config{}, TLS: &tcp.TLSKind{}, SplunkHEC: &splunkhec.Config{}, Syslog: &syslogsink.Config{}}},
+		Sinks: []SinkConfig{{TCP: &tcp.Config{}, TLS: &tcp.TLSKind{}, SplunkHEC: &splunkhec.Config{}, Syslog: &syslogsink.Config{}, Relp: &relp.Config{}}},
 	}
 	c.setDefaults()
 	var b strings.Builder

@@ -30,7 +30,7 @@ POST /event and /audit/event, /openapi.json, /healthz, /readyz and
 
 With no config file, serve uses the embedded event log and the DuckDB
 store under --data-dir, and no sinks. Each configured sink (tcp, tls,
-splunkhec, syslog) reads the log as its own consumer group, sink.NAME,
+splunkhec, syslog, relp) reads the log as its own consumer group, sink.NAME,
 and gets every event at least once; GET /audit/v1/sinks and
 "vigil admin sinks" show how each one is doing. --config names a YAML file; an
 unknown key in it is an error, and ${VAR} in a value reads the

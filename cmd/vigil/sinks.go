@@ -9,6 +9,7 @@ import (
 
 	"github.com/vigilaudit/vigil/ingest/eventlog"
 	"github.com/vigilaudit/vigil/sinks"
+	"github.com/vigilaudit/vigil/sinks/relp"
 	"github.com/vigilaudit/vigil/sinks/splunkhec"
 	"github.com/vigilaudit/vigil/sinks/syslogsink"
 	"github.com/vigilaudit/vigil/sinks/tcp"
@@ -57,6 +58,8 @@ func newSink(sc SinkConfig) (sinks.Sink, error) {
 		return splunkhec.New(*sc.SplunkHEC)
 	case sc.Syslog != nil:
 		return syslogsink.New(*sc.Syslog)
+	case sc.Relp != nil:
+		return relp.New(*sc.Relp)
 	}
 	return nil, fmt.Errorf("sink %q has no kind", sc.Name)
 }

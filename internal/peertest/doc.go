@@ -35,7 +35,10 @@
 // SyslogTLS for the syslog sink (RFC 5424 in RFC 6587 octet counting),
 // RELP and RELPTLS (rsyslog only) for RELP. TLS inputs present a server
 // certificate for 127.0.0.1 issued by Peer.CA (written to Peer.CAFile for
-// a sink's ca_file) and do not ask for a client certificate.
+// a sink's ca_file) and do not ask for a client certificate, except
+// rsyslog's RELPTLS: imrelp with a CA requires one that CA signed
+// (tls.authMode certvalid), so a sink needs a client certificate from
+// Peer.CA.
 //
 // A receiver is stopped (SIGTERM) at the end of the test. Restart, Kill,
 // Stop and Start call t.Fatal when the receiver does not come back, so

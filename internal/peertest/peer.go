@@ -69,6 +69,11 @@ type Options struct {
 	Raw bool
 	// CA issues the server certificate of TLS inputs. Nil: a new one.
 	CA *sinktest.CA
+	// Direct (rsyslog only) processes each message before its input
+	// takes the next (a Direct main queue): an imrelp acknowledgement
+	// then means the message was written to its output file, so a
+	// receiver killed with SIGKILL loses nothing it acknowledged.
+	Direct bool
 }
 
 // Peer is a running receiver.

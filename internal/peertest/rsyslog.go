@@ -68,8 +68,14 @@ func rsyslogConfig(p *Peer, opts Options, modDir, work string) (string, error) {
 	b.WriteString(")\n")
 	// On SIGTERM rsyslog gives its queue 1.5s to drain, then drops what
 	// is left; a loaded test machine can need longer, and a message
-	// rsyslog read and dropped is one no sender can tell it lost.
-	b.WriteString("main_queue(queue.timeoutShutdown=\"20000\" queue.timeoutActionCompletion=\"20000\")\n")
+	// rsyslog read and dropped is one no sender can tell it lost. With
+	// Direct there is no queue: each message is written before its input
+	// takes (and acknowledges) it.
+	if opts.Direct {
+		b.WriteString("main_queue(queue.type=\"Direct\")\n")
+	} else {
+		b.WriteString("main_queue(queue.timeoutShutdown=\"20000\" queue.timeoutActionCompletion=\"20000\")\n")
+	}
 	var tcp, relp bool
 	for _, in := range p.inputs {
 		switch in.Kind {
@@ -109,7 +115,7 @@ func rsyslogConfig(p *Peer, opts Options, modDir, work string) (string, error) {
 		case RELP:
 			fmt.Fprintf(&b, "input(type=\"imrelp\" address=\"127.0.0.1\" port=\"%d\" ruleset=\"r_%d\")\n", p.port(i), i)
 		case RELPTLS:
-			fmt.Fprintf(&b, "input(type=\"imrelp\" address=\"127.0.0.1\" port=\"%d\" ruleset=\"r_%d\" tls=\"on\" tls.caCert=%q tls.myCert=%q tls.myPrivKey=%q)\n",
+			fmt.Fprintf(&b, "input(type=\"imrelp\" address=\"127.0.0.1\" port=\"%d\" ruleset=\"r_%d\" tls=\"on\" tls.authMode=\"certvalid\" tls.caCert=%q tls.myCert=%q tls.myPrivKey=%q)\n",
 				p.port(i), i, p.caFile, p.certFile(), p.keyFile())
 		}
 	}

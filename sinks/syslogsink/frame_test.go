@@ -51,7 +51,7 @@ func TestFrame(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, err := newFramer(tt.cfg)
+			f, err := NewFormatter(tt.cfg.Facility, tt.cfg.AppName, tt.cfg.Hostname)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -92,7 +92,7 @@ func TestFrame_Errors(t *testing.T) {
 		{"UTC year beyond four digits", `{"topic":"FILE","event":"e","timestamp":"9999-12-31T23:30:00.000-01:00"}`, "four digits"},
 		{"last representable time", `{"topic":"FILE","event":"e","timestamp":"9999-12-31T23:59:59.999Z"}`, ""},
 	}
-	f, err := newFramer(Config{Hostname: "h"})
+	f, err := NewFormatter("", "", "h")
 	if err != nil {
 		t.Fatal(err)
 	}

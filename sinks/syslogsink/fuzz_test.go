@@ -66,7 +66,7 @@ func FuzzParseMessage(f *testing.F) {
 	})
 }
 
-// FuzzFrame: any event the framer accepts reads back, through ReadFrame
+// FuzzFrame: any event the formatter accepts reads back, through ReadFrame
 // and ParseMessage, as one message whose MSG is the event, unchanged.
 func FuzzFrame(f *testing.F) {
 	f.Add([]byte(`{"topic":"FILE","event":"file.transfer","timestamp":"2026-03-30T21:18:19.123Z","event_id":"x","path":"Résumé"}`), "h", "local3")
@@ -75,7 +75,7 @@ func FuzzFrame(f *testing.F) {
 	f.Add([]byte(`{"topic":"","event":"e","timestamp":"2026-02-29T10:00:00.000Z"}`), "h", "user")
 	f.Add([]byte(`{"topic":"FILE","event":"e","timestamp":"2024-02-29T23:59:59.999Z","event_id":"01"}`), "h", "user")
 	f.Fuzz(func(t *testing.T, event []byte, host, facility string) {
-		fr, err := newFramer(Config{Hostname: host, Facility: facility})
+		fr, err := NewFormatter(facility, "", host)
 		if err != nil || !headerField(host, 255) {
 			return
 		}

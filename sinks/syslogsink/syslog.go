@@ -69,15 +69,7 @@ type Config struct {
 func (c Config) Validate() error {
 	var p config.Problems
 	p.Nest("", (tcp.Config{Address: c.Address, Settle: c.Settle}).Validate())
-	if _, err := facility(c.Facility); err != nil {
-		p.Add("facility", "%v", err)
-	}
-	if c.AppName != "" && !headerField(c.AppName, 48) {
-		p.Add("app_name", "must be at most 48 printable ASCII characters without spaces")
-	}
-	if c.Hostname != "" && !headerField(c.Hostname, 255) {
-		p.Add("hostname", "must be at most 255 printable ASCII characters without spaces")
-	}
+	p.Nest("", CheckHeader(c.Facility, c.AppName, c.Hostname))
 	if c.TLS != nil {
 		p.Nest("tls", c.TLS.Validate())
 	}
@@ -108,38 +100,62 @@ func New(cfg Config) (*tcp.Sink, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	f, err := newFramer(cfg)
+	f, err := NewFormatter(cfg.Facility, cfg.AppName, cfg.Hostname)
 	if err != nil {
 		return nil, err
 	}
 	return tcp.New(tcp.Config{Address: cfg.Address, TLS: cfg.TLS, Settle: cfg.Settle, Frame: f.frame})
 }
 
-// framer writes events as octet-counted RFC 5424 messages.
-type framer struct {
+// CheckHeader reports the problems of a facility, an APP-NAME and a
+// HOSTNAME as Config takes them (empty for the defaults), each at its key
+// (facility, app_name, hostname): for the kinds that carry RFC 5424
+// messages in another framing.
+func CheckHeader(facilityName, appName, hostname string) error {
+	var p config.Problems
+	if _, err := facility(facilityName); err != nil {
+		p.Add("facility", "%v", err)
+	}
+	if appName != "" && !headerField(appName, 48) {
+		p.Add("app_name", "must be at most 48 printable ASCII characters without spaces")
+	}
+	if hostname != "" && !headerField(hostname, 255) {
+		p.Add("hostname", "must be at most 255 printable ASCII characters without spaces")
+	}
+	return p.Err()
+}
+
+// Formatter builds the RFC 5424 message of an event (see the package
+// comment for its fields), for this kind's octet-counted stream and for
+// the kinds that carry syslog messages in another framing (RELP).
+type Formatter struct {
 	// info and notice are "<PRI>1 " for the two severities.
 	info, notice string
 	// middle is " HOSTNAME APP-NAME - ", between TIMESTAMP and MSGID.
 	middle string
 }
 
-func newFramer(cfg Config) (*framer, error) {
-	fac, err := facility(cfg.Facility)
+// NewFormatter returns the formatter of messages with that facility name,
+// APP-NAME and HOSTNAME; empty ones take the defaults (user, vigil, the
+// machine's name).
+func NewFormatter(facilityName, appName, hostname string) (*Formatter, error) {
+	if err := CheckHeader(facilityName, appName, hostname); err != nil {
+		return nil, err
+	}
+	fac, err := facility(facilityName)
 	if err != nil {
 		return nil, err
 	}
-	app := cfg.AppName
-	if app == "" {
-		app = DefaultAppName
+	if appName == "" {
+		appName = DefaultAppName
 	}
-	host := cfg.Hostname
-	if host == "" {
-		host = localHostname()
+	if hostname == "" {
+		hostname = localHostname()
 	}
-	return &framer{
+	return &Formatter{
 		info:   "<" + strconv.Itoa(fac*8+SeverityInformational) + ">1 ",
 		notice: "<" + strconv.Itoa(fac*8+SeverityNotice) + ">1 ",
-		middle: " " + host + " " + app + " - ",
+		middle: " " + hostname + " " + appName + " - ",
 	}, nil
 }
 
@@ -157,20 +173,26 @@ func localHostname() string {
 // 2006-01-02T15:04:05.000Z.
 const timestampLen = 24
 
-// frame appends r as "LEN SP SYSLOG-MSG". It fails when the event's
-// envelope cannot be read: the log holds only canonical events, so such a
-// record is damaged, and is better parked for an admin than sent without
-// its time and name.
-func (f *framer) frame(dst []byte, r eventlog.Record) ([]byte, error) {
+// header is what a message takes from its event.
+type header struct {
+	prefix           string
+	topic, event, ts []byte
+}
+
+// head reads the event's envelope. It fails when the envelope cannot be
+// read: the log holds only canonical events, so such a record is
+// damaged, and is better parked for an admin than sent without its time
+// and name.
+func (f *Formatter) head(r eventlog.Record) (header, error) {
 	topic, event, ts, ok := canonicalHead(r.Value)
 	if !ok {
 		env, err := sinks.ParseEnvelope(r.Value)
 		if err != nil {
-			return dst, err
+			return header{}, err
 		}
 		t := env.Timestamp.UTC()
 		if y := t.Year(); y < 0 || y > 9999 {
-			return dst, fmt.Errorf("timestamp %s: the year does not fit syslog's four digits", t.Format(time.RFC3339))
+			return header{}, fmt.Errorf("timestamp %s: the year does not fit syslog's four digits", t.Format(time.RFC3339))
 		}
 		topic, event = []byte(env.Topic), []byte(env.Event)
 		ts = t.AppendFormat(make([]byte, 0, timestampLen), timestampLayout)
@@ -179,15 +201,51 @@ func (f *framer) frame(dst []byte, r eventlog.Record) ([]byte, error) {
 	if string(topic) == alertTopic {
 		prefix = f.notice
 	}
-	n := len(prefix) + len(ts) + len(f.middle) + msgIDLen(event) + len(" - ") + len(r.Value)
-	dst = strconv.AppendInt(dst, int64(n), 10)
-	dst = append(dst, ' ')
-	dst = append(dst, prefix...)
-	dst = append(dst, ts...)
+	return header{prefix: prefix, topic: topic, event: event, ts: ts}, nil
+}
+
+func (f *Formatter) size(h header, r eventlog.Record) int {
+	return len(h.prefix) + len(h.ts) + len(f.middle) + msgIDLen(h.event) + len(" - ") + len(r.Value)
+}
+
+func (f *Formatter) appendMessage(dst []byte, h header, r eventlog.Record) []byte {
+	dst = append(dst, h.prefix...)
+	dst = append(dst, h.ts...)
 	dst = append(dst, f.middle...)
-	dst = appendMsgID(dst, event)
+	dst = appendMsgID(dst, h.event)
 	dst = append(dst, " - "...)
-	return append(dst, r.Value...), nil
+	return append(dst, r.Value...)
+}
+
+// AppendMessage appends the SYSLOG-MSG of r, without framing. It fails
+// when the event's envelope cannot be read.
+func (f *Formatter) AppendMessage(dst []byte, r eventlog.Record) ([]byte, error) {
+	h, err := f.head(r)
+	if err != nil {
+		return dst, err
+	}
+	return f.appendMessage(dst, h, r), nil
+}
+
+// MessageLen returns the length of the SYSLOG-MSG AppendMessage appends
+// for r, without building it.
+func (f *Formatter) MessageLen(r eventlog.Record) (int, error) {
+	h, err := f.head(r)
+	if err != nil {
+		return 0, err
+	}
+	return f.size(h, r), nil
+}
+
+// frame appends r as "LEN SP SYSLOG-MSG".
+func (f *Formatter) frame(dst []byte, r eventlog.Record) ([]byte, error) {
+	h, err := f.head(r)
+	if err != nil {
+		return dst, err
+	}
+	dst = strconv.AppendInt(dst, int64(f.size(h, r)), 10)
+	dst = append(dst, ' ')
+	return f.appendMessage(dst, h, r), nil
 }
 
 // timestampLayout is the TIMESTAMP as written, the form of the wire's
