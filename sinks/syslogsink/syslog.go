@@ -112,7 +112,7 @@ func New(cfg Config) (*tcp.Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return tcp.New(tcp.Config{Address: cfg.Address, TLS: cfg.TLS, Settle: cfg.Settle, Frame: f.frame})
+	return tcp.New(tcp.Config{Address: cfg.Address, TLS: cfg.TLS, Settle: cfg.Settle, Frame: f.frame, FrameSize: f.size})
 }
 
 // framer writes events as octet-counted RFC 5424 messages.
@@ -188,6 +188,25 @@ func (f *framer) frame(dst []byte, r eventlog.Record) ([]byte, error) {
 	dst = appendMsgID(dst, event)
 	dst = append(dst, " - "...)
 	return append(dst, r.Value...), nil
+}
+
+// size returns the length of the frame of r, octet count included,
+// without making it; for a record frame refuses, its bare length.
+func (f *framer) size(r eventlog.Record) int {
+	topic, event, ts, ok := canonicalHead(r.Value)
+	if !ok {
+		b, err := f.frame(nil, r)
+		if err != nil {
+			return len(r.Value)
+		}
+		return len(b)
+	}
+	prefix := f.info
+	if string(topic) == alertTopic {
+		prefix = f.notice
+	}
+	n := len(prefix) + len(ts) + len(f.middle) + msgIDLen(event) + len(" - ") + len(r.Value)
+	return len(strconv.Itoa(n)) + 1 + n
 }
 
 // timestampLayout is the TIMESTAMP as written, the form of the wire's
