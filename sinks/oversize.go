@@ -268,9 +268,13 @@ const truncatedMarker = `"truncated":true}`
 // truncateRecord returns r with its value cut to a JSON object of at most
 // budget bytes: the envelope fields, then the other fields in their
 // order for as long as they fit, then "truncated": true. Members are
-// copied as written, not encoded again. It fails when the value is no
-// compact JSON object or its envelope alone does not fit.
+// copied as written, not encoded again, so the result is valid JSON
+// when the value is. It fails when the value is no valid, compact JSON
+// object or its envelope alone does not fit.
 func truncateRecord(r eventlog.Record, budget int) (eventlog.Record, bool) {
+	if budget < len(`{`+truncatedMarker) || fastjson.ValidateBytes(r.Value) != nil {
+		return r, false
+	}
 	members, err := schema.SplitObject(r.Value)
 	if err != nil {
 		return r, false
@@ -303,10 +307,6 @@ func truncateRecord(r eventlog.Record, budget int) (eventlog.Record, bool) {
 		}
 		out = member(out, m)
 	}
-	out = append(out, truncatedMarker...)
-	if fastjson.ValidateBytes(out) != nil {
-		return r, false
-	}
-	r.Value = out
+	r.Value = append(out, truncatedMarker...)
 	return r, true
 }
