@@ -286,6 +286,8 @@ var catalog = []EventSpec{
 	// ALERT (extension): conditions Vigil raises about itself.
 	{TopicAlert, "alert.log.skipped", Extension, "a consumer group that is not required fell behind retention and skipped records",
 		[]Field{req("group", TypeString), req("skipped", TypeInteger)}},
+	{TopicAlert, "alert.sink.oversize", Extension, "a sink met an event larger than its max_frame_bytes and parked or truncated it (raised at most once an hour per sink)",
+		[]Field{req("sink", TypeString), req("oversize_event_id", TypeString), req("size", TypeInteger), req("limit", TypeInteger), req("count", TypeInteger), req("policy", TypeString)}},
 	{TopicAlert, "alert.device.seq_gap", Extension, "a device's uploads skipped sequence numbers: it lost or withheld events",
 		[]Field{req("user", TypeUserID), req("device", TypeDID), req("expected", TypeInteger), req("got", TypeInteger)}},
 }
