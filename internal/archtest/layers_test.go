@@ -41,7 +41,8 @@ var layers = []rule{
 	{pkg: "ingest/agent/...", allow: []string{"schema/...", "ingest/agent/..."},
 		why: "the agent may import schema"},
 	{pkg: "sinks/...", allow: []string{"schema/...", "ingest/eventlog", "internal/httpapi", "internal/config", "internal/localdb", "sinks/..."},
-		why: "sinks and their kinds may import schema, the event log interface, the HTTP kit, config and sinks"},
+		testAllow: []string{"internal/peertest"},
+		why:       "sinks and their kinds may import schema, the event log interface, the HTTP kit, config and sinks"},
 	{pkg: "query/...", allow: []string{"schema/...", "ingest/eventlog", "internal/auth/...", "internal/httpapi", "internal/config", "query/..."},
 		why: "query and its stores may import schema, the event log interface, internal/auth, the HTTP kit, config and query"},
 	{pkg: "dashboards/...", allow: []string{"query/...", "schema/...", "ingest/eventlog", "internal/auth/...", "internal/httpapi", "internal/config", "dashboards/..."},
@@ -56,11 +57,17 @@ var layers = []rule{
 		why: "config may import schema at most"},
 	{pkg: "internal/localdb/...", allow: []string{"internal/localdb/..."},
 		why: "localdb opens SQLite files and imports nothing of ours"},
+	{pkg: "internal/peertest/...", allow: []string{"sinks/sinktest", "internal/config", "internal/peertest/..."},
+		why: "peertest starts real receivers for tests; it may use the sink test kit and config"},
 	{pkg: "internal/...", allow: nil,
 		why: "small internal helpers import nothing of ours and are used by cmd only, unless the table lists them"},
 	{pkg: "cmd/...", allow: []string{"schema/...", "ingest/...", "sinks/...", "query/...", "dashboards/...", "contentapi/...", "internal/..."},
 		why: "cmd/vigil wires everything; nothing imports cmd"},
 }
+
+// testOnly lists test-support packages that only tests may import (in
+// the layers whose rule allows them); no package's own code may.
+var testOnly = []string{"internal/peertest/..."}
 
 // pkgImports is what go list says about one package.
 type pkgImports struct {
@@ -75,12 +82,18 @@ type violation struct {
 	Pkg, Import string
 	Test        bool
 	Rule        string // the matching rule's pattern, or "" when none matched
+	// TestOnly says that Import is test support, which Rule (a testOnly
+	// pattern) allows in tests alone.
+	TestOnly bool
 }
 
 func (v violation) String() string {
 	where := ""
 	if v.Test {
 		where = " (in a test)"
+	}
+	if v.TestOnly {
+		return fmt.Sprintf("%s imports %s outside its tests: %q is test support, which only tests may import", v.Pkg, v.Import, v.Rule)
 	}
 	if v.Rule == "" {
 		return fmt.Sprintf("%s has no layering rule; add it to the table in layers_test.go and to DESIGN.md", v.Pkg)
@@ -121,6 +134,8 @@ func check(module string, pkgs []pkgImports) []violation {
 		for _, imp := range p.Imports {
 			if v, bad := checkImport(module, rel, imp, r.allow); bad {
 				out = append(out, violation{Pkg: rel, Import: v, Rule: r.pkg})
+			} else if dep, pattern, ok := testSupport(module, rel, imp); ok {
+				out = append(out, violation{Pkg: rel, Import: dep, Rule: pattern, TestOnly: true})
 			}
 		}
 		testAllow := append(slices.Clone(r.allow), r.testAllow...)
@@ -149,6 +164,21 @@ func checkImport(module, pkg, imp string, allow []string) (string, bool) {
 		}
 	}
 	return rel, true
+}
+
+// testSupport returns the module-relative import and the testOnly
+// pattern it matches, unless pkg is itself under that pattern.
+func testSupport(module, pkg, imp string) (rel, pattern string, ok bool) {
+	rel, ok = relative(module, imp)
+	if !ok {
+		return "", "", false
+	}
+	for _, pattern := range testOnly {
+		if matches(pattern, rel) && !matches(pattern, pkg) {
+			return rel, pattern, true
+		}
+	}
+	return "", "", false
 }
 
 // relative returns path relative to the module, if it is in the module.
@@ -373,6 +403,24 @@ func TestCheck(t *testing.T) {
 			name: "AgentOnlySchema",
 			pkgs: []pkgImports{pkg("ingest/agent", "ingest")},
 			want: []violation{{Pkg: "ingest/agent", Import: "ingest", Rule: "ingest/agent/..."}},
+		},
+		{
+			name: "PeertestOnlyInTests",
+			pkgs: []pkgImports{
+				pkg("internal/peertest", "sinks/sinktest", "internal/config"),
+				{ImportPath: m + "/sinks/tcp", XTestImports: []string{m + "/internal/peertest"}},
+				{ImportPath: m + "/cmd/vigil", TestImports: []string{m + "/internal/peertest"}},
+				pkg("cmd/vigil", "internal/peertest"),
+				pkg("sinks/tcp", "internal/peertest"),
+				pkg("internal/peertest", "sinks/tcp"),
+				{ImportPath: m + "/query", TestImports: []string{m + "/internal/peertest"}},
+			},
+			want: []violation{
+				{Pkg: "cmd/vigil", Import: "internal/peertest", Rule: "internal/peertest/...", TestOnly: true},
+				{Pkg: "sinks/tcp", Import: "internal/peertest", Rule: "sinks/..."},
+				{Pkg: "internal/peertest", Import: "sinks/tcp", Rule: "internal/peertest/..."},
+				{Pkg: "query", Import: "internal/peertest", Test: true, Rule: "query/..."},
+			},
 		},
 		{
 			name: "UnknownTopLevelPackage",
