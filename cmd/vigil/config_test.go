@@ -27,7 +27,8 @@ func ptr[T any](v T) *T { return &v }
 // sinkDefaults is a sink's common section as loading leaves it.
 func sinkDefaults(name string, f sinks.Filter, required bool) sinks.Config {
 	return sinks.Config{Name: name, Filter: f, Required: ptr(required),
-		Loop: eventlog.ConsumerConfig{BatchSize: sinks.DefaultBatchSize, Linger: sinks.DefaultLinger}}
+		Loop:     eventlog.ConsumerConfig{BatchSize: sinks.DefaultBatchSize, Linger: sinks.DefaultLinger},
+		Oversize: sinks.OversizeDeadLetter}
 }
 
 // writeConfig writes a config file into a fresh temporary directory.
