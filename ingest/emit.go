@@ -69,6 +69,20 @@ func (in *Ingester) RaiseLogCorrupt(segment string, offset, bytes, firstRecord, 
 	}
 }
 
+// RaiseSinkOversize emits alert.sink.oversize: sink met an event
+// (eventID) whose frame of size bytes is over its limit, and applied its
+// policy (dead_letter or truncate); count is how many such events it met
+// since its previous alert. It is the sinks' OnOversize callback, which
+// they call at most once an hour; a failure is logged.
+func (in *Ingester) RaiseSinkOversize(sink, eventID string, size, limit int, count uint64, policy string) {
+	err := in.emitNew(context.Background(), "alert.sink.oversize", schema.Fields{
+		"sink": sink, "oversize_event_id": eventID, "size": size, "limit": limit, "count": count, "policy": policy,
+	})
+	if err != nil {
+		in.logger.Error("raise oversize alert", "sink", sink, "err", err)
+	}
+}
+
 // AuditReplay emits audit.quarantine.replay: caller (a user id) replayed
 // quarantined events, with the result.
 func (in *Ingester) AuditReplay(ctx context.Context, caller string, res ReplayResult) error {

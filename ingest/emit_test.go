@@ -73,12 +73,14 @@ func TestOwnEvents_SameBytes(t *testing.T) {
 	in := New(log, openQuarantine(t), Config{}, nil, nil, nil)
 	clockAt(in, emitTime)
 	in.RaiseLogSkipped("sink.siem", 12)
+	in.RaiseSinkOversize("siem", "01M83XJ880MA370GXNSE1185Y6", 70212, 65536, 3, "dead_letter")
 	if err := in.AuditReplay(context.Background(), ":token:ops", ReplayResult{Replayed: 2, Rejected: 1}); err != nil {
 		t.Fatal(err)
 	}
 	ms := emitTime.UnixMilli()
 	want := []string{
 		wantWire(t, fmt.Sprintf(`{"topic":"ALERT","event":"alert.log.skipped","timestamp":%d,"group":"sink.siem","skipped":12}`, ms)),
+		wantWire(t, fmt.Sprintf(`{"topic":"ALERT","event":"alert.sink.oversize","timestamp":%d,"sink":"siem","oversize_event_id":"01M83XJ880MA370GXNSE1185Y6","size":70212,"limit":65536,"count":3,"policy":"dead_letter"}`, ms)),
 		wantWire(t, fmt.Sprintf(`{"topic":"AUDIT","event":"audit.quarantine.replay","timestamp":%d,"caller":":token:ops","replayed":2,"rejected":1}`, ms)),
 	}
 	if len(log.recs) != len(want) {

@@ -288,6 +288,8 @@ var catalog = []EventSpec{
 		[]Field{req("group", TypeString), req("skipped", TypeInteger)}},
 	{TopicAlert, "alert.log.corrupt", Extension, "the event log skipped a damaged region of a segment (offset and bytes in the file); records it held are lost",
 		[]Field{req("segment", TypeString), req("offset", TypeInteger), req("bytes", TypeInteger), req("first_record", TypeInteger), req("records", TypeInteger)}},
+	{TopicAlert, "alert.sink.oversize", Extension, "a sink met an event larger than its max_frame_bytes and parked or truncated it (raised at most once an hour per sink)",
+		[]Field{req("sink", TypeString), req("oversize_event_id", TypeString), req("size", TypeInteger), req("limit", TypeInteger), req("count", TypeInteger), req("policy", TypeString)}},
 	{TopicAlert, "alert.device.seq_gap", Extension, "a device's uploads skipped sequence numbers: it lost or withheld events",
 		[]Field{req("user", TypeUserID), req("device", TypeDID), req("expected", TypeInteger), req("got", TypeInteger)}},
 }

@@ -41,6 +41,15 @@ type Config struct {
 	// fill once one event is ready (default 100ms), min_backoff and
 	// max_backoff bound the wait between retries.
 	Loop eventlog.ConsumerConfig `yaml:",inline"`
+	// MaxFrameBytes is the largest frame the receiver takes, counting
+	// the whole frame on the wire (syslog header, octet count, newline);
+	// 0 means the kind's default (DefaultMaxFrameBytes: 65536 for tcp
+	// and tls, 8096 for syslog and relp). Kinds without frames
+	// (splunkhec) take none.
+	MaxFrameBytes config.ByteSize `yaml:"max_frame_bytes"`
+	// Oversize is what happens to an event whose frame is larger:
+	// dead_letter (the default), truncate or send.
+	Oversize string `yaml:"oversize"`
 }
 
 var sinkName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$`)
@@ -56,6 +65,9 @@ func (c *Config) SetDefaults() {
 	}
 	if c.Loop.Linger == 0 {
 		c.Loop.Linger = DefaultLinger
+	}
+	if c.Oversize == "" {
+		c.Oversize = OversizeDeadLetter
 	}
 }
 
@@ -82,6 +94,7 @@ func (c Config) Validate() error {
 	loop := c.Loop
 	loop.BatchSize = 0 // checked above, with the sink's bound
 	p.Nest("", loop.Validate())
+	c.validateOversize(p.Add)
 	return p.Err()
 }
 
@@ -90,6 +103,7 @@ func (c Config) Forwarder(kind string, dl *DeadLetter, m *Metrics, logger *slog.
 	return ForwarderConfig{
 		Name: c.Name, Kind: kind, Required: c.IsRequired(), Filter: c.Filter,
 		DeadLetter: dl, Metrics: m, Logger: logger,
+		MaxFrameBytes: c.frameLimit(kind), Oversize: c.Oversize,
 	}
 }
 

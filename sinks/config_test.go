@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/vigilaudit/vigil/internal/config"
 )
 
 func TestFilter_CheckCatalog(t *testing.T) {
@@ -42,5 +44,24 @@ func TestFilter_CheckCatalog(t *testing.T) {
 				t.Errorf("CheckCatalog (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestConfig_FrameLimitByKind(t *testing.T) {
+	tests := []struct {
+		kind string
+		set  int
+		want int
+	}{
+		{"tcp", 0, 65536}, {"tls", 0, 65536}, {"syslog", 0, 8096}, {"relp", 0, 8096},
+		{"splunkhec", 0, 0}, {"syslog", 65536, 65536},
+	}
+	for _, tt := range tests {
+		c := Config{Name: "s", MaxFrameBytes: config.ByteSize(tt.set)}
+		c.SetDefaults()
+		fc := c.Forwarder(tt.kind, nil, nil, nil)
+		if fc.MaxFrameBytes != tt.want || fc.Oversize != OversizeDeadLetter {
+			t.Errorf("%s with max_frame_bytes %d: limit %d, policy %q; want %d, dead_letter", tt.kind, tt.set, fc.MaxFrameBytes, fc.Oversize, tt.want)
+		}
 	}
 }

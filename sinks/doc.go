@@ -11,6 +11,13 @@
 // required, batching); Set runs the configured sinks and their Manager
 // (status, replays, dead letters, and its HTTP API).
 //
+// A sink whose receivers limit the size of one frame is a Framer: the
+// Forwarder holds each record against the sink's max_frame_bytes
+// (DefaultMaxFrameBytes by kind) and applies its oversize policy
+// (oversize.go: park, truncate to a valid JSON object, or send) before
+// the sink sees the batch, so that no receiver cuts an event in pieces
+// or drops the connection under it.
+//
 // Each kind (tcp and tls, splunkhec, syslogsink, relp) lives in its own
 // sub-package with its own Config; sinktest holds the conformance suite
 // every kind passes. Sinks import schema, the event log interface

@@ -29,6 +29,14 @@ type ForwarderConfig struct {
 	Logger  *slog.Logger
 	// Now defaults to time.Now.
 	Now func() time.Time
+
+	// The frame limit (oversize.go): over a sink that is a Framer, a
+	// record whose frame is larger than MaxFrameBytes (0: no limit) is
+	// handled by the Oversize policy, and OnOversize (may be nil) raises
+	// alert.sink.oversize, at most once an hour.
+	MaxFrameBytes int
+	Oversize      string
+	OnOversize    func(OversizeAlert)
 }
 
 // Forwarder is the handler of one sink's log consumer group: it filters
@@ -51,6 +59,8 @@ type Forwarder struct {
 
 	stateMu sync.Mutex
 	state   forwarderState
+
+	oversize oversize // f.mu
 }
 
 type forwarderState struct {
@@ -64,6 +74,11 @@ type forwarderState struct {
 	lastErrorAt, lastSentAt time.Time
 	failing, refusing       bool
 	replay                  *ReplayStatus
+	// lost is set while the batches the receiver took are lost before
+	// they settle (its connections end within the settle time), until
+	// one settles: the sink then retries, though its writes succeed.
+	lost     bool
+	oversize oversizeState
 }
 
 // NewForwarder returns the Forwarder of sink. It owns sink from then on
@@ -85,6 +100,7 @@ func NewForwarder(sink Sink, cfg ForwarderConfig) (*Forwarder, error) {
 		cfg.Now = time.Now
 	}
 	f := &Forwarder{sink: sink, cfg: cfg, logger: cfg.Logger.With("sink", cfg.Name), match: newMatcher(cfg.Filter)}
+	f.oversize = newOversize(sink, cfg)
 	if m := cfg.Metrics; m != nil {
 		// Create the series at zero, so that dashboards see every sink.
 		m.sent.WithLabelValues(cfg.Name)
@@ -94,6 +110,7 @@ func NewForwarder(sink Sink, cfg ForwarderConfig) (*Forwarder, error) {
 		m.resent.WithLabelValues(cfg.Name)
 		m.unsettled.WithLabelValues(cfg.Name)
 		m.connected.WithLabelValues(cfg.Name)
+		m.oversize.WithLabelValues(cfg.Name)
 	}
 	return f, nil
 }
@@ -110,9 +127,9 @@ func (f *Forwarder) Group() string { return "sink." + f.cfg.Name }
 func (f *Forwarder) Handle(ctx context.Context, batch []eventlog.Record) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	recs := f.filter(batch)
-	if len(recs) == 0 {
-		return nil
+	recs, err := f.limitFrames(ctx, f.filter(batch))
+	if err != nil || len(recs) == 0 {
+		return err
 	}
 	return f.deliver(ctx, recs, nil)
 }
@@ -132,9 +149,9 @@ func (f *Forwarder) HandleSettling(ctx context.Context, batch []eventlog.Record)
 // many records that is and their settlement (nil when settled already).
 // f.mu is held.
 func (f *Forwarder) deliverSettling(ctx context.Context, batch []eventlog.Record) (int, eventlog.Settlement, error) {
-	recs := f.filter(batch)
-	if len(recs) == 0 {
-		return 0, nil, nil
+	recs, err := f.limitFrames(ctx, f.filter(batch))
+	if err != nil || len(recs) == 0 {
+		return len(recs), nil, err
 	}
 	if _, ok := f.sink.(Settler); !ok {
 		return len(recs), nil, f.deliver(ctx, recs, nil)
@@ -255,6 +272,7 @@ func (f *Forwarder) delivered(recs []eventlog.Record, settled bool) {
 	f.state.sent += uint64(len(recs))
 	if settled {
 		f.state.settled += uint64(len(recs))
+		f.state.lost = false
 	}
 	f.state.bytes += n
 	f.state.lastSentAt = now
@@ -283,6 +301,7 @@ func (f *Forwarder) settle(n int, err error) {
 	now := f.cfg.Now()
 	f.stateMu.Lock()
 	f.state.unsettled -= int64(n)
+	f.state.lost = err != nil
 	if err == nil {
 		f.state.settled += uint64(n)
 	} else {

@@ -42,12 +42,13 @@ type Status struct {
 	Kind     string `json:"kind"`
 	Group    string `json:"group"`
 	Required bool   `json:"required"`
-	// State is "ok" (the last write succeeded), "retrying" (it failed;
-	// events wait), "refusing" (the downstream refuses the sink itself:
-	// an unknown index parks events in the dead letter, while a disabled
-	// or invalid Splunk token, or a token without the acknowledgement the
-	// sink needs, keeps them waiting and retried) or "idle" (nothing
-	// written yet).
+	// State is "ok" (the last write succeeded), "retrying" (it failed,
+	// or the receiver keeps ending connections before what it took
+	// settled; events wait and are sent again), "refusing" (the
+	// downstream refuses the sink itself: an unknown index parks events
+	// in the dead letter, while a disabled or invalid Splunk token, or a
+	// token without the acknowledgement the sink needs, keeps them
+	// waiting and retried) or "idle" (nothing written yet).
 	State     string `json:"state"`
 	Connected *bool  `json:"connected,omitempty"`
 	// Lag is how many records of the log the sink has not yet delivered.
@@ -65,6 +66,11 @@ type Status struct {
 	Settled   uint64 `json:"settled"`
 	Unsettled int64  `json:"unsettled"`
 	Resent    uint64 `json:"resent"`
+	// Oversize counts events larger than MaxFrameBytes, the sink's
+	// frame limit (0: none), handled by its OversizePolicy.
+	Oversize       uint64 `json:"oversize"`
+	MaxFrameBytes  int    `json:"max_frame_bytes,omitempty"`
+	OversizePolicy string `json:"oversize_policy,omitempty"`
 	// DeadLetter is how many events wait in the dead letter now.
 	DeadLetter      int64         `json:"dead_letter"`
 	DeadLetterError string        `json:"dead_letter_error,omitempty"`
@@ -202,7 +208,7 @@ func (m *Manager) status(ctx context.Context, f *Forwarder) Status {
 	}
 	f.stateMu.Unlock()
 	switch {
-	case s.failing:
+	case s.failing, s.lost:
 		st.State = "retrying"
 	case s.refusing:
 		st.State = "refusing"
@@ -211,6 +217,10 @@ func (m *Manager) status(ctx context.Context, f *Forwarder) Status {
 	}
 	st.Sent, st.Retried, st.DeadLettered, st.BytesSent = s.sent, s.retried, s.dead, s.bytes
 	st.Settled, st.Unsettled, st.Resent = s.settled, s.unsettled, s.resent
+	st.Oversize = s.oversize.count
+	if o := &f.oversize; o.framer != nil { // fields set once, in NewForwarder
+		st.MaxFrameBytes, st.OversizePolicy = o.limit, o.policy
+	}
 	st.LastError = s.lastError
 	if !s.lastErrorAt.IsZero() {
 		t := s.lastErrorAt.UTC()
@@ -456,10 +466,16 @@ func (m *Manager) ReplayDeadLetter(ctx context.Context, name string) (DeadLetter
 func (f *Forwarder) redeliver(ctx context.Context, page []Parked) ([]int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	recs := make([]eventlog.Record, len(page))
-	ids := make([]int64, len(page))
-	for i, p := range page {
-		recs[i], ids[i] = p.record(), p.ID
+	recs := make([]eventlog.Record, 0, len(page))
+	ids := make([]int64, 0, len(page))
+	for _, p := range page {
+		// An event still over the frame limit stays parked (oversize.go).
+		if r, still := f.stillOversize(p.record()); !still {
+			recs, ids = append(recs, r), append(ids, p.ID)
+		}
+	}
+	if len(recs) == 0 {
+		return nil, nil
 	}
 	err := f.sink.Write(ctx, recs)
 	switch {

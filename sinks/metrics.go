@@ -16,6 +16,7 @@ type Metrics struct {
 	lastError  *prometheus.GaugeVec
 	lastSent   *prometheus.GaugeVec
 	deadLetter *prometheus.GaugeVec
+	oversize   *prometheus.CounterVec
 }
 
 // NewMetrics registers the sink metrics with reg.
@@ -52,7 +53,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		deadLetter: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "vigil_sink_dead_letter_events", Help: "Events waiting in a sink's dead letter.",
 		}, label),
+		oversize: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vigil_sink_events_oversize_total", Help: "Events whose frame was larger than the sink's max_frame_bytes (then parked, truncated or sent, as its oversize policy says).",
+		}, label),
 	}
-	reg.MustRegister(m.sent, m.retried, m.dead, m.bytes, m.resent, m.unsettled, m.connected, m.lastError, m.lastSent, m.deadLetter)
+	reg.MustRegister(m.sent, m.retried, m.dead, m.bytes, m.resent, m.unsettled, m.connected, m.lastError, m.lastSent, m.deadLetter, m.oversize)
 	return m
 }

@@ -27,6 +27,8 @@ type SetConfig struct {
 	Metrics    *Metrics
 	LogMetrics *eventlog.Metrics
 	Logger     *slog.Logger
+	// OnOversize raises alert.sink.oversize; may be nil.
+	OnOversize func(OversizeAlert)
 }
 
 // Set is the running sinks: a forwarder and a consume loop of the log
@@ -46,7 +48,9 @@ func NewSet(l eventlog.Log, sinks []Configured, cfg SetConfig) (*Set, error) {
 	logger := cfg.Logger.With("component", "sinks")
 	s := &Set{}
 	for i, c := range sinks {
-		fw, err := NewForwarder(c.Sink, c.Config.Forwarder(c.Kind, cfg.DeadLetter, cfg.Metrics, logger))
+		fc := c.Config.Forwarder(c.Kind, cfg.DeadLetter, cfg.Metrics, logger)
+		fc.OnOversize = cfg.OnOversize
+		fw, err := NewForwarder(c.Sink, fc)
 		if err != nil {
 			_ = c.Sink.Close()
 			for _, c := range sinks[i+1:] {

@@ -48,6 +48,18 @@ type Connected interface {
 	Connected() bool
 }
 
+// Framer is implemented by sinks whose receivers limit the size of one
+// frame (syslog-ng's log_msg_size, rsyslog's maxMessageSize): the
+// Forwarder holds each record against the sink's max_frame_bytes before
+// writing it, and applies the sink's oversize policy to those over it.
+type Framer interface {
+	// FrameSize returns the bytes rec takes on the wire as one frame,
+	// everything the receiver counts against its limit included (a
+	// syslog header and octet count, a trailing newline). It must not
+	// block and may be called concurrently with Write.
+	FrameSize(rec eventlog.Record) int
+}
+
 // permanentError marks an error that retrying cannot fix; all means it
 // is about the sink's settings rather than particular records.
 type permanentError struct {

@@ -28,9 +28,16 @@ func newAdminSinksCmd(t *adminTarget) *cobra.Command {
 		Long: `Without a subcommand, show each sink of a running server: its kind,
 state, whether it is connected, its lag (events of the log not yet
 delivered), counters since start, events waiting in its dead letter, and
-its last error. The state is one of:
+its last error. SENT counts events written, SETTLED those delivered for
+good, UNSETTLED those the receiver took that wait for the settle time
+now (stream kinds), RESENT those written again because their connection
+ended before they settled, OVERSIZE those larger than the sink's
+max_frame_bytes (parked, truncated or sent as its oversize policy says).
+The state is one of:
   ok        the last write went through
-  retrying  the last write failed and is tried again; events wait
+  retrying  the last write failed and is tried again, or the receiver
+            keeps closing connections before what it took settled;
+            events wait and are sent again
   refusing  the receiver refuses the sink itself (an invalid token, say);
             the events it refuses go to the dead letter
   idle      nothing written yet
@@ -69,7 +76,7 @@ These commands talk to a running server: --server and an admin token
 
 func printSinks(w io.Writer, list []sinks.Status) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tKIND\tSTATE\tCONNECTED\tLAG\tSENT\tRETRIED\tDEAD LETTER\tLAST ERROR")
+	fmt.Fprintln(tw, "NAME\tKIND\tSTATE\tCONNECTED\tLAG\tSENT\tSETTLED\tUNSETTLED\tRESENT\tRETRIED\tOVERSIZE\tDEAD LETTER\tLAST ERROR")
 	for _, s := range list {
 		conn := "-"
 		if s.Connected != nil {
@@ -79,7 +86,8 @@ func printSinks(w io.Writer, list []sinks.Status) error {
 		if s.LastError != "" {
 			lastErr = formatTime(s.LastErrorAt) + " " + s.LastError
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", s.Name, s.Kind, s.State, conn, s.Lag, s.Sent, s.Retried, s.DeadLetter, lastErr)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", s.Name, s.Kind, s.State, conn, s.Lag,
+			s.Sent, s.Settled, s.Unsettled, s.Resent, s.Retried, s.Oversize, s.DeadLetter, lastErr)
 	}
 	return tw.Flush()
 }

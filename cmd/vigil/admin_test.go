@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/go-cmp/cmp"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/vigilaudit/vigil/internal/auth"
 	"github.com/vigilaudit/vigil/schema"
+	"github.com/vigilaudit/vigil/sinks"
 )
 
 // adminMode is one way of running the admin commands: on the data
@@ -387,5 +389,35 @@ func TestAdminCommand_Quiet(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+func TestPrintSinks_Columns(t *testing.T) {
+	connected := false
+	at := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	var b strings.Builder
+	err := printSinks(&b, []sinks.Status{{
+		Name: "siem", Kind: "syslog", State: "retrying", Connected: &connected, Lag: 7,
+		Sent: 40, Settled: 30, Unsettled: 4, Resent: 6, Retried: 2, Oversize: 3, DeadLetter: 3,
+		LastError: "connection closed by the receiver", LastErrorAt: &at,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("output:\n%s", b.String())
+	}
+	want := []string{"siem", "syslog", "retrying", "false", "7", "40", "30", "4", "6", "2", "3", "3"}
+	if got := strings.Fields(lines[1])[:len(want)]; !cmp.Equal(got, want) {
+		t.Errorf("row %q, want it to start %q", lines[1], want)
+	}
+	for _, col := range []string{"SETTLED", "UNSETTLED", "RESENT", "OVERSIZE", "LAST ERROR"} {
+		if !strings.Contains(lines[0], col) {
+			t.Errorf("header %q lacks %s", lines[0], col)
+		}
+	}
+	if !strings.Contains(lines[1], "connection closed by the receiver") {
+		t.Errorf("row %q lacks the last error", lines[1])
 	}
 }

@@ -162,6 +162,7 @@ func (c *Config) Validate() error {
 		path := fmt.Sprintf("sinks[%d]", i)
 		p.Nest(path, s.Config.Validate())
 		p.Nest(path, oneKind(s))
+		p.Nest(path, s.Config.CheckKind(s.kind()))
 		if s.Name != "" && first[s.Name] {
 			p.Add(path+".name", "duplicate %q", s.Name)
 		}

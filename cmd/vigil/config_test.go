@@ -27,7 +27,8 @@ func ptr[T any](v T) *T { return &v }
 // sinkDefaults is a sink's common section as loading leaves it.
 func sinkDefaults(name string, f sinks.Filter, required bool) sinks.Config {
 	return sinks.Config{Name: name, Filter: f, Required: ptr(required),
-		Loop: eventlog.ConsumerConfig{BatchSize: sinks.DefaultBatchSize, Linger: sinks.DefaultLinger}}
+		Loop:     eventlog.ConsumerConfig{BatchSize: sinks.DefaultBatchSize, Linger: sinks.DefaultLinger},
+		Oversize: sinks.OversizeDeadLetter}
 }
 
 // writeConfig writes a config file into a fresh temporary directory.
@@ -449,6 +450,31 @@ func TestConfig_Validate(t *testing.T) {
 				c.Sinks = []SinkConfig{{Config: sinks.Config{Name: "s"}, SplunkHEC: &splunkhec.Config{URL: "https://s:8088", Token: "t", AckTimeout: -1, TLS: &config.ClientTLS{KeyFile: "k"}}}}
 			},
 			want: []string{"sinks[0].splunkhec.ack_timeout: must not be negative", "sinks[0].splunkhec.tls.cert_file: required when key_file is set"},
+		},
+		{
+			name: "FrameLimitProblems",
+			change: func(c *Config) {
+				c.Sinks = []SinkConfig{
+					{Config: sinks.Config{Name: "a", MaxFrameBytes: 100, Oversize: "drop"}, Syslog: &syslogsink.Config{Address: "a:1"}},
+					{Config: sinks.Config{Name: "b", MaxFrameBytes: 128 << 20}, TCP: &tcp.Config{Address: "a:1"}},
+					{Config: sinks.Config{Name: "c", MaxFrameBytes: 65536, Oversize: sinks.OversizeTruncate}, TCP: &tcp.Config{Address: "a:1"}},
+				}
+			},
+			want: []string{
+				"sinks[0].max_frame_bytes: 100 is out of range (512 to 67108864; 0 for the kind's default)",
+				`sinks[0].oversize: unknown policy "drop" (want dead_letter, truncate or send)`,
+				"sinks[1].max_frame_bytes: 134217728 is out of range (512 to 67108864; 0 for the kind's default)",
+			},
+		},
+		{
+			name: "SplunkHECHasNoFrameLimit",
+			change: func(c *Config) {
+				c.Sinks = []SinkConfig{{Config: sinks.Config{Name: "s", MaxFrameBytes: 8096, Oversize: sinks.OversizeTruncate}, SplunkHEC: &splunkhec.Config{URL: "https://s:8088", Token: "t"}}}
+			},
+			want: []string{
+				"sinks[0].max_frame_bytes: splunkhec sends batches, bounded by splunkhec.max_batch_bytes",
+				"sinks[0].oversize: splunkhec sends batches, bounded by splunkhec.max_batch_bytes",
+			},
 		},
 	}
 	for _, tt := range tests {

@@ -103,7 +103,11 @@ func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 	}
 	p.closers = append(p.closers, p.store.Close)
 	logMetrics := eventlog.NewMetrics(reg)
-	if p.sinks, err = openSinks(cfg, p.log, reg, logMetrics, logger, &p.closers); err != nil {
+	// The sinks raise their oversize alerts through the ingester too.
+	onOversize := func(a sinks.OversizeAlert) {
+		p.ingester.RaiseSinkOversize(a.Sink, a.EventID, a.Size, a.Limit, a.Count, a.Policy)
+	}
+	if p.sinks, err = openSinks(cfg, p.log, onOversize, reg, logMetrics, logger, &p.closers); err != nil {
 		return nil, err
 	}
 

@@ -20,7 +20,7 @@ const deadLetterDBName = "deadletter.db"
 
 // openSinks builds the sink of every configured kind (no network call
 // yet) and the set that runs them. It appends to closers what it opened.
-func openSinks(cfg Config, l eventlog.Log, reg prometheus.Registerer, logMetrics *eventlog.Metrics, logger *slog.Logger, closers *[]func() error) (*sinks.Set, error) {
+func openSinks(cfg Config, l eventlog.Log, onOversize func(sinks.OversizeAlert), reg prometheus.Registerer, logMetrics *eventlog.Metrics, logger *slog.Logger, closers *[]func() error) (*sinks.Set, error) {
 	dl, err := sinks.OpenDeadLetter(filepath.Join(cfg.DataDir, deadLetterDBName))
 	if err != nil {
 		return nil, err
@@ -39,6 +39,7 @@ func openSinks(cfg Config, l eventlog.Log, reg prometheus.Registerer, logMetrics
 	}
 	set, err := sinks.NewSet(l, built, sinks.SetConfig{
 		DeadLetter: dl, Metrics: sinks.NewMetrics(reg), LogMetrics: logMetrics, Logger: logger,
+		OnOversize: onOversize,
 	})
 	if err != nil {
 		return nil, err

@@ -114,3 +114,38 @@ func TestFrame_Errors(t *testing.T) {
 		})
 	}
 }
+
+// TestFrameSize: the size the sink reports for the frame limit is the
+// length of the frame it writes, octet count included, whatever the
+// event and wherever the count gains a digit.
+func TestFrameSize(t *testing.T) {
+	s, err := New(Config{Address: "127.0.0.1:1", Hostname: "host.example.com", Facility: "local7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := NewFormatter("local7", "", "host.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := []string{
+		`{"topic":"FILE","event":"file.transfer","timestamp":"2026-03-30T21:18:19.123Z","event_id":"01KMZQ4G9V0000000000000001"}`,
+		`{"topic":"ALERT","event":"alert.log.skipped","timestamp":"2026-03-30T21:18:19.000Z","group":"sink.siem","skipped":12}`,
+		`{"topic":"USER","event":"user.signin","timestamp":"2026-03-30T23:18:19.5+02:00","user":"a@example.com"}`,
+		`{"topic":"X","event":"custom.évent name.that.is.much.longer.than.allowed","timestamp":"2026-03-30T21:18:19.000Z"}`,
+	}
+	for pad := range 12000 {
+		if pad%997 == 0 || (pad > 9700 && pad < 10000) {
+			values = append(values, `{"topic":"FILE","event":"file.transfer","timestamp":"2026-03-30T21:18:19.123Z","path":"`+strings.Repeat("a", pad)+`"}`)
+		}
+	}
+	for _, v := range values {
+		r := eventlog.Record{Value: []byte(v)}
+		frame, err := f.frame(nil, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.FrameSize(r); got != len(frame) {
+			t.Errorf("FrameSize = %d, want %d, the frame's length, for an event of %d bytes", got, len(frame), len(v))
+		}
+	}
+}

@@ -104,7 +104,7 @@ func New(cfg Config) (*tcp.Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return tcp.New(tcp.Config{Address: cfg.Address, TLS: cfg.TLS, Settle: cfg.Settle, Frame: f.frame})
+	return tcp.New(tcp.Config{Address: cfg.Address, TLS: cfg.TLS, Settle: cfg.Settle, Frame: f.frame, FrameSize: f.frameSize})
 }
 
 // CheckHeader reports the problems of a facility, an APP-NAME and a
@@ -246,6 +246,17 @@ func (f *Formatter) frame(dst []byte, r eventlog.Record) ([]byte, error) {
 	dst = strconv.AppendInt(dst, int64(f.size(h, r)), 10)
 	dst = append(dst, ' ')
 	return f.appendMessage(dst, h, r), nil
+}
+
+// frameSize returns the length of the frame of r, octet count included,
+// without making it; for a record frame refuses, its bare length.
+func (f *Formatter) frameSize(r eventlog.Record) int {
+	h, err := f.head(r)
+	if err != nil {
+		return len(r.Value)
+	}
+	n := f.size(h, r)
+	return len(strconv.Itoa(n)) + 1 + n
 }
 
 // timestampLayout is the TIMESTAMP as written, the form of the wire's

@@ -62,6 +62,11 @@ type Config struct {
 	// fails the Write permanently (the record cannot be framed, however
 	// often it is tried); it names the event.
 	Frame func(dst []byte, r eventlog.Record) ([]byte, error) `yaml:"-"`
+	// FrameSize returns the length of the frame Frame makes of r,
+	// without making it. Nil with the default framing is the event's
+	// length plus the newline; nil with another Frame frames r to
+	// measure it.
+	FrameSize func(r eventlog.Record) int `yaml:"-"`
 }
 
 // Validate checks the configuration without touching the network or the
@@ -120,6 +125,7 @@ var (
 	_ sinks.Sink      = (*Sink)(nil)
 	_ sinks.Settler   = (*Sink)(nil)
 	_ sinks.Connected = (*Sink)(nil)
+	_ sinks.Framer    = (*Sink)(nil)
 )
 
 // errClosed is returned by a Write after Close.
@@ -160,6 +166,23 @@ func New(cfg Config) (*Sink, error) {
 		s.tls = newTLSDialer(tc, cfg.DialTimeout)
 	}
 	return s, nil
+}
+
+// FrameSize returns the bytes r takes on the connection, for the
+// receiver's limit of one frame (sinks.Framer). A record the framing
+// refuses counts as its bare length: Write parks it anyway.
+func (s *Sink) FrameSize(r eventlog.Record) int {
+	switch {
+	case s.cfg.FrameSize != nil:
+		return s.cfg.FrameSize(r)
+	case s.cfg.Frame == nil:
+		return len(r.Value) + 1
+	}
+	b, err := s.frame(nil, r)
+	if err != nil {
+		return len(r.Value)
+	}
+	return len(b)
 }
 
 // frameLine is the default framing: the wire JSON, then a newline.

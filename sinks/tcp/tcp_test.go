@@ -421,3 +421,18 @@ func TestWriteSettling_CloseWithinSettle(t *testing.T) {
 		})
 	}
 }
+
+func TestSink_FrameSize(t *testing.T) {
+	r := eventlog.Record{ID: "a", Value: []byte(`{"topic":"FILE","event":"file.transfer"}`)}
+	plain := newSink(t, tcp.Config{Address: "127.0.0.1:1"})
+	if got, want := plain.FrameSize(r), len(r.Value)+1; got != want {
+		t.Errorf("newline framing: FrameSize = %d, want %d", got, want)
+	}
+	framed := newSink(t, tcp.Config{Address: "127.0.0.1:1", Frame: func(dst []byte, r eventlog.Record) ([]byte, error) {
+		dst = append(dst, "<<"...)
+		return append(append(dst, r.Value...), ">>\r\n"...), nil
+	}})
+	if got, want := framed.FrameSize(r), len(r.Value)+6; got != want {
+		t.Errorf("other framing: FrameSize = %d, want %d", got, want)
+	}
+}
