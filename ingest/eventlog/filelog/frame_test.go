@@ -31,11 +31,17 @@ type decoded struct {
 
 // scanSegment parses a whole segment file the way Open reads the last one.
 func scanSegment(data []byte) (base int64, got []decoded, damages []damage, end int64, err error) {
-	base, err = parseSegHeader(data)
+	return scanSegmentTo(data, -1)
+}
+
+// scanSegmentTo parses a segment file the way Open or a reader reads a
+// sealed one whose records are below offLimit (-1: the last segment).
+func scanSegmentTo(data []byte, offLimit int64) (base int64, got []decoded, damages []damage, end int64, err error) {
+	base, v, err := parseSegHeader(data)
 	if err != nil {
 		return 0, nil, nil, 0, err
 	}
-	damages, end, err = scanFrames(bytes.NewReader(data), segHeaderSize, int64(len(data)), base, -1, func(pos int64, f frame) {
+	damages, end, err = scanFrames(bytes.NewReader(data), v, segHeaderSize, int64(len(data)), base, offLimit, func(pos int64, f frame) {
 		got = append(got, decoded{Off: f.off, Ms: f.ms, Key: string(f.key), ID: string(f.id), Value: string(f.v), Pos: pos})
 	})
 	return base, got, damages, end, err
@@ -77,7 +83,7 @@ func TestSegmentHeader_Errors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := parseSegHeader(tt.mutate(bytes.Clone(good)))
+			_, _, err := parseSegHeader(tt.mutate(bytes.Clone(good)))
 			var ve *versionError
 			if errors.As(tt.want, &ve) {
 				var got *versionError
