@@ -92,12 +92,13 @@ func TestUpgrade_Format1Log(t *testing.T) {
 		before[filepath.Base(path)] = readFile(t, path)
 	}
 	var seen corruptions
-	cfg := filelog.Config{MaxBytes: 1 << 20, SegmentBytes: 4 << 10, OnCorrupt: seen.on}
+	// The active segment has room for more.
+	cfg := filelog.Config{MaxBytes: 1 << 20, SegmentBytes: 16 << 10, OnCorrupt: seen.on}
 	l := openLog(t, dir, cfg)
 	if got := lag(t, l, "store"); got != 75-40 {
 		t.Errorf("lag of store = %d, want %d", got, 75-40)
 	}
-	more := makeRecords("new", 40, 150)
+	more := makeRecords("new", 100, 150)
 	for i := 0; i < len(more); i += 10 {
 		mustAppend(t, l, more[i:i+10])
 	}
