@@ -22,8 +22,12 @@ type Corruption struct {
 	Pos         int64  // where the region starts in the file, in bytes
 	Bytes       int64  // its size
 	FirstRecord int64  // the offset of the first record it held
-	Records     int64  // how many records it held: they are lost
-	File        string // the file its bytes were copied to
+	// Records is how many records it held: they are lost. In a segment
+	// of format version 1 that Open found last (its frames carry no
+	// offset and its count is not known), it is as many as the region
+	// could hold (see the package documentation).
+	Records int64
+	File    string // the file its bytes were copied to
 }
 
 func (c Corruption) String() string {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -31,11 +32,17 @@ type decoded struct {
 
 // scanSegment parses a whole segment file the way Open reads the last one.
 func scanSegment(data []byte) (base int64, got []decoded, damages []damage, end int64, err error) {
-	base, err = parseSegHeader(data)
+	return scanSegmentTo(data, -1)
+}
+
+// scanSegmentTo parses a segment file the way Open or a reader reads a
+// sealed one whose records are below offLimit (-1: the last segment).
+func scanSegmentTo(data []byte, offLimit int64) (base int64, got []decoded, damages []damage, end int64, err error) {
+	base, v, err := parseSegHeader(data)
 	if err != nil {
 		return 0, nil, nil, 0, err
 	}
-	damages, end, err = scanFrames(bytes.NewReader(data), segHeaderSize, int64(len(data)), base, -1, func(pos int64, f frame) {
+	damages, end, err = scanFrames(bytes.NewReader(data), v, segHeaderSize, int64(len(data)), base, offLimit, func(pos int64, f frame) {
 		got = append(got, decoded{Off: f.off, Ms: f.ms, Key: string(f.key), ID: string(f.id), Value: string(f.v), Pos: pos})
 	})
 	return base, got, damages, end, err
@@ -77,7 +84,7 @@ func TestSegmentHeader_Errors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := parseSegHeader(tt.mutate(bytes.Clone(good)))
+			_, _, err := parseSegHeader(tt.mutate(bytes.Clone(good)))
 			var ve *versionError
 			if errors.As(tt.want, &ve) {
 				var got *versionError
@@ -118,12 +125,123 @@ func TestGroupFile(t *testing.T) {
 	}
 }
 
+// TestFrames_Format1 reads a segment of format version 1, whose frames
+// leave their offsets implicit.
+func TestFrames_Format1(t *testing.T) {
+	recs := []eventlog.Record{
+		{Key: []byte("alice"), ID: "id-1", Value: []byte(`{"event":"user.signin"}`)},
+		{},
+		{Key: []byte("bob"), ID: "id-3", Value: bytes.Repeat([]byte("x"), 300)},
+	}
+	data := Format1Segment(42, 1_700_000_000_123, recs...)
+	base, got, damages, end, err := scanSegment(data)
+	if err != nil || base != 42 || end != int64(len(data)) || len(damages) != 0 {
+		t.Fatalf("scan = base %d, end %d, damages %v, err %v; want base 42, end %d, none, nil", base, end, damages, err, len(data))
+	}
+	var want []decoded
+	pos := int64(segHeaderSize)
+	for i, r := range recs {
+		want = append(want, decoded{Off: 42 + int64(i), Ms: 1_700_000_000_123, Key: string(r.Key), ID: r.ID, Value: string(r.Value), Pos: pos})
+		pos += int64(frameSize(&r)) - 8 // no offset
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("frames (-want +got):\n%s", diff)
+	}
+}
+
+// format1Frames returns the positions of the frames of an undamaged
+// format 1 segment, and its end.
+func format1Frames(data []byte) []int64 {
+	var out []int64
+	for pos := int64(segHeaderSize); pos < int64(len(data)); pos += frameHeaderSize + int64(binary.BigEndian.Uint32(data[pos:])) {
+		out = append(out, pos)
+	}
+	return append(out, int64(len(data)))
+}
+
+// TestRegion_Format1 checks how the records of a damaged region of a
+// format 1 segment are counted: from the segment's end when every frame
+// after it validates, else the rest of the segment is lost; in the last
+// segment, whose count is unknown, the region holds as many records as
+// its bytes could.
+func TestRegion_Format1(t *testing.T) {
+	recs := make([]eventlog.Record, 10)
+	for i := range recs {
+		recs[i] = eventlog.Record{ID: fmt.Sprint("id-", i), Value: []byte(`{"event":"user.signin"}`)}
+	}
+	clean := Format1Segment(100, 1, recs...)
+	frames := format1Frames(clean)
+	// In the last segment, the region of frame 3 is counted as holding as
+	// many records as its bytes could, and the rest of the segment from
+	// it, if it has a second region.
+	one := (frames[4] - frames[3]) / version1.minFrame()
+	rest := (frames[10] - frames[3]) / version1.minFrame()
+	seq := func(from, to int64) []int64 {
+		var out []int64
+		for o := from; o < to; o++ {
+			out = append(out, o)
+		}
+		return out
+	}
+	tests := []struct {
+		name     string
+		flips    []int // frames whose body gets a bit flipped
+		offLimit int64
+		want     []damage
+		offsets  []int64 // of the frames read
+	}{{
+		name: "sealed, one region", flips: []int{3}, offLimit: 110,
+		want:    []damage{{pos: frames[3], end: frames[4], first: 103, next: 104}},
+		offsets: append(seq(100, 103), seq(104, 110)...),
+	}, {
+		name: "sealed, two regions", flips: []int{3, 6}, offLimit: 110,
+		want:    []damage{{pos: frames[3], end: frames[10], first: 103, next: 110, tail: true}},
+		offsets: seq(100, 103),
+	}, {
+		name: "sealed, more frames than records", flips: []int{3}, offLimit: 105,
+		want:    []damage{{pos: frames[3], end: frames[10], first: 103, next: 105, tail: true}},
+		offsets: seq(100, 103),
+	}, {
+		name: "last, one region", flips: []int{3}, offLimit: -1,
+		want:    []damage{{pos: frames[3], end: frames[4], first: 103, next: 103 + one}},
+		offsets: append(seq(100, 103), seq(103+one, 103+one+6)...),
+	}, {
+		name: "last, two regions", flips: []int{3, 6}, offLimit: -1,
+		want:    []damage{{pos: frames[3], end: frames[10], first: 103, next: 103 + rest, tail: true}},
+		offsets: seq(100, 103),
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := bytes.Clone(clean)
+			for _, i := range tt.flips {
+				data[frames[i+1]-1] ^= 0x01
+			}
+			_, got, damages, _, err := scanSegmentTo(data, tt.offLimit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, damages, cmp.AllowUnexported(damage{})); diff != "" {
+				t.Errorf("damages (-want +got):\n%s", diff)
+			}
+			var offs []int64
+			for _, g := range got {
+				offs = append(offs, g.Off)
+			}
+			if diff := cmp.Diff(tt.offsets, offs); diff != "" {
+				t.Errorf("offsets (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 // FuzzSegment feeds arbitrary bytes to the segment scanner that Open and
-// readers use, resynchronization included. It must never panic nor read
-// past the data; the good frames and the damaged regions it reports must
-// tile the data in order, with offsets that only grow; and what Open keeps
-// of a last segment (the data cut where the tail damage starts) must read
-// back the same, with no tail damage.
+// readers use, resynchronization included, in both format versions. It
+// must never panic nor read past the data; the good frames and the
+// damaged regions it reports must tile the data in order, with offsets
+// that only grow; what Open keeps of a last segment (the data cut where
+// torn damage starts) must read back the same, with no torn damage; and
+// sealed as it is, with the records Open counts in it, it must read back
+// the same as a sealed segment.
 func FuzzSegment(f *testing.F) {
 	recs := []eventlog.Record{
 		{Key: []byte("alice@example.com"), ID: "01J8", Value: []byte(`{"topic":"USER","event":"user.signin"}`)},
@@ -131,19 +249,21 @@ func FuzzSegment(f *testing.F) {
 		{},
 		{Key: []byte("carol"), ID: "01JA", Value: []byte(`{"topic":"FILE","event":"file.transfer"}`)},
 	}
-	good := segmentBytes(0, 1_700_000_000_000, recs...)
-	f.Add(good)
-	f.Add(good[:len(good)-5])
-	f.Add(good[:segHeaderSize])
-	f.Add(append(bytes.Clone(good), make([]byte, 64)...))
-	for _, at := range []int{segHeaderSize + 1, segHeaderSize + 20, segHeaderSize + 70, len(good) - 3} {
-		flipped := bytes.Clone(good)
-		flipped[at] ^= 0x10
-		f.Add(flipped)
+	for _, good := range [][]byte{segmentBytes(0, 1_700_000_000_000, recs...), Format1Segment(0, 1_700_000_000_000, recs...)} {
+		f.Add(good)
+		f.Add(good[:len(good)-5])
+		f.Add(good[:segHeaderSize])
+		f.Add(append(bytes.Clone(good), make([]byte, 64)...))
+		for _, at := range []int{segHeaderSize + 1, segHeaderSize + 20, segHeaderSize + 70, len(good) - 3} {
+			flipped := bytes.Clone(good)
+			flipped[at] ^= 0x10
+			f.Add(flipped)
+			f.Add(flipped[:len(flipped)-5])
+		}
 	}
 	f.Add([]byte("VLOG"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, got, damages, end, err := scanSegment(data)
+		base, got, damages, end, err := scanSegment(data)
 		if err != nil {
 			if len(got) != 0 || len(damages) != 0 {
 				t.Fatalf("scan error %v after %d frames", err, len(got))
@@ -154,7 +274,7 @@ func FuzzSegment(f *testing.F) {
 			t.Fatalf("end %d outside [%d, %d]", end, segHeaderSize, len(data))
 		}
 		// Frames and damaged regions tile [header, len).
-		pos, off, gi := int64(segHeaderSize), int64(0), 0
+		pos, off, gi := int64(segHeaderSize), base, 0
 		for _, d := range damages {
 			for ; gi < len(got) && got[gi].Pos < d.pos; gi++ {
 				if got[gi].Pos != pos || got[gi].Off < off {
@@ -166,7 +286,7 @@ func FuzzSegment(f *testing.F) {
 			if d.pos != pos || d.end <= d.pos || d.first != off || d.next < d.first {
 				t.Fatalf("damage %+v; want it to start at %d, from offset %d", d, pos, off)
 			}
-			if d.tail != (d.end == int64(len(data))) || d.tail && d.pos != end {
+			if d.tail != (d.end == int64(len(data))) || d.torn && (!d.tail || d.pos != end) || d.tail && !d.torn && end != int64(len(data)) {
 				t.Fatalf("damage %+v: tail wrong for %d bytes ending at %d", d, len(data), end)
 			}
 			pos, off = d.end, d.next
@@ -181,16 +301,30 @@ func FuzzSegment(f *testing.F) {
 		if pos != int64(len(data)) {
 			t.Fatalf("frames and damage cover %d of %d bytes", pos, len(data))
 		}
-		_, again, damages2, end2, err := scanSegment(data[:end])
-		if err != nil || end2 != end {
-			t.Fatalf("rescan of the kept %d bytes: end %d, err %v", end, end2, err)
+		// What Open keeps, and the records it counts in it.
+		var kept []damage
+		for _, d := range damages {
+			if !d.torn {
+				kept = append(kept, d)
+			}
 		}
-		if diff := cmp.Diff(got, again); diff != "" {
-			t.Fatalf("rescan differs (-first +second):\n%s", diff)
+		count := base
+		if len(got) > 0 {
+			count = got[len(got)-1].Off + 1
 		}
-		for _, d := range damages2 {
-			if d.tail {
-				t.Fatalf("rescan of the kept bytes has tail damage %+v", d)
+		if len(kept) > 0 {
+			count = max(count, kept[len(kept)-1].next)
+		}
+		for _, offLimit := range []int64{-1, count} {
+			_, again, damages2, end2, err := scanSegmentTo(data[:end], offLimit)
+			if err != nil || end2 != end {
+				t.Fatalf("rescan of the kept %d bytes below offset %d: end %d, err %v", end, offLimit, end2, err)
+			}
+			if diff := cmp.Diff(got, again); diff != "" {
+				t.Fatalf("rescan below offset %d differs (-first +second):\n%s", offLimit, diff)
+			}
+			if diff := cmp.Diff(kept, damages2, cmp.AllowUnexported(damage{})); diff != "" {
+				t.Fatalf("rescan below offset %d finds other damage (-first +second):\n%s", offLimit, diff)
 			}
 		}
 	})

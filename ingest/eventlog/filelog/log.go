@@ -190,6 +190,11 @@ func (l *Log) load() (err error) {
 			}
 			s.last = s.wlast
 		}
+		if last.version != formatVersion {
+			if segs, err = l.sealOld(segs); err != nil {
+				return err
+			}
+		}
 	}
 
 	last := segs[len(segs)-1]
@@ -221,6 +226,30 @@ func (l *Log) load() (err error) {
 	l.metrics.maxBytes.Set(float64(l.cfg.MaxBytes))
 	l.setGauges()
 	return nil
+}
+
+// sealOld starts a segment in the current format after the last one, of an
+// older format, which is sealed as it is: frames of one format are never
+// appended to a segment of another. A last segment that holds no record is
+// written again in the current format instead. Open calls it with the
+// last segment's file in l.w.f.
+func (l *Log) sealOld(segs []*segment) ([]*segment, error) {
+	last := segs[len(segs)-1]
+	if last.wcount == 0 {
+		return segs, last.writeHeader(l.w.f)
+	}
+	if err := l.w.f.Close(); err != nil {
+		return segs, fmt.Errorf("close %s: %w", last.path, err)
+	}
+	l.w.f = nil
+	s, f, err := createSegment(l.dir, last.base+last.wcount)
+	if err != nil {
+		return segs, err
+	}
+	l.logger.Info("sealed the last segment, of an older format; new records go to a new segment",
+		"segment", filepath.Base(last.path), "version", last.version, "records", last.wcount, "next", filepath.Base(s.path))
+	l.w.f = f
+	return append(segs, s), nil
 }
 
 // groupLocked returns the named group, adding it if it is new. l.mu must

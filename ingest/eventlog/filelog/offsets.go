@@ -45,7 +45,7 @@ func decodeOffset(b []byte) (int64, error) {
 		return 0, fmt.Errorf("offsets file: bad magic %q: %w", b[0:4], errCorrupt)
 	}
 	if v := binary.BigEndian.Uint16(b[4:6]); v != offsetsVersion {
-		return 0, &versionError{what: "offsets file", version: v, reads: offsetsVersion}
+		return 0, &versionError{what: "offsets file", version: v, reads: "version " + strconv.Itoa(offsetsVersion)}
 	}
 	if crc32.Checksum(b[:16], castagnoli) != binary.BigEndian.Uint32(b[16:20]) {
 		return 0, fmt.Errorf("offsets file: checksum mismatch: %w", errCorrupt)

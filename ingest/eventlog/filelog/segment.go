@@ -26,6 +26,9 @@ const (
 type segment struct {
 	base int64
 	path string
+	// version is the segment's format, from its header; it is set before
+	// readers see the segment.
+	version version
 
 	// Published state, guarded by Log.mu: the records readers may see.
 	count       int64
@@ -129,24 +132,26 @@ func (s *segment) writeHeader(f *os.File) error {
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", s.path, err)
 	}
+	s.version = formatVersion
 	s.wsize, s.nextIndexPos, s.size = segHeaderSize, segHeaderSize, segHeaderSize
 	return nil
 }
 
-// checkHeader reads and checks the header of the segment open in f.
-func (s *segment) checkHeader(f *os.File) error {
+// checkHeader reads and checks the header of the segment open in f and
+// returns its format version.
+func (s *segment) checkHeader(f *os.File) (version, error) {
 	h := make([]byte, segHeaderSize)
 	if _, err := io.ReadFull(f, h); err != nil {
-		return fmt.Errorf("%s: %w", s.path, eofIsTorn(err))
+		return 0, fmt.Errorf("%s: %w", s.path, eofIsTorn(err))
 	}
-	base, err := parseSegHeader(h)
+	base, v, err := parseSegHeader(h)
 	if err != nil {
-		return fmt.Errorf("%s: %w", s.path, err)
+		return 0, fmt.Errorf("%s: %w", s.path, err)
 	}
 	if base != s.base {
-		return fmt.Errorf("%s: header says base offset %d: %w", s.path, base, errCorrupt)
+		return 0, fmt.Errorf("%s: header says base offset %d: %w", s.path, base, errCorrupt)
 	}
-	return nil
+	return v, nil
 }
 
 // openSealed reads what Open needs of a segment that is not the last: its
@@ -159,7 +164,7 @@ func (s *segment) openSealed(count int64, rep reporter) error {
 		return err
 	}
 	defer f.Close()
-	if err := s.checkHeader(f); err != nil {
+	if s.version, err = s.checkHeader(f); err != nil {
 		return err
 	}
 	fi, err := f.Stat()
@@ -169,9 +174,9 @@ func (s *segment) openSealed(count int64, rep reporter) error {
 	s.count, s.wcount = count, count
 	s.wsize, s.size = fi.Size(), fi.Size()
 	var fr frameReader
-	fr.reset(f, segHeaderSize, fi.Size())
+	fr.reset(f, s.version, segHeaderSize, fi.Size())
 	var buf []byte
-	first, err := fr.next(&buf)
+	first, err := fr.next(&buf, s.base)
 	if err == nil && first.off == s.base {
 		s.first, s.wfirst = first.ms, first.ms
 		return nil
@@ -191,9 +196,9 @@ func (s *segment) openSealed(count int64, rep reporter) error {
 }
 
 // recoverTail opens the last segment for writing: it checks every frame,
-// truncates a torn or corrupt tail and indexes the segment. A header that
-// is missing or all zeros (the segment was being created when the process
-// stopped) is written again.
+// truncates a torn tail and indexes the segment. A header that is missing
+// or all zeros (the segment was being created when the process stopped)
+// is written again, in the current format.
 func (s *segment) recoverTail(logger logFunc, rep reporter) (*os.File, error) {
 	f, err := os.OpenFile(s.path, os.O_RDWR, 0)
 	if err != nil {
@@ -207,7 +212,7 @@ func (s *segment) recoverTail(logger logFunc, rep reporter) (*os.File, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if err := s.checkHeader(f); err != nil {
+	if s.version, err = s.checkHeader(f); err != nil {
 		if !errors.Is(err, errTorn) && !(errors.Is(err, errCorrupt) && allZero(f, fi.Size())) {
 			return fail(err)
 		}
@@ -220,11 +225,12 @@ func (s *segment) recoverTail(logger logFunc, rep reporter) (*os.File, error) {
 	}
 
 	s.nextIndexPos = segHeaderSize
-	damages, end, scanErr := scanFrames(f, segHeaderSize, fi.Size(), s.base, -1,
+	seen := false
+	damages, end, scanErr := scanFrames(f, s.version, segHeaderSize, fi.Size(), s.base, -1,
 		func(pos int64, fr frame) {
 			s.addIndex(fr.off, pos, fr.ms)
-			if s.wcount == 0 {
-				s.wfirst = fr.ms
+			if !seen {
+				s.wfirst, seen = fr.ms, true
 			}
 			s.wlast = fr.ms
 			s.wcount = fr.off + 1 - s.base
@@ -232,14 +238,21 @@ func (s *segment) recoverTail(logger logFunc, rep reporter) (*os.File, error) {
 	if scanErr != nil {
 		return fail(fmt.Errorf("read %s: %w", s.path, scanErr))
 	}
-	// Damage that reaches the end of the last segment is a torn tail: it
-	// can only hold records whose Append had not returned. Damage followed
-	// by valid frames is not.
+	// Damage that no valid frame follows is a torn tail: it can only hold
+	// records whose Append had not returned. Damage followed by valid
+	// frames is not; its records count in the segment's.
 	for _, d := range damages {
-		if !d.tail {
+		if !d.torn {
 			s.damages = append(s.damages, d)
 			rep(s, d)
+			s.wcount = max(s.wcount, d.next-s.base)
 		}
+	}
+	if s.wcount > 0 && !seen {
+		// Damage holds every record: their times are not known, and now
+		// is no earlier than any of them.
+		now := time.Now().UnixMilli()
+		s.wfirst, s.wlast = now, now
 	}
 	if end < fi.Size() {
 		logger("truncating the torn tail of the last segment",
@@ -325,15 +338,17 @@ func (s *segment) scanIndexLocked(count int64, rep reporter) (index []indexEntry
 		return nil, 0, 0, err
 	}
 	defer f.Close()
-	if err := s.checkHeader(f); err != nil {
+	if v, err := s.checkHeader(f); err != nil {
 		return nil, 0, 0, err
+	} else if v != s.version {
+		return nil, 0, 0, fmt.Errorf("%s: header says format version %d, not %d: %w", s.path, v, s.version, errCorrupt)
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, 0, 0, err
 	}
 	next, seen := int64(segHeaderSize), false
-	damages, _, err := scanFrames(f, segHeaderSize, fi.Size(), s.base, s.base+count, func(pos int64, fr frame) {
+	damages, _, err := scanFrames(f, s.version, segHeaderSize, fi.Size(), s.base, s.base+count, func(pos int64, fr frame) {
 		if pos >= next {
 			index = append(index, indexEntry{off: fr.off, pos: pos, ms: fr.ms})
 			next = pos + indexEvery
@@ -364,9 +379,9 @@ func (s *segment) addDamageLocked(d damage, rep reporter) {
 }
 
 // damageAt returns the damaged region that holds pos: one a scan found
-// or, if none did, the one found by resynchronizing in ra from pos up to
-// limit, expecting record expect and offsets below offLimit (for the
-// active segment, the published data and records).
+// or, if none did, the one region finds in ra from pos up to limit,
+// expecting record expect and offsets below offLimit (for the active
+// segment, the published data and records).
 func (s *segment) damageAt(ra io.ReaderAt, pos, limit, expect, offLimit int64, rep reporter) (damage, error) {
 	s.idxMu.Lock()
 	defer s.idxMu.Unlock()
@@ -375,13 +390,9 @@ func (s *segment) damageAt(ra io.ReaderAt, pos, limit, expect, offLimit int64, r
 			return d, nil
 		}
 	}
-	at, off, err := resync(ra, pos, limit, expect, offLimit)
+	d, err := region(ra, s.version, pos, limit, expect, offLimit)
 	if err != nil {
 		return damage{}, fmt.Errorf("read %s: %w", s.path, err)
-	}
-	d := damage{pos: pos, end: at, first: expect, next: off}
-	if at < 0 {
-		d.end, d.tail, d.next = limit, true, offLimit
 	}
 	s.addDamageLocked(d, rep)
 	return d, nil

@@ -253,7 +253,7 @@ func (r *reader) next(pos, end int64) (frame, int64, error) {
 			}
 		}
 		at := r.fr.pos
-		f, err := r.fr.next(&r.body)
+		f, err := r.fr.next(&r.body, r.expect)
 		if err == nil && f.off >= r.expect && f.off < r.offLimit {
 			r.expect = f.off + 1
 			if f.off < pos {
@@ -290,7 +290,7 @@ func (r *reader) next(pos, end int64) (frame, int64, error) {
 			r.close()
 			continue
 		}
-		r.fr.reset(r.f, d.end, r.fr.limit)
+		r.fr.reset(r.f, r.seg.version, d.end, r.fr.limit)
 		r.expect = d.next
 	}
 }
@@ -319,7 +319,7 @@ func (r *reader) seek(pos, end int64) (int64, error) {
 	if r.seg == s && r.off == pos && !s.removed.Load() {
 		// The bytes published since are read by a reader reset to them.
 		r.limit, r.offLimit = limit, offLimit
-		r.fr.reset(r.f, r.fr.pos, size)
+		r.fr.reset(r.f, s.version, r.fr.pos, size)
 		return pos, nil
 	}
 	if r.seg != s {
@@ -338,7 +338,7 @@ func (r *reader) seek(pos, end int64) (int64, error) {
 		return fail(err)
 	}
 	e := s.lookup(pos)
-	r.fr.reset(r.f, e.pos, size)
+	r.fr.reset(r.f, s.version, e.pos, size)
 	r.off, r.expect, r.limit, r.offLimit = pos, e.off, limit, offLimit
 	return pos, nil
 }
