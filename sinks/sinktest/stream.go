@@ -448,6 +448,33 @@ func NewDiscardReceiver(tb testing.TB, cfg *TLSReceiverConfig) (addr string) {
 	return ln.Addr().String()
 }
 
+// Serve accepts plain TCP connections on a loopback port, one at a time,
+// runs handle on each and then closes it: the far end of a test that
+// scripts what a receiver does. It stops when the test ends.
+func Serve(t testing.TB, handle func(net.Conn)) (addr string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return // closed at the end of the test
+			}
+			handle(c)
+			_ = c.Close() // handle may have closed it already
+		}
+	})
+	t.Cleanup(func() {
+		_ = ln.Close()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
 // Capture accepts one plain TCP connection, runs send with its address,
 // and returns every byte the connection carried until it closed: the
 // exact wire bytes of a sink, for golden files.
