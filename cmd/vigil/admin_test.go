@@ -21,6 +21,30 @@ import (
 	"github.com/vigilaudit/vigil/sinks"
 )
 
+// addDevice registers a device of user on the data directory with vigil
+// admin device add and returns its token.
+func addDevice(t *testing.T, dataDir, user, name string) string {
+	t.Helper()
+	out, stderr, code := runVigil(t, "admin", "device", "add", "--data-dir", dataDir, "--user", user, "--name", name)
+	var dev struct{ Token string }
+	if code != 0 || json.Unmarshal([]byte(out), &dev) != nil {
+		t.Fatalf("device add: %s %s", out, stderr)
+	}
+	return dev.Token
+}
+
+// addToken creates an API token with role on the data directory with
+// vigil admin token add and returns it.
+func addToken(t *testing.T, dataDir, role, name string) string {
+	t.Helper()
+	out, stderr, code := runVigil(t, "admin", "token", "add", "--data-dir", dataDir, "--role", role, "--name", name)
+	var tok struct{ Token string }
+	if code != 0 || json.Unmarshal([]byte(out), &tok) != nil {
+		t.Fatalf("token add: %s %s", out, stderr)
+	}
+	return tok.Token
+}
+
 // adminMode is one way of running the admin commands: on the data
 // directory, or through a server.
 type adminMode struct {

@@ -74,16 +74,8 @@ func TestLogCorrupt_EndToEnd(t *testing.T) {
 	if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, _, code := runVigil(t, "admin", "device", "add", "--data-dir", dataDir, "--user", "alice@example.com", "--name", "a")
-	var dev struct{ Token string }
-	if code != 0 || json.Unmarshal([]byte(out), &dev) != nil {
-		t.Fatalf("device add: %s", out)
-	}
-	out, _, code = runVigil(t, "admin", "token", "add", "--data-dir", dataDir, "--role", "admin", "--name", "ops")
-	var tok struct{ Token string }
-	if code != 0 || json.Unmarshal([]byte(out), &tok) != nil {
-		t.Fatalf("token add: %s", out)
-	}
+	devToken := addDevice(t, dataDir, "alice@example.com", "a")
+	apiToken := addToken(t, dataDir, "admin", "ops")
 
 	addr, _, stop := startServe(t, "--config", config, "--data-dir", dataDir, "--listen", "127.0.0.1:0")
 	var acked []string
@@ -95,7 +87,7 @@ func TestLogCorrupt_EndToEnd(t *testing.T) {
 			body.WriteString(crashEvent(id, b*100+i) + "\n")
 			ids = append(ids, id)
 		}
-		res, status, err := post(http.DefaultClient, addr, dev.Token, []byte(body.String()))
+		res, status, err := post(http.DefaultClient, addr, devToken, []byte(body.String()))
 		if err != nil || status != http.StatusAccepted || res.Accepted != len(ids) {
 			t.Fatalf("post: %d %+v %v", status, res, err)
 		}
@@ -152,7 +144,7 @@ func TestLogCorrupt_EndToEnd(t *testing.T) {
 	})
 	var stored map[string][]string
 	waitFor(t, "the store to have every event kept and the alert", func() bool {
-		stored = storedEvents(t, server, tok.Token)
+		stored = storedEvents(t, server, apiToken)
 		return len(stored["user.signin"]) >= len(want) && len(stored["alert.log.corrupt"]) > 0
 	})
 	signins := slices.Sorted(slices.Values(stored["user.signin"]))

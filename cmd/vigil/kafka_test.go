@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -32,14 +31,10 @@ func TestServe_KafkaLog(t *testing.T) {
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, _, code := runVigil(t, "admin", "device", "add", "--data-dir", dataDir, "--user", "kafka@example.com", "--name", "k")
-	var dev struct{ Token string }
-	if code != 0 || json.Unmarshal([]byte(out), &dev) != nil {
-		t.Fatalf("device add: %s", out)
-	}
+	devToken := addDevice(t, dataDir, "kafka@example.com", "k")
 	addr, _, stop := startServe(t, "--config", cfgFile, "--data-dir", dataDir, "--listen", "127.0.0.1:0")
 	body := crashEvent("kafka-1", 1) + "\n" + crashEvent("kafka-2", 2)
-	res, status, err := post(http.DefaultClient, addr, dev.Token, []byte(body))
+	res, status, err := post(http.DefaultClient, addr, devToken, []byte(body))
 	if err != nil || status != http.StatusAccepted || res.Accepted != 2 {
 		t.Fatalf("post: %d %+v %v", status, res, err)
 	}

@@ -71,16 +71,8 @@ func runRestarts(t *testing.T, peerName string, run restartRun) {
 	if err := os.WriteFile(config, []byte(yaml.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, stderr, code := runVigil(t, "admin", "device", "add", "--data-dir", dataDir, "--user", "alice@example.com", "--name", "a")
-	var dev struct{ Token string }
-	if code != 0 || json.Unmarshal([]byte(out), &dev) != nil {
-		t.Fatalf("device add: %s %s", out, stderr)
-	}
-	out, stderr, code = runVigil(t, "admin", "token", "add", "--data-dir", dataDir, "--role", "admin", "--name", "ops")
-	var tok struct{ Token string }
-	if code != 0 || json.Unmarshal([]byte(out), &tok) != nil {
-		t.Fatalf("token add: %s %s", out, stderr)
-	}
+	devToken := addDevice(t, dataDir, "alice@example.com", "a")
+	apiToken := addToken(t, dataDir, "admin", "ops")
 	addr, _, _ := startServe(t, "--config", config, "--data-dir", dataDir, "--listen", "127.0.0.1:0")
 
 	// The poster sends one batch per token; the test hands out a round
@@ -101,7 +93,7 @@ func runRestarts(t *testing.T, peerName string, run restartRun) {
 				body.WriteString(crashEvent(fmt.Sprintf("r-%06d", i), i))
 				body.WriteByte('\n')
 			}
-			res, status, err := post(client, addr, dev.Token, body.Bytes())
+			res, status, err := post(client, addr, devToken, body.Bytes())
 			if err != nil || status != http.StatusAccepted || res.Accepted != run.batch {
 				posted <- fmt.Errorf("post batch %d: %d %+v %v", b, status, res, err)
 				return
@@ -198,7 +190,7 @@ func runRestarts(t *testing.T, peerName string, run restartRun) {
 		}
 	}
 
-	status := sinkStatus(t, addr, tok.Token)
+	status := sinkStatus(t, addr, apiToken)
 	for _, s := range run.sinks {
 		res := results[s.name]
 		st := status[s.name]

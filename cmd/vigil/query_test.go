@@ -15,16 +15,8 @@ import (
 // consumer group and found by vigil query, in every format.
 func TestQuery_EndToEnd(t *testing.T) {
 	dataDir := t.TempDir()
-	out, _, code := runVigil(t, "admin", "device", "add", "--data-dir", dataDir, "--user", "alice@example.com", "--name", "a")
-	var dev struct{ Token string }
-	if code != 0 || json.Unmarshal([]byte(out), &dev) != nil {
-		t.Fatalf("device add: %s", out)
-	}
-	out, _, code = runVigil(t, "admin", "token", "add", "--data-dir", dataDir, "--role", "auditor", "--name", "soc")
-	var tok struct{ Token string }
-	if code != 0 || json.Unmarshal([]byte(out), &tok) != nil {
-		t.Fatalf("token add: %s", out)
-	}
+	devToken := addDevice(t, dataDir, "alice@example.com", "a")
+	apiToken := addToken(t, dataDir, "auditor", "soc")
 	addr, _, _ := startServe(t, "--data-dir", dataDir, "--listen", "127.0.0.1:0")
 	server := "http://" + addr
 
@@ -32,7 +24,7 @@ func TestQuery_EndToEnd(t *testing.T) {
 	for i := range 30 {
 		body.WriteString(crashEvent(fmt.Sprintf("q-%02d", i), i) + "\n")
 	}
-	res, status, err := post(http.DefaultClient, addr, dev.Token, []byte(body.String()))
+	res, status, err := post(http.DefaultClient, addr, devToken, []byte(body.String()))
 	if err != nil || status != http.StatusAccepted || res.Accepted != 30 {
 		t.Fatalf("post: %d %+v %v", status, res, err)
 	}
@@ -40,7 +32,7 @@ func TestQuery_EndToEnd(t *testing.T) {
 	// Queryable within a couple of seconds of the 202.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		out, stderr, code := runVigil(t, "query", "--server", server, "--token", tok.Token, "--event", "user.signin", "--format", "ndjson")
+		out, stderr, code := runVigil(t, "query", "--server", server, "--token", apiToken, "--event", "user.signin", "--format", "ndjson")
 		if code != 0 {
 			t.Fatalf("query: %d %s", code, stderr)
 		}
@@ -52,11 +44,11 @@ func TestQuery_EndToEnd(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	out, stderr, code := runVigil(t, "query", "--server", server, "--token", tok.Token, "--user", "u3@example.com", "--since", "3650d")
+	out, stderr, code := runVigil(t, "query", "--server", server, "--token", apiToken, "--user", "u3@example.com", "--since", "3650d")
 	if code != 0 || !strings.Contains(out, "TIMESTAMP") || !strings.Contains(out, "user.signin") {
 		t.Errorf("table: %d %q %q", code, out, stderr)
 	}
-	out, _, _ = runVigil(t, "query", "--server", server, "--token", tok.Token, "--event", "user.signin", "--limit", "5", "--format", "json")
+	out, _, _ = runVigil(t, "query", "--server", server, "--token", apiToken, "--event", "user.signin", "--limit", "5", "--format", "json")
 	var page struct {
 		Events     []json.RawMessage `json:"events"`
 		NextCursor string            `json:"next_cursor"`
@@ -65,7 +57,7 @@ func TestQuery_EndToEnd(t *testing.T) {
 		t.Errorf("json page: %v %d %q", err, len(page.Events), page.NextCursor)
 	}
 	file := filepath.Join(t.TempDir(), "export.csv")
-	if _, stderr, code := runVigil(t, "query", "--server", server, "--token", tok.Token, "--event", "user.signin", "--format", "csv", "--output", file); code != 0 {
+	if _, stderr, code := runVigil(t, "query", "--server", server, "--token", apiToken, "--event", "user.signin", "--format", "csv", "--output", file); code != 0 {
 		t.Fatalf("export: %s", stderr)
 	}
 	data, _ := os.ReadFile(file)
@@ -73,7 +65,7 @@ func TestQuery_EndToEnd(t *testing.T) {
 		t.Errorf("csv export holds %d events, want 30:\n%s", n, data)
 	}
 	// The queries themselves are audit events, and findable.
-	out, _, _ = runVigil(t, "query", "--server", server, "--token", tok.Token, "--event", "audit.query", "--format", "ndjson")
+	out, _, _ = runVigil(t, "query", "--server", server, "--token", apiToken, "--event", "audit.query", "--format", "ndjson")
 	if !strings.Contains(out, `":token:soc"`) {
 		t.Errorf("no audit.query events found: %q", out)
 	}

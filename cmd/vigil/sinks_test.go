@@ -178,16 +178,8 @@ func TestSinks_EndToEnd(t *testing.T) {
 	if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, _, code := runVigil(t, "admin", "device", "add", "--data-dir", dataDir, "--user", "alice@example.com", "--name", "a")
-	var dev struct{ Token string }
-	if code != 0 || json.Unmarshal([]byte(out), &dev) != nil {
-		t.Fatalf("device add: %s", out)
-	}
-	out, _, code = runVigil(t, "admin", "token", "add", "--data-dir", dataDir, "--role", "admin", "--name", "ops")
-	var tok struct{ Token string }
-	if code != 0 || json.Unmarshal([]byte(out), &tok) != nil {
-		t.Fatalf("token add: %s", out)
-	}
+	devToken := addDevice(t, dataDir, "alice@example.com", "a")
+	apiToken := addToken(t, dataDir, "admin", "ops")
 	addr, _, _ := startServe(t, "--config", config, "--data-dir", dataDir, "--listen", "127.0.0.1:0")
 	server := "http://" + addr
 
@@ -198,7 +190,7 @@ func TestSinks_EndToEnd(t *testing.T) {
 			id := fmt.Sprintf("s-%04d", i)
 			body.WriteString(crashEvent(id, i) + "\n")
 		}
-		res, status, err := post(http.DefaultClient, addr, dev.Token, []byte(body.String()))
+		res, status, err := post(http.DefaultClient, addr, devToken, []byte(body.String()))
 		if err != nil || status != http.StatusAccepted || res.Accepted != n {
 			t.Fatalf("post: %d %+v %v", status, res, err)
 		}
@@ -226,7 +218,7 @@ func TestSinks_EndToEnd(t *testing.T) {
 				LastError string `json:"last_error"`
 			} `json:"sinks"`
 		}
-		stdout, _, code := runVigil(t, "admin", "--server", server, "--token", tok.Token, "sinks", "--format", "json")
+		stdout, _, code := runVigil(t, "admin", "--server", server, "--token", apiToken, "sinks", "--format", "json")
 		if code != 0 || json.Unmarshal([]byte(stdout), &list) != nil {
 			return false
 		}
@@ -238,7 +230,7 @@ func TestSinks_EndToEnd(t *testing.T) {
 		}
 		return failing == 2
 	})
-	stdout, _, code := runVigil(t, "admin", "--server", server, "--token", tok.Token, "sinks")
+	stdout, _, code := runVigil(t, "admin", "--server", server, "--token", apiToken, "sinks")
 	if code != 0 || !strings.Contains(stdout, "secure") || !strings.Contains(stdout, "retrying") || !strings.Contains(stdout, "plain") {
 		t.Errorf("sinks table:\n%s", stdout)
 	}
@@ -301,7 +293,7 @@ func TestSinks_EndToEnd(t *testing.T) {
 
 	// A replay from the log sends the secure sink everything again.
 	before, _ := secure.received()
-	stdout, stderr, code := runVigil(t, "admin", "--server", server, "--token", tok.Token, "sinks", "replay", "secure", "--since", "1h")
+	stdout, stderr, code := runVigil(t, "admin", "--server", server, "--token", apiToken, "sinks", "replay", "secure", "--since", "1h")
 	if code != 0 || !strings.Contains(stdout, `"state": "done"`) {
 		t.Fatalf("replay: %d %s %s", code, stdout, stderr)
 	}
@@ -310,7 +302,7 @@ func TestSinks_EndToEnd(t *testing.T) {
 		after, _ := secure.received()
 		return len(after)-len(before) >= 900
 	})
-	if _, stderr, code := runVigil(t, "admin", "--server", server, "--token", tok.Token, "sinks", "replay", "nope", "--since", "1h"); code == 0 || !strings.Contains(stderr, "no such sink") {
+	if _, stderr, code := runVigil(t, "admin", "--server", server, "--token", apiToken, "sinks", "replay", "nope", "--since", "1h"); code == 0 || !strings.Contains(stderr, "no such sink") {
 		t.Errorf("replay of an unknown sink: %d %s", code, stderr)
 	}
 	if _, stderr, code := runVigil(t, "admin", "--data-dir", dataDir, "sinks"); code == 0 || !strings.Contains(stderr, "--server") {
@@ -495,11 +487,7 @@ func TestSinks_EveryKind(t *testing.T) {
 	if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, _, code := runVigil(t, "admin", "device", "add", "--data-dir", dataDir, "--user", "alice@example.com", "--name", "a")
-	var dev struct{ Token string }
-	if code != 0 || json.Unmarshal([]byte(out), &dev) != nil {
-		t.Fatalf("device add: %s", out)
-	}
+	devToken := addDevice(t, dataDir, "alice@example.com", "a")
 	addr, _, _ := startServe(t, "--config", config, "--data-dir", dataDir, "--listen", "127.0.0.1:0")
 	var body strings.Builder
 	want := map[string]bool{}
@@ -508,7 +496,7 @@ func TestSinks_EveryKind(t *testing.T) {
 		want[id] = true
 		body.WriteString(crashEvent(id, i) + "\n")
 	}
-	if res, status, err := post(http.DefaultClient, addr, dev.Token, []byte(body.String())); err != nil || status != http.StatusAccepted || res.Accepted != 200 {
+	if res, status, err := post(http.DefaultClient, addr, devToken, []byte(body.String())); err != nil || status != http.StatusAccepted || res.Accepted != 200 {
 		t.Fatalf("post: %d %+v %v", status, res, err)
 	}
 	all := func(ids []string) bool {

@@ -260,6 +260,13 @@ func (p *Peer) outFile(i int) string {
 	return filepath.Join(p.dir, "out-"+p.inputs[i].Name+".log")
 }
 
+// writeConfig writes the receiver's config file, NAME.conf in its
+// directory, and returns its path.
+func (p *Peer) writeConfig(conf string) (string, error) {
+	path := filepath.Join(p.dir, p.name+".conf")
+	return path, os.WriteFile(path, []byte(conf), 0o600)
+}
+
 func (p *Peer) certFile() string { return filepath.Join(p.dir, "server.pem") }
 func (p *Peer) keyFile() string  { return filepath.Join(p.dir, "server.key") }
 

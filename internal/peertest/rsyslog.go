@@ -16,13 +16,15 @@ import (
 // by itself), RELP inputs imrelp (Debian's rsyslog-relp).
 func Rsyslog(t testing.TB, opts Options) *Peer {
 	t.Helper()
-	return start(t, flavor{
-		name:     "rsyslog",
-		env:      "VIGIL_TEST_RSYSLOG",
-		binaries: []string{"rsyslogd"},
-		defaults: []Input{{"tcp", Lines}, {"syslog", Syslog}, {"relp", RELP}},
-		setup:    setupRsyslog,
-	}, opts)
+	return start(t, rsyslog, opts)
+}
+
+var rsyslog = flavor{
+	name:     "rsyslog",
+	env:      "VIGIL_TEST_RSYSLOG",
+	binaries: []string{"rsyslogd"},
+	defaults: []Input{{"tcp", Lines}, {"syslog", Syslog}, {"relp", RELP}},
+	setup:    setupRsyslog,
 }
 
 // rsyslogModules returns the folder of rsyslog's modules for the binary
@@ -50,8 +52,8 @@ func setupRsyslog(p *Peer, bin string, opts Options) error {
 	if err != nil {
 		return err
 	}
-	cfgFile := filepath.Join(p.dir, "rsyslog.conf")
-	if err := os.WriteFile(cfgFile, []byte(conf), 0o600); err != nil {
+	cfgFile, err := p.writeConfig(conf)
+	if err != nil {
 		return err
 	}
 	args := []string{"-n", "-f", cfgFile, "-i", filepath.Join(p.dir, "rsyslog.pid"), "-M", modDir}

@@ -15,13 +15,15 @@ import (
 // file and control socket, until the test ends.
 func SyslogNG(t testing.TB, opts Options) *Peer {
 	t.Helper()
-	return start(t, flavor{
-		name:     "syslog-ng",
-		env:      "VIGIL_TEST_SYSLOG_NG",
-		binaries: []string{"syslog-ng"},
-		defaults: []Input{{"tcp", Lines}, {"tls", LinesTLS}, {"syslog", Syslog}},
-		setup:    setupSyslogNG,
-	}, opts)
+	return start(t, syslogNG, opts)
+}
+
+var syslogNG = flavor{
+	name:     "syslog-ng",
+	env:      "VIGIL_TEST_SYSLOG_NG",
+	binaries: []string{"syslog-ng"},
+	defaults: []Input{{"tcp", Lines}, {"tls", LinesTLS}, {"syslog", Syslog}},
+	setup:    setupSyslogNG,
 }
 
 func setupSyslogNG(p *Peer, bin string, opts Options) error {
@@ -29,8 +31,8 @@ func setupSyslogNG(p *Peer, bin string, opts Options) error {
 	if err != nil {
 		return err
 	}
-	cfgFile := filepath.Join(p.dir, "syslog-ng.conf")
-	if err := os.WriteFile(cfgFile, []byte(conf), 0o600); err != nil {
+	cfgFile, err := p.writeConfig(conf)
+	if err != nil {
 		return err
 	}
 	// An unpacked package (R/usr/sbin/syslog-ng) finds its library and

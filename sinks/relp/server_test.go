@@ -2,14 +2,11 @@ package relp_test
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,35 +15,19 @@ import (
 	"github.com/vigilaudit/vigil/sinks/syslogsink"
 )
 
-// server is an in-process RELP receiver, a sinktest.Receiver: it answers
-// open as librelp does, each syslog frame with 200 OK once it recorded
-// the event, and close; the suite can take it down, make it drop or
-// forget connections, stop reading, and refuse frames.
+// server is an in-process RELP receiver, a sinktest.Receiver: a
+// sinktest.StreamReceiver whose sessions answer open as librelp does, each
+// syslog frame with 200 OK once it recorded the event, and close. Beside
+// what the stream receiver does (go down, drop or forget connections,
+// stop reading), it refuses frames and holds answers.
 type server struct {
-	t    testing.TB
-	tls  *tls.Config
-	addr string
+	*sinktest.StreamReceiver
 
 	mu        sync.Mutex
-	wake      *sync.Cond
-	ln        net.Listener
-	conns     map[net.Conn]struct{}
-	down      bool
-	stalled   bool
-	dropAfter int
 	refuse    []string // answers for the next refused frames, such as "500 busy"
-	forget    forgetPlan
-	closeSoon int // send serverclose after this many more events
-	hold      int // answer only once this many frames wait, then check no more came
-	overrun   int // frames seen beyond hold before answering
-	received  [][]byte
-	errs      []error
-	wg        sync.WaitGroup
-}
-
-type forgetPlan struct {
-	conns, read int
-	halfClose   bool
+	closeSoon int      // send serverclose after this many more events
+	hold      int      // answer only once this many frames wait, then check no more came
+	overrun   int      // frames seen beyond hold before answering
 }
 
 var (
@@ -56,101 +37,9 @@ var (
 
 func newServer(t testing.TB, cfg *sinktest.TLSReceiverConfig) *server {
 	t.Helper()
-	s := &server{t: t, conns: map[net.Conn]struct{}{}}
-	s.wake = sync.NewCond(&s.mu)
-	if cfg != nil {
-		s.tls = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cfg.Certificate}}
-		if cfg.ClientCAs != nil {
-			s.tls.ClientCAs = cfg.ClientCAs
-			s.tls.ClientAuth = tls.RequireAndVerifyClientCert
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	s.addr = ln.Addr().String()
-	s.serve(ln)
-	t.Cleanup(func() {
-		s.Down()
-		for _, err := range s.Errors() {
-			t.Errorf("receiver: %v", err)
-		}
-	})
+	s := &server{}
+	s.StreamReceiver = sinktest.NewStreamReceiver(t, sinktest.StreamConfig{TLS: cfg, Session: s.session})
 	return s
-}
-
-func (s *server) Addr() string { return s.addr }
-
-func (s *server) Received() [][]byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([][]byte(nil), s.received...)
-}
-
-func (s *server) Errors() []error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]error(nil), s.errs...)
-}
-
-func (s *server) Down() {
-	s.mu.Lock()
-	if s.down {
-		s.mu.Unlock()
-		return
-	}
-	s.down = true
-	_ = s.ln.Close()
-	for c := range s.conns {
-		reset(c)
-	}
-	s.wake.Broadcast()
-	s.mu.Unlock()
-	s.wg.Wait()
-}
-
-func (s *server) Up() {
-	s.t.Helper()
-	s.mu.Lock()
-	if !s.down {
-		s.mu.Unlock()
-		return
-	}
-	s.mu.Unlock()
-	var ln net.Listener
-	var err error
-	for start := time.Now(); time.Since(start) < 5*time.Second; time.Sleep(20 * time.Millisecond) {
-		if ln, err = net.Listen("tcp", s.addr); err == nil {
-			break
-		}
-	}
-	if err != nil {
-		s.t.Fatalf("listen again on %s: %v", s.addr, err)
-	}
-	s.mu.Lock()
-	s.down = false
-	s.mu.Unlock()
-	s.serve(ln)
-}
-
-func (s *server) DropAfter(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.dropAfter = n
-}
-
-func (s *server) Stall(on bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stalled = on
-	s.wake.Broadcast()
-}
-
-func (s *server) CloseUnread(n, read int, halfClose bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.forget = forgetPlan{conns: n, read: read, halfClose: halfClose}
 }
 
 // Reject refuses the next n syslog frames: with 400 (permanent) or 500
@@ -200,80 +89,20 @@ func (s *server) Overrun() int {
 	return s.overrun
 }
 
-func (s *server) serve(ln net.Listener) {
-	s.mu.Lock()
-	s.ln = ln
-	s.mu.Unlock()
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return // closed by Down
-			}
-			s.mu.Lock()
-			if s.down {
-				s.mu.Unlock()
-				reset(c)
-				return
-			}
-			s.conns[c] = struct{}{}
-			s.wg.Add(1)
-			s.mu.Unlock()
-			go s.handle(c)
-		}
-	}()
-}
-
-func (s *server) handle(c net.Conn) {
-	defer s.wg.Done()
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-		reset(c)
-	}()
-	s.mu.Lock()
-	plan := s.forget
-	if plan.conns > 0 {
-		s.forget.conns--
-	}
-	s.mu.Unlock()
-	forgetful := plan.conns > 0
-	var rw net.Conn = c
-	if s.tls != nil {
-		tc := tls.Server(c, s.tls)
-		if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
-			return
-		}
-		if err := tc.Handshake(); err != nil {
-			return // a client with the wrong certificates; its error is the test's
-		}
-		if err := c.SetDeadline(time.Time{}); err != nil {
-			return
-		}
-		rw = tc
-	}
-	if forgetful && plan.halfClose {
-		if tc, ok := rw.(*tls.Conn); ok {
-			_ = tc.CloseWrite()
-		}
-		if tcp, ok := c.(*net.TCPConn); ok {
-			_ = tcp.CloseWrite()
-		}
-	}
-	br := bufio.NewReaderSize(rw, 64<<10)
+// session runs one RELP session, until the sink closes it or the
+// connection ends.
+func (s *server) session(ss *sinktest.StreamSession) {
+	c, rw, br := ss.Raw, ss.Conn, ss.Reader
 	bw := bufio.NewWriter(rw)
 	var held []int
 	for n := 0; ; {
-		if !s.waitReading() {
+		if !ss.Wait() {
 			return
 		}
 		f, err := relp.ReadFrame(br, 1<<20)
 		if err != nil {
-			if !endOfStream(err) {
-				s.fail(fmt.Errorf("read frame: %w", err))
+			if !sinktest.EndOfStream(err) {
+				ss.Fail(fmt.Errorf("read frame: %w", err))
 			}
 			return
 		}
@@ -281,7 +110,7 @@ func (s *server) handle(c net.Conn) {
 		case relp.CmdOpen:
 			offers := relp.ParseOffers(f.Data)
 			if !offers.Has("commands", relp.CmdSyslog) || !offers.Has("relp_version", "0") {
-				s.fail(fmt.Errorf("open offers %q", f.Data))
+				ss.Fail(fmt.Errorf("open offers %q", f.Data))
 			}
 			bw.Write(relp.AppendFrame(nil, f.Txnr, relp.CmdRsp, []byte("200 OK\nrelp_version=0\nrelp_software=vigil-test\ncommands=syslog")))
 		case relp.CmdClose:
@@ -289,7 +118,7 @@ func (s *server) handle(c net.Conn) {
 			bw.Flush()
 			return
 		case relp.CmdSyslog:
-			if forgetful && n == plan.read {
+			if n == ss.Unread {
 				return // with what is left unread and unanswered
 			}
 			if answer, ok := s.refusal(); ok {
@@ -300,10 +129,11 @@ func (s *server) handle(c net.Conn) {
 			}
 			m, err := syslogsink.ParseMessage(f.Data)
 			if err != nil {
-				s.fail(fmt.Errorf("syslog frame %d: %w", f.Txnr, err))
+				ss.Fail(fmt.Errorf("syslog frame %d: %w", f.Txnr, err))
 				return
 			}
-			drop, closeNow, hold := s.accept(m.Msg)
+			drop := ss.Accept(m.Msg)
+			closeNow, hold := s.taken()
 			n++
 			if drop {
 				return // before answering: the sink must send it again
@@ -325,7 +155,7 @@ func (s *server) handle(c net.Conn) {
 				return
 			}
 		default:
-			s.fail(fmt.Errorf("unexpected command %q", f.Command))
+			ss.Fail(fmt.Errorf("unexpected command %q", f.Command))
 			return
 		}
 		if br.Buffered() == 0 {
@@ -362,48 +192,16 @@ func (s *server) refusal() (string, bool) {
 	return a, true
 }
 
-func (s *server) accept(ev []byte) (drop, closeNow bool, hold int) {
+// taken counts an event taken towards ServerCloseAfter: closeNow says
+// that it was the last before serverclose. hold is Hold's count.
+func (s *server) taken() (closeNow bool, hold int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.received = append(s.received, bytes.Clone(ev))
-	if s.dropAfter > 0 {
-		s.dropAfter--
-		drop = s.dropAfter == 0
-	}
 	if s.closeSoon > 0 {
 		s.closeSoon--
 		closeNow = s.closeSoon == 0
 	}
-	return drop, closeNow, s.hold
-}
-
-func (s *server) fail(err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.errs = append(s.errs, err)
-}
-
-func (s *server) waitReading() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for s.stalled && !s.down {
-		s.wake.Wait()
-	}
-	return !s.down
-}
-
-func endOfStream(err error) bool {
-	var ne net.Error
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.EPIPE) || errors.As(err, &ne)
-}
-
-func reset(c net.Conn) {
-	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.SetLinger(0)
-	}
-	_ = c.Close()
+	return closeNow, s.hold
 }
 
 // closeAfterAnswer ends a session whose last answer was just sent: it

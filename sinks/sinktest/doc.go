@@ -13,5 +13,6 @@
 // Besides the suite it offers what the kinds' own tests and benchmarks
 // share: Events, realistic canonical events; CA, test certificates; and
 // StreamReceiver, a loopback receiver for stream protocols (newline or
-// octet-counted framing over TCP or TLS).
+// octet-counted framing over TCP or TLS, or a protocol's own sessions);
+// and Serve, a receiver that runs a test's script on each connection.
 package sinktest

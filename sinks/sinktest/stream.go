@@ -27,6 +27,42 @@ type StreamConfig struct {
 	// ends inside an event; any other error is a framing error: the
 	// receiver records it (see Errors) and closes the connection.
 	ReadEvent func(r *bufio.Reader) ([]byte, error)
+	// Session, when set, replaces ReadEvent for a protocol in which the
+	// receiver answers (RELP): it runs the whole exchange on one
+	// connection, after the TLS handshake, and the receiver resets the
+	// connection when it returns.
+	Session func(*StreamSession)
+}
+
+// StreamSession is one connection of a StreamReceiver, as a
+// StreamConfig.Session sees it.
+type StreamSession struct {
+	r *StreamReceiver
+	// Raw is the TCP connection; Conn is what the session reads and
+	// writes: Raw itself, or TLS over it.
+	Raw, Conn net.Conn
+	// Reader reads Conn.
+	Reader *bufio.Reader
+	// Unread is the number of events after which the session is to end
+	// with the rest unread and unanswered (see CloseUnread); -1 for no
+	// such end.
+	Unread int
+}
+
+// Wait blocks while the receiver is stalled; it returns false once the
+// receiver is down, when the session is to end.
+func (s *StreamSession) Wait() bool { return s.r.waitReading() }
+
+// Accept records ev as received and reports whether the connection is to
+// be dropped now, before the event is answered (see DropAfter).
+func (s *StreamSession) Accept(ev []byte) bool { return s.r.accept(ev) }
+
+// Fail records a protocol error (see Errors): the test fails when the
+// receiver is taken down at its end.
+func (s *StreamSession) Fail(err error) {
+	s.r.mu.Lock()
+	defer s.r.mu.Unlock()
+	s.r.errs = append(s.r.errs, err)
 }
 
 // ReadLine is the ReadEvent of newline-delimited JSON.
@@ -61,8 +97,9 @@ func truncated(err error) error {
 
 // StreamReceiver is a Receiver for stream protocols: it accepts TCP (or
 // TLS) connections on a loopback port and reads events from each with a
-// StreamConfig.ReadEvent. It has no way to refuse events, so Reject
-// returns false.
+// StreamConfig.ReadEvent, or runs a StreamConfig.Session on each. It has
+// no way to refuse events, so Reject returns false; a receiver built on it
+// for a protocol that answers can say otherwise.
 type StreamReceiver struct {
 	t    testing.TB
 	cfg  StreamConfig
@@ -260,7 +297,7 @@ func (r *StreamReceiver) handle(c net.Conn) {
 	}
 	r.mu.Unlock()
 	forgetful := plan.conns > 0
-	var in io.Reader = c
+	var in net.Conn = c
 	if r.tls != nil {
 		tc := tls.Server(c, r.tls)
 		if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
@@ -282,22 +319,33 @@ func (r *StreamReceiver) handle(c net.Conn) {
 			_ = tcp.CloseWrite() // the FIN
 		}
 	}
-	br := bufio.NewReaderSize(in, 64<<10)
+	ss := &StreamSession{r: r, Raw: c, Conn: in, Reader: bufio.NewReaderSize(in, 64<<10), Unread: -1}
+	if forgetful {
+		ss.Unread = plan.read
+	}
+	if r.cfg.Session != nil {
+		r.cfg.Session(ss)
+		return
+	}
+	r.readEvents(ss)
+}
+
+// readEvents reads events with StreamConfig.ReadEvent until the
+// connection ends.
+func (r *StreamReceiver) readEvents(ss *StreamSession) {
 	for n := 0; ; n++ {
-		if forgetful && n == plan.read {
+		if n == ss.Unread {
 			// Close with what is left unread; the kernel acknowledged it.
-			_ = c.Close()
+			_ = ss.Raw.Close()
 			return
 		}
 		if !r.waitReading() {
 			return
 		}
-		ev, err := r.cfg.ReadEvent(br)
+		ev, err := r.cfg.ReadEvent(ss.Reader)
 		if err != nil {
-			if !endOfStream(err) {
-				r.mu.Lock()
-				r.errs = append(r.errs, fmt.Errorf("read event from %s: %w", c.RemoteAddr(), err))
-				r.mu.Unlock()
+			if !EndOfStream(err) {
+				ss.Fail(fmt.Errorf("read event from %s: %w", ss.Raw.RemoteAddr(), err))
 			}
 			return
 		}
@@ -330,9 +378,9 @@ func (r *StreamReceiver) accept(ev []byte) bool {
 	return false
 }
 
-// endOfStream reports whether err ends a connection without a framing
+// EndOfStream reports whether err ends a connection without a framing
 // error: the peer closed or reset it, or the receiver did.
-func endOfStream(err error) bool {
+func EndOfStream(err error) bool {
 	var ne net.Error
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) ||
@@ -395,6 +443,33 @@ func NewDiscardReceiver(tb testing.TB, cfg *TLSReceiverConfig) (addr string) {
 			_ = c.Close()
 		}
 		mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
+// Serve accepts plain TCP connections on a loopback port, one at a time,
+// runs handle on each and then closes it: the far end of a test that
+// scripts what a receiver does. It stops when the test ends.
+func Serve(t testing.TB, handle func(net.Conn)) (addr string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return // closed at the end of the test
+			}
+			handle(c)
+			_ = c.Close() // handle may have closed it already
+		}
+	})
+	t.Cleanup(func() {
+		_ = ln.Close()
 		wg.Wait()
 	})
 	return ln.Addr().String()

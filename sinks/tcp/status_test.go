@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,28 +17,12 @@ import (
 // but lets no batch settle. The sink is retrying, not ok, with the
 // resent events and the last error in its status.
 func TestStatus_ReceiverClosesWithinSettle(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	batch := sinktest.Events(20)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			readLines(c, len(batch))
-			c.Close()
-		}
-	})
-	defer wg.Wait()
-	defer ln.Close()
+	addr := sinktest.Serve(t, func(c net.Conn) { readLines(c, len(batch)) })
 
 	// A settle time far beyond the receiver's close, however loaded the
 	// machine: the loss is seen when the FIN comes, not after it.
-	s := newSink(t, tcp.Config{Address: ln.Addr().String(), Settle: time.Minute})
+	s := newSink(t, tcp.Config{Address: addr, Settle: time.Minute})
 	dl, err := sinks.OpenDeadLetter(filepath.Join(t.TempDir(), "dead.db"))
 	if err != nil {
 		t.Fatal(err)
