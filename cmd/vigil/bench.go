@@ -39,8 +39,9 @@ figures: events per second, and per second of CPU.
              event log in a temporary directory
   fresh      how soon an accepted event is found by a search (the store
              consumer group's delay), at a steady ingest rate
-  sink       forwarding from an embedded event log to a loopback TLS (or
-             TCP) receiver, beside the raw TLS throughput
+  sink       forwarding from an embedded event log through a sink of any
+             kind (tcp, tls, syslog, relp, splunkhec) to a loopback
+             receiver, beside the raw TCP or TLS throughput
 
 Progress goes to stderr, the result to stdout. --cpuprofile writes a Go
 CPU profile of the run (go tool pprof FILE).`,

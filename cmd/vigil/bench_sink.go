@@ -18,7 +18,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -29,38 +30,96 @@ import (
 	"github.com/vigilaudit/vigil/internal/config"
 	"github.com/vigilaudit/vigil/schema"
 	"github.com/vigilaudit/vigil/sinks"
+	"github.com/vigilaudit/vigil/sinks/relp"
+	"github.com/vigilaudit/vigil/sinks/splunkhec"
+	"github.com/vigilaudit/vigil/sinks/syslogsink"
 	"github.com/vigilaudit/vigil/sinks/tcp"
 )
 
+// benchSinkKinds are the kinds vigil bench sink forwards to, in the
+// order its help lists them.
+var benchSinkKinds = []string{"tcp", "tls", "syslog", "relp", "splunkhec"}
+
+// benchSinkOptions are the flags of vigil bench sink.
+type benchSinkOptions struct {
+	kind          string
+	events, batch int
+	// settle is the settle time of the stream kinds (tcp, tls, syslog).
+	settle time.Duration
+	// noAck turns splunkhec's indexer acknowledgement off.
+	noAck bool
+}
+
 func newBenchSinkCmd() *cobra.Command {
-	var events, batch int
+	o := benchSinkOptions{}
 	var plain bool
 	cmd := &cobra.Command{
 		Use:   "sink",
-		Short: "Measure forwarding from the event log to a TLS receiver",
+		Short: "Measure forwarding from the event log through a sink to a loopback receiver",
 		Long: `Fill an embedded event log in a temporary directory with --events
 normalized file.transfer events, then forward them, as the consumer group
-of a tls sink (or a tcp sink with --plain), to a receiver on loopback that
-counts lines. Reports events/s, MB/s and events per CPU-second of the
-whole process (the receiver included), beside the raw throughput of the
-same bytes over one loopback TLS (or TCP) connection.`,
-		Example: "  vigil bench sink --events 2000000 --batch 5000",
-		Args:    cobra.NoArgs,
+of a sink of --kind, to a receiver of that kind on loopback that counts
+the events. Reports events/s, MB/s (the bytes the receiver took, framing
+included) and events per CPU-second of the whole process (the receiver
+included), beside the raw throughput of the same bytes over one loopback
+TCP connection (TLS for the tls kind).
+
+Kinds (each sink built as vigil serve builds it from the config file,
+defaults kept unless said here):
+  tcp        newline-delimited JSON over TCP to a receiver that counts
+             lines; --plain is an alias for --kind tcp
+  tls        the same over TLS, with a certificate made for the run (the
+             default kind)
+  syslog     octet-counted RFC 5424 messages over TCP to a receiver that
+             reads the octet counts and counts the messages
+  relp       RFC 5424 messages in RELP syslog frames over TCP, at most 128
+             unanswered (the sink's default window), to a minimal RELP
+             server that answers open with its offers, every syslog frame
+             with 200 OK, and close
+  splunkhec  HEC event requests over HTTP to a loopback collector that
+             counts the events of each body, with indexer
+             acknowledgement (ack: true; the collector acknowledges every
+             id at the first poll) and the default max_in_flight of 4;
+             --no-ack sends without acknowledgement
+
+The stream kinds (tcp, tls, syslog) count a batch delivered once the
+connection stayed open for --settle after the receiver took it (default
+2s, the sinks' own); later batches are written meanwhile. The result line
+names the kind and these settings.`,
+		Example: `  vigil bench sink --events 2000000 --batch 5000
+  vigil bench sink --kind syslog --events 300000
+  vigil bench sink --kind splunkhec --no-ack`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if events < 1 || batch < 1 {
-				return errors.New("--events and --batch must be positive")
+			if o.events < 1 || o.batch < 1 || o.settle <= 0 {
+				return errors.New("--events, --batch and --settle must be positive")
 			}
-			return benchSink(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), events, batch, !plain)
+			if plain {
+				if cmd.Flags().Changed("kind") && o.kind != "tcp" {
+					return fmt.Errorf("--plain is --kind tcp; it does not go with --kind %s", o.kind)
+				}
+				o.kind = "tcp"
+			}
+			if !slices.Contains(benchSinkKinds, o.kind) {
+				return fmt.Errorf("--kind %q: want one of %s", o.kind, strings.Join(benchSinkKinds, ", "))
+			}
+			if o.noAck && o.kind != "splunkhec" {
+				return errors.New("--no-ack is for --kind splunkhec")
+			}
+			return benchSink(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&events, "events", 1_000_000, "how many `events` to forward")
-	f.IntVar(&batch, "batch", 5000, "`events` per write (the sink's batch_size)")
-	f.BoolVar(&plain, "plain", false, "plain TCP instead of TLS")
+	f.StringVar(&o.kind, "kind", "tls", "the sink `kind`: "+strings.Join(benchSinkKinds, ", "))
+	f.IntVar(&o.events, "events", 1_000_000, "how many `events` to forward")
+	f.IntVar(&o.batch, "batch", 5000, "`events` per write (the sink's batch_size)")
+	f.DurationVar(&o.settle, "settle", tcp.DefaultSettle, "settle time of the tcp, tls and syslog kinds")
+	f.BoolVar(&o.noAck, "no-ack", false, "splunkhec without indexer acknowledgement")
+	f.BoolVar(&plain, "plain", false, "same as --kind tcp (plain TCP instead of TLS)")
 	return cmd
 }
 
-func benchSink(ctx context.Context, stdout, stderr io.Writer, events, batch int, useTLS bool) error {
+func benchSink(ctx context.Context, stdout, stderr io.Writer, o benchSinkOptions) error {
 	dir, err := os.MkdirTemp("", "vigil-bench-")
 	if err != nil {
 		return fmt.Errorf("create temp dir: %w", err)
@@ -71,7 +130,7 @@ func benchSink(ctx context.Context, stdout, stderr io.Writer, events, batch int,
 		return err
 	}
 	defer l.Close()
-	eventBytes, err := fillLog(ctx, l, events, stderr)
+	eventBytes, err := fillLog(ctx, l, o.events, stderr)
 	if err != nil {
 		return err
 	}
@@ -80,51 +139,50 @@ func benchSink(ctx context.Context, stdout, stderr io.Writer, events, batch int,
 	if err != nil {
 		return err
 	}
-	if !useTLS {
+	if o.kind != "tls" {
 		serverTLS = nil
 	}
-	recv, err := startCountingReceiver(serverTLS)
+	recv, err := startBenchReceiver(o.kind, serverTLS)
 	if err != nil {
 		return err
 	}
 	defer recv.close()
-
-	cfg := tcp.Config{Address: recv.addr}
-	kind := "tcp"
-	if useTLS {
-		cfg.TLS = &config.ClientTLS{CAPEM: string(caPEM)}
-		kind = "tls"
-	}
-	s, err := tcp.New(cfg)
+	s, settings, err := newBenchSink(o, recv.addr, caPEM)
 	if err != nil {
 		return err
 	}
 	dl, err := sinks.OpenDeadLetter(filepath.Join(dir, deadLetterDBName))
 	if err != nil {
+		_ = s.Close()
 		return err
 	}
 	defer dl.Close()
-	fw, err := sinks.NewForwarder(s, sinks.ForwarderConfig{Name: "bench", Kind: kind, DeadLetter: dl})
+	sc := sinks.Config{Name: "bench"}
+	sc.SetDefaults()
+	fw, err := sinks.NewForwarder(s, sc.Forwarder(o.kind, dl, nil, nil))
 	if err != nil {
+		_ = s.Close()
 		return err
 	}
 	defer fw.Close()
-	consumer := eventlog.NewSettlingConsumer(l, eventlog.ConsumerConfig{Group: fw.Group(), BatchSize: batch, Linger: time.Millisecond},
+	consumer := eventlog.NewSettlingConsumer(l, eventlog.ConsumerConfig{Group: fw.Group(), BatchSize: o.batch, Linger: time.Millisecond},
 		fw.HandleSettling, nil, nil)
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	start, cpu0 := time.Now(), processCPU()
-	stop := progress(stderr, "forwarded", &recv.lines, int64(events))
+	stop := progress(stderr, "forwarded", &recv.events, int64(o.events))
 	errc := make(chan error, 1)
 	go func() { errc <- consumer.Run(runCtx) }()
-	for recv.lines.Load() < int64(events) {
+	for recv.events.Load() < int64(o.events) {
 		select {
 		case err := <-errc:
 			stop()
 			return fmt.Errorf("forward: %w", err)
 		case <-ctx.Done():
 			stop()
+			cancel()
+			<-errc
 			return ctx.Err()
 		case <-time.After(time.Millisecond):
 		}
@@ -136,15 +194,68 @@ func benchSink(ctx context.Context, stdout, stderr io.Writer, events, batch int,
 		return err
 	}
 	mb := float64(recv.bytes.Load()) / 1e6
-	fmt.Fprintf(stdout, "sink %s (batch %d): %d events of %d bytes in %v: %.0f events/s, %.1f MB/s, %.0f events per CPU-second\n",
-		kind, batch, events, eventBytes, wall.Round(time.Millisecond), float64(events)/wall.Seconds(), mb/wall.Seconds(), float64(events)/cpu.Seconds())
+	fmt.Fprintf(stdout, "sink %s (batch %d, %s): %d events of %d bytes in %v: %.0f events/s, %.1f MB/s, %.0f events per CPU-second\n",
+		o.kind, o.batch, settings, o.events, eventBytes, wall.Round(time.Millisecond), float64(o.events)/wall.Seconds(), mb/wall.Seconds(), float64(o.events)/cpu.Seconds())
 
 	raw, err := rawThroughput(serverTLS, caPEM, int(recv.bytes.Load()))
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "raw %s loopback, one connection, same bytes: %.1f MB/s\n", kind, raw)
+	transport := "tcp"
+	if serverTLS != nil {
+		transport = "tls"
+	}
+	fmt.Fprintf(stdout, "raw %s loopback, one connection, same bytes: %.1f MB/s\n", transport, raw)
 	return nil
+}
+
+// startBenchReceiver starts the loopback receiver of kind; serverTLS is
+// set for the tls kind only.
+func startBenchReceiver(kind string, serverTLS *tls.Config) (*receiver, error) {
+	switch kind {
+	case "tcp", "tls":
+		return startStreamReceiver(serverTLS, serveLines)
+	case "syslog":
+		return startStreamReceiver(nil, serveOctetCounted)
+	case "relp":
+		return startStreamReceiver(nil, serveRELP)
+	case "splunkhec":
+		return startHECCollector()
+	}
+	return nil, fmt.Errorf("unknown sink kind %q", kind)
+}
+
+// newBenchSink builds the sink of o.kind that sends to addr, as newSink
+// builds it from a config section with only the address (and, for
+// splunkhec, the token and ack) set; caPEM is the tls receiver's
+// certificate. It returns the settings the result line names.
+func newBenchSink(o benchSinkOptions, addr string, caPEM []byte) (sinks.Sink, string, error) {
+	settle := fmt.Sprintf("settle %v", o.settle)
+	switch o.kind {
+	case "tcp":
+		s, err := tcp.New(tcp.Config{Address: addr, Settle: o.settle})
+		return s, settle, err
+	case "tls":
+		k := tcp.TLSKind{Config: tcp.Config{Address: addr, Settle: o.settle}, ClientTLS: config.ClientTLS{CAPEM: string(caPEM)}}
+		s, err := tcp.New(k.Sink())
+		return s, settle, err
+	case "syslog":
+		s, err := syslogsink.New(syslogsink.Config{Address: addr, Settle: o.settle})
+		return s, settle, err
+	case "relp":
+		c := relp.Config{Address: addr}
+		c.SetDefaults()
+		s, err := relp.New(c)
+		return s, fmt.Sprintf("window %d", c.Window), err
+	case "splunkhec":
+		c := splunkhec.Config{URL: "http://" + addr, Token: hecToken, Ack: !o.noAck}
+		s, err := splunkhec.New(c)
+		if o.noAck {
+			return s, "no ack", err
+		}
+		return s, fmt.Sprintf("ack, max_in_flight %d", splunkhec.DefaultMaxInFlight), err
+	}
+	return nil, "", fmt.Errorf("unknown sink kind %q", o.kind)
 }
 
 // fillLog appends n normalized events and returns the size of one.
@@ -176,57 +287,10 @@ func fillLog(ctx context.Context, l eventlog.Log, n int, stderr io.Writer) (int,
 	return size, nil
 }
 
-// countingReceiver accepts connections and counts the lines and bytes
-// they carry.
-type countingReceiver struct {
-	addr  string
-	ln    net.Listener
-	lines atomic.Int64
-	bytes atomic.Int64
-	wg    sync.WaitGroup
-}
-
-func startCountingReceiver(tlsConfig *tls.Config) (*countingReceiver, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("listen: %w", err)
-	}
-	if tlsConfig != nil {
-		ln = tls.NewListener(ln, tlsConfig)
-	}
-	r := &countingReceiver{addr: ln.Addr().String(), ln: ln}
-	r.wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			r.wg.Go(func() {
-				defer c.Close()
-				buf := make([]byte, 256<<10)
-				for {
-					n, err := c.Read(buf)
-					r.lines.Add(int64(bytes.Count(buf[:n], []byte{'\n'})))
-					r.bytes.Add(int64(n))
-					if err != nil {
-						return
-					}
-				}
-			})
-		}
-	})
-	return r, nil
-}
-
-func (r *countingReceiver) close() {
-	r.ln.Close()
-	r.wg.Wait()
-}
-
 // rawThroughput copies n bytes over one loopback connection (TLS when
 // serverTLS is set) and returns MB/s.
 func rawThroughput(serverTLS *tls.Config, caPEM []byte, n int) (float64, error) {
-	recv, err := startCountingReceiver(serverTLS)
+	recv, err := startStreamReceiver(serverTLS, serveLines)
 	if err != nil {
 		return 0, err
 	}
