@@ -22,8 +22,21 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 // larger one is a 400 invalid_request naming the field ("invalid user:
 // must be a string", "invalid body: ...").
 func DecodeJSON(r *http.Request, v any, max int64) error {
+	return decodeJSON(r, v, max, false)
+}
+
+// DecodeJSONLax is DecodeJSON for APIs whose clients send fields the
+// server does not know (the content API's): unknown fields are ignored;
+// everything else is as strict.
+func DecodeJSONLax(r *http.Request, v any, max int64) error {
+	return decodeJSON(r, v, max, true)
+}
+
+func decodeJSON(r *http.Request, v any, max int64, unknownOK bool) error {
 	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, max))
-	dec.DisallowUnknownFields()
+	if !unknownOK {
+		dec.DisallowUnknownFields()
+	}
 	err := dec.Decode(v)
 	if err == nil {
 		if _, err := dec.Token(); err != io.EOF {

@@ -41,3 +41,18 @@ func TestDecodeJSON(t *testing.T) {
 		})
 	}
 }
+
+func TestDecodeJSONLax(t *testing.T) {
+	type req struct {
+		User string `json:"user"`
+	}
+	var v req
+	if err := DecodeJSONLax(httptest.NewRequest("POST", "/", strings.NewReader(`{"owner":"b","user":"a"}`)), &v, 64); err != nil || v.User != "a" {
+		t.Fatalf("DecodeJSONLax = %v, %+v; want the unknown field ignored", err, v)
+	}
+	err := DecodeJSONLax(httptest.NewRequest("POST", "/", strings.NewReader(`{"owner":"b","user":1}`)), &v, 64)
+	var e *Error
+	if !errors.As(err, &e) || e.Status != 400 || e.Message != "invalid user: must be a string" {
+		t.Errorf("DecodeJSONLax with a wrong type = %v, want 400 invalid user: must be a string", err)
+	}
+}
