@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 )
 
@@ -32,6 +33,14 @@ func DecodeJSONLax(r *http.Request, v any, max int64) error {
 	return decodeJSON(r, v, max, true)
 }
 
+// JSONTyper is a type with its own JSON decoding that names what it
+// takes, for the message of a value of the wrong type: its UnmarshalJSON
+// returns a *json.UnmarshalTypeError, and the message says "invalid
+// FIELD: must be " and JSONType() ("a date").
+type JSONTyper interface {
+	JSONType() string
+}
+
 func decodeJSON(r *http.Request, v any, max int64, unknownOK bool) error {
 	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, max))
 	if !unknownOK {
@@ -50,6 +59,9 @@ func decodeJSON(r *http.Request, v any, max int64, unknownOK bool) error {
 	)
 	switch {
 	case errors.As(err, &te) && te.Field != "":
+		if n, ok := reflect.New(te.Type).Interface().(JSONTyper); ok {
+			return invalid(te.Field, "must be "+n.JSONType())
+		}
 		return invalid(te.Field, "must be a "+te.Type.Kind().String())
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
