@@ -15,16 +15,24 @@ import (
 // ("Token lacks required scope").
 
 // BadArgs is 400 BAD_ARGS.
-func BadArgs(msg string) *httpapi.Error { return httpapi.NewError(http.StatusBadRequest, httpapi.CodeInvalid, msg) }
+func BadArgs(msg string) *httpapi.Error {
+	return httpapi.NewError(http.StatusBadRequest, httpapi.CodeInvalid, msg)
+}
 
 // Forbidden is 403 FORBIDDEN.
-func Forbidden(msg string) *httpapi.Error { return httpapi.NewError(http.StatusForbidden, httpapi.CodeForbidden, msg) }
+func Forbidden(msg string) *httpapi.Error {
+	return httpapi.NewError(http.StatusForbidden, httpapi.CodeForbidden, msg)
+}
 
 // NotFound is 404 NOT_FOUND.
-func NotFound(msg string) *httpapi.Error { return httpapi.NewError(http.StatusNotFound, httpapi.CodeNotFound, msg) }
+func NotFound(msg string) *httpapi.Error {
+	return httpapi.NewError(http.StatusNotFound, httpapi.CodeNotFound, msg)
+}
 
 // Conflict is 409 CONFLICT.
-func Conflict(msg string) *httpapi.Error { return httpapi.NewError(http.StatusConflict, httpapi.CodeExists, msg) }
+func Conflict(msg string) *httpapi.Error {
+	return httpapi.NewError(http.StatusConflict, httpapi.CodeExists, msg)
+}
 
 // PreconditionFailed is 412 CONFLICT: an If-Match that does not match.
 func PreconditionFailed(msg string) *httpapi.Error {

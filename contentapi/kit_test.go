@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -180,7 +181,8 @@ func newTestServer(t *testing.T, aud *fakeAuditor) *httptest.Server {
 		tokSubtree: {Email: "u@example.com", Scopes: scopes(t, "files.read:"+folder), Device: appDevice, Expires: now.Add(time.Hour)},
 		tokLinks:   {Email: "u@example.com", Scopes: scopes(t, "linksharing")},
 	}
-	a := New(Config{Verifier: v, Auditor: aud, MaxBodyBytes: 256, Now: func() time.Time { return now }})
+	a := New(Config{Verifier: v, Auditor: aud, MaxBodyBytes: 256, Now: func() time.Time { return now },
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	r := chi.NewRouter()
 	httpapi.Mount(r, append(a.mount(testTable()), a.Routes()...), func(httpapi.Access) []func(http.Handler) http.Handler { return nil })
 	srv := httptest.NewServer(r)
