@@ -132,7 +132,25 @@ func (a *API) mount(table []Route) []httpapi.Route {
 		}
 		out = append(out, hr)
 	}
-	return append(out, httpapi.Fallback(a.mapper, Prefix, "content API", httpapi.Public, out)...)
+	fallback := httpapi.Fallback(a.mapper, Prefix, "content API", httpapi.Public, out)
+	for i := range fallback {
+		fallback[i].Handler = a.unknownVersion(fallback[i].Handler)
+	}
+	return append(out, fallback...)
+}
+
+// unknownVersion answers 404 to a path under /api whose version is not
+// served, whatever its method, before next (405 for another method of a
+// known route, 404 for the rest).
+func (a *API) unknownVersion(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seg, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, Prefix+"/"), "/")
+		if _, ok := ParseVersion(seg); !ok {
+			a.mapper.WriteError(w, r, NotFound("No such route: "+r.URL.Path))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // kit checks a request in order, before rt's handler runs: the version

@@ -286,6 +286,18 @@ func TestKit_Versions(t *testing.T) {
 			}
 		}
 	}
+	// Another method of a known path: 405 at a served version, 404 at
+	// one that is not.
+	for _, tt := range []struct {
+		path   string
+		status int
+	}{{"/api/v1.4/version", 405}, {"/api/v9.9/version", 404}, {"/api/v0.7/children", 404}, {"/api/v1.4/nothing", 404}} {
+		if a := call(t, srv, "POST", tt.path, ""); a.status != tt.status {
+			t.Errorf("POST %s: %d %s, want %d", tt.path, a.status, a.body, tt.status)
+		} else if typ, _ := contentError(t, a); typ != httpapi.ContentType(tt.status) {
+			t.Errorf("POST %s: type %s", tt.path, typ)
+		}
+	}
 	// The version reaches the handler.
 	if a := call(t, srv, "GET", "/api/v0.10/children", "", bearer(tokUser)); a.body != `{"email":"u@example.com","version":"0.10"}` {
 		t.Errorf("GET /api/v0.10/children: %s", a.body)
