@@ -6,6 +6,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/vigilaudit/vigil/contentapi"
 	"github.com/vigilaudit/vigil/ingest"
 	"github.com/vigilaudit/vigil/internal/auth"
 	"github.com/vigilaudit/vigil/internal/httpapi"
@@ -24,6 +25,10 @@ func (p *pipeline) routes() []httpapi.Route {
 		p.sinks.Manager.Routes(),
 		// devices and API tokens (admin)
 		auth.AdminRoutes(p.auth),
+		// the content API under /api/v1.x (content API tokens, checked by
+		// its own kit; no token store yet, so only its public routes
+		// answer)
+		contentapi.New(contentapi.Config{Auditor: p.ingester, Logger: p.logger.With("component", "contentapi")}).Routes(),
 	)
 }
 
@@ -47,6 +52,6 @@ func gate(authn auth.Authenticator) httpapi.Gate {
 // routes, not data.
 func mountRoutes(r chi.Router, routes []httpapi.Route, authn auth.Authenticator) {
 	info := httpapi.Info{Title: "Vigil", Version: readBuildInfo().Version,
-		Description: "Audit event ingest, query, sinks and administration."}
+		Description: "Audit event ingest, query, sinks and administration; the content API."}
 	httpapi.Mount(r, append(routes, httpapi.OpenAPIRoute(info, routes)), gate(authn))
 }

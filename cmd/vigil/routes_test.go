@@ -75,7 +75,8 @@ func TestRoutes_OpenAPI(t *testing.T) {
 	for _, path := range []string{"/audit/v1/events", "/event", "/audit/event", "/audit/v1/quarantine", "/audit/v1/quarantine/replay",
 		"/audit/v1/stats", "/audit/v1/events/stream", "/audit/v1/sinks", "/audit/v1/sinks/{name}", "/audit/v1/sinks/{name}/replay",
 		"/audit/v1/sinks/{name}/deadletter", "/audit/v1/sinks/{name}/deadletter/replay", "/audit/v1/admin/devices",
-		"/audit/v1/admin/devices/{id}", "/audit/v1/admin/tokens", "/audit/v1/admin/tokens/{name}", "/openapi.json"} {
+		"/audit/v1/admin/devices/{id}", "/audit/v1/admin/tokens", "/audit/v1/admin/tokens/{name}", "/openapi.json",
+		"/api/{version}/version"} {
 		if doc.Doc.Paths.Find(path) == nil {
 			t.Errorf("the OpenAPI document lacks %s", path)
 		}
@@ -123,6 +124,9 @@ func TestRoutes_OpenAPI(t *testing.T) {
 		{name: "Devices", method: "GET", path: "/audit/v1/admin/devices", who: "admin", status: 200},
 		{name: "Tokens", method: "GET", path: "/audit/v1/admin/tokens", who: "admin", status: 200},
 		{name: "AdminUnauthorized", method: "GET", path: "/audit/v1/admin/devices", status: 401},
+		{name: "ContentVersion", method: "GET", path: "/api/v1.4/version", status: 200},
+		{name: "ContentVersionOld", method: "GET", path: "/api/v0.8/version?_=1", status: 200},
+		{name: "ContentVersionUnknown", method: "GET", path: "/api/v1.5/version", status: 404},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,6 +150,14 @@ func TestRoutes_OpenAPI(t *testing.T) {
 			t.Fatalf("status %d: %s", resp.StatusCode, body)
 		}
 		doc.Check(t, req, nil, resp, body)
+	})
+	t.Run("ContentNoSuchRoute", func(t *testing.T) {
+		for _, path := range []string{"/api/v1.4/users", "/api/v9.9/version", "/api"} {
+			_, resp, body := do("GET", path, "admin", "", "")
+			if resp.StatusCode != http.StatusNotFound || !strings.HasPrefix(string(body), `{"type":"NOT_FOUND","message":`) {
+				t.Errorf("GET %s: %d %s, want 404 NOT_FOUND in the content shape", path, resp.StatusCode, body)
+			}
+		}
 	})
 	t.Run("QuarantineReplay", func(t *testing.T) {
 		in := []byte(`{"ids":[]}`)

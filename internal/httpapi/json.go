@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 )
 
@@ -22,8 +23,29 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 // larger one is a 400 invalid_request naming the field ("invalid user:
 // must be a string", "invalid body: ...").
 func DecodeJSON(r *http.Request, v any, max int64) error {
+	return decodeJSON(r, v, max, false)
+}
+
+// DecodeJSONLax is DecodeJSON for APIs whose clients send fields the
+// server does not know (the content API's): unknown fields are ignored;
+// everything else is as strict.
+func DecodeJSONLax(r *http.Request, v any, max int64) error {
+	return decodeJSON(r, v, max, true)
+}
+
+// JSONTyper is a type with its own JSON decoding that names what it
+// takes, for the message of a value of the wrong type: its UnmarshalJSON
+// returns a *json.UnmarshalTypeError, and the message says "invalid
+// FIELD: must be " and JSONType() ("a date").
+type JSONTyper interface {
+	JSONType() string
+}
+
+func decodeJSON(r *http.Request, v any, max int64, unknownOK bool) error {
 	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, max))
-	dec.DisallowUnknownFields()
+	if !unknownOK {
+		dec.DisallowUnknownFields()
+	}
 	err := dec.Decode(v)
 	if err == nil {
 		if _, err := dec.Token(); err != io.EOF {
@@ -37,6 +59,9 @@ func DecodeJSON(r *http.Request, v any, max int64) error {
 	)
 	switch {
 	case errors.As(err, &te) && te.Field != "":
+		if n, ok := reflect.New(te.Type).Interface().(JSONTyper); ok {
+			return invalid(te.Field, "must be "+n.JSONType())
+		}
 		return invalid(te.Field, "must be a "+te.Type.Kind().String())
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)

@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -39,5 +41,40 @@ func TestDecodeJSON(t *testing.T) {
 				t.Errorf("DecodeJSON = %#v, want a 400 invalid_request %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestDecodeJSONLax(t *testing.T) {
+	type req struct {
+		User string `json:"user"`
+	}
+	var v req
+	if err := DecodeJSONLax(httptest.NewRequest("POST", "/", strings.NewReader(`{"owner":"b","user":"a"}`)), &v, 64); err != nil || v.User != "a" {
+		t.Fatalf("DecodeJSONLax = %v, %+v; want the unknown field ignored", err, v)
+	}
+	err := DecodeJSONLax(httptest.NewRequest("POST", "/", strings.NewReader(`{"owner":"b","user":1}`)), &v, 64)
+	var e *Error
+	if !errors.As(err, &e) || e.Status != 400 || e.Message != "invalid user: must be a string" {
+		t.Errorf("DecodeJSONLax with a wrong type = %v, want 400 invalid user: must be a string", err)
+	}
+}
+
+// when is a type with its own decoding that names what it takes.
+type when struct{}
+
+func (*when) UnmarshalJSON(b []byte) error {
+	return &json.UnmarshalTypeError{Value: "value", Type: reflect.TypeFor[when]()}
+}
+
+func (*when) JSONType() string { return "a date" }
+
+func TestDecodeJSON_JSONTyper(t *testing.T) {
+	var v struct {
+		At when `json:"at"`
+	}
+	err := DecodeJSON(httptest.NewRequest("POST", "/", strings.NewReader(`{"at":true}`)), &v, 64)
+	var e *Error
+	if !errors.As(err, &e) || e.Message != "invalid at: must be a date" {
+		t.Errorf("DecodeJSON = %v, want invalid at: must be a date", err)
 	}
 }

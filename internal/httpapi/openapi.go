@@ -64,7 +64,9 @@ func OpenAPI(info Info, routes []Route) map[string]any {
 		"components": map[string]any{
 			"securitySchemes": map[string]any{
 				"bearer": map[string]any{"type": "http", "scheme": "bearer",
-					"description": "a device token, or an API token with a role (admin, auditor)"},
+					"description": "a device token, an API token with a role (admin, auditor), or a content API token"},
+				"token": map[string]any{"type": "apiKey", "in": "query", "name": "token",
+					"description": "a content API token, instead of the bearer header"},
 			},
 		},
 	}
@@ -99,6 +101,11 @@ func operation(rt Route, pathParams []string) map[string]any {
 	case Device:
 		desc += " A bearer device token, or a TLS client certificate whose common name is the device id."
 		op["security"] = []any{map[string]any{"bearer": []any{}}, map[string]any{}}
+	case Scoped:
+		if len(rt.Scopes) > 0 {
+			desc += " Scope: " + strings.Join(rt.Scopes, " or ") + "."
+		}
+		op["security"] = []any{map[string]any{"bearer": []any{}}, map[string]any{"token": []any{}}}
 	default:
 		desc += " A bearer API token with that role."
 		op["security"] = []any{map[string]any{"bearer": []any{}}}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,7 +72,7 @@ func TestOpenAPI(t *testing.T) {
 		{Method: "GET", Pattern: "/things/{id}", Handler: h, Access: Read, Summary: "One thing", Response: thing{}, Query: []string{"fields"}},
 		{Method: "GET", Pattern: "/files/{id}", Handler: Mapper{Family: Content}.Handle(func(*http.Request) (any, error) {
 			return nil, NewError(http.StatusNotFound, "", "no such file")
-		}), Family: Content, Response: map[string]any{}},
+		}), Access: Scoped, Scopes: []string{"files.read"}, Family: Content, Response: map[string]any{}},
 	}
 	routes = append(routes, Fallback(Mapper{}, "/things", "things", Read, routes)...)
 	self := OpenAPIRoute(Info{Title: "test", Version: "1"}, routes)
@@ -80,6 +81,10 @@ func TestOpenAPI(t *testing.T) {
 	doc := httpapitest.Load(t, rec.Body.Bytes())
 	if len(doc.Doc.Paths.Map()) != 4 {
 		t.Errorf("paths %v, want /things, /things/{id}, /files/{id} and %s", doc.Doc.Paths.InMatchingOrder(), OpenAPIPath)
+	}
+	if op := doc.Doc.Paths.Find("/files/{id}").Get; op == nil || op.Security == nil || len(*op.Security) != 2 ||
+		!strings.Contains(op.Description, "Scope: files.read.") {
+		t.Errorf("GET /files/{id}: want bearer or token security and its scope described, got %+v", op)
 	}
 	for _, tt := range []struct {
 		method, path, body string

@@ -26,6 +26,10 @@ const (
 	Read
 	// Admin routes need an API token with role admin.
 	Admin
+	// Scoped routes take a content API token (a bearer header or a token
+	// query parameter) with one of the route's Scopes, which the content
+	// API checks itself.
+	Scoped
 )
 
 func (a Access) String() string {
@@ -36,6 +40,8 @@ func (a Access) String() string {
 		return "admin or auditor"
 	case Admin:
 		return "admin"
+	case Scoped:
+		return "content API token"
 	}
 	return "public"
 }
@@ -50,6 +56,9 @@ type Route struct {
 	Pattern string
 	Handler http.Handler
 	Access  Access
+	// Scopes are the content API scopes of a Scoped route, one of which
+	// its token must have; for the documentation.
+	Scopes  []string
 	Summary string
 	// Request is a value of the JSON request body's type, nil for none.
 	Request any
