@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigilaudit/vigil/internal/peertest"
+	"github.com/vigilaudit/vigil/sinks/peertest"
 )
 
 // restartRun describes one receiver-restart test: the receiver, and for

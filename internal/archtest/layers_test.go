@@ -41,8 +41,9 @@ var layers = []rule{
 	{pkg: "ingest/agent/...", allow: []string{"schema/...", "ingest/agent/..."},
 		why: "the agent may import schema"},
 	{pkg: "sinks/...", allow: []string{"schema/...", "ingest/eventlog", "internal/httpapi", "internal/config", "internal/localdb", "sinks/..."},
-		testAllow: []string{"internal/peertest"},
-		why:       "sinks and their kinds may import schema, the event log interface, the HTTP kit, config and sinks"},
+		why: "sinks and their kinds may import schema, the event log interface, the HTTP kit, config and sinks"},
+	{pkg: "sinks/peertest/...", allow: []string{"sinks/sinktest", "internal/config", "sinks/peertest/..."},
+		why: "peertest starts real receivers for tests; it may use the sink test kit and config"},
 	{pkg: "query/...", allow: []string{"schema/...", "ingest/eventlog", "internal/auth/...", "internal/httpapi", "internal/config", "query/..."},
 		why: "query and its stores may import schema, the event log interface, internal/auth, the HTTP kit, config and query"},
 	{pkg: "dashboards/...", allow: []string{"query/...", "schema/...", "ingest/eventlog", "internal/auth/...", "internal/httpapi", "internal/config", "dashboards/..."},
@@ -57,8 +58,6 @@ var layers = []rule{
 		why: "config may import schema at most"},
 	{pkg: "internal/localdb/...", allow: []string{"internal/localdb/..."},
 		why: "localdb opens SQLite files and imports nothing of ours"},
-	{pkg: "internal/peertest/...", allow: []string{"sinks/sinktest", "internal/config", "internal/peertest/..."},
-		why: "peertest starts real receivers for tests; it may use the sink test kit and config"},
 	{pkg: "internal/...", allow: nil,
 		why: "small internal helpers import nothing of ours and are used by cmd only, unless the table lists them"},
 	{pkg: "cmd/...", allow: []string{"schema/...", "ingest/...", "sinks/...", "query/...", "dashboards/...", "contentapi/...", "internal/..."},
@@ -67,7 +66,7 @@ var layers = []rule{
 
 // testOnly lists test-support packages that only tests may import (in
 // the layers whose rule allows them); no package's own code may.
-var testOnly = []string{"internal/peertest/..."}
+var testOnly = []string{"sinks/peertest/..."}
 
 // pkgImports is what go list says about one package.
 type pkgImports struct {
@@ -407,19 +406,19 @@ func TestCheck(t *testing.T) {
 		{
 			name: "PeertestOnlyInTests",
 			pkgs: []pkgImports{
-				pkg("internal/peertest", "sinks/sinktest", "internal/config"),
-				{ImportPath: m + "/sinks/tcp", XTestImports: []string{m + "/internal/peertest"}},
-				{ImportPath: m + "/cmd/vigil", TestImports: []string{m + "/internal/peertest"}},
-				pkg("cmd/vigil", "internal/peertest"),
-				pkg("sinks/tcp", "internal/peertest"),
-				pkg("internal/peertest", "sinks/tcp"),
-				{ImportPath: m + "/query", TestImports: []string{m + "/internal/peertest"}},
+				pkg("sinks/peertest", "sinks/sinktest", "internal/config"),
+				{ImportPath: m + "/sinks/tcp", XTestImports: []string{m + "/sinks/peertest"}},
+				{ImportPath: m + "/cmd/vigil", TestImports: []string{m + "/sinks/peertest"}},
+				pkg("cmd/vigil", "sinks/peertest"),
+				pkg("sinks/tcp", "sinks/peertest"),
+				pkg("sinks/peertest", "sinks/tcp"),
+				{ImportPath: m + "/query", TestImports: []string{m + "/sinks/peertest"}},
 			},
 			want: []violation{
-				{Pkg: "cmd/vigil", Import: "internal/peertest", Rule: "internal/peertest/...", TestOnly: true},
-				{Pkg: "sinks/tcp", Import: "internal/peertest", Rule: "sinks/..."},
-				{Pkg: "internal/peertest", Import: "sinks/tcp", Rule: "internal/peertest/..."},
-				{Pkg: "query", Import: "internal/peertest", Test: true, Rule: "query/..."},
+				{Pkg: "cmd/vigil", Import: "sinks/peertest", Rule: "sinks/peertest/...", TestOnly: true},
+				{Pkg: "sinks/tcp", Import: "sinks/peertest", Rule: "sinks/peertest/...", TestOnly: true},
+				{Pkg: "sinks/peertest", Import: "sinks/tcp", Rule: "sinks/peertest/..."},
+				{Pkg: "query", Import: "sinks/peertest", Test: true, Rule: "query/..."},
 			},
 		},
 		{

@@ -9,8 +9,8 @@ import (
 
 	"github.com/vigilaudit/vigil/ingest/eventlog"
 	"github.com/vigilaudit/vigil/internal/config"
-	"github.com/vigilaudit/vigil/internal/peertest"
 	"github.com/vigilaudit/vigil/sinks"
+	"github.com/vigilaudit/vigil/sinks/peertest"
 	"github.com/vigilaudit/vigil/sinks/relp"
 	"github.com/vigilaudit/vigil/sinks/sinktest"
 )

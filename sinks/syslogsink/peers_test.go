@@ -11,8 +11,8 @@ import (
 
 	"github.com/vigilaudit/vigil/ingest/eventlog"
 	"github.com/vigilaudit/vigil/internal/config"
-	"github.com/vigilaudit/vigil/internal/peertest"
 	"github.com/vigilaudit/vigil/sinks"
+	"github.com/vigilaudit/vigil/sinks/peertest"
 	"github.com/vigilaudit/vigil/sinks/syslogsink"
 	"github.com/vigilaudit/vigil/sinks/tcp"
 )

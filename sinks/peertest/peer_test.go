@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/vigilaudit/vigil/internal/peertest"
+	"github.com/vigilaudit/vigil/sinks/peertest"
 )
 
 // send writes data to addr over TCP, or TLS trusting p's CA, and closes.
