@@ -78,6 +78,9 @@ func (d *Database) Dialect() metadb.Dialect { return d.b.Dialect }
 // Path is the SQLite file, "" on PostgreSQL.
 func (d *Database) Path() string { return d.path }
 
+// DSN is PostgreSQL's DSN for the database, "" on SQLite.
+func (d *Database) DSN() string { return d.dsn }
+
 // Open opens the database, closed when the test ends. Each call opens it
 // again, as another process would.
 func (d *Database) Open(t testing.TB) *metadb.DB {
