@@ -288,9 +288,11 @@ func TestConfig_Validate(t *testing.T) {
 		}},
 		{name: "PostgresNoDSN", change: func(c *Config) { c.Content.Postgres = &metadb.PostgresConfig{} }, want: []string{"content.postgres.dsn: required"}},
 		{
-			name:   "PostgresBadDSN",
-			change: func(c *Config) { c.Content.Postgres = &metadb.PostgresConfig{DSN: "postgres://vigil:s3cret@db:port/vigil"} },
-			want:   []string{"content.postgres.dsn: the PostgreSQL DSN cannot be parsed (a URL postgres://... or key=value pairs)"},
+			name: "PostgresBadDSN",
+			change: func(c *Config) {
+				c.Content.Postgres = &metadb.PostgresConfig{DSN: "postgres://vigil:s3cret@db:port/vigil"}
+			},
+			want: []string{"content.postgres.dsn: the PostgreSQL DSN cannot be parsed (a URL postgres://... or key=value pairs)"},
 		},
 		{name: "TLSCertWithoutKey", change: func(c *Config) { c.TLS.CertFile = "c.pem" }, want: []string{"tls.key_file: required when cert_file is set"}},
 		{name: "TLSKeyWithoutCert", change: func(c *Config) { c.TLS.KeyFile = "k.pem" }, want: []string{"tls.cert_file: required when key_file is set"}},
