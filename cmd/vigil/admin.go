@@ -14,14 +14,26 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vigilaudit/vigil/internal/auth"
+	"github.com/vigilaudit/vigil/internal/metadb"
 )
 
-// authDBFile is the credential store's file in the data directory.
+// authDBFile is the embedded metadata database's file in the data
+// directory: the credential store's tables, and the content API's. (It
+// kept the name it had when it held credentials alone.)
 const authDBFile = "auth.db"
 
-// authDBPath returns the credential store's path in dataDir; serve opens
+// authDBPath returns the metadata database's path in dataDir; serve opens
 // the same file.
 func authDBPath(dataDir string) string { return filepath.Join(dataDir, authDBFile) }
+
+// openMetaDB opens the metadata database that c chooses: PostgreSQL, or
+// the SQLite file in dataDir.
+func openMetaDB(dataDir string, c ContentConfig) (*metadb.DB, error) {
+	if pg := c.Postgres; pg != nil {
+		return metadb.OpenPostgres(pg.DSN)
+	}
+	return metadb.OpenSQLite(authDBPath(dataDir))
+}
 
 // ensureDataDir creates dir if it does not exist yet, and says so on w
 // with its absolute path: a data directory is relative to where the
@@ -64,9 +76,32 @@ type adminBackend interface {
 
 // adminTarget holds the flags that choose the backend.
 type adminTarget struct {
-	dataDir string
-	server  string
-	token   string
+	dataDir    string
+	configPath string
+	content    ContentConfig // from --config
+	server     string
+	token      string
+}
+
+// applyConfig reads --config, if given, for the data directory and the
+// metadata database, as serve does; --data-dir overrides the file's.
+func (t *adminTarget) applyConfig(cmd *cobra.Command) error {
+	if t.configPath == "" {
+		return nil
+	}
+	if t.server != "" {
+		return errors.New("use either --server or --config, not both: --config finds the databases to work on directly")
+	}
+	var o overrides
+	if cmd.Flags().Changed("data-dir") {
+		o.DataDir = &t.dataDir
+	}
+	cfg, err := loadConfig(t.configPath, o)
+	if err != nil {
+		return err
+	}
+	t.dataDir, t.content = cfg.DataDir, cfg.Content
+	return nil
 }
 
 // open returns the backend the flags ask for.
@@ -76,14 +111,21 @@ func (t *adminTarget) open(cmd *cobra.Command) (adminBackend, error) {
 		if flags.Changed("token") {
 			return nil, errors.New("--token is for --server; without --server, admin works on --data-dir directly")
 		}
-		if err := ensureDataDir(cmd.ErrOrStderr(), t.dataDir); err != nil {
-			return nil, err
+		if t.content.Postgres == nil {
+			if err := ensureDataDir(cmd.ErrOrStderr(), t.dataDir); err != nil {
+				return nil, err
+			}
 		}
-		s, err := auth.Open(authDBPath(t.dataDir))
+		db, err := openMetaDB(t.dataDir, t.content)
 		if err != nil {
 			return nil, err
 		}
-		return localAdmin{s: s}, nil
+		s, err := auth.New(cmd.Context(), db)
+		if err != nil {
+			_ = db.Close() // the migration error is the one to report
+			return nil, err
+		}
+		return localAdmin{s: s, db: db}, nil
 	}
 	if flags.Changed("data-dir") {
 		return nil, errors.New("use either --server or --data-dir, not both")
@@ -104,7 +146,10 @@ func (t *adminTarget) open(cmd *cobra.Command) (adminBackend, error) {
 
 // localAdmin works on the credential store directly; the audit events
 // record the pseudo-user ":local" as the caller.
-type localAdmin struct{ s *auth.Store }
+type localAdmin struct {
+	s  *auth.Store
+	db *metadb.DB
+}
 
 func (l localAdmin) AddDevice(ctx context.Context, user, name string) (auth.Device, string, error) {
 	return l.s.AddDevice(ctx, auth.LocalCaller, user, name)
@@ -130,7 +175,7 @@ func (l localAdmin) RevokeToken(ctx context.Context, name string) error {
 	return l.s.RevokeToken(ctx, auth.LocalCaller, name)
 }
 
-func (l localAdmin) Close() error { return l.s.Close() }
+func (l localAdmin) Close() error { return l.db.Close() }
 
 // withBackend runs fn on the backend the flags ask for, and closes it.
 func (t *adminTarget) withBackend(cmd *cobra.Command, fn func(b adminBackend) error) (err error) {
@@ -156,8 +201,9 @@ func newAdminCmd() *cobra.Command {
 or auditor, for the query and admin APIs.
 
 Admin works on the credential store in --data-dir directly (the file
-auth.db, created if needed), before the first "vigil serve" and while it
-runs; or, with --server and an admin token (--token or VIGIL_TOKEN),
+auth.db, created if needed), or in the PostgreSQL database that the
+config file given with --config names (content.postgres), before the
+first "vigil serve" and while it runs; or, with --server and an admin token (--token or VIGIL_TOKEN),
 through a running server's admin API. Changes take effect at once, without
 a restart.
 
@@ -173,6 +219,8 @@ stdout, messages to stderr.`,
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&t.dataDir, "data-dir", defaultDataDir, "`directory` whose credential store to work on, as for serve")
+	pf.StringVar(&t.configPath, "config", "", "serve's config `file`, for its data_dir and its metadata database (content.postgres)")
+	cmd.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return t.applyConfig(cmd) }
 	pf.StringVar(&t.server, "server", "", "`URL` of a running server to work through instead, e.g. https://vigil.example.com:8080")
 	pf.StringVar(&t.token, "token", "", "admin API `token` for --server (default $"+tokenEnv+")")
 	cmd.AddCommand(newAdminDeviceCmd(t), newAdminTokenCmd(t), newAdminQuarantineCmd(t), newAdminSinksCmd(t))

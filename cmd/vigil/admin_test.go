@@ -17,6 +17,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/vigilaudit/vigil/internal/auth"
+	"github.com/vigilaudit/vigil/internal/metadb"
+	"github.com/vigilaudit/vigil/internal/metadb/metadbtest"
 	"github.com/vigilaudit/vigil/schema"
 	"github.com/vigilaudit/vigil/sinks"
 )
@@ -444,4 +446,46 @@ func TestPrintSinks_Columns(t *testing.T) {
 	if !strings.Contains(lines[1], "connection closed by the receiver") {
 		t.Errorf("row %q lacks the last error", lines[1])
 	}
+}
+
+// TestAdmin_Config checks that admin --config works on the metadata
+// database the config names, as serve opens it: the data directory's
+// SQLite file, or PostgreSQL (content.postgres.dsn, here from ${VAR}).
+func TestAdmin_Config(t *testing.T) {
+	metadbtest.Run(t, func(t *testing.T, backend metadbtest.Backend) {
+		t.Setenv(tokenEnv, "")
+		db := backend.New(t)
+		dataDir := filepath.Join(t.TempDir(), "data")
+		yaml := "data_dir: " + dataDir + "\n"
+		if backend.Dialect == metadb.Postgres {
+			t.Setenv("TEST_METADB_DSN", db.DSN())
+			yaml += "content:\n  postgres:\n    dsn: ${TEST_METADB_DSN}\n"
+		}
+		path := writeConfig(t, yaml)
+		code, stdout, stderr := runCmd(t, "admin", "--config", path, "token", "add", "--role", "admin", "--name", "ops", "--quiet")
+		if code != 0 {
+			t.Fatalf("admin --config token add: exit %d\n%s", code, stderr)
+		}
+		var s *auth.Store
+		var err error
+		if backend.Dialect == metadb.Postgres {
+			s, err = auth.New(context.Background(), db.Open(t))
+			if _, statErr := os.Stat(dataDir); statErr == nil {
+				t.Error("admin created the data directory, with PostgreSQL configured")
+			}
+		} else {
+			s, err = auth.Open(authDBPath(dataDir))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		p, err := s.Authenticate(context.Background(), strings.TrimSpace(stdout))
+		if err != nil || p.Name != "ops" || p.Role != auth.RoleAdmin {
+			t.Errorf("the token admin --config printed: %+v, %v; want admin token ops", p, err)
+		}
+		if code, _, stderr := runCmd(t, "admin", "--config", path, "--server", "http://127.0.0.1:1", "token", "list"); code == 0 || !strings.Contains(stderr, "either --server or --config") {
+			t.Errorf("--config with --server: exit %d, %s", code, stderr)
+		}
+	})
 }

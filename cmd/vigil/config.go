@@ -9,6 +9,7 @@ import (
 	"github.com/vigilaudit/vigil/ingest/eventlog/filelog"
 	"github.com/vigilaudit/vigil/ingest/eventlog/kafkalog"
 	"github.com/vigilaudit/vigil/internal/config"
+	"github.com/vigilaudit/vigil/internal/metadb"
 	"github.com/vigilaudit/vigil/query"
 	"github.com/vigilaudit/vigil/query/chstore"
 	"github.com/vigilaudit/vigil/query/duckstore"
@@ -34,6 +35,14 @@ type Config struct {
 	Log     LogConfig       `yaml:"log"`
 	Store   StoreConfig     `yaml:"store"`
 	Sinks   []SinkConfig    `yaml:"sinks"`
+	Content ContentConfig   `yaml:"content"`
+}
+
+// ContentConfig is the content API's section. Its metadata database
+// (embedded SQLite in the data directory unless content.postgres is set)
+// also holds the credential store.
+type ContentConfig struct {
+	metadb.Config `yaml:",inline"`
 }
 
 // LogConfig chooses the durable event log.
@@ -131,6 +140,7 @@ func (c *Config) setDefaults() {
 	if ch := c.Store.ClickHouse; ch != nil {
 		ch.SetDefaults()
 	}
+	c.Content.Config.SetDefaults()
 	for i := range c.Sinks {
 		c.Sinks[i].Config.SetDefaults()
 		if r := c.Sinks[i].Relp; r != nil {
@@ -157,6 +167,7 @@ func (c *Config) Validate() error {
 	p.Nest("store", oneKind(c.Store))
 	p.Nest("store.consumer", c.Store.Consumer.Validate())
 	p.Nest("store.expiry", c.Store.Expiry.Validate())
+	p.Nest("content", c.Content.Validate())
 	first := make(map[string]bool)
 	for i, s := range c.Sinks {
 		path := fmt.Sprintf("sinks[%d]", i)

@@ -14,6 +14,7 @@ import (
 	"github.com/vigilaudit/vigil/ingest/eventlog/filelog"
 	"github.com/vigilaudit/vigil/ingest/eventlog/kafkalog"
 	"github.com/vigilaudit/vigil/internal/config"
+	"github.com/vigilaudit/vigil/internal/metadb"
 	"github.com/vigilaudit/vigil/query/chstore"
 	"github.com/vigilaudit/vigil/query/duckstore"
 	"github.com/vigilaudit/vigil/sinks"
@@ -222,6 +223,11 @@ func TestLoadConfig_Errors(t *testing.T) {
 			want: "config: undefined environment variables: CH_HOST, CH_PASSWORD, HEC_TOKEN_UNSET",
 		},
 		{
+			name: "UnknownKeyInContent",
+			yaml: "content:\n  postgres: {dns: x}\n",
+			want: `config line 2: unknown key "content.postgres.dns" (did you mean "dsn"?)`,
+		},
+		{
 			name: "BadByteSize",
 			yaml: "log:\n  file: {max_bytes: lots}\n",
 			want: `config line 2: invalid byte size "lots": want a number of bytes, optionally with a unit such as MiB, GiB or GB`,
@@ -277,6 +283,17 @@ func TestConfig_Validate(t *testing.T) {
 		{name: "ListenBadPort", change: func(c *Config) { c.Listen = "localhost:http" }, want: []string{`listen: "localhost:http" has an invalid port`}},
 		{name: "ListenAllInterfaces", change: func(c *Config) { c.Listen = ":8080" }},
 		{name: "EmptyDataDir", change: func(c *Config) { c.DataDir = "" }, want: []string{"data_dir: required"}},
+		{name: "Postgres", change: func(c *Config) {
+			c.Content.Postgres = &metadb.PostgresConfig{DSN: "postgres://vigil:pw@db:5432/vigil"}
+		}},
+		{name: "PostgresNoDSN", change: func(c *Config) { c.Content.Postgres = &metadb.PostgresConfig{} }, want: []string{"content.postgres.dsn: required"}},
+		{
+			name: "PostgresBadDSN",
+			change: func(c *Config) {
+				c.Content.Postgres = &metadb.PostgresConfig{DSN: "postgres://vigil:s3cret@db:port/vigil"}
+			},
+			want: []string{"content.postgres.dsn: the PostgreSQL DSN cannot be parsed (a URL postgres://... or key=value pairs)"},
+		},
 		{name: "TLSCertWithoutKey", change: func(c *Config) { c.TLS.CertFile = "c.pem" }, want: []string{"tls.key_file: required when cert_file is set"}},
 		{name: "TLSKeyWithoutCert", change: func(c *Config) { c.TLS.KeyFile = "k.pem" }, want: []string{"tls.cert_file: required when key_file is set"}},
 		{

@@ -57,10 +57,15 @@ func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 			p.close()
 		}
 	}()
-	if p.auth, err = auth.Open(authDBPath(cfg.DataDir)); err != nil {
+	db, err := openMetaDB(cfg.DataDir, cfg.Content)
+	if err != nil {
 		return nil, err
 	}
-	p.closers = append(p.closers, p.auth.Close)
+	p.closers = append(p.closers, db.Close)
+	logger.Info("metadata database", "kind", db.Dialect().String(), "db", db.String())
+	if p.auth, err = auth.New(ctx, db); err != nil {
+		return nil, err
+	}
 
 	// The log raises its alerts through the ingester, which needs the log
 	// first: they wait until it is there (Open may find damage at once),

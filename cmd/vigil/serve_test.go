@@ -28,6 +28,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigilaudit/vigil/internal/auth"
+	"github.com/vigilaudit/vigil/internal/metadb"
+	"github.com/vigilaudit/vigil/internal/metadb/metadbtest"
 )
 
 // syncBuffer is a bytes.Buffer safe for the logger and the test to share.
@@ -508,4 +512,53 @@ func writeTestCert(t *testing.T, dir string) (pool *x509.CertPool, certFile, key
 	pool = x509.NewCertPool()
 	pool.AddCert(cert)
 	return pool, certFile, keyFile
+}
+
+// TestServe_Postgres runs serve with its metadata database in PostgreSQL:
+// credentials made there before the start authenticate, the log names
+// the database without its DSN.
+func TestServe_Postgres(t *testing.T) {
+	metadbtest.Run(t, func(t *testing.T, backend metadbtest.Backend) {
+		if backend.Dialect != metadb.Postgres {
+			t.Skip("TestServe runs on the SQLite default")
+		}
+		db := backend.New(t)
+		s, err := auth.New(context.Background(), db.Open(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, secret, err := s.AddToken(context.Background(), auth.LocalCaller, auth.RoleAdmin, "ops")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("TEST_METADB_DSN", db.DSN())
+		path := writeConfig(t, "content:\n  postgres:\n    dsn: ${TEST_METADB_DSN}\n")
+		addr, stderr, stop := startServe(t, "--config", path, "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), "data"), "--log-format", "json")
+		client := newClient(t, nil)
+		req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/audit/v1/admin/tokens", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"name":"ops"`) {
+			t.Errorf("GET /audit/v1/admin/tokens = %d %s", resp.StatusCode, body)
+		}
+		if code, body := get(t, client, "http://"+addr+"/readyz"); code != http.StatusOK || !strings.Contains(body, `"ready"`) {
+			t.Errorf("GET /readyz = %d %s", code, body)
+		}
+		stop()
+		logs := stderr.String()
+		if strings.Contains(logs, db.DSN()) || strings.Contains(logs, "vigil:vigil@") {
+			t.Errorf("the log holds the DSN:\n%s", logs)
+		}
+		if !strings.Contains(logs, `"msg":"metadata database","kind":"postgres"`) {
+			t.Errorf("the log does not name the metadata database:\n%s", logs)
+		}
+	})
 }

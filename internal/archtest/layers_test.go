@@ -48,10 +48,12 @@ var layers = []rule{
 		why: "query and its stores may import schema, the event log interface, internal/auth, the HTTP kit, config and query"},
 	{pkg: "dashboards/...", allow: []string{"query/...", "schema/...", "ingest/eventlog", "internal/auth/...", "internal/httpapi", "internal/config", "dashboards/..."},
 		why: "dashboards read through query and consume the event log interface"},
-	{pkg: "contentapi/...", allow: []string{"schema/...", "internal/auth/...", "internal/httpapi", "internal/config", "internal/localdb", "contentapi/..."},
-		why: "contentapi may import schema, internal/auth, the HTTP kit and config; it audits through an interface it declares"},
-	{pkg: "internal/auth/...", allow: []string{"schema/...", "internal/httpapi", "internal/config", "internal/auth/..."},
-		why: "internal/auth may import schema, the HTTP kit and config"},
+	{pkg: "contentapi/...", allow: []string{"schema/...", "internal/auth/...", "internal/httpapi", "internal/config", "internal/localdb", "internal/metadb/...", "contentapi/..."},
+		why: "contentapi may import schema, internal/auth, the HTTP kit, config and the metadata database; it audits through an interface it declares"},
+	{pkg: "internal/auth/...", allow: []string{"schema/...", "internal/httpapi", "internal/config", "internal/metadb/...", "internal/auth/..."},
+		why: "internal/auth may import schema, the HTTP kit, config and the metadata database"},
+	{pkg: "internal/metadb/...", allow: []string{"internal/config", "internal/metadb/..."},
+		why: "the metadata database (SQLite or PostgreSQL) may import config at most"},
 	{pkg: "internal/httpapi/...", allow: []string{"schema/...", "internal/config", "internal/httpapi/..."},
 		why: "the HTTP kit may import schema and config (for its suggestions) at most"},
 	{pkg: "internal/config/...", allow: []string{"schema/...", "internal/config/..."},
@@ -66,7 +68,7 @@ var layers = []rule{
 
 // testOnly lists test-support packages that only tests may import (in
 // the layers whose rule allows them); no package's own code may.
-var testOnly = []string{"sinks/peertest/..."}
+var testOnly = []string{"sinks/peertest/...", "internal/metadb/metadbtest"}
 
 // pkgImports is what go list says about one package.
 type pkgImports struct {

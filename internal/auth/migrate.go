@@ -2,18 +2,21 @@ package auth
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
+
+	"github.com/vigilaudit/vigil/internal/metadb"
 )
 
-// migrations are the schema's versions: migrations[i] takes the database
-// from version i to i+1 (SQLite's user_version). Append only; never edit a
-// migration that has shipped.
+// migrations are the schema's versions, component "auth" of the metadata
+// database: migrations[i] takes it from version i to i+1. Append only;
+// never edit a migration that has shipped.
 //
 // Times are Unix milliseconds. Secrets are kept as their SHA-256 only.
-var migrations = []string{
-	// 1: users, devices, API tokens, the audit outbox.
-	`CREATE TABLE users (
+var migrations = []metadb.Migration{
+	// 1: users, devices, API tokens, the audit outbox. The SQLite text is
+	// the one the SQLite-only store shipped.
+	{
+		SQLite: `CREATE TABLE users (
 		email      TEXT PRIMARY KEY,
 		created_at INTEGER NOT NULL
 	) STRICT;
@@ -41,31 +44,73 @@ var migrations = []string{
 		id    INTEGER PRIMARY KEY AUTOINCREMENT,
 		event BLOB NOT NULL
 	) STRICT;`,
+		Postgres: `CREATE TABLE users (
+		email      TEXT PRIMARY KEY,
+		created_at BIGINT NOT NULL
+	);
+	CREATE TABLE devices (
+		id         TEXT PRIMARY KEY,
+		user_email TEXT NOT NULL REFERENCES users (email),
+		name       TEXT NOT NULL,
+		token_hash BYTEA NOT NULL UNIQUE,
+		created_at BIGINT NOT NULL,
+		revoked_at BIGINT,
+		last_seq   BIGINT NOT NULL DEFAULT 0,
+		seq_gaps   BIGINT NOT NULL DEFAULT 0,
+		last_seen  BIGINT
+	);
+	CREATE INDEX devices_user ON devices (user_email);
+	CREATE TABLE tokens (
+		name       TEXT PRIMARY KEY,
+		role       TEXT NOT NULL,
+		token_hash BYTEA NOT NULL UNIQUE,
+		created_at BIGINT NOT NULL,
+		revoked_at BIGINT,
+		last_used  BIGINT
+	);
+	CREATE TABLE outbox (
+		id    BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		event BYTEA NOT NULL
+	);`,
+	},
 }
 
-// migrate brings the schema to the newest version, in one transaction, so
-// that processes opening the file at the same time apply each migration
-// once. It refuses a database from a newer binary.
+// component is the store's schema for the migration runner.
+var component = metadb.Component{Name: "auth", Migrations: migrations, Adopt: adoptUserVersion}
+
+// adoptUserVersion tells the runner which version a SQLite file of the
+// SQLite-only store has: that store kept its version in PRAGMA
+// user_version, and recorded nothing in schema_migrations.
+func adoptUserVersion(ctx context.Context, tx *metadb.Tx) (int, error) {
+	if tx.Dialect() != metadb.SQLite {
+		return 0, nil
+	}
+	var version int
+	if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+		return 0, fmt.Errorf("read user_version: %w", err)
+	}
+	return version, nil
+}
+
+// migrate brings the schema to the newest version. On SQLite it also keeps
+// PRAGMA user_version at the auth schema's version, as the SQLite-only
+// store did, so that a binary from before schema_migrations refuses a
+// file migrated past what it knows rather than misreading it.
 func (s *Store) migrate(ctx context.Context) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		var version int
-		if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
-			return fmt.Errorf("read schema version: %w", err)
-		}
-		if version > len(migrations) {
-			return fmt.Errorf("schema version %d is newer than this binary's %d: upgrade vigil", version, len(migrations))
-		}
-		for v := version; v < len(migrations); v++ {
-			if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
-				return fmt.Errorf("migrate schema to version %d: %w", v+1, err)
-			}
-		}
-		if version == len(migrations) {
-			return nil
+	if err := s.db.Migrate(ctx, component); err != nil {
+		return err
+	}
+	if s.db.Dialect() != metadb.SQLite {
+		return nil
+	}
+	return s.db.InTx(ctx, func(tx *metadb.Tx) error {
+		version, err := adoptUserVersion(ctx, tx)
+		if err != nil || version >= len(migrations) {
+			return err
 		}
 		// PRAGMA takes no parameters; the value is our own integer.
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, len(migrations))); err != nil {
-			return fmt.Errorf("write schema version: %w", err)
+			return fmt.Errorf("write user_version: %w", err)
 		}
 		return nil
 	})

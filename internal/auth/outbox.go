@@ -3,13 +3,13 @@ package auth
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/oklog/ulid/v2"
 
+	"github.com/vigilaudit/vigil/internal/metadb"
 	"github.com/vigilaudit/vigil/schema"
 )
 
@@ -20,7 +20,7 @@ import (
 // outbox keeps the event's wire form, with a fresh random event_id so
 // that two equal actions are two events. Empty strings are no values
 // (a device without a name).
-func (s *Store) audit(ctx context.Context, tx *sql.Tx, event string, at time.Time, fields schema.Fields) error {
+func (s *Store) audit(ctx context.Context, tx *metadb.Tx, event string, at time.Time, fields schema.Fields) error {
 	for k, v := range fields {
 		if v == "" {
 			delete(fields, k)

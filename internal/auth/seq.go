@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/vigilaudit/vigil/internal/metadb"
 	"github.com/vigilaudit/vigil/schema"
 )
 
@@ -29,7 +30,7 @@ type Gap struct {
 // alert.device.seq_gap event goes into the outbox in the same
 // transaction, so it reaches the log (RelayOutbox) even when the batch
 // that opened the gap does not. Concurrent calls for the same device are
-// serialized. It returns ErrNotFound for an unknown device.
+// serialized: the device's row is read for update. It returns ErrNotFound for an unknown device.
 func (s *Store) ObserveSeq(ctx context.Context, deviceID string, seqs []int64) ([]Gap, error) {
 	id, ok := normalizeID(deviceID)
 	if !ok {
@@ -40,12 +41,13 @@ func (s *Store) ObserveSeq(ctx context.Context, deviceID string, seqs []int64) (
 	}
 	sorted := slices.Sorted(slices.Values(seqs))
 	var gaps []Gap
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.db.InTx(ctx, func(tx *metadb.Tx) error {
+		gaps = nil // from an earlier attempt
 		var (
 			user string
 			last int64
 		)
-		err := tx.QueryRowContext(ctx, `SELECT user_email, last_seq FROM devices WHERE id = ?`, id).Scan(&user, &last)
+		err := tx.QueryRowContext(ctx, `SELECT user_email, last_seq FROM devices WHERE id = ?`+tx.Dialect().ForUpdate(), id).Scan(&user, &last)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}

@@ -8,15 +8,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
-	"modernc.org/sqlite" // the pure Go SQLite driver, registered as "sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
-
+	"github.com/vigilaudit/vigil/internal/metadb"
 	"github.com/vigilaudit/vigil/schema"
 )
 
@@ -125,9 +120,6 @@ type Token struct {
 }
 
 const (
-	// busyTimeout is how long a statement waits for another connection or
-	// process to release the database before failing.
-	busyTimeout = 5 * time.Second
 	// touchEvery bounds the writes that record when a credential was last
 	// used: at most one per credential per period.
 	touchEvery = time.Minute
@@ -137,74 +129,49 @@ const (
 	maxNameLen = 200
 )
 
-// Store is the credential store. It is safe for concurrent use, and
-// several processes may open the same file.
+// Store is the credential store, in the metadata database. It is safe
+// for concurrent use, and several processes may open the same database.
 type Store struct {
-	db  *sql.DB
-	now func() time.Time
+	db *metadb.DB
+	// owned says that Close closes db: Open's store.
+	owned bool
+	now   func() time.Time
 }
 
 // Open opens the store in the SQLite file at path, creating it (mode 0600)
 // and applying schema migrations as needed. The directory must exist.
+// Close closes the file.
 func Open(path string) (*Store, error) {
-	// Create the file ourselves so that it is private from the start;
-	// SQLite gives the -wal and -shm files the same mode.
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	db, err := metadb.OpenSQLite(path)
 	if err != nil {
-		return nil, fmt.Errorf("open auth store: %w", err)
+		return nil, err
 	}
-	_ = f.Close() // nothing was written
-	abs, err := filepath.Abs(path)
+	s, err := New(context.Background(), db)
 	if err != nil {
-		return nil, fmt.Errorf("open auth store: %w", err)
-	}
-
-	q := url.Values{}
-	q.Set("_busy_timeout", strconv.FormatInt(busyTimeout.Milliseconds(), 10))
-	q.Set("_journal_mode", "WAL")
-	// FULL: a committed revocation survives a power loss.
-	q.Set("_synchronous", "FULL")
-	q.Set("_foreign_keys", "1")
-	// Write transactions take the write lock when they begin, so that two
-	// of them never deadlock upgrading read locks (which the busy timeout
-	// cannot resolve).
-	q.Set("_txlock", "immediate")
-	dsn := (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}).String()
-
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("open auth store: %w", err)
-	}
-	s := &Store{db: db, now: time.Now}
-	if err := s.setUp(context.Background()); err != nil {
 		_ = db.Close() // the migration error is the one to report
-		return nil, fmt.Errorf("open auth store %s: %w", path, err)
+		return nil, err
+	}
+	s.owned = true
+	return s, nil
+}
+
+// New returns the store in db, applying its schema migrations (component
+// "auth") as needed. The caller keeps db: the store's Close leaves it
+// open.
+func New(ctx context.Context, db *metadb.DB) (*Store, error) {
+	s := &Store{db: db, now: time.Now}
+	if err := s.migrate(ctx); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
 
-// setUp connects for the first time, which switches a new file to WAL
-// mode, and migrates the schema. Processes that do this at once on a new
-// file can meet in a lock conflict that SQLite reports at once rather than
-// waiting out the busy timeout; setUp retries those for as long.
-func (s *Store) setUp(ctx context.Context) error {
-	deadline := time.Now().Add(busyTimeout)
-	for {
-		err := s.migrate(ctx)
-		var se *sqlite.Error
-		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// Close closes the database.
+// Close closes the database if the store opened it (Open).
 func (s *Store) Close() error {
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("close auth store: %w", err)
+	if !s.owned {
+		return nil
 	}
-	return nil
+	return s.db.Close()
 }
 
 // Ping checks that the database answers, for readiness checks.
@@ -304,7 +271,7 @@ func (s *Store) AddDevice(ctx context.Context, caller, user, name string) (Devic
 	}
 	token, hash := newSecret()
 	d := Device{ID: newDeviceID(), UserID: user, Name: name, CreatedAt: s.timestamp()}
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.db.InTx(ctx, func(tx *metadb.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO users (email, created_at) VALUES (?, ?) ON CONFLICT (email) DO NOTHING`,
 			user, d.CreatedAt.UnixMilli()); err != nil {
 			return err
@@ -362,12 +329,12 @@ func (s *Store) RevokeDevice(ctx context.Context, caller, id string) error {
 		return &FieldError{Field: "id", Reason: fmt.Sprintf("%q is not a device id (32 hex digits)", id)}
 	}
 	now := s.timestamp()
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.db.InTx(ctx, func(tx *metadb.Tx) error {
 		var (
 			user    string
 			revoked sql.NullInt64
 		)
-		err := tx.QueryRowContext(ctx, `SELECT user_email, revoked_at FROM devices WHERE id = ?`, nid).Scan(&user, &revoked)
+		err := tx.QueryRowContext(ctx, `SELECT user_email, revoked_at FROM devices WHERE id = ?`+tx.Dialect().ForUpdate(), nid).Scan(&user, &revoked)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return ErrNotFound
@@ -404,7 +371,7 @@ func (s *Store) AddToken(ctx context.Context, caller string, role Role, name str
 	}
 	secret, hash := newSecret()
 	t := Token{Name: name, Role: role, CreatedAt: s.timestamp()}
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.db.InTx(ctx, func(tx *metadb.Tx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM tokens WHERE name = ?`, name).Scan(&one)
 		switch {
@@ -415,6 +382,11 @@ func (s *Store) AddToken(ctx context.Context, caller string, role Role, name str
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (name, role, token_hash, created_at) VALUES (?, ?, ?, ?)`,
 			name, string(role), hash, t.CreatedAt.UnixMilli()); err != nil {
+			if metadb.IsUniqueViolation(err) {
+				// Added since the check, by a concurrent transaction
+				// (PostgreSQL; SQLite's hold the whole file).
+				return ErrExists
+			}
 			return err
 		}
 		return s.audit(ctx, tx, "audit.token.add", t.CreatedAt, schema.Fields{"caller": caller, "name": name, "role": string(role)})
@@ -462,9 +434,9 @@ func (s *Store) RevokeToken(ctx context.Context, caller, name string) error {
 		return err
 	}
 	now := s.timestamp()
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.db.InTx(ctx, func(tx *metadb.Tx) error {
 		var revoked sql.NullInt64
-		err := tx.QueryRowContext(ctx, `SELECT revoked_at FROM tokens WHERE name = ?`, name).Scan(&revoked)
+		err := tx.QueryRowContext(ctx, `SELECT revoked_at FROM tokens WHERE name = ?`+tx.Dialect().ForUpdate(), name).Scan(&revoked)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return ErrNotFound
@@ -482,19 +454,6 @@ func (s *Store) RevokeToken(ctx context.Context, caller, name string) error {
 		return fmt.Errorf("revoke token %s: %w", name, err)
 	}
 	return nil
-}
-
-// inTx runs fn in a write transaction and commits it when fn returns nil.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback() // fn's error is the one to report
-		return err
-	}
-	return tx.Commit()
 }
 
 // timestamp returns the current time as the store keeps it: UTC,
