@@ -66,7 +66,7 @@ var layers = []rule{
 
 // testOnly lists test-support packages that only tests may import (in
 // the layers whose rule allows them); no package's own code may.
-var testOnly = []string{"sinks/peertest/..."}
+var testOnly = []string{"sinks/peertest/...", "contentapi/session/sessiontest"}
 
 // pkgImports is what go list says about one package.
 type pkgImports struct {
