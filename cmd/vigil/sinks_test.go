@@ -202,10 +202,30 @@ func TestSinks_EndToEnd(t *testing.T) {
 		ids, _ := plain.received()
 		return len(ids) >= 300
 	})
-	// Taken down sooner, the receiver could have thrown away what its
-	// kernel took: the sinks would send the batch again, and the count of
-	// s-0000 below would say nothing about the filter.
-	time.Sleep(3 * 200 * time.Millisecond)
+	// Taken down before the batch settled, the receiver could have thrown
+	// away what its kernel took: the sink would send the batch again, and
+	// the count of s-0000 below would say nothing about the filter. So it
+	// goes down once the sink says the batch settled, however long that
+	// takes on a busy machine.
+	waitFor(t, "the plain sink to settle the first batch", func() bool {
+		var list struct {
+			Sinks []struct {
+				Name      string `json:"name"`
+				Settled   int    `json:"settled"`
+				Unsettled int    `json:"unsettled"`
+			} `json:"sinks"`
+		}
+		stdout, _, code := runVigil(t, "admin", "--server", server, "--token", apiToken, "sinks", "--format", "json")
+		if code != 0 || json.Unmarshal([]byte(stdout), &list) != nil {
+			return false
+		}
+		for _, s := range list.Sinks {
+			if s.Name == "plain" {
+				return s.Settled >= 300 && s.Unsettled == 0
+			}
+		}
+		return false
+	})
 	plain.down()
 	postBatch(300, 300)
 
