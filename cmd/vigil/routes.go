@@ -7,6 +7,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/vigilaudit/vigil/contentapi"
+	"github.com/vigilaudit/vigil/contentapi/password"
 	"github.com/vigilaudit/vigil/ingest"
 	"github.com/vigilaudit/vigil/internal/auth"
 	"github.com/vigilaudit/vigil/internal/httpapi"
@@ -25,10 +26,13 @@ func (p *pipeline) routes() []httpapi.Route {
 		p.sinks.Manager.Routes(),
 		// devices and API tokens (admin)
 		auth.AdminRoutes(p.auth),
-		// the content API under /api/v1.x (content API tokens, checked by
-		// its own kit; no token store yet, so only its public routes
-		// answer)
-		contentapi.New(contentapi.Config{Auditor: p.ingester, Logger: p.logger.With("component", "contentapi")}).Routes(),
+		// the content API under /api/v1.x (its tokens and cookie
+		// sessions, checked by its own kit) and its sign-in at /auth;
+		// users, tokens and sessions live in the credential store, whose
+		// outbox carries their events
+		contentapi.New(contentapi.Config{Auditor: p.ingester, Accounts: p.auth,
+			Passwords: password.New(p.content.Password), SignIn: p.content.SignIn, Session: p.content.Session,
+			Logger: p.logger.With("component", "contentapi")}).Routes(),
 	)
 }
 
