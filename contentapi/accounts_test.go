@@ -262,10 +262,11 @@ func TestPostAuth(t *testing.T) {
 func TestPostAuth_Refused(t *testing.T) {
 	metadbtest.Run(t, func(t *testing.T, b metadbtest.Backend) {
 		e := newAccountsEnv(t, b)
-		for name, body := range map[string]string{
-			"wrong password": `{"username":"alice@example.com","password":"not-her-password"}`,
-			"unknown user":   `{"username":"nobody@example.com","password":"` + alicePW + `"}`,
+		for _, body := range []string{
+			`{"username":"alice@example.com","password":"not-her-password"}`,
+			`{"username":"nobody@example.com","password":"` + alicePW + `"}`,
 		} {
+			name := body
 			a := e.call(t, "POST", "/auth", body)
 			if typ, msg := contentError(t, a); a.status != 401 || typ != "UNAUTHORIZED" || msg != "Invalid email or password" {
 				t.Errorf("%s: %d %s", name, a.status, a.body)
