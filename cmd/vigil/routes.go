@@ -17,6 +17,7 @@ import (
 // routes is the server's one route table: every package's routes, each
 // tagged with who may call it (httpapi.Access).
 func (p *pipeline) routes() []httpapi.Route {
+	hasher := password.New(p.content.Password)
 	return slices.Concat(
 		// batches and single events (device); the quarantine (admin)
 		ingest.NewHandler(p.ingester, p.auth).Routes(),
@@ -24,14 +25,14 @@ func (p *pipeline) routes() []httpapi.Route {
 		query.NewAPI(p.store, p.ingester.Emit, p.logger.With("component", "query")).Routes(),
 		// status and dead letter (admin, auditor); replays (admin)
 		p.sinks.Manager.Routes(),
-		// devices and API tokens (admin)
-		auth.AdminRoutes(p.auth),
+		// devices, API tokens and the content API's users (admin)
+		auth.AdminRoutes(p.auth, hasher.Hash),
 		// the content API under /api/v1.x (its tokens and cookie
 		// sessions, checked by its own kit) and its sign-in at /auth;
 		// users, tokens and sessions live in the credential store, whose
 		// outbox carries their events
 		contentapi.New(contentapi.Config{Auditor: p.ingester, Accounts: p.auth,
-			Passwords: password.New(p.content.Password), SignIn: p.content.SignIn, Session: p.content.Session,
+			Passwords: hasher, SignIn: p.content.SignIn, Session: p.content.Session,
 			Logger: p.logger.With("component", "contentapi")}).Routes(),
 	)
 }

@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -19,12 +21,18 @@ import (
 	"github.com/vigilaudit/vigil/schema"
 )
 
+// testHash stands for the content API's password hashing.
+func testHash(pw string) string {
+	h := sha256.Sum256([]byte(pw))
+	return "$test$" + hex.EncodeToString(h[:])
+}
+
 // newAdminServer serves the admin API of s as the server mounts it:
 // behind Middleware.
 func newAdminServer(t *testing.T, s *Store) *httptest.Server {
 	t.Helper()
 	r := chi.NewRouter()
-	httpapi.Mount(r, AdminRoutes(s), func(httpapi.Access) []func(http.Handler) http.Handler {
+	httpapi.Mount(r, AdminRoutes(s, testHash), func(httpapi.Access) []func(http.Handler) http.Handler {
 		return []func(http.Handler) http.Handler{Middleware(s)}
 	})
 	srv := httptest.NewServer(r)
