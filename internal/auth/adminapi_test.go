@@ -178,7 +178,13 @@ func TestAdminAPI_Errors(t *testing.T) {
 			{name: "RevokeDeviceTwice", method: "DELETE", path: "/devices/" + revoked.ID, status: 409, code: CodeRevoked, message: revoked.ID},
 			{name: "RevokeUnknownToken", method: "DELETE", path: "/tokens/nope", status: 404, code: CodeNotFound, message: "nope"},
 			{name: "RevokeTokenTwice", method: "DELETE", path: "/tokens/gone", status: 409, code: CodeRevoked, message: "gone"},
-			{name: "UnknownRoute", method: "GET", path: "/users", status: 404, code: CodeNotFound, message: "/users"},
+			{name: "UnknownRoute", method: "GET", path: "/groups", status: 404, code: CodeNotFound, message: "/groups"},
+			{name: "UserExists", method: "POST", path: "/users", body: `{"email":"Alice@example.com","password":"x"}`, status: 409, code: CodeExists, message: "alice@example.com"},
+			{name: "UserBadEmail", method: "POST", path: "/users", body: `{"email":"alice"}`, status: 400, code: CodeInvalid, message: "invalid email"},
+			{name: "UserBadLevel", method: "PUT", path: "/users/alice@example.com/level", body: `{"level":"ROOT"}`, status: 400, code: CodeInvalid, message: "invalid level"},
+			{name: "UserLevelUnknown", method: "PUT", path: "/users/nobody@example.com/level", body: `{"level":"ADMIN"}`, status: 404, code: CodeNotFound, message: "not found"},
+			{name: "RemoveUnknownUser", method: "DELETE", path: "/users/nobody@example.com", status: 404, code: CodeNotFound, message: "not found"},
+			{name: "RemoveUserWithDevices", method: "DELETE", path: "/users/alice@example.com", status: 409, code: CodeInUse, message: "devices"},
 			{name: "WrongMethod", method: "PUT", path: "/devices", status: 405, code: CodeMethod, message: "PUT"},
 		}
 		for _, tt := range tests {
