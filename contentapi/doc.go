@@ -46,6 +46,20 @@
 // which the binary wires to ingest's in-process Emit, so content API
 // events take the same write path as everyone else's.
 //
+// # Building blocks of accounts and sign-in
+//
+// Pure Go, each with its own doc on how accounts use it, storage behind
+// interfaces:
+//   - contentapi/password: argon2id PHC hashes (content.password);
+//   - contentapi/ratelimit: sliding-window limits per (IP, user), per IP
+//     and per user for 2FA codes;
+//   - contentapi/totp: RFC 6238 codes with replay protection, otpauth
+//     URIs, backup codes;
+//   - contentapi/token: opaque 32-hex secrets stored as SHA-256;
+//   - contentapi/session: session cookies, idle and absolute expiry
+//     (content.session), CSRF; its Store conformance suite is in
+//     sessiontest.
+//
 // Contentapi may import schema, internal/auth, internal/httpapi and
 // internal/config.
 package contentapi
