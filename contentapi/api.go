@@ -9,6 +9,9 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/vigilaudit/vigil/contentapi/password"
+	"github.com/vigilaudit/vigil/contentapi/session"
+	"github.com/vigilaudit/vigil/internal/auth"
 	"github.com/vigilaudit/vigil/internal/httpapi"
 	"github.com/vigilaudit/vigil/schema"
 )
@@ -19,6 +22,19 @@ type Config struct {
 	Verifier Verifier
 	// Auditor takes the API's events.
 	Auditor Auditor
+	// Accounts keeps the users, their tokens from POST /auth and their
+	// cookie sessions, and writes the events of what changes them in its
+	// outbox, in the same transaction. Nil serves no sign-in or user
+	// routes. With Accounts and no Verifier, the tokens verified are
+	// Accounts' (StoreVerifier).
+	Accounts *auth.Store
+	// Passwords hashes new passwords; nil is the default cost.
+	Passwords *password.Hasher
+	// SignIn limits failed sign-ins (content.signin); Session is the
+	// cookie sessions' expiry (content.session). Zero values are the
+	// defaults.
+	SignIn  SignInConfig
+	Session session.Config
 	// MaxBodyBytes caps a JSON body; 0 means 1 MiB.
 	MaxBodyBytes int64
 	// Now is the clock (token expiry, event times); nil is time.Now.
@@ -34,6 +50,8 @@ type API struct {
 	maxBody  int64
 	now      func() time.Time
 	mapper   httpapi.Mapper
+	// acc is nil without Config.Accounts.
+	acc *accounts
 }
 
 // New returns the API of cfg.
@@ -45,6 +63,12 @@ func New(cfg Config) *API {
 	}
 	if a.now == nil {
 		a.now = time.Now
+	}
+	if cfg.Accounts != nil {
+		a.acc = newAccounts(cfg, a.now)
+		if a.verifier == nil {
+			a.verifier = StoreVerifier{Store: cfg.Accounts}
+		}
 	}
 	return a
 }
@@ -96,7 +120,12 @@ type Request struct {
 
 // Routes returns the API's routes for the server's table, and the
 // fallback that answers every other path under /api with 404 NOT_FOUND.
-func (a *API) Routes() []httpapi.Route { return a.mount(a.table()) }
+func (a *API) Routes() []httpapi.Route {
+	if a.acc == nil {
+		return a.mount(a.table())
+	}
+	return append(a.authRoutes(), a.mount(append(a.table(), a.userTable()...))...)
+}
 
 // table is the content API: every route, in one screen.
 func (a *API) table() []Route {

@@ -85,9 +85,13 @@ func malformedToken() *httpapi.Error {
 // isToken says whether s has a token's form: 32 lower-case hex.
 func isToken(s string) bool { return len(s) == 32 && isHex(s) }
 
-// authenticate returns the principal of r's token, or the answer for
-// why there is none.
+// authenticate returns the principal of r's token, or of its session
+// cookie when it carries no token (a state-changing request then needs
+// the session's CSRF token), or the answer for why there is none.
 func (a *API) authenticate(r *http.Request) (Principal, error) {
+	if a.acc != nil && a.acc.hasSession(r) {
+		return a.acc.sessionPrincipal(r)
+	}
 	tok, err := Credential(r)
 	if err != nil {
 		return Principal{}, err

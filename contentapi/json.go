@@ -80,6 +80,12 @@ func ParseEmail(segment string) (string, error) {
 			}
 		}
 	}
+	return bodyEmail(s)
+}
+
+// bodyEmail reads a user id from a body: an address as ParseEmail
+// takes it, not escaped, lower-cased.
+func bodyEmail(s string) (string, error) {
 	at := strings.LastIndexByte(s, '@')
 	if len(s) > 254 || at <= 0 || at == len(s)-1 || strings.ContainsAny(s, " \t\r\n<>,;\"\\") || hasControl(s) {
 		return "", errors.New("not an email address")

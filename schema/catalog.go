@@ -158,8 +158,8 @@ var catalog = []EventSpec{
 		[]Field{req("verified_submitter", TypeSubmitter), req("soid", TypeSOID), req("event_time", TypeTime), req("operations", TypeOperations), req("device", TypeDID), req("path", TypePath), opt("path_to", TypePath), req("destination_device", TypeDID), req("destination_user", TypeUserID)}},
 
 	// USER
-	{TopicUser, "user.signin", Documented, "a user signed in on the web or a desktop client",
-		[]Field{req("user", TypeUserID), req("authority", TypeAuthority)}},
+	{TopicUser, "user.signin", Documented, "a user signed in on the web or a desktop client; Vigil adds the client's ip",
+		[]Field{req("user", TypeUserID), req("authority", TypeAuthority), opt("ip", TypeIP)}},
 	{TopicUser, "device.mobile.error", Documented, "certifying a mobile device failed on a permission or credential error",
 		[]Field{req("user", TypeUserID)}},
 	{TopicUser, "user.password.change", Documented, "a user with a local credential changed their password",
@@ -172,8 +172,8 @@ var catalog = []EventSpec{
 		[]Field{req("email", TypeEmail), req("caller", TypeCaller)}},
 	{TopicUser, "user.delete", Documented, "an admin deleted an account through the user management API; the reference names the acting caller's field delete, the original service sent it as caller; both are read, delete is written",
 		[]Field{req("email", TypeEmail), {Name: "delete", Type: TypeCaller, alias: "caller"}}},
-	{TopicUser, "user.password.error", Documented, "a sign-in was denied for a bad credential",
-		[]Field{req("user", TypeUserID)}},
+	{TopicUser, "user.password.error", Documented, "a sign-in was denied for a bad credential; Vigil adds the client's ip, and rate_limited when the sign-in limiter refused the attempt",
+		[]Field{req("user", TypeUserID), opt("ip", TypeIP), opt("rate_limited", TypeBoolean)}},
 	{TopicUser, "user.password.reset.request", Documented, "a password reset token was mailed to the user",
 		[]Field{req("user", TypeUserID), req("caller", TypeCaller)}},
 	{TopicUser, "user.password.reset", Documented, "a user reset their password with a mailed token",

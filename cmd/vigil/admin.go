@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vigilaudit/vigil/contentapi/password"
 	"github.com/vigilaudit/vigil/internal/auth"
 	"github.com/vigilaudit/vigil/internal/metadb"
 )
@@ -71,6 +72,10 @@ type adminBackend interface {
 	AddToken(ctx context.Context, role auth.Role, name string) (auth.Token, string, error)
 	ListTokens(ctx context.Context) ([]auth.Token, error)
 	RevokeToken(ctx context.Context, name string) error
+	AddUser(ctx context.Context, nu auth.NewUser, password string) (auth.User, error)
+	ListUsers(ctx context.Context) ([]auth.User, error)
+	SetLevel(ctx context.Context, email string, level auth.Level) (auth.User, error)
+	RemoveUser(ctx context.Context, email string) error
 	Close() error
 }
 
@@ -125,7 +130,9 @@ func (t *adminTarget) open(cmd *cobra.Command) (adminBackend, error) {
 			_ = db.Close() // the migration error is the one to report
 			return nil, err
 		}
-		return localAdmin{s: s, db: db}, nil
+		pc := t.content.Password
+		pc.SetDefaults()
+		return localAdmin{s: s, db: db, hasher: password.New(pc)}, nil
 	}
 	if flags.Changed("data-dir") {
 		return nil, errors.New("use either --server or --data-dir, not both")
@@ -147,8 +154,9 @@ func (t *adminTarget) open(cmd *cobra.Command) (adminBackend, error) {
 // localAdmin works on the credential store directly; the audit events
 // record the pseudo-user ":local" as the caller.
 type localAdmin struct {
-	s  *auth.Store
-	db *metadb.DB
+	s      *auth.Store
+	db     *metadb.DB
+	hasher *password.Hasher
 }
 
 func (l localAdmin) AddDevice(ctx context.Context, user, name string) (auth.Device, string, error) {
@@ -175,6 +183,25 @@ func (l localAdmin) RevokeToken(ctx context.Context, name string) error {
 	return l.s.RevokeToken(ctx, auth.LocalCaller, name)
 }
 
+func (l localAdmin) AddUser(ctx context.Context, nu auth.NewUser, pw string) (auth.User, error) {
+	if pw != "" {
+		nu.PasswordHash = l.hasher.Hash(pw)
+	}
+	return l.s.CreateUser(ctx, auth.Actor{Email: auth.LocalCaller}, nu)
+}
+
+func (l localAdmin) ListUsers(ctx context.Context) ([]auth.User, error) {
+	return l.s.AllUsers(ctx)
+}
+
+func (l localAdmin) SetLevel(ctx context.Context, email string, level auth.Level) (auth.User, error) {
+	return l.s.SetLevel(ctx, auth.Actor{Email: auth.LocalCaller}, email, level)
+}
+
+func (l localAdmin) RemoveUser(ctx context.Context, email string) error {
+	return l.s.DeleteUser(ctx, auth.Actor{Email: auth.LocalCaller}, email)
+}
+
 func (l localAdmin) Close() error { return l.db.Close() }
 
 // withBackend runs fn on the backend the flags ask for, and closes it.
@@ -195,7 +222,7 @@ func newAdminCmd() *cobra.Command {
 	t := &adminTarget{}
 	cmd := &cobra.Command{
 		Use:   "admin",
-		Short: "Manage devices, API tokens, the quarantine and the sinks",
+		Short: "Manage devices, API tokens, users, the quarantine and the sinks",
 		Long: `Manage the credentials of the audit APIs: devices, whose upload tokens
 (or client certificates) submit events, and API tokens with a role, admin
 or auditor, for the query and admin APIs.
@@ -223,7 +250,7 @@ stdout, messages to stderr.`,
 	cmd.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return t.applyConfig(cmd) }
 	pf.StringVar(&t.server, "server", "", "`URL` of a running server to work through instead, e.g. https://vigil.example.com:8080")
 	pf.StringVar(&t.token, "token", "", "admin API `token` for --server (default $"+tokenEnv+")")
-	cmd.AddCommand(newAdminDeviceCmd(t), newAdminTokenCmd(t), newAdminQuarantineCmd(t), newAdminSinksCmd(t))
+	cmd.AddCommand(newAdminDeviceCmd(t), newAdminTokenCmd(t), newAdminUserCmd(t), newAdminQuarantineCmd(t), newAdminSinksCmd(t))
 	return cmd
 }
 

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/vigilaudit/vigil/contentapi"
+	"github.com/vigilaudit/vigil/contentapi/password"
+	"github.com/vigilaudit/vigil/contentapi/session"
 	"github.com/vigilaudit/vigil/ingest"
 	"github.com/vigilaudit/vigil/ingest/eventlog"
 	"github.com/vigilaudit/vigil/ingest/eventlog/filelog"
@@ -43,6 +46,12 @@ type Config struct {
 // also holds the credential store.
 type ContentConfig struct {
 	metadb.Config `yaml:",inline"`
+	// Password is the argon2id cost of new password hashes.
+	Password password.Config `yaml:"password"`
+	// SignIn limits failed sign-ins per (address, user) and per address.
+	SignIn contentapi.SignInConfig `yaml:"signin"`
+	// Session is the web sign-in's cookie sessions.
+	Session session.Config `yaml:"session"`
 }
 
 // LogConfig chooses the durable event log.
@@ -141,6 +150,9 @@ func (c *Config) setDefaults() {
 		ch.SetDefaults()
 	}
 	c.Content.Config.SetDefaults()
+	c.Content.Password.SetDefaults()
+	c.Content.SignIn.SetDefaults()
+	c.Content.Session.SetDefaults()
 	for i := range c.Sinks {
 		c.Sinks[i].Config.SetDefaults()
 		if r := c.Sinks[i].Relp; r != nil {
@@ -168,6 +180,9 @@ func (c *Config) Validate() error {
 	p.Nest("store.consumer", c.Store.Consumer.Validate())
 	p.Nest("store.expiry", c.Store.Expiry.Validate())
 	p.Nest("content", c.Content.Validate())
+	p.Nest("content.password", c.Content.Password.Validate())
+	p.Nest("content.signin", c.Content.SignIn.Validate())
+	p.Nest("content.session", c.Content.Session.Validate())
 	first := make(map[string]bool)
 	for i, s := range c.Sinks {
 		path := fmt.Sprintf("sinks[%d]", i)

@@ -49,6 +49,9 @@ func TestLoadConfig(t *testing.T) {
 		Log:     LogConfig{File: &filelog.Config{MaxBytes: 10 << 30, SegmentBytes: 256 << 20}},
 		Store:   StoreConfig{DuckDB: &duckstore.Config{}},
 	}
+	defaults.Content.Password.SetDefaults()
+	defaults.Content.SignIn.SetDefaults()
+	defaults.Content.Session.SetDefaults()
 	tests := []struct {
 		name string
 		yaml string // no file when empty
@@ -153,6 +156,7 @@ sinks:
 				Store: StoreConfig{ClickHouse: &chstore.Config{
 					Addr: []string{"clickhouse:9000"}, Database: "vigil", Username: "vigil", Password: "ch $ecret",
 				}},
+				Content: defaults.Content,
 				Sinks: []SinkConfig{
 					{
 						Config: sinkDefaults("siem", sinks.Filter{Topics: []string{"file"}, Events: []string{"file.transfer"}}, true),

@@ -46,12 +46,14 @@ type pipeline struct {
 	runners    []func(context.Context) error
 	logger     *slog.Logger
 	closers    []func() error
+	// content is the content API's section: sign-in and password cost.
+	content ContentConfig
 }
 
 // openPipeline opens everything the write path needs under cfg.DataDir.
 // On error it closes what it opened.
 func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, logger *slog.Logger) (_ *pipeline, err error) {
-	p := &pipeline{logger: logger}
+	p := &pipeline{logger: logger, content: cfg.Content}
 	defer func() {
 		if err != nil {
 			p.close()

@@ -254,6 +254,14 @@ func TestReadme_Examples(t *testing.T) {
 			t.Errorf("transfers.csv holds:\n%s", csv)
 		}
 	}
+	// Signing in with POST /auth gives a token the content API takes.
+	if got, ok := output(`"$VIGIL/auth"`); ok {
+		_, want, found := strings.Cut(readme, "\n# {\"email\":\"carol@example.com\"")
+		want, _, _ = strings.Cut(want, "\n")
+		if want = `{"email":"carol@example.com"` + want; !found || strings.TrimSpace(got) != want {
+			t.Errorf("the sign-in example printed %q, the README says %q", strings.TrimSpace(got), want)
+		}
+	}
 	if got, ok := output(" sinks "); ok && !strings.HasPrefix(got, "NAME ") {
 		t.Errorf("vigil admin sinks printed %q", got)
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/vigilaudit/vigil/contentapi"
+	"github.com/vigilaudit/vigil/contentapi/password"
 	"github.com/vigilaudit/vigil/ingest"
 	"github.com/vigilaudit/vigil/internal/auth"
 	"github.com/vigilaudit/vigil/internal/httpapi"
@@ -16,6 +17,7 @@ import (
 // routes is the server's one route table: every package's routes, each
 // tagged with who may call it (httpapi.Access).
 func (p *pipeline) routes() []httpapi.Route {
+	hasher := password.New(p.content.Password)
 	return slices.Concat(
 		// batches and single events (device); the quarantine (admin)
 		ingest.NewHandler(p.ingester, p.auth).Routes(),
@@ -23,12 +25,15 @@ func (p *pipeline) routes() []httpapi.Route {
 		query.NewAPI(p.store, p.ingester.Emit, p.logger.With("component", "query")).Routes(),
 		// status and dead letter (admin, auditor); replays (admin)
 		p.sinks.Manager.Routes(),
-		// devices and API tokens (admin)
-		auth.AdminRoutes(p.auth),
-		// the content API under /api/v1.x (content API tokens, checked by
-		// its own kit; no token store yet, so only its public routes
-		// answer)
-		contentapi.New(contentapi.Config{Auditor: p.ingester, Logger: p.logger.With("component", "contentapi")}).Routes(),
+		// devices, API tokens and the content API's users (admin)
+		auth.AdminRoutes(p.auth, hasher.Hash),
+		// the content API under /api/v1.x (its tokens and cookie
+		// sessions, checked by its own kit) and its sign-in at /auth;
+		// users, tokens and sessions live in the credential store, whose
+		// outbox carries their events
+		contentapi.New(contentapi.Config{Auditor: p.ingester, Accounts: p.auth,
+			Passwords: hasher, SignIn: p.content.SignIn, Session: p.content.Session,
+			Logger: p.logger.With("component", "contentapi")}).Routes(),
 	)
 }
 

@@ -152,7 +152,7 @@ func TestRoutes_OpenAPI(t *testing.T) {
 		doc.Check(t, req, nil, resp, body)
 	})
 	t.Run("ContentNoSuchRoute", func(t *testing.T) {
-		for _, path := range []string{"/api/v1.4/users", "/api/v9.9/version", "/api"} {
+		for _, path := range []string{"/api/v1.4/nosuch", "/api/v9.9/version", "/api"} {
 			_, resp, body := do("GET", path, "admin", "", "")
 			if resp.StatusCode != http.StatusNotFound || !strings.HasPrefix(string(body), `{"type":"NOT_FOUND","message":`) {
 				t.Errorf("GET %s: %d %s, want 404 NOT_FOUND in the content shape", path, resp.StatusCode, body)

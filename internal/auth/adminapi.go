@@ -61,11 +61,20 @@ type (
 // shape: 400 invalid_request naming the field, 404 not_found (also for an
 // unknown route under AdminPath), 405 method_not_allowed, 409 exists or
 // revoked (revoking twice).
-func AdminRoutes(s *Store) []httpapi.Route {
+//
+// and the users of the content API (hash makes a new password's stored
+// form, the content API's argon2id PHC string):
+//
+//	POST   /users                {email, first_name, last_name, admin, password} -> 201 {email, level, ...}
+//	GET    /users                -> 200 {"users": [...]}
+//	PUT    /users/{email}/level  {level} -> 200 {email, level, ...}
+//	DELETE /users/{email}        -> 204 (409 in_use for a user who owns devices)
+func AdminRoutes(s *Store, hash func(password string) string) []httpapi.Route {
 	m := httpapi.Mapper{Family: httpapi.Audit, Matches: []httpapi.Match{
 		{Err: ErrNotFound, Status: http.StatusNotFound, Code: CodeNotFound},
 		{Err: ErrExists, Status: http.StatusConflict, Code: CodeExists},
 		{Err: ErrRevoked, Status: http.StatusConflict, Code: CodeRevoked},
+		{Err: ErrInUse, Status: http.StatusConflict, Code: CodeInUse},
 	}}
 	// route completes rt (its path relative to AdminPath) with f.
 	route := func(rt httpapi.Route, f func(r *http.Request, caller string) (any, error)) httpapi.Route {
@@ -122,6 +131,7 @@ func AdminRoutes(s *Store) []httpapi.Route {
 				return nil, s.RevokeToken(r.Context(), caller, chi.URLParam(r, "name"))
 			}),
 	}
+	routes = append(routes, userAdminRoutes(s, hash, route)...)
 	for _, fb := range httpapi.Fallback(m, AdminPath, "admin API", httpapi.Admin, routes) {
 		fb.Handler = httpapi.NoStore(RequireRole(RoleAdmin)(fb.Handler))
 		routes = append(routes, fb)

@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -19,12 +21,18 @@ import (
 	"github.com/vigilaudit/vigil/schema"
 )
 
+// testHash stands for the content API's password hashing.
+func testHash(pw string) string {
+	h := sha256.Sum256([]byte(pw))
+	return "$test$" + hex.EncodeToString(h[:])
+}
+
 // newAdminServer serves the admin API of s as the server mounts it:
 // behind Middleware.
 func newAdminServer(t *testing.T, s *Store) *httptest.Server {
 	t.Helper()
 	r := chi.NewRouter()
-	httpapi.Mount(r, AdminRoutes(s), func(httpapi.Access) []func(http.Handler) http.Handler {
+	httpapi.Mount(r, AdminRoutes(s, testHash), func(httpapi.Access) []func(http.Handler) http.Handler {
 		return []func(http.Handler) http.Handler{Middleware(s)}
 	})
 	srv := httptest.NewServer(r)
@@ -170,7 +178,13 @@ func TestAdminAPI_Errors(t *testing.T) {
 			{name: "RevokeDeviceTwice", method: "DELETE", path: "/devices/" + revoked.ID, status: 409, code: CodeRevoked, message: revoked.ID},
 			{name: "RevokeUnknownToken", method: "DELETE", path: "/tokens/nope", status: 404, code: CodeNotFound, message: "nope"},
 			{name: "RevokeTokenTwice", method: "DELETE", path: "/tokens/gone", status: 409, code: CodeRevoked, message: "gone"},
-			{name: "UnknownRoute", method: "GET", path: "/users", status: 404, code: CodeNotFound, message: "/users"},
+			{name: "UnknownRoute", method: "GET", path: "/groups", status: 404, code: CodeNotFound, message: "/groups"},
+			{name: "UserExists", method: "POST", path: "/users", body: `{"email":"Alice@example.com","password":"x"}`, status: 409, code: CodeExists, message: "alice@example.com"},
+			{name: "UserBadEmail", method: "POST", path: "/users", body: `{"email":"alice"}`, status: 400, code: CodeInvalid, message: "invalid email"},
+			{name: "UserBadLevel", method: "PUT", path: "/users/alice@example.com/level", body: `{"level":"ROOT"}`, status: 400, code: CodeInvalid, message: "invalid level"},
+			{name: "UserLevelUnknown", method: "PUT", path: "/users/nobody@example.com/level", body: `{"level":"ADMIN"}`, status: 404, code: CodeNotFound, message: "not found"},
+			{name: "RemoveUnknownUser", method: "DELETE", path: "/users/nobody@example.com", status: 404, code: CodeNotFound, message: "not found"},
+			{name: "RemoveUserWithDevices", method: "DELETE", path: "/users/alice@example.com", status: 409, code: CodeInUse, message: "devices"},
 			{name: "WrongMethod", method: "PUT", path: "/devices", status: 405, code: CodeMethod, message: "PUT"},
 		}
 		for _, tt := range tests {

@@ -26,6 +26,7 @@ func ErrorCodes() map[string]error {
 		CodeNotFound:        ErrNotFound,
 		CodeExists:          ErrExists,
 		CodeRevoked:         ErrRevoked,
+		CodeInUse:           ErrInUse,
 		CodeUnauthenticated: ErrUnauthenticated,
 		CodeCredentialReq:   ErrUnauthenticated,
 		CodeUnknownToken:    ErrUnauthenticated,
@@ -90,4 +91,37 @@ func (c *Client) ListTokens(ctx context.Context) ([]Token, error) {
 // RevokeToken revokes an API token; see Store.RevokeToken.
 func (c *Client) RevokeToken(ctx context.Context, name string) error {
 	return c.c.Do(ctx, http.MethodDelete, AdminPath+"/tokens/"+url.PathEscape(name), nil, nil)
+}
+
+// AddUser creates a user of the content API; see AdminRoutes.
+func (c *Client) AddUser(ctx context.Context, nu NewUser, password string) (User, error) {
+	var out User
+	req := addUserRequest{Email: nu.Email, FirstName: nu.FirstName, LastName: nu.LastName, Admin: nu.Level == LevelAdmin, Password: password}
+	if err := c.c.Do(ctx, http.MethodPost, AdminPath+"/users", req, &out); err != nil {
+		return User{}, err
+	}
+	return out, nil
+}
+
+// ListUsers lists every user; see Store.AllUsers.
+func (c *Client) ListUsers(ctx context.Context) ([]User, error) {
+	var out usersResponse
+	if err := c.c.Do(ctx, http.MethodGet, AdminPath+"/users", nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Users, nil
+}
+
+// SetLevel promotes or demotes a user; see Store.SetLevel.
+func (c *Client) SetLevel(ctx context.Context, email string, level Level) (User, error) {
+	var out User
+	if err := c.c.Do(ctx, http.MethodPut, AdminPath+"/users/"+url.PathEscape(email)+"/level", setLevelRequest{Level: level}, &out); err != nil {
+		return User{}, err
+	}
+	return out, nil
+}
+
+// RemoveUser deletes a user; see Store.DeleteUser.
+func (c *Client) RemoveUser(ctx context.Context, email string) error {
+	return c.c.Do(ctx, http.MethodDelete, AdminPath+"/users/"+url.PathEscape(email), nil, nil)
 }

@@ -20,6 +20,7 @@ const (
 	CodeInvalid         = httpapi.CodeInvalid         // 400: the message names the field
 	CodeNotFound        = httpapi.CodeNotFound        // 404
 	CodeExists          = httpapi.CodeExists          // 409
+	CodeInUse           = "in_use"                    // 409: removing a user who owns devices
 	CodeMethod          = httpapi.CodeMethod
 	CodeInternal        = httpapi.CodeInternal // 500
 )

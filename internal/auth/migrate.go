@@ -73,6 +73,55 @@ var migrations = []metadb.Migration{
 		event BYTEA NOT NULL
 	);`,
 	},
+	// 2: accounts. Users get a name, a local password (its argon2id PHC
+	// string; NULL for none) and an organization level; content API
+	// access tokens and cookie sessions are kept by the SHA-256 of their
+	// secret (64 hex), never the secret. A session's CSRF token is derived
+	// from its id, so there is nothing of it to keep.
+	{
+		SQLite: `ALTER TABLE users ADD COLUMN first_name TEXT NOT NULL DEFAULT '';
+	ALTER TABLE users ADD COLUMN last_name TEXT NOT NULL DEFAULT '';
+	ALTER TABLE users ADD COLUMN password_hash TEXT;
+	ALTER TABLE users ADD COLUMN level TEXT NOT NULL DEFAULT 'USER' CHECK (level IN ('USER', 'ADMIN'));
+	CREATE TABLE access_tokens (
+		token_hash TEXT PRIMARY KEY,
+		user_email TEXT NOT NULL REFERENCES users (email),
+		scopes     TEXT NOT NULL,
+		device_id  TEXT NOT NULL,
+		expires_at INTEGER NOT NULL,
+		created_at INTEGER NOT NULL
+	) STRICT;
+	CREATE INDEX access_tokens_user ON access_tokens (user_email);
+	CREATE TABLE sessions (
+		id_hash    TEXT PRIMARY KEY,
+		user_email TEXT NOT NULL REFERENCES users (email),
+		created_at INTEGER NOT NULL,
+		last_seen  INTEGER NOT NULL,
+		expires_at INTEGER NOT NULL
+	) STRICT;
+	CREATE INDEX sessions_user ON sessions (user_email);`,
+		Postgres: `ALTER TABLE users ADD COLUMN first_name TEXT NOT NULL DEFAULT '';
+	ALTER TABLE users ADD COLUMN last_name TEXT NOT NULL DEFAULT '';
+	ALTER TABLE users ADD COLUMN password_hash TEXT;
+	ALTER TABLE users ADD COLUMN level TEXT NOT NULL DEFAULT 'USER' CHECK (level IN ('USER', 'ADMIN'));
+	CREATE TABLE access_tokens (
+		token_hash TEXT PRIMARY KEY,
+		user_email TEXT NOT NULL REFERENCES users (email),
+		scopes     TEXT NOT NULL,
+		device_id  TEXT NOT NULL,
+		expires_at BIGINT NOT NULL,
+		created_at BIGINT NOT NULL
+	);
+	CREATE INDEX access_tokens_user ON access_tokens (user_email);
+	CREATE TABLE sessions (
+		id_hash    TEXT PRIMARY KEY,
+		user_email TEXT NOT NULL REFERENCES users (email),
+		created_at BIGINT NOT NULL,
+		last_seen  BIGINT NOT NULL,
+		expires_at BIGINT NOT NULL
+	);
+	CREATE INDEX sessions_user ON sessions (user_email);`,
+	},
 }
 
 // component is the store's schema for the migration runner.
