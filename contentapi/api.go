@@ -24,6 +24,15 @@ type Config struct {
 	// Now is the clock (token expiry, event times); nil is time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+
+	// Devices serves the device routes; nil serves none.
+	Devices Devices
+	// DeviceOnline is how recently a device must have called to be
+	// online; 0 means DefaultDeviceOnline.
+	DeviceOnline time.Duration
+	// AccessCodeTimeout is how long a mobile access code is valid; 0
+	// means DefaultAccessCodeTimeout.
+	AccessCodeTimeout time.Duration
 }
 
 // API is the content API: its route table and the kit every route goes
@@ -34,6 +43,10 @@ type API struct {
 	maxBody  int64
 	now      func() time.Time
 	mapper   httpapi.Mapper
+
+	devices           Devices
+	deviceOnline      time.Duration
+	accessCodeTimeout time.Duration
 }
 
 // New returns the API of cfg.
@@ -45,6 +58,13 @@ func New(cfg Config) *API {
 	}
 	if a.now == nil {
 		a.now = time.Now
+	}
+	a.devices, a.deviceOnline, a.accessCodeTimeout = cfg.Devices, cfg.DeviceOnline, cfg.AccessCodeTimeout
+	if a.deviceOnline <= 0 {
+		a.deviceOnline = DefaultDeviceOnline
+	}
+	if a.accessCodeTimeout <= 0 {
+		a.accessCodeTimeout = DefaultAccessCodeTimeout
 	}
 	return a
 }
@@ -100,10 +120,10 @@ func (a *API) Routes() []httpapi.Route { return a.mount(a.table()) }
 
 // table is the content API: every route, in one screen.
 func (a *API) table() []Route {
-	return []Route{
+	return append([]Route{
 		{Method: http.MethodGet, Path: "/version", Since: V(0, 8), Public: true, Handle: a.version,
 			Summary: "The API versions served", Response: VersionInfo{}},
-	}
+	}, a.deviceRoutes()...)
 }
 
 // mount turns a table into the server's routes: each behind the kit,

@@ -27,8 +27,9 @@ func (p *pipeline) routes() []httpapi.Route {
 		auth.AdminRoutes(p.auth),
 		// the content API under /api/v1.x (content API tokens, checked by
 		// its own kit; no token store yet, so only its public routes
-		// answer)
-		contentapi.New(contentapi.Config{Auditor: p.ingester, Logger: p.logger.With("component", "contentapi")}).Routes(),
+		// answer, the device routes that take a device credential among
+		// them); its device routes on the credential store
+		contentapi.New(contentapi.Config{Auditor: p.ingester, Devices: p.auth, Logger: p.logger.With("component", "contentapi")}).Routes(),
 	)
 }
 
