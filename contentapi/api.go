@@ -40,6 +40,15 @@ type Config struct {
 	// Now is the clock (token expiry, event times); nil is time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+
+	// Devices serves the device routes; nil serves none.
+	Devices Devices
+	// DeviceOnline is how recently a device must have called to be
+	// online; 0 means DefaultDeviceOnline.
+	DeviceOnline time.Duration
+	// AccessCodeTimeout is how long a mobile access code is valid; 0
+	// means DefaultAccessCodeTimeout.
+	AccessCodeTimeout time.Duration
 }
 
 // API is the content API: its route table and the kit every route goes
@@ -52,6 +61,10 @@ type API struct {
 	mapper   httpapi.Mapper
 	// acc is nil without Config.Accounts.
 	acc *accounts
+
+	devices           Devices
+	deviceOnline      time.Duration
+	accessCodeTimeout time.Duration
 }
 
 // New returns the API of cfg.
@@ -69,6 +82,13 @@ func New(cfg Config) *API {
 		if a.verifier == nil {
 			a.verifier = StoreVerifier{Store: cfg.Accounts}
 		}
+	}
+	a.devices, a.deviceOnline, a.accessCodeTimeout = cfg.Devices, cfg.DeviceOnline, cfg.AccessCodeTimeout
+	if a.deviceOnline <= 0 {
+		a.deviceOnline = DefaultDeviceOnline
+	}
+	if a.accessCodeTimeout <= 0 {
+		a.accessCodeTimeout = DefaultAccessCodeTimeout
 	}
 	return a
 }
@@ -129,10 +149,10 @@ func (a *API) Routes() []httpapi.Route {
 
 // table is the content API: every route, in one screen.
 func (a *API) table() []Route {
-	return []Route{
+	return append([]Route{
 		{Method: http.MethodGet, Path: "/version", Since: V(0, 8), Public: true, Handle: a.version,
 			Summary: "The API versions served", Response: VersionInfo{}},
-	}
+	}, a.deviceRoutes()...)
 }
 
 // mount turns a table into the server's routes: each behind the kit,

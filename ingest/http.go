@@ -131,7 +131,13 @@ func (h *Handler) device(r *http.Request) (schema.Submitter, error) {
 	switch {
 	case err == nil:
 	case errors.Is(err, auth.ErrRevoked):
-		return schema.Submitter{}, httpapi.NewError(http.StatusForbidden, auth.CodeRevoked, "device revoked")
+		// "device unlinked" or "device erased" when its owner or an admin
+		// removed it through the content API: the device learns it here.
+		msg := "device revoked"
+		if re := (*auth.RevokedError)(nil); errors.As(err, &re) && re.Removal != "" {
+			msg = "device " + string(re.Removal)
+		}
+		return schema.Submitter{}, httpapi.NewError(http.StatusForbidden, auth.CodeRevoked, msg)
 	case errors.Is(err, auth.ErrUnauthenticated):
 		return schema.Submitter{}, httpapi.NewError(http.StatusUnauthorized, auth.CodeUnknownToken,
 			"unknown token").With("WWW-Authenticate", `Bearer realm="vigil", error="invalid_token"`)

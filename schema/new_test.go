@@ -59,6 +59,8 @@ func valuesFor(t *testing.T, spec *schema.EventSpec, text string) schema.Fields 
 			f[fd.Name] = "40F9CDDAB98A432B9C60D734F5F63E7E"
 		case schema.TypeInteger:
 			f[fd.Name] = int64(len(fd.Name))
+		case schema.TypeIP:
+			f[fd.Name] = "203.0.113.7"
 		default:
 			t.Fatalf("%s.%s: no test value for type %s", spec.Name, fd.Name, fd.Type)
 		}
@@ -133,6 +135,8 @@ func TestNew_HostileStringsAreJSON(t *testing.T) {
 					want = "40f9cddab98a432b9c60d734f5f63e7e"
 				case schema.TypeInteger:
 					want = float64(len(fd.Name))
+				case schema.TypeIP:
+					want = "203.0.113.7"
 				}
 				if diff := cmp.Diff(want, got[fd.Name]); diff != "" {
 					t.Errorf("%s (-want +got):\n%s", fd.Name, diff)

@@ -29,9 +29,9 @@ func (p *pipeline) routes() []httpapi.Route {
 		auth.AdminRoutes(p.auth, hasher.Hash),
 		// the content API under /api/v1.x (its tokens and cookie
 		// sessions, checked by its own kit) and its sign-in at /auth;
-		// users, tokens and sessions live in the credential store, whose
-		// outbox carries their events
-		contentapi.New(contentapi.Config{Auditor: p.ingester, Accounts: p.auth,
+		// users, tokens, sessions and devices live in the credential
+		// store, whose outbox carries their events
+		contentapi.New(contentapi.Config{Auditor: p.ingester, Accounts: p.auth, Devices: p.auth,
 			Passwords: hasher, SignIn: p.content.SignIn, Session: p.content.Session,
 			Logger: p.logger.With("component", "contentapi")}).Routes(),
 	)

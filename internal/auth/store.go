@@ -163,6 +163,9 @@ func New(ctx context.Context, db *metadb.DB) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.migrateDevices(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -205,6 +208,8 @@ func (s *Store) Authenticate(ctx context.Context, token string) (Principal, erro
 		return Principal{}, ErrUnauthenticated
 	case err != nil:
 		return Principal{}, fmt.Errorf("authenticate: %w", err)
+	case revoked.Valid && p.Kind == KindDevice:
+		return Principal{}, s.revokedDevice(ctx, p.DeviceID)
 	case revoked.Valid:
 		return Principal{}, ErrRevoked
 	}
@@ -235,7 +240,7 @@ func (s *Store) DeviceByID(ctx context.Context, id string) (Principal, error) {
 	case err != nil:
 		return Principal{}, fmt.Errorf("look up device %s: %w", id, err)
 	case revoked.Valid:
-		return Principal{}, ErrRevoked
+		return Principal{}, s.revokedDevice(ctx, id)
 	}
 	s.touch(ctx, `UPDATE devices SET last_seen = ?1 WHERE id = ?2 AND (last_seen IS NULL OR last_seen <= ?3)`, id, seen)
 	return p, nil

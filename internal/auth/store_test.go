@@ -117,6 +117,10 @@ func TestOpen_MigratesOnce(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if v["devices"] != len(deviceMigrations) {
+				t.Errorf("recorded devices version %d, want %d", v["devices"], len(deviceMigrations))
+			}
+			delete(v, "devices") // the device lifecycle's component, checked here
 			if diff := cmp.Diff(map[string]int{"auth": len(migrations)}, v); diff != "" {
 				t.Errorf("recorded versions (-want +got):\n%s", diff)
 			}
@@ -170,6 +174,10 @@ func TestOpen_AdoptsSQLiteOnlyStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if v["devices"] != len(deviceMigrations) {
+		t.Errorf("recorded devices version %d, want %d", v["devices"], len(deviceMigrations))
+	}
+	delete(v, "devices") // the device lifecycle's component, checked here
 	// Version 1 adopted, the later ones applied.
 	if diff := cmp.Diff(map[string]int{"auth": len(migrations)}, v); diff != "" {
 		t.Errorf("recorded versions (-want +got):\n%s", diff)

@@ -1,0 +1,112 @@
+package contentapi
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"sync"
+	"testing"
+
+	"github.com/vigilaudit/vigil/schema"
+)
+
+// emitters is which route emits which event: the audit trail's map,
+// checked against the catalog (TestEmitters_CoverCatalog) and against
+// what the package's tests saw each route emit (TestMain). Add a route's
+// events here as the route is written; add a topic to auditedTopics once
+// every event of it has a route.
+var emitters = map[string][]string{
+	"device.signin":              {"POST /api/{version}/devices/signin"},
+	"device.certify":             {"POST /api/{version}/devices", "POST /api/{version}/devices/mobile"},
+	"device.access.code":         {"POST /api/{version}/devices/access_code"},
+	"device.mobile.code":         {"POST /api/{version}/devices/access_code"},
+	"device.mobile.authenticate": {"POST /api/{version}/devices/mobile"},
+	"device.mobile.error":        {"POST /api/{version}/devices/mobile"},
+	"device.recertify":           {"POST /api/{version}/devices/{did}/recertify"},
+	"user.device.recertify":      {"POST /api/{version}/devices/{did}/recertify"},
+	"device.unlink":              {"DELETE /api/{version}/devices/{did}"},
+	"device.erase":               {"POST /api/{version}/devices/{did}/erase"},
+	"audit.device.rename":        {"PUT /api/{version}/devices/{did}"},
+}
+
+// auditedTopics are the topics every catalog event of which some route
+// emits; auditedEvents single events of the others.
+var (
+	auditedTopics = []schema.Topic{schema.TopicDevice}
+	auditedEvents = []string{"device.mobile.error"}
+)
+
+// emitted records, for the whole package's tests, which route emitted
+// which event (event name, then "METHOD pattern").
+var emitted = struct {
+	sync.Mutex
+	by map[string]map[string]bool
+}{by: map[string]map[string]bool{}}
+
+// recordEmitted notes that route emitted event.
+func recordEmitted(route, event string) {
+	emitted.Lock()
+	defer emitted.Unlock()
+	if emitted.by[event] == nil {
+		emitted.by[event] = map[string]bool{}
+	}
+	emitted.by[event][route] = true
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 {
+		if problems := checkEmitted(flag.Lookup("test.run").Value.String() == ""); len(problems) > 0 {
+			for _, p := range problems {
+				fmt.Fprintln(os.Stderr, "audit trail:", p)
+			}
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// checkEmitted compares what the tests saw emitted with emitters: a
+// route emitting an event emitters does not give it is always a problem;
+// a listed route no test saw emit its event only when all tests ran.
+func checkEmitted(all bool) []string {
+	emitted.Lock()
+	defer emitted.Unlock()
+	var out []string
+	for event, routes := range emitted.by {
+		for route := range routes {
+			if !slices.Contains(emitters[event], route) {
+				out = append(out, fmt.Sprintf("%s emitted %s, which emitters does not list", route, event))
+			}
+		}
+	}
+	if all {
+		for event, routes := range emitters {
+			for _, route := range routes {
+				if !emitted.by[event][route] {
+					out = append(out, fmt.Sprintf("no test saw %s emit %s", route, event))
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestEmitters_CoverCatalog checks that every catalog event of the
+// audited topics, and each audited event, has a route that emits it, and
+// that emitters names only catalog events.
+func TestEmitters_CoverCatalog(t *testing.T) {
+	for _, s := range schema.Catalog() {
+		if (slices.Contains(auditedTopics, s.Topic) || slices.Contains(auditedEvents, s.Name)) && len(emitters[s.Name]) == 0 {
+			t.Errorf("no route emits %s (%s)", s.Name, s.Topic)
+		}
+	}
+	for event := range emitters {
+		if _, ok := schema.Lookup(event); !ok {
+			t.Errorf("emitters lists %s, which is not in the catalog", event)
+		}
+	}
+}
