@@ -27,6 +27,10 @@ type AccessToken struct {
 	// Device is the id (32 hex) of the app that holds the token.
 	Device               string
 	CreatedAt, ExpiresAt time.Time
+	// Authority is who vouched for the user at the sign-in, as user.signin
+	// records it: AuthorityLDAP, AuthorityOpenID, or empty for a local
+	// password (AuthorityCredential). It is not kept.
+	Authority string
 }
 
 // Session is a cookie session, kept by the hash of its id.
@@ -35,6 +39,9 @@ type Session struct {
 	IDHash                        string
 	Email                         string
 	CreatedAt, LastSeen, ExpireAt time.Time
+	// Authority is who vouched for the user at the sign-in, as
+	// AccessToken's. It is not kept.
+	Authority string
 }
 
 // IssueAccessToken stores a token that a user got by signing in with a
@@ -56,7 +63,7 @@ func (s *Store) IssueAccessToken(ctx context.Context, a Actor, t AccessToken) er
 			VALUES (?, ?, ?, ?, ?, ?)`, t.Hash, email, t.Scopes, t.Device, t.ExpiresAt.UnixMilli(), t.CreatedAt.UnixMilli()); err != nil {
 			return err
 		}
-		return s.signedIn(ctx, tx, a, email, t.CreatedAt)
+		return s.signedIn(ctx, tx, a, email, t.Authority, t.CreatedAt)
 	})
 	if err != nil {
 		return fmt.Errorf("issue access token for %s: %w", email, err)
@@ -110,7 +117,7 @@ func (s *Store) CreateSession(ctx context.Context, a Actor, ss Session) error {
 			ss.IDHash, email, ss.CreatedAt.UnixMilli(), ss.LastSeen.UnixMilli(), ss.ExpireAt.UnixMilli()); err != nil {
 			return err
 		}
-		return s.signedIn(ctx, tx, a, email, ss.CreatedAt)
+		return s.signedIn(ctx, tx, a, email, ss.Authority, ss.CreatedAt)
 	})
 	if err != nil {
 		return fmt.Errorf("create session for %s: %w", email, err)
@@ -183,10 +190,14 @@ func (s *Store) SignInFailed(ctx context.Context, a Actor, user string, rateLimi
 	return nil
 }
 
-// signedIn writes the user.signin event of a password sign-in.
-func (s *Store) signedIn(ctx context.Context, tx *metadb.Tx, a Actor, email string, at time.Time) error {
+// signedIn writes the user.signin event of a sign-in that authority
+// vouched for (empty: a local password).
+func (s *Store) signedIn(ctx context.Context, tx *metadb.Tx, a Actor, email, authority string, at time.Time) error {
+	if authority == "" {
+		authority = AuthorityCredential
+	}
 	return s.audit(ctx, tx, "user.signin", at.UTC().Truncate(time.Millisecond),
-		schema.Fields{"user": email, "authority": AuthorityCredential, "ip": a.IP})
+		schema.Fields{"user": email, "authority": authority, "ip": a.IP})
 }
 
 // endAll deletes every session and access token of email, in tx.
