@@ -121,6 +121,10 @@ func TestOpen_MigratesOnce(t *testing.T) {
 				t.Errorf("recorded devices version %d, want %d", v["devices"], len(deviceMigrations))
 			}
 			delete(v, "devices") // the device lifecycle's component, checked here
+			if v["provision"] != len(provisionMigrations) {
+				t.Errorf("recorded provision version %d, want %d", v["provision"], len(provisionMigrations))
+			}
+			delete(v, "provision") // auto-provisioning's component, checked here
 			if diff := cmp.Diff(map[string]int{"auth": len(migrations)}, v); diff != "" {
 				t.Errorf("recorded versions (-want +got):\n%s", diff)
 			}
@@ -178,6 +182,10 @@ func TestOpen_AdoptsSQLiteOnlyStore(t *testing.T) {
 		t.Errorf("recorded devices version %d, want %d", v["devices"], len(deviceMigrations))
 	}
 	delete(v, "devices") // the device lifecycle's component, checked here
+	if v["provision"] != len(provisionMigrations) {
+		t.Errorf("recorded provision version %d, want %d", v["provision"], len(provisionMigrations))
+	}
+	delete(v, "provision") // auto-provisioning's component, checked here
 	// Version 1 adopted, the later ones applied.
 	if diff := cmp.Diff(map[string]int{"auth": len(migrations)}, v); diff != "" {
 		t.Errorf("recorded versions (-want +got):\n%s", diff)
