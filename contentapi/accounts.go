@@ -106,6 +106,8 @@ type sessionStore struct {
 	s        *auth.Store
 	absolute time.Duration
 	signin   *auth.Actor
+	// authority vouched for the sign-in: empty for a local password.
+	authority string
 }
 
 func (st sessionStore) Create(ctx context.Context, s session.Session) error {
@@ -113,7 +115,7 @@ func (st sessionStore) Create(ctx context.Context, s session.Session) error {
 		return errors.New("create session: not a sign-in")
 	}
 	return st.s.CreateSession(ctx, *st.signin, auth.Session{IDHash: s.ID, Email: s.Email,
-		CreatedAt: s.Created, LastSeen: s.LastSeen, ExpireAt: s.Created.Add(st.absolute)})
+		CreatedAt: s.Created, LastSeen: s.LastSeen, ExpireAt: s.Created.Add(st.absolute), Authority: st.authority})
 }
 
 func (st sessionStore) Get(ctx context.Context, id string) (session.Session, error) {

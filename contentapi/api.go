@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,6 +50,16 @@ type Config struct {
 	// AccessCodeTimeout is how long a mobile access code is valid; 0
 	// means DefaultAccessCodeTimeout.
 	AccessCodeTimeout time.Duration
+
+	// Directory signs in users whose local password does not match (or
+	// who have none) against LDAP (content.ldap), and provisions them on
+	// their first sign-in; nil is none. It needs Accounts.
+	Directory Directory
+	// OIDC serves sign-in through an OpenID Connect issuer at
+	// /auth/oidc/login and /auth/oidc/callback (content.oidc),
+	// provisioning users on their first sign-in; nil serves none. It
+	// needs Accounts.
+	OIDC *OIDC
 }
 
 // API is the content API: its route table and the kit every route goes
@@ -65,6 +76,9 @@ type API struct {
 	devices           Devices
 	deviceOnline      time.Duration
 	accessCodeTimeout time.Duration
+
+	directory Directory
+	oidc      *OIDC
 }
 
 // New returns the API of cfg.
@@ -82,6 +96,7 @@ func New(cfg Config) *API {
 		if a.verifier == nil {
 			a.verifier = StoreVerifier{Store: cfg.Accounts}
 		}
+		a.directory, a.oidc = cfg.Directory, cfg.OIDC
 	}
 	a.devices, a.deviceOnline, a.accessCodeTimeout = cfg.Devices, cfg.DeviceOnline, cfg.AccessCodeTimeout
 	if a.deviceOnline <= 0 {
@@ -144,7 +159,7 @@ func (a *API) Routes() []httpapi.Route {
 	if a.acc == nil {
 		return a.mount(a.table())
 	}
-	return append(a.authRoutes(), a.mount(append(a.table(), a.userTable()...))...)
+	return slices.Concat(a.authRoutes(), a.oidcRoutes(), a.mount(append(a.table(), a.userTable()...)))
 }
 
 // table is the content API: every route, in one screen.

@@ -81,14 +81,14 @@ func (a *API) tokenSignIn(r *http.Request) (any, error) {
 	if err := httpapi.DecodeJSONLax(r, &req, a.maxBody); err != nil {
 		return nil, err
 	}
-	u, err := a.checkPassword(r, "username", req.Username, req.Password)
+	u, authority, err := a.checkPassword(r, "username", req.Username, req.Password)
 	if err != nil {
 		return nil, err
 	}
 	// The app's device id has a token's form: 16 random bytes in hex.
 	tok, now := token.New(), a.now().UTC().Truncate(time.Second)
 	t := auth.AccessToken{Hash: token.Hash(tok), Email: u.Email, Device: token.New(),
-		Scopes: firstParty(u, "", now).Scopes.String(), CreatedAt: now, ExpiresAt: now.Add(TokenLifetime)}
+		Scopes: firstParty(u, "", now).Scopes.String(), CreatedAt: now, ExpiresAt: now.Add(TokenLifetime), Authority: authority}
 	if err := a.acc.store.IssueAccessToken(r.Context(), auth.Actor{IP: ClientIP(r)}, t); err != nil {
 		return nil, err
 	}
@@ -101,13 +101,13 @@ func (a *API) cookieSignIn(r *http.Request) (any, error) {
 	if err := httpapi.DecodeJSONLax(r, &req, a.maxBody); err != nil {
 		return nil, err
 	}
-	u, err := a.checkPassword(r, "email", req.Email, req.Password)
+	u, authority, err := a.checkPassword(r, "email", req.Email, req.Password)
 	if err != nil {
 		return nil, err
 	}
 	w := responseWriter(r)
 	m := session.New(a.acc.sessCfg, sessionStore{s: a.acc.store, absolute: a.acc.sessCfg.Absolute,
-		signin: &auth.Actor{IP: ClientIP(r)}}, a.now)
+		signin: &auth.Actor{IP: ClientIP(r)}, authority: authority}, a.now)
 	_, csrf, err := m.Start(w, r, u.Email)
 	if err != nil {
 		return nil, err
@@ -150,18 +150,22 @@ func (a *API) signOut(everywhere bool) httpapi.HandlerFunc {
 
 // checkPassword signs email in with pw, through the limiters: a refused
 // attempt is 429 and a wrong email or password 401, each recorded as a
-// user.password.error. field names the email's field for a 400.
-func (a *API) checkPassword(r *http.Request, field, email, pw string) (auth.User, error) {
+// user.password.error. field names the email's field for a 400. A user
+// whose local password (if any) does not match is tried against the
+// directory, when there is one, and provisioned on their first sign-in
+// there. authority is who vouched for the user: empty for the local
+// password, auth.AuthorityLDAP for the directory.
+func (a *API) checkPassword(r *http.Request, field, email, pw string) (u auth.User, authority string, err error) {
 	email = strings.TrimSpace(email)
 	if email == "" {
-		return auth.User{}, BadArgs("Invalid " + field + ": required")
+		return auth.User{}, "", BadArgs("Invalid " + field + ": required")
 	}
-	email, err := bodyEmail(email)
+	email, err = bodyEmail(email)
 	if err != nil {
-		return auth.User{}, BadArgs("Invalid " + field + ": " + err.Error())
+		return auth.User{}, "", BadArgs("Invalid " + field + ": " + err.Error())
 	}
 	if pw == "" {
-		return auth.User{}, BadArgs("Invalid password: required")
+		return auth.User{}, "", BadArgs("Invalid password: required")
 	}
 	ctx, ip := r.Context(), ClientIP(r)
 	actor := auth.Actor{IP: ip}
@@ -169,30 +173,37 @@ func (a *API) checkPassword(r *http.Request, field, email, pw string) (auth.User
 	du, di := a.acc.perUser.Check(userKey), a.acc.perIP.Check(ipKey)
 	if !du.Allowed || !di.Allowed {
 		if err := a.acc.store.SignInFailed(ctx, actor, email, true); err != nil {
-			return auth.User{}, err
+			return auth.User{}, "", err
 		}
-		return auth.User{}, TooManyRequests("Too many failed sign-ins: try again later", max(du.RetryAfter, di.RetryAfter))
+		return auth.User{}, "", TooManyRequests("Too many failed sign-ins: try again later", max(du.RetryAfter, di.RetryAfter))
 	}
 	u, hash, err := a.acc.store.PasswordHash(ctx, email)
 	if err != nil && !errors.Is(err, auth.ErrNotFound) {
-		return auth.User{}, err
+		return auth.User{}, "", err
 	}
 	ok := false
 	if hash == "" {
 		_, _ = password.Verify(pw, a.acc.dummyHash) // as slow as a real check
 	} else if ok, err = password.Verify(pw, hash); err != nil {
-		return auth.User{}, err
+		return auth.User{}, "", err
+	}
+	if !ok {
+		if u, ok, err = a.directorySignIn(ctx, email, pw); err != nil {
+			return auth.User{}, "", err
+		} else if ok {
+			authority = auth.AuthorityLDAP
+		}
 	}
 	if !ok {
 		a.acc.perUser.Record(userKey)
 		a.acc.perIP.Record(ipKey)
 		if err := a.acc.store.SignInFailed(ctx, actor, email, false); err != nil {
-			return auth.User{}, err
+			return auth.User{}, "", err
 		}
-		return auth.User{}, badCredential()
+		return auth.User{}, "", badCredential()
 	}
 	a.acc.perUser.Reset(userKey)
-	return u, nil
+	return u, authority, nil
 }
 
 // writerKey is the context key of the ResponseWriter, for the handlers
