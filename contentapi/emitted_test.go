@@ -29,13 +29,19 @@ var emitters = map[string][]string{
 	"device.unlink":              {"DELETE /api/{version}/devices/{did}"},
 	"device.erase":               {"POST /api/{version}/devices/{did}/erase"},
 	"audit.device.rename":        {"PUT /api/{version}/devices/{did}"},
+	// Sign-in through a directory or an OpenID issuer (provision_test.go,
+	// oidc_test.go); an admin group's member is provisioned an admin.
+	"user.org.provision":     {"POST /auth", "POST /auth/signin", "GET /auth/oidc/callback"},
+	"user.signin":            {"POST /auth", "POST /auth/signin", "GET /auth/oidc/callback"},
+	"user.org.authorization": {"POST /auth/signin"},
+	"user.password.error":    {"POST /auth"},
 }
 
 // auditedTopics are the topics every catalog event of which some route
 // emits; auditedEvents single events of the others.
 var (
 	auditedTopics = []schema.Topic{schema.TopicDevice}
-	auditedEvents = []string{"device.mobile.error"}
+	auditedEvents = []string{"device.mobile.error", "user.org.provision"}
 )
 
 // emitted records, for the whole package's tests, which route emitted
