@@ -91,7 +91,9 @@ func TestAuthenticate(t *testing.T) {
 		t.Errorf("anonymous search: %v", err)
 	}
 	// Another filter and attribute.
-	byUID := directory(t, srv, func(c *ldapauth.Config) { c.UserFilter, c.FirstNameAttr = "(&(objectClass=inetOrgPerson)(uid=%s))", "cn" })
+	byUID := directory(t, srv, func(c *ldapauth.Config) {
+		c.UserFilter, c.FirstNameAttr = "(&(objectClass=inetOrgPerson)(uid=%s))", "cn"
+	})
 	if got, err := byUID.Authenticate("carol", carol.Password); err != nil || got.FirstName != "Carol Danvers" || got.Email != "carol@example.com" {
 		t.Errorf("by uid: %+v, %v", got, err)
 	}
