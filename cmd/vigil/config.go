@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/vigilaudit/vigil/contentapi"
+	"github.com/vigilaudit/vigil/contentapi/ldapauth"
 	"github.com/vigilaudit/vigil/contentapi/password"
 	"github.com/vigilaudit/vigil/contentapi/session"
 	"github.com/vigilaudit/vigil/ingest"
@@ -52,6 +53,13 @@ type ContentConfig struct {
 	SignIn contentapi.SignInConfig `yaml:"signin"`
 	// Session is the web sign-in's cookie sessions.
 	Session session.Config `yaml:"session"`
+	// LDAP signs in, after the local password, users of an LDAP
+	// directory, provisioning them on their first sign-in; absent is
+	// none.
+	LDAP *ldapauth.Config `yaml:"ldap"`
+	// OIDC signs users in through an OpenID Connect issuer, provisioning
+	// them on their first sign-in; absent is none.
+	OIDC *contentapi.OIDCConfig `yaml:"oidc"`
 }
 
 // LogConfig chooses the durable event log.
@@ -153,6 +161,12 @@ func (c *Config) setDefaults() {
 	c.Content.Password.SetDefaults()
 	c.Content.SignIn.SetDefaults()
 	c.Content.Session.SetDefaults()
+	if c.Content.LDAP != nil {
+		c.Content.LDAP.SetDefaults()
+	}
+	if c.Content.OIDC != nil {
+		c.Content.OIDC.SetDefaults()
+	}
 	for i := range c.Sinks {
 		c.Sinks[i].Config.SetDefaults()
 		if r := c.Sinks[i].Relp; r != nil {
@@ -183,6 +197,12 @@ func (c *Config) Validate() error {
 	p.Nest("content.password", c.Content.Password.Validate())
 	p.Nest("content.signin", c.Content.SignIn.Validate())
 	p.Nest("content.session", c.Content.Session.Validate())
+	if c.Content.LDAP != nil {
+		p.Nest("content.ldap", c.Content.LDAP.Validate())
+	}
+	if c.Content.OIDC != nil {
+		p.Nest("content.oidc", c.Content.OIDC.Validate())
+	}
 	first := make(map[string]bool)
 	for i, s := range c.Sinks {
 		path := fmt.Sprintf("sinks[%d]", i)

@@ -14,6 +14,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vigilaudit/vigil/contentapi"
 	"github.com/vigilaudit/vigil/ingest"
 	"github.com/vigilaudit/vigil/ingest/eventlog"
 	"github.com/vigilaudit/vigil/ingest/eventlog/filelog"
@@ -48,6 +49,10 @@ type pipeline struct {
 	closers    []func() error
 	// content is the content API's section: sign-in and password cost.
 	content ContentConfig
+	// directory and oidc are the external authorities of sign-in
+	// (content.ldap, content.oidc); nil for none.
+	directory contentapi.Directory
+	oidc      *contentapi.OIDC
 }
 
 // openPipeline opens everything the write path needs under cfg.DataDir.
@@ -66,6 +71,9 @@ func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 	p.closers = append(p.closers, db.Close)
 	logger.Info("metadata database", "kind", db.Dialect().String(), "db", db.String())
 	if p.auth, err = auth.New(ctx, db); err != nil {
+		return nil, err
+	}
+	if p.directory, p.oidc, err = signInAuthorities(cfg.Content); err != nil {
 		return nil, err
 	}
 
