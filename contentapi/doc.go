@@ -58,7 +58,15 @@
 //   - contentapi/token: opaque 32-hex secrets stored as SHA-256;
 //   - contentapi/session: session cookies, idle and absolute expiry
 //     (content.session), CSRF; its Store conformance suite is in
-//     sessiontest.
+//     sessiontest;
+//   - contentapi/ldapauth: sign-in against an LDAP directory
+//     (content.ldap), tried after the local password; ldaptest runs a
+//     real slapd for tests.
+//
+// Users an external authority vouches for (the directory, or the
+// OpenID Connect issuer of OIDC at /auth/oidc/login and
+// /auth/oidc/callback) are provisioned on their first sign-in
+// (user.org.provision), and their user.signin names the authority.
 //
 // Contentapi may import schema, internal/auth, internal/httpapi and
 // internal/config.

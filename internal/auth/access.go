@@ -44,9 +44,9 @@ type Session struct {
 	Authority string
 }
 
-// IssueAccessToken stores a token that a user got by signing in with a
-// password, and records the sign-in (user.signin, with the actor's ip),
-// in one transaction.
+// IssueAccessToken stores a token that a user got by signing in, and
+// records the sign-in (user.signin, with t's authority and the actor's
+// ip), in one transaction.
 func (s *Store) IssueAccessToken(ctx context.Context, a Actor, t AccessToken) error {
 	if err := checkHash(t.Hash); err != nil {
 		return err
@@ -101,8 +101,8 @@ func (s *Store) DeleteAccessToken(ctx context.Context, hash string) error {
 	return nil
 }
 
-// CreateSession stores a cookie session that a user got by signing in
-// with a password, and records the sign-in (user.signin, with the
+// CreateSession stores a cookie session that a user got by signing in,
+// and records the sign-in (user.signin, with ss's authority and the
 // actor's ip), in one transaction.
 func (s *Store) CreateSession(ctx context.Context, a Actor, ss Session) error {
 	if err := checkHash(ss.IDHash); err != nil {
