@@ -35,6 +35,9 @@ type Config struct {
 	// defaults.
 	SignIn  SignInConfig
 	Session session.Config
+	// Security limits password reset requests and second-factor codes
+	// (content.security); its zero value is the defaults.
+	Security SecurityConfig
 	// MaxBodyBytes caps a JSON body; 0 means 1 MiB.
 	MaxBodyBytes int64
 	// Now is the clock (token expiry, event times); nil is time.Now.
@@ -59,8 +62,9 @@ type API struct {
 	maxBody  int64
 	now      func() time.Time
 	mapper   httpapi.Mapper
-	// acc is nil without Config.Accounts.
+	// acc and sec are nil without Config.Accounts.
 	acc *accounts
+	sec *security
 
 	devices           Devices
 	deviceOnline      time.Duration
@@ -79,6 +83,7 @@ func New(cfg Config) *API {
 	}
 	if cfg.Accounts != nil {
 		a.acc = newAccounts(cfg, a.now)
+		a.sec = newSecurity(cfg.Security, a.now)
 		if a.verifier == nil {
 			a.verifier = StoreVerifier{Store: cfg.Accounts}
 		}
@@ -144,7 +149,7 @@ func (a *API) Routes() []httpapi.Route {
 	if a.acc == nil {
 		return a.mount(a.table())
 	}
-	return append(a.authRoutes(), a.mount(append(a.table(), a.userTable()...))...)
+	return append(append(a.authRoutes(), a.securityAuthRoutes()...), a.mount(append(append(a.table(), a.userTable()...), a.securityTable()...))...)
 }
 
 // table is the content API: every route, in one screen.
