@@ -259,7 +259,7 @@ func (a *API) resetPassword(r *http.Request) (any, error) {
 	if !token.Valid(req.Token) {
 		return nil, BadArgs("Invalid token: unknown, expired or used")
 	}
-	_, err := a.acc.store.ResetPassword(r.Context(), token.Hash(req.Token), a.acc.hasher.Hash(req.Password))
+	_, err := a.acc.store.ResetPassword(r.Context(), token.Hash(req.Token), a.acc.hasher.Hash(req.Password), a.now())
 	if errors.Is(err, auth.ErrRefused) {
 		return nil, BadArgs("Invalid token: unknown, expired or used")
 	}

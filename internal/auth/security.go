@@ -266,13 +266,13 @@ func (s *Store) RequestPasswordReset(ctx context.Context, a Actor, email, hash s
 // ResetPassword spends the reset token whose hash is hash: it sets its
 // user's password to newHash, ends every session and access token of
 // theirs, and records user.password.reset, in one transaction. A token
-// that is unknown, expired or used is ErrRefused. It returns the user.
-func (s *Store) ResetPassword(ctx context.Context, hash, newHash string) (string, error) {
+// that is unknown, used or expired at now is ErrRefused. It returns the
+// user.
+func (s *Store) ResetPassword(ctx context.Context, hash, newHash string, now time.Time) (string, error) {
 	if newHash == "" {
 		return "", &FieldError{Field: "password", Reason: "required"}
 	}
 	var email string
-	now := s.timestamp()
 	err := s.db.InTx(ctx, func(tx *metadb.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE password_resets SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?`,
 			now.UnixMilli(), hash, now.UnixMilli())
