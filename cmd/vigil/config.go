@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/vigilaudit/vigil/contentapi"
+	"github.com/vigilaudit/vigil/contentapi/mail"
 	"github.com/vigilaudit/vigil/contentapi/password"
 	"github.com/vigilaudit/vigil/contentapi/session"
 	"github.com/vigilaudit/vigil/ingest"
@@ -52,6 +53,11 @@ type ContentConfig struct {
 	SignIn contentapi.SignInConfig `yaml:"signin"`
 	// Session is the web sign-in's cookie sessions.
 	Session session.Config `yaml:"session"`
+	// Security limits password reset requests and second-factor codes.
+	Security contentapi.SecurityConfig `yaml:"security"`
+	// Mail delivers the mail outbox by SMTP; without it mail stays in
+	// the outbox.
+	Mail mail.Config `yaml:"mail"`
 }
 
 // LogConfig chooses the durable event log.
@@ -153,6 +159,8 @@ func (c *Config) setDefaults() {
 	c.Content.Password.SetDefaults()
 	c.Content.SignIn.SetDefaults()
 	c.Content.Session.SetDefaults()
+	c.Content.Security.SetDefaults()
+	c.Content.Mail.SetDefaults()
 	for i := range c.Sinks {
 		c.Sinks[i].Config.SetDefaults()
 		if r := c.Sinks[i].Relp; r != nil {
@@ -183,6 +191,8 @@ func (c *Config) Validate() error {
 	p.Nest("content.password", c.Content.Password.Validate())
 	p.Nest("content.signin", c.Content.SignIn.Validate())
 	p.Nest("content.session", c.Content.Session.Validate())
+	p.Nest("content.security", c.Content.Security.Validate())
+	p.Nest("content.mail", c.Content.Mail.Validate())
 	first := make(map[string]bool)
 	for i, s := range c.Sinks {
 		path := fmt.Sprintf("sinks[%d]", i)
