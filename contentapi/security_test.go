@@ -526,3 +526,45 @@ func FuzzCodeBody(f *testing.F) { fuzzBody[CodeRequest](f, `{"code":"123456"}`, 
 func FuzzTwoFactorLevelBody(f *testing.F) {
 	fuzzBody[TwoFactorLevel](f, `{"level":"OPT_IN"}`, `{"level":true}`)
 }
+
+// TestSecurity_EventNotWritten: without the outbox, a reset request
+// queues no mail and a level change does not happen.
+func TestSecurity_EventNotWritten(t *testing.T) {
+	metadbtest.Run(t, func(t *testing.T, b metadbtest.Backend) {
+		ctx := context.Background()
+		db := b.New(t).Open(t)
+		store, err := auth.New(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := password.New(cheapCost)
+		if _, err := store.CreateUser(ctx, auth.Actor{Email: auth.LocalCaller}, auth.NewUser{Email: adminEmail, Level: auth.LevelAdmin, PasswordHash: h.Hash(adminPW)}); err != nil {
+			t.Fatal(err)
+		}
+		a := New(Config{Accounts: store, Passwords: h, Logger: slog.New(slog.DiscardHandler)})
+		r := chi.NewRouter()
+		httpapi.Mount(r, a.Routes(), func(httpapi.Access) []func(http.Handler) http.Handler { return nil })
+		srv := httptest.NewServer(r)
+		defer srv.Close()
+		resp := call(t, srv, "POST", "/auth", `{"username":"admin@example.com","password":"`+adminPW+`"}`)
+		var tr TokenResponse
+		if err := json.Unmarshal([]byte(resp.body), &tr); err != nil {
+			t.Fatal(err, resp.body)
+		}
+		if _, err := db.ExecContext(ctx, `DROP TABLE outbox`); err != nil {
+			t.Fatal(err)
+		}
+		if a := call(t, srv, "POST", "/auth/password/reset/request", `{"email":"admin@example.com"}`); a.status != 500 {
+			t.Errorf("reset request without an outbox: %d %s", a.status, a.body)
+		}
+		if ms, err := store.ListMail(ctx); err != nil || len(ms) != 0 {
+			t.Errorf("mail queued without its event: %v %v", ms, err)
+		}
+		if a := call(t, srv, "PUT", "/api/v1.4/organization/two_factor", `{"level":"DISALLOWED"}`, bearer(tr.Token)); a.status != 500 {
+			t.Errorf("level change without an outbox: %d %s", a.status, a.body)
+		}
+		if l, err := store.TwoFactorLevel(ctx); err != nil || l != auth.TwoFactorOptIn {
+			t.Errorf("level %q %v", l, err)
+		}
+	})
+}
