@@ -36,6 +36,9 @@ type Config struct {
 	// defaults.
 	SignIn  SignInConfig
 	Session session.Config
+	// Security limits password reset requests and second-factor codes
+	// (content.security); its zero value is the defaults.
+	Security SecurityConfig
 	// MaxBodyBytes caps a JSON body; 0 means 1 MiB.
 	MaxBodyBytes int64
 	// Now is the clock (token expiry, event times); nil is time.Now.
@@ -70,8 +73,9 @@ type API struct {
 	maxBody  int64
 	now      func() time.Time
 	mapper   httpapi.Mapper
-	// acc is nil without Config.Accounts.
+	// acc and sec are nil without Config.Accounts.
 	acc *accounts
+	sec *security
 
 	devices           Devices
 	deviceOnline      time.Duration
@@ -93,6 +97,7 @@ func New(cfg Config) *API {
 	}
 	if cfg.Accounts != nil {
 		a.acc = newAccounts(cfg, a.now)
+		a.sec = newSecurity(cfg.Security, a.now)
 		if a.verifier == nil {
 			a.verifier = StoreVerifier{Store: cfg.Accounts}
 		}
@@ -159,7 +164,8 @@ func (a *API) Routes() []httpapi.Route {
 	if a.acc == nil {
 		return a.mount(a.table())
 	}
-	return slices.Concat(a.authRoutes(), a.oidcRoutes(), a.mount(append(a.table(), a.userTable()...)))
+	return slices.Concat(a.authRoutes(), a.securityAuthRoutes(), a.oidcRoutes(),
+		a.mount(slices.Concat(a.table(), a.userTable(), a.securityTable())))
 }
 
 // table is the content API: every route, in one screen.

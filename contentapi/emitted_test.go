@@ -32,16 +32,24 @@ var emitters = map[string][]string{
 	// Sign-in through a directory or an OpenID issuer (provision_test.go,
 	// oidc_test.go); an admin group's member is provisioned an admin.
 	"user.org.provision":     {"POST /auth", "POST /auth/signin", "GET /auth/oidc/callback"},
-	"user.signin":            {"POST /auth", "POST /auth/signin", "GET /auth/oidc/callback"},
 	"user.org.authorization": {"POST /auth/signin"},
-	"user.password.error":    {"POST /auth"},
+
+	"user.signin":                 {"POST /auth", "POST /auth/signin", "GET /auth/oidc/callback"},
+	"user.password.error":         {"POST /auth", "POST /auth/signin", "POST /auth/password"},
+	"user.password.change":        {"POST /auth/password"},
+	"user.password.reset.request": {"POST /auth/password/reset/request"},
+	"user.password.reset":         {"POST /auth/password/reset"},
+	"user.2fa.enable":             {"POST /api/{version}/users/{email}/two_factor/verify"},
+	"user.2fa.disable":            {"DELETE /api/{version}/users/{email}/two_factor"},
+	"org.2fa.level":               {"PUT /api/{version}/organization/two_factor"},
 }
 
 // auditedTopics are the topics every catalog event of which some route
 // emits; auditedEvents single events of the others.
 var (
-	auditedTopics = []schema.Topic{schema.TopicDevice}
-	auditedEvents = []string{"device.mobile.error", "user.org.provision"}
+	auditedTopics = []schema.Topic{schema.TopicDevice, schema.TopicOrg}
+	auditedEvents = []string{"device.mobile.error", "user.org.provision", "user.signin", "user.password.error", "user.password.change",
+		"user.password.reset.request", "user.password.reset", "user.2fa.enable", "user.2fa.disable"}
 )
 
 // emitted records, for the whole package's tests, which route emitted

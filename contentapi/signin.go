@@ -20,6 +20,9 @@ type TokenRequest struct {
 	// Username is the user's email address.
 	Username string `json:"username"`
 	Password string `json:"password"`
+	// Code is the second-factor code (TOTP or backup), for a user who
+	// needs one.
+	Code string `json:"code"`
 }
 
 // TokenResponse is POST /auth's answer.
@@ -40,6 +43,9 @@ type SignedInAs struct {
 type SignInRequest struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
+	// Code is the second-factor code (TOTP or backup), for a user who
+	// needs one.
+	Code string `json:"code"`
 }
 
 // SignInResponse is POST /auth/signin's answer; the session is in the
@@ -85,6 +91,9 @@ func (a *API) tokenSignIn(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if ans, err := a.secondFactor(r, u, req.Code); ans != nil || err != nil {
+		return ans, err
+	}
 	// The app's device id has a token's form: 16 random bytes in hex.
 	tok, now := token.New(), a.now().UTC().Truncate(time.Second)
 	t := auth.AccessToken{Hash: token.Hash(tok), Email: u.Email, Device: token.New(),
@@ -104,6 +113,9 @@ func (a *API) cookieSignIn(r *http.Request) (any, error) {
 	u, authority, err := a.checkPassword(r, "email", req.Email, req.Password)
 	if err != nil {
 		return nil, err
+	}
+	if ans, err := a.secondFactor(r, u, req.Code); ans != nil || err != nil {
+		return ans, err
 	}
 	w := responseWriter(r)
 	m := session.New(a.acc.sessCfg, sessionStore{s: a.acc.store, absolute: a.acc.sessCfg.Absolute,

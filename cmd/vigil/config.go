@@ -6,6 +6,7 @@ import (
 
 	"github.com/vigilaudit/vigil/contentapi"
 	"github.com/vigilaudit/vigil/contentapi/ldapauth"
+	"github.com/vigilaudit/vigil/contentapi/mail"
 	"github.com/vigilaudit/vigil/contentapi/password"
 	"github.com/vigilaudit/vigil/contentapi/session"
 	"github.com/vigilaudit/vigil/ingest"
@@ -60,6 +61,11 @@ type ContentConfig struct {
 	// OIDC signs users in through an OpenID Connect issuer, provisioning
 	// them on their first sign-in; absent is none.
 	OIDC *contentapi.OIDCConfig `yaml:"oidc"`
+	// Security limits password reset requests and second-factor codes.
+	Security contentapi.SecurityConfig `yaml:"security"`
+	// Mail delivers the mail outbox by SMTP; without it mail stays in
+	// the outbox.
+	Mail mail.Config `yaml:"mail"`
 }
 
 // LogConfig chooses the durable event log.
@@ -167,6 +173,8 @@ func (c *Config) setDefaults() {
 	if c.Content.OIDC != nil {
 		c.Content.OIDC.SetDefaults()
 	}
+	c.Content.Security.SetDefaults()
+	c.Content.Mail.SetDefaults()
 	for i := range c.Sinks {
 		c.Sinks[i].Config.SetDefaults()
 		if r := c.Sinks[i].Relp; r != nil {
@@ -203,6 +211,8 @@ func (c *Config) Validate() error {
 	if c.Content.OIDC != nil {
 		p.Nest("content.oidc", c.Content.OIDC.Validate())
 	}
+	p.Nest("content.security", c.Content.Security.Validate())
+	p.Nest("content.mail", c.Content.Mail.Validate())
 	first := make(map[string]bool)
 	for i, s := range c.Sinks {
 		path := fmt.Sprintf("sinks[%d]", i)

@@ -52,6 +52,7 @@ func TestLoadConfig(t *testing.T) {
 	defaults.Content.Password.SetDefaults()
 	defaults.Content.SignIn.SetDefaults()
 	defaults.Content.Session.SetDefaults()
+	defaults.Content.Security.SetDefaults()
 	tests := []struct {
 		name string
 		yaml string // no file when empty

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigilaudit/vigil/contentapi"
+	"github.com/vigilaudit/vigil/contentapi/mail"
 	"github.com/vigilaudit/vigil/ingest"
 	"github.com/vigilaudit/vigil/ingest/eventlog"
 	"github.com/vigilaudit/vigil/ingest/eventlog/filelog"
@@ -134,6 +135,10 @@ func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 	}
 	if e, ok := p.store.(query.Expirer); ok {
 		p.runners = append(p.runners, query.NewExpiry(e, cfg.Store.Expiry, storeLogger).Run)
+	}
+	// Without SMTP, mail stays in the outbox (vigil admin mail list).
+	if sc := cfg.Content.Mail.SMTP; sc != nil {
+		p.runners = append(p.runners, mail.NewSender(*sc, p.auth, logger.With("component", "mail")).Run)
 	}
 
 	start := time.Now()

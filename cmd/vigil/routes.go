@@ -25,14 +25,14 @@ func (p *pipeline) routes() []httpapi.Route {
 		query.NewAPI(p.store, p.ingester.Emit, p.logger.With("component", "query")).Routes(),
 		// status and dead letter (admin, auditor); replays (admin)
 		p.sinks.Manager.Routes(),
-		// devices, API tokens and the content API's users (admin)
+		// devices, API tokens, the content API's users and the mail outbox (admin)
 		auth.AdminRoutes(p.auth, hasher.Hash),
 		// the content API under /api/v1.x (its tokens and cookie
 		// sessions, checked by its own kit) and its sign-in at /auth;
 		// users, tokens, sessions and devices live in the credential
 		// store, whose outbox carries their events
 		contentapi.New(contentapi.Config{Auditor: p.ingester, Accounts: p.auth, Devices: p.auth,
-			Passwords: hasher, SignIn: p.content.SignIn, Session: p.content.Session,
+			Passwords: hasher, SignIn: p.content.SignIn, Session: p.content.Session, Security: p.content.Security,
 			Directory: p.directory, OIDC: p.oidc,
 			Logger: p.logger.With("component", "contentapi")}).Routes(),
 	)

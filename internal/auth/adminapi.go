@@ -69,6 +69,10 @@ type (
 //	GET    /users                -> 200 {"users": [...]}
 //	PUT    /users/{email}/level  {level} -> 200 {email, level, ...}
 //	DELETE /users/{email}        -> 204 (409 in_use for a user who owns devices)
+//
+// and the mail outbox:
+//
+//	GET    /mail                 -> 200 {"mail": [...]}
 func AdminRoutes(s *Store, hash func(password string) string) []httpapi.Route {
 	m := httpapi.Mapper{Family: httpapi.Audit, Matches: []httpapi.Match{
 		{Err: ErrNotFound, Status: http.StatusNotFound, Code: CodeNotFound},
@@ -132,6 +136,7 @@ func AdminRoutes(s *Store, hash func(password string) string) []httpapi.Route {
 			}),
 	}
 	routes = append(routes, userAdminRoutes(s, hash, route)...)
+	routes = append(routes, mailAdminRoutes(s, route)...)
 	for _, fb := range httpapi.Fallback(m, AdminPath, "admin API", httpapi.Admin, routes) {
 		fb.Handler = httpapi.NoStore(RequireRole(RoleAdmin)(fb.Handler))
 		routes = append(routes, fb)

@@ -169,6 +169,9 @@ func New(ctx context.Context, db *metadb.DB) (*Store, error) {
 	if err := s.migrateProvision(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.migrateSecurity(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -125,6 +125,10 @@ func TestOpen_MigratesOnce(t *testing.T) {
 				t.Errorf("recorded provision version %d, want %d", v["provision"], len(provisionMigrations))
 			}
 			delete(v, "provision") // auto-provisioning's component, checked here
+			if v["security"] != len(securityMigrations) {
+				t.Errorf("recorded security version %d, want %d", v["security"], len(securityMigrations))
+			}
+			delete(v, "security") // account security's component, checked here
 			if diff := cmp.Diff(map[string]int{"auth": len(migrations)}, v); diff != "" {
 				t.Errorf("recorded versions (-want +got):\n%s", diff)
 			}
@@ -186,6 +190,10 @@ func TestOpen_AdoptsSQLiteOnlyStore(t *testing.T) {
 		t.Errorf("recorded provision version %d, want %d", v["provision"], len(provisionMigrations))
 	}
 	delete(v, "provision") // auto-provisioning's component, checked here
+	if v["security"] != len(securityMigrations) {
+		t.Errorf("recorded security version %d, want %d", v["security"], len(securityMigrations))
+	}
+	delete(v, "security") // account security's component, checked here
 	// Version 1 adopted, the later ones applied.
 	if diff := cmp.Diff(map[string]int{"auth": len(migrations)}, v); diff != "" {
 		t.Errorf("recorded versions (-want +got):\n%s", diff)
