@@ -195,7 +195,7 @@ func (a *API) changePassword(r *http.Request) (any, error) {
 	}
 	// A wrong current password is a failed sign-in: limited, and
 	// recorded as user.password.error.
-	if _, err := a.checkPassword(r, "email", p.Email, req.CurrentPassword); err != nil {
+	if _, _, err := a.checkPassword(r, "email", p.Email, req.CurrentPassword); err != nil {
 		return nil, err
 	}
 	return nil, storeError(a.acc.store.ChangePassword(r.Context(), p.Email, a.acc.hasher.Hash(req.Password)))
