@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,6 +50,10 @@ type Config struct {
 	// AccessCodeTimeout is how long a mobile access code is valid; 0
 	// means DefaultAccessCodeTimeout.
 	AccessCodeTimeout time.Duration
+
+	// Org is the organization (content.org): its name, open sign-up and
+	// quota, for the organization routes served with Accounts.
+	Org OrgConfig
 }
 
 // API is the content API: its route table and the kit every route goes
@@ -65,6 +70,7 @@ type API struct {
 	devices           Devices
 	deviceOnline      time.Duration
 	accessCodeTimeout time.Duration
+	org               OrgConfig
 }
 
 // New returns the API of cfg.
@@ -84,6 +90,8 @@ func New(cfg Config) *API {
 		}
 	}
 	a.devices, a.deviceOnline, a.accessCodeTimeout = cfg.Devices, cfg.DeviceOnline, cfg.AccessCodeTimeout
+	a.org = cfg.Org
+	a.org.SetDefaults()
 	if a.deviceOnline <= 0 {
 		a.deviceOnline = DefaultDeviceOnline
 	}
@@ -144,7 +152,7 @@ func (a *API) Routes() []httpapi.Route {
 	if a.acc == nil {
 		return a.mount(a.table())
 	}
-	return append(a.authRoutes(), a.mount(append(a.table(), a.userTable()...))...)
+	return append(append(a.authRoutes(), a.signupRoute()), a.mount(slices.Concat(a.table(), a.userTable(), a.orgTable()))...)
 }
 
 // table is the content API: every route, in one screen.

@@ -35,14 +35,14 @@ const (
 // deleting a user is not held up by their invitation or groups; lists
 // join with users.
 var orgMigrations = []metadb.Migration{
-	// 1: invitations (kept by their signup code's SHA-256, never the
-	// code), the users removed from the organization, groups and their
+	// 1: invitations (kept by their signup code's SHA-256 in hex,
+	// never the code), the users removed from the organization, groups and their
 	// members, and each user's measured storage use.
 	{
 		SQLite: `CREATE TABLE org_invitations (
 		email      TEXT PRIMARY KEY,
 		inviter    TEXT NOT NULL,
-		code_hash  BLOB NOT NULL UNIQUE,
+		code_hash  TEXT NOT NULL UNIQUE,
 		created_at INTEGER NOT NULL
 	) STRICT;
 	CREATE TABLE org_removed (
@@ -70,7 +70,7 @@ var orgMigrations = []metadb.Migration{
 		Postgres: `CREATE TABLE org_invitations (
 		email      TEXT PRIMARY KEY,
 		inviter    TEXT NOT NULL,
-		code_hash  BYTEA NOT NULL UNIQUE,
+		code_hash  TEXT NOT NULL UNIQUE,
 		created_at BIGINT NOT NULL
 	);
 	CREATE TABLE org_removed (
@@ -135,7 +135,7 @@ func member(ctx context.Context, q interface {
 // (user.org.invite). Inviting again replaces the code. A user of the
 // organization is ErrExists; an inviter who is not one is a FieldError
 // of email_from.
-func (s *Store) Invite(ctx context.Context, inviter, invitee string, codeHash []byte) (Invitation, error) {
+func (s *Store) Invite(ctx context.Context, inviter, invitee, codeHash string) (Invitation, error) {
 	var err error
 	if inviter, err = checkEmail("email_from", inviter); err != nil {
 		return Invitation{}, err
@@ -211,7 +211,7 @@ func (s *Store) DeleteInvitation(ctx context.Context, email string) error {
 // private organization). The invitation is used up either way. An
 // unknown code is a FieldError of signup_code; a user of the
 // organization is ErrExists.
-func (s *Store) SignUp(ctx context.Context, codeHash []byte, hash, first, last string) (u User, accepted bool, err error) {
+func (s *Store) SignUp(ctx context.Context, codeHash string, hash, first, last string) (u User, accepted bool, err error) {
 	if first, last, err = signupNames(first, last); err != nil {
 		return User{}, false, err
 	}
@@ -607,8 +607,10 @@ func (s *Store) AddGroupMember(ctx context.Context, id, email string) (GroupMemb
 // GroupMember returns one member of a group; ErrNoGroup or ErrNotFound.
 func (s *Store) GroupMember(ctx context.Context, id, email string) (GroupMember, error) {
 	g, err := s.Group(ctx, id)
-	if err != nil {
+	if errors.Is(err, ErrNotFound) {
 		return GroupMember{}, ErrNoGroup
+	} else if err != nil {
+		return GroupMember{}, err
 	}
 	email = strings.ToLower(email)
 	for _, m := range g.Members {
@@ -622,8 +624,10 @@ func (s *Store) GroupMember(ctx context.Context, id, email string) (GroupMember,
 // RemoveGroupMember takes a user out of a group; ErrNoGroup or
 // ErrNotFound.
 func (s *Store) RemoveGroupMember(ctx context.Context, id, email string) error {
-	if _, err := s.Group(ctx, id); err != nil {
+	if _, err := s.Group(ctx, id); errors.Is(err, ErrNotFound) {
 		return ErrNoGroup
+	} else if err != nil {
+		return err
 	}
 	id, email = strings.ToLower(id), strings.ToLower(email)
 	if err := s.db.InTx(ctx, func(tx *metadb.Tx) error {

@@ -121,6 +121,10 @@ func TestOpen_MigratesOnce(t *testing.T) {
 				t.Errorf("recorded devices version %d, want %d", v["devices"], len(deviceMigrations))
 			}
 			delete(v, "devices") // the device lifecycle's component, checked here
+			if v["org"] != len(orgMigrations) {
+				t.Errorf("recorded org version %d, want %d", v["org"], len(orgMigrations))
+			}
+			delete(v, "org") // the organization's component, checked here
 			if diff := cmp.Diff(map[string]int{"auth": len(migrations)}, v); diff != "" {
 				t.Errorf("recorded versions (-want +got):\n%s", diff)
 			}
@@ -178,6 +182,10 @@ func TestOpen_AdoptsSQLiteOnlyStore(t *testing.T) {
 		t.Errorf("recorded devices version %d, want %d", v["devices"], len(deviceMigrations))
 	}
 	delete(v, "devices") // the device lifecycle's component, checked here
+	if v["org"] != len(orgMigrations) {
+		t.Errorf("recorded org version %d, want %d", v["org"], len(orgMigrations))
+	}
+	delete(v, "org") // the organization's component, checked here
 	// Version 1 adopted, the later ones applied.
 	if diff := cmp.Diff(map[string]int{"auth": len(migrations)}, v); diff != "" {
 		t.Errorf("recorded versions (-want +got):\n%s", diff)
