@@ -29,13 +29,21 @@ var emitters = map[string][]string{
 	"device.unlink":              {"DELETE /api/{version}/devices/{did}"},
 	"device.erase":               {"POST /api/{version}/devices/{did}/erase"},
 	"audit.device.rename":        {"PUT /api/{version}/devices/{did}"},
+	"user.org.invite":            {"POST /api/{version}/invitees"},
+	"user.org.signup":            {"POST /auth/signup"},
+	"user.org.accept":            {"POST /auth/signup"},
+	"user.account.request":       {"POST /auth/signup"},
+	"user.org.remove":            {"DELETE /api/{version}/organizations/{id}/users/{email}"},
+	"user.org.authorization":     {"DELETE /api/{version}/organizations/{id}/users/{email}"},
+	"user.quota.warning":         {recordUsage},
 }
 
 // auditedTopics are the topics every catalog event of which some route
 // emits; auditedEvents single events of the others.
 var (
 	auditedTopics = []schema.Topic{schema.TopicDevice}
-	auditedEvents = []string{"device.mobile.error"}
+	auditedEvents = []string{"device.mobile.error", "user.org.invite", "user.org.signup", "user.org.accept",
+		"user.account.request", "user.org.remove", "user.quota.warning"}
 )
 
 // emitted records, for the whole package's tests, which route emitted

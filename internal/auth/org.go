@@ -448,8 +448,18 @@ func (s *Store) CreateGroup(ctx context.Context, name string) (Group, error) {
 		return Group{}, fmt.Errorf("new group id: %w", err)
 	}
 	g := Group{ID: hex.EncodeToString(b), Name: name, Members: []GroupMember{}}
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO org_groups (id, name, created_at) VALUES (?, ?, ?)`,
-		g.ID, g.Name, s.timestamp().UnixMilli()); err != nil {
+	err = s.db.InTx(ctx, func(tx *metadb.Tx) error {
+		// Groups list in the order they were made: a group made in the
+		// same millisecond as the last one comes after it.
+		var last int64
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(created_at), 0) FROM org_groups`).Scan(&last); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO org_groups (id, name, created_at) VALUES (?, ?, ?)`,
+			g.ID, g.Name, max(s.timestamp().UnixMilli(), last+1))
+		return err
+	})
+	if err != nil {
 		return Group{}, fmt.Errorf("create group: %w", err)
 	}
 	return g, nil
