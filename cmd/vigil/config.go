@@ -52,6 +52,8 @@ type ContentConfig struct {
 	SignIn contentapi.SignInConfig `yaml:"signin"`
 	// Session is the web sign-in's cookie sessions.
 	Session session.Config `yaml:"session"`
+	// Org is the organization: its name, open sign-up, per-user quota.
+	Org contentapi.OrgConfig `yaml:"org"`
 }
 
 // LogConfig chooses the durable event log.
@@ -153,6 +155,7 @@ func (c *Config) setDefaults() {
 	c.Content.Password.SetDefaults()
 	c.Content.SignIn.SetDefaults()
 	c.Content.Session.SetDefaults()
+	c.Content.Org.SetDefaults()
 	for i := range c.Sinks {
 		c.Sinks[i].Config.SetDefaults()
 		if r := c.Sinks[i].Relp; r != nil {
@@ -183,6 +186,7 @@ func (c *Config) Validate() error {
 	p.Nest("content.password", c.Content.Password.Validate())
 	p.Nest("content.signin", c.Content.SignIn.Validate())
 	p.Nest("content.session", c.Content.Session.Validate())
+	p.Nest("content.org", c.Content.Org.Validate())
 	first := make(map[string]bool)
 	for i, s := range c.Sinks {
 		path := fmt.Sprintf("sinks[%d]", i)

@@ -32,7 +32,7 @@ func (p *pipeline) routes() []httpapi.Route {
 		// users, tokens, sessions and devices live in the credential
 		// store, whose outbox carries their events
 		contentapi.New(contentapi.Config{Auditor: p.ingester, Accounts: p.auth, Devices: p.auth,
-			Passwords: hasher, SignIn: p.content.SignIn, Session: p.content.Session,
+			Passwords: hasher, SignIn: p.content.SignIn, Session: p.content.Session, Org: p.content.Org,
 			Logger: p.logger.With("component", "contentapi")}).Routes(),
 	)
 }
