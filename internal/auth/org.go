@@ -116,11 +116,16 @@ type Invitation struct {
 
 // member says whether email is a user of the organization: an account
 // not removed from it. An account that was removed is (false, true).
+//
+// Rows of the org tables about a user count only from the user's
+// created_at on: those of a deleted account of the same email (user
+// deletion is not the org component's) mean nothing for a new one.
 func member(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 }, email string) (isMember, removed bool, err error) {
 	var gone sql.NullInt64
-	err = q.QueryRowContext(ctx, `SELECT r.removed_at FROM users u LEFT JOIN org_removed r ON r.email = u.email WHERE u.email = ?`, email).Scan(&gone)
+	err = q.QueryRowContext(ctx, `SELECT r.removed_at FROM users u
+		LEFT JOIN org_removed r ON r.email = u.email AND r.removed_at >= u.created_at WHERE u.email = ?`, email).Scan(&gone)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return false, false, nil
@@ -367,15 +372,15 @@ func (s *Store) RemoveFromOrg(ctx context.Context, a Actor, email string) error 
 		case err != nil:
 			return err
 		}
-		now := s.timestamp()
-		res, err := tx.ExecContext(ctx, `INSERT INTO org_removed (email, removed_at) VALUES (?, ?) ON CONFLICT (email) DO NOTHING`, email, now.UnixMilli())
-		if err != nil {
+		if ok, _, err := member(ctx, tx, email); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
+		} else if !ok {
 			return ErrNotFound
+		}
+		now := s.timestamp()
+		if _, err := tx.ExecContext(ctx, `INSERT INTO org_removed (email, removed_at) VALUES (?, ?)
+			ON CONFLICT (email) DO UPDATE SET removed_at = excluded.removed_at`, email, now.UnixMilli()); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = NULL, level = ? WHERE email = ?`, string(LevelUser), email); err != nil {
 			return err
@@ -483,7 +488,7 @@ func (s *Store) UserGroups(ctx context.Context, email string) ([]Group, error) {
 		return nil, fmt.Errorf("list groups of %s: %w", email, ErrNotFound)
 	}
 	return s.groups(ctx, `SELECT g.id, g.name FROM org_groups g JOIN org_group_members m ON m.group_id = g.id
-		WHERE m.email = ? ORDER BY g.created_at, g.id`, email)
+		JOIN users u ON u.email = m.email AND m.added_at >= u.created_at WHERE m.email = ? ORDER BY g.created_at, g.id`, email)
 }
 
 // Group returns one group with its members; ErrNotFound for none.
@@ -530,7 +535,7 @@ func (s *Store) groups(ctx context.Context, query string, args ...any) ([]Group,
 // GroupMembers returns a group's members in email order.
 func (s *Store) GroupMembers(ctx context.Context, id string) ([]GroupMember, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT u.email, u.first_name, u.last_name FROM org_group_members m
-		JOIN users u ON u.email = m.email WHERE m.group_id = ? ORDER BY u.email`, id)
+		JOIN users u ON u.email = m.email AND m.added_at >= u.created_at WHERE m.group_id = ? ORDER BY u.email`, id)
 	if err != nil {
 		return nil, fmt.Errorf("list members of group %s: %w", id, err)
 	}
@@ -595,6 +600,10 @@ func (s *Store) AddGroupMember(ctx context.Context, id, email string) (GroupMemb
 			return err
 		} else if !ok {
 			return ErrNotFound
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM org_group_members WHERE group_id = ? AND email = ?
+			AND added_at < (SELECT created_at FROM users WHERE email = ?)`, id, email, email); err != nil {
+			return err
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO org_group_members (group_id, email, added_at) VALUES (?, ?, ?)
 			ON CONFLICT (group_id, email) DO NOTHING`, id, email, s.timestamp().UnixMilli())
@@ -661,7 +670,7 @@ type OrgStats struct {
 func (s *Store) Stats(ctx context.Context) (OrgStats, error) {
 	var st OrgStats
 	err := s.db.QueryRowContext(ctx, `SELECT
-		(SELECT COUNT(*) FROM users u WHERE NOT EXISTS (SELECT 1 FROM org_removed r WHERE r.email = u.email)),
+		(SELECT COUNT(*) FROM users u WHERE NOT EXISTS (SELECT 1 FROM org_removed r WHERE r.email = u.email AND r.removed_at >= u.created_at)),
 		(SELECT COUNT(*) FROM devices WHERE revoked_at IS NULL),
 		(SELECT COUNT(*) FROM org_groups)`).Scan(&st.Users, &st.Devices, &st.Groups)
 	if err != nil {
@@ -683,7 +692,7 @@ func (s *Store) Usage(ctx context.Context, email string) (int64, error) {
 		return 0, fmt.Errorf("get usage of %s: %w", email, ErrNotFound)
 	}
 	var used int64
-	err = s.db.QueryRowContext(ctx, `SELECT bytes_used FROM org_usage WHERE email = ?`, email).Scan(&used)
+	err = s.db.QueryRowContext(ctx, `SELECT g.bytes_used FROM org_usage g JOIN users u ON u.email = g.email AND g.updated_at >= u.created_at WHERE g.email = ?`, email).Scan(&used)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("get usage of %s: %w", email, err)
 	}
@@ -693,7 +702,8 @@ func (s *Store) Usage(ctx context.Context, email string) (int64, error) {
 // RecordUsage records that a user uses used bytes of allowed (0: no
 // quota), as the files API measures it. When the use crosses
 // QuotaWarnPercent of the quota it writes user.quota.warning, once: not
-// again until the use has gone back under. It says whether it warned.
+// again until the use has gone back under. It says whether it warned. A
+// user who is not one of the organization's is ErrNotFound.
 func (s *Store) RecordUsage(ctx context.Context, email string, used, allowed int64) (bool, error) {
 	email, err := checkEmail("email", email)
 	if err != nil {
@@ -705,8 +715,14 @@ func (s *Store) RecordUsage(ctx context.Context, email string, used, allowed int
 	over := allowed > 0 && used*100 >= allowed*QuotaWarnPercent
 	warn := false
 	err = s.db.InTx(ctx, func(tx *metadb.Tx) error {
+		if ok, _, err := member(ctx, tx, email); err != nil {
+			return err
+		} else if !ok {
+			return ErrNotFound
+		}
 		var warned int64
-		err := tx.QueryRowContext(ctx, `SELECT warned FROM org_usage WHERE email = ?`+tx.Dialect().ForUpdate(), email).Scan(&warned)
+		err := tx.QueryRowContext(ctx, `SELECT g.warned FROM org_usage g JOIN users u ON u.email = g.email AND g.updated_at >= u.created_at
+			WHERE g.email = ?`+tx.Dialect().ForUpdate(), email).Scan(&warned)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
