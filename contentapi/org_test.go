@@ -107,7 +107,7 @@ func (env *orgEnv) drainAfter(t *testing.T) func(http.Handler) http.Handler {
 func (env *orgEnv) drain(t *testing.T, route string) []event {
 	var got []event
 	_, err := env.store.DrainOutbox(context.Background(), func(ev *schema.Event) error {
-		if route != "" && route != "POST /auth" {
+		if route != "" && route != "POST /auth" && route != "POST /auth/signin" {
 			recordEmitted(route, ev.Name())
 		}
 		env.mu.Lock()
@@ -661,6 +661,62 @@ func TestOrg_Credentials(t *testing.T) {
 			}
 		}
 		env.reset()
+	})
+}
+
+// TestOrg_SessionsAndDemoted: the organization routes with cookie
+// sessions (a user's and an administrator's; changes need the CSRF
+// token) and with the token of an administrator since demoted.
+func TestOrg_SessionsAndDemoted(t *testing.T) {
+	metadbtest.Run(t, func(t *testing.T, b metadbtest.Backend) {
+		env := newOrgEnv(t, b, OrgConfig{})
+		ctx := context.Background()
+		const davePW = "dave-pw-Hh30qqW"
+		env.secret(davePW)
+		if _, err := env.store.CreateUser(ctx, auth.Actor{Email: auth.LocalCaller}, auth.NewUser{Email: "dave@example.com",
+			Level: auth.LevelAdmin, PasswordHash: env.hasher.Hash(davePW)}); err != nil {
+			t.Fatal(err)
+		}
+		env.drain(t, "")
+		demoted, _ := env.signIn(t, "dave@example.com", davePW)
+		if _, err := env.store.SetLevel(ctx, auth.Actor{Email: auth.LocalCaller}, "dave@example.com", auth.LevelUser); err != nil {
+			t.Fatal(err)
+		}
+		env.drain(t, "")
+		userCookie, userCSRF := env.cookieSignIn(t, aliceEmail, alicePW)
+		adminCookie, adminCSRF := env.cookieSignIn(t, adminEmail, adminPW)
+
+		reads := []string{"/api/v1.3/groups", "/api/v1.3/users/alice@example.com/groups", "/api/v1.2/organizations/2",
+			"/api/v1.2/users/alice@example.com/quota"}
+		for _, path := range reads {
+			wantStatus(t, env.call(t, "GET", path, "", userCookie), 200, "GET "+path+" with a user's session")
+			wantStatus(t, env.call(t, "GET", path, "", adminCookie), 200, "GET "+path+" with an admin's session")
+		}
+		wantStatus(t, env.call(t, "GET", "/api/v1.4/stats/users", "", userCookie), 403, "stats with a user's session")
+		wantStatus(t, env.call(t, "GET", "/api/v1.4/stats/users", "", adminCookie), 200, "stats with an admin's session")
+		for _, tok := range []string{demoted} {
+			wantStatus(t, env.call(t, "GET", "/api/v1.4/stats/users", "", bearer(tok)), 403, "stats with a demoted admin's token")
+			wantStatus(t, env.call(t, "POST", "/api/v1.3/groups", `{"name":"D"}`, bearer(tok)), 403, "a group by a demoted admin")
+			wantStatus(t, env.call(t, "DELETE", "/api/v1.4/organizations/2/users/bob@example.com", "", bearer(tok)), 403, "a removal by a demoted admin")
+			wantStatus(t, env.call(t, "POST", "/api/v1.3/invitees", `{"email_to":"x@example.com","email_from":"bob@example.com"}`, bearer(tok)),
+				403, "an invitation on bob's behalf by a demoted admin")
+		}
+
+		// Changes by cookie need the session's CSRF token.
+		wantStatus(t, env.call(t, "POST", "/api/v1.3/invitees", `{"email_to":"x@example.com"}`, userCookie), 403, "invite by cookie without CSRF")
+		wantStatus(t, env.call(t, "POST", "/api/v1.3/groups", `{"name":"S"}`, adminCookie), 403, "a group by cookie without CSRF")
+		env.want(t)
+		a := env.call(t, "POST", "/api/v1.3/invitees", `{"email_to":"x@example.com"}`, userCookie, userCSRF)
+		var inv Invitee
+		if err := json.Unmarshal([]byte(a.body), &inv); a.status != 201 || err != nil {
+			t.Fatalf("invite by cookie: %d %s", a.status, a.body)
+		}
+		env.secret(inv.SignupCode)
+		env.want(t, orgInvite(aliceEmail, "x@example.com"))
+		wantStatus(t, env.call(t, "POST", "/api/v1.3/groups", `{"name":"S"}`, adminCookie, adminCSRF), 201, "a group by an admin's cookie")
+		wantStatus(t, env.call(t, "POST", "/api/v1.3/groups", `{"name":"S"}`, userCookie, userCSRF), 403, "a group by a user's cookie")
+		wantStatus(t, env.call(t, "DELETE", "/api/v1.4/organizations/2/users/bob@example.com", "", adminCookie, adminCSRF), 204, "a removal by an admin's cookie")
+		env.want(t, event{"topic": "USER", "event": "user.org.remove", "admin_user": adminEmail, "target_user": bobEmail})
 	})
 }
 
