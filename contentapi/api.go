@@ -63,6 +63,9 @@ type Config struct {
 	// provisioning users on their first sign-in; nil serves none. It
 	// needs Accounts.
 	OIDC *OIDC
+	// Org is the organization (content.org): its name, open sign-up and
+	// quota, for the organization routes served with Accounts.
+	Org OrgConfig
 }
 
 // API is the content API: its route table and the kit every route goes
@@ -83,6 +86,7 @@ type API struct {
 
 	directory Directory
 	oidc      *OIDC
+	org       OrgConfig
 }
 
 // New returns the API of cfg.
@@ -104,6 +108,8 @@ func New(cfg Config) *API {
 		a.directory, a.oidc = cfg.Directory, cfg.OIDC
 	}
 	a.devices, a.deviceOnline, a.accessCodeTimeout = cfg.Devices, cfg.DeviceOnline, cfg.AccessCodeTimeout
+	a.org = cfg.Org
+	a.org.SetDefaults()
 	if a.deviceOnline <= 0 {
 		a.deviceOnline = DefaultDeviceOnline
 	}
@@ -164,8 +170,8 @@ func (a *API) Routes() []httpapi.Route {
 	if a.acc == nil {
 		return a.mount(a.table())
 	}
-	return slices.Concat(a.authRoutes(), a.securityAuthRoutes(), a.oidcRoutes(),
-		a.mount(slices.Concat(a.table(), a.userTable(), a.securityTable())))
+	return slices.Concat(a.authRoutes(), a.securityAuthRoutes(), []httpapi.Route{a.signupRoute()}, a.oidcRoutes(),
+		a.mount(slices.Concat(a.table(), a.userTable(), a.securityTable(), a.orgTable())))
 }
 
 // table is the content API: every route, in one screen.

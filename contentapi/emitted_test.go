@@ -32,7 +32,7 @@ var emitters = map[string][]string{
 	// Sign-in through a directory or an OpenID issuer (provision_test.go,
 	// oidc_test.go); an admin group's member is provisioned an admin.
 	"user.org.provision":     {"POST /auth", "POST /auth/signin", "GET /auth/oidc/callback"},
-	"user.org.authorization": {"POST /auth/signin"},
+	"user.org.authorization": {"POST /auth/signin", "DELETE /api/{version}/organizations/{id}/users/{email}"},
 
 	"user.signin":                 {"POST /auth", "POST /auth/signin", "GET /auth/oidc/callback"},
 	"user.password.error":         {"POST /auth", "POST /auth/signin", "POST /auth/password"},
@@ -42,6 +42,12 @@ var emitters = map[string][]string{
 	"user.2fa.enable":             {"POST /api/{version}/users/{email}/two_factor/verify"},
 	"user.2fa.disable":            {"DELETE /api/{version}/users/{email}/two_factor"},
 	"org.2fa.level":               {"PUT /api/{version}/organization/two_factor"},
+	"user.org.invite":             {"POST /api/{version}/invitees"},
+	"user.org.signup":             {"POST /auth/signup"},
+	"user.org.accept":             {"POST /auth/signup"},
+	"user.account.request":        {"POST /auth/signup"},
+	"user.org.remove":             {"DELETE /api/{version}/organizations/{id}/users/{email}"},
+	"user.quota.warning":          {recordUsage},
 }
 
 // auditedTopics are the topics every catalog event of which some route
@@ -49,7 +55,8 @@ var emitters = map[string][]string{
 var (
 	auditedTopics = []schema.Topic{schema.TopicDevice, schema.TopicOrg}
 	auditedEvents = []string{"device.mobile.error", "user.org.provision", "user.signin", "user.password.error", "user.password.change",
-		"user.password.reset.request", "user.password.reset", "user.2fa.enable", "user.2fa.disable"}
+		"user.password.reset.request", "user.password.reset", "user.2fa.enable", "user.2fa.disable",
+		"user.org.invite", "user.org.signup", "user.org.accept", "user.account.request", "user.org.remove", "user.quota.warning"}
 )
 
 // emitted records, for the whole package's tests, which route emitted

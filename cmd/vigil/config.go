@@ -66,6 +66,8 @@ type ContentConfig struct {
 	// Mail delivers the mail outbox by SMTP; without it mail stays in
 	// the outbox.
 	Mail mail.Config `yaml:"mail"`
+	// Org is the organization: its name, open sign-up, per-user quota.
+	Org contentapi.OrgConfig `yaml:"org"`
 }
 
 // LogConfig chooses the durable event log.
@@ -175,6 +177,7 @@ func (c *Config) setDefaults() {
 	}
 	c.Content.Security.SetDefaults()
 	c.Content.Mail.SetDefaults()
+	c.Content.Org.SetDefaults()
 	for i := range c.Sinks {
 		c.Sinks[i].Config.SetDefaults()
 		if r := c.Sinks[i].Relp; r != nil {
@@ -213,6 +216,7 @@ func (c *Config) Validate() error {
 	}
 	p.Nest("content.security", c.Content.Security.Validate())
 	p.Nest("content.mail", c.Content.Mail.Validate())
+	p.Nest("content.org", c.Content.Org.Validate())
 	first := make(map[string]bool)
 	for i, s := range c.Sinks {
 		path := fmt.Sprintf("sinks[%d]", i)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/vigilaudit/vigil/contentapi"
 	"github.com/vigilaudit/vigil/ingest/eventlog"
 	"github.com/vigilaudit/vigil/ingest/eventlog/filelog"
 	"github.com/vigilaudit/vigil/ingest/eventlog/kafkalog"
@@ -53,6 +54,7 @@ func TestLoadConfig(t *testing.T) {
 	defaults.Content.SignIn.SetDefaults()
 	defaults.Content.Session.SetDefaults()
 	defaults.Content.Security.SetDefaults()
+	defaults.Content.Org.SetDefaults()
 	tests := []struct {
 		name string
 		yaml string // no file when empty
@@ -292,6 +294,12 @@ func TestConfig_Validate(t *testing.T) {
 			c.Content.Postgres = &metadb.PostgresConfig{DSN: "postgres://vigil:pw@db:5432/vigil"}
 		}},
 		{name: "PostgresNoDSN", change: func(c *Config) { c.Content.Postgres = &metadb.PostgresConfig{} }, want: []string{"content.postgres.dsn: required"}},
+		{name: "Org", change: func(c *Config) {
+			c.Content.Org = contentapi.OrgConfig{Name: "Acme", OpenSignup: true, Quota: 10 << 30}
+		}},
+		{name: "OrgBadNameAndQuota", change: func(c *Config) {
+			c.Content.Org = contentapi.OrgConfig{Name: "Ac\nme", Quota: 1 << 63}
+		}, want: []string{"content.org.name: contains control characters", "content.org.quota: larger than 4 EiB"}},
 		{
 			name: "PostgresBadDSN",
 			change: func(c *Config) {

@@ -129,6 +129,10 @@ func TestOpen_MigratesOnce(t *testing.T) {
 				t.Errorf("recorded security version %d, want %d", v["security"], len(securityMigrations))
 			}
 			delete(v, "security") // account security's component, checked here
+			if v["org"] != len(orgMigrations) {
+				t.Errorf("recorded org version %d, want %d", v["org"], len(orgMigrations))
+			}
+			delete(v, "org") // the organization's component, checked here
 			if diff := cmp.Diff(map[string]int{"auth": len(migrations)}, v); diff != "" {
 				t.Errorf("recorded versions (-want +got):\n%s", diff)
 			}
@@ -194,6 +198,10 @@ func TestOpen_AdoptsSQLiteOnlyStore(t *testing.T) {
 		t.Errorf("recorded security version %d, want %d", v["security"], len(securityMigrations))
 	}
 	delete(v, "security") // account security's component, checked here
+	if v["org"] != len(orgMigrations) {
+		t.Errorf("recorded org version %d, want %d", v["org"], len(orgMigrations))
+	}
+	delete(v, "org") // the organization's component, checked here
 	// Version 1 adopted, the later ones applied.
 	if diff := cmp.Diff(map[string]int{"auth": len(migrations)}, v); diff != "" {
 		t.Errorf("recorded versions (-want +got):\n%s", diff)
