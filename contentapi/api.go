@@ -49,6 +49,10 @@ type Config struct {
 	// AccessCodeTimeout is how long a mobile access code is valid; 0
 	// means DefaultAccessCodeTimeout.
 	AccessCodeTimeout time.Duration
+
+	// OAuth is the OAuth 2.0 authorization server's content.oauth,
+	// served with Accounts.
+	OAuth OAuthConfig
 }
 
 // API is the content API: its route table and the kit every route goes
@@ -65,6 +69,7 @@ type API struct {
 	devices           Devices
 	deviceOnline      time.Duration
 	accessCodeTimeout time.Duration
+	oauth             OAuthConfig
 }
 
 // New returns the API of cfg.
@@ -83,7 +88,7 @@ func New(cfg Config) *API {
 			a.verifier = StoreVerifier{Store: cfg.Accounts}
 		}
 	}
-	a.devices, a.deviceOnline, a.accessCodeTimeout = cfg.Devices, cfg.DeviceOnline, cfg.AccessCodeTimeout
+	a.devices, a.deviceOnline, a.accessCodeTimeout, a.oauth = cfg.Devices, cfg.DeviceOnline, cfg.AccessCodeTimeout, cfg.OAuth
 	if a.deviceOnline <= 0 {
 		a.deviceOnline = DefaultDeviceOnline
 	}
@@ -144,7 +149,7 @@ func (a *API) Routes() []httpapi.Route {
 	if a.acc == nil {
 		return a.mount(a.table())
 	}
-	return append(a.authRoutes(), a.mount(append(a.table(), a.userTable()...))...)
+	return append(append(a.authRoutes(), a.oauthRoutes()...), a.mount(append(append(a.table(), a.userTable()...), a.appRoutes()...))...)
 }
 
 // table is the content API: every route, in one screen.

@@ -52,6 +52,9 @@ type ContentConfig struct {
 	SignIn contentapi.SignInConfig `yaml:"signin"`
 	// Session is the web sign-in's cookie sessions.
 	Session session.Config `yaml:"session"`
+	// OAuth is the OAuth 2.0 authorization server: the registration
+	// JSON's hostname and cert, the longest token lifetime.
+	OAuth contentapi.OAuthConfig `yaml:"oauth"`
 }
 
 // LogConfig chooses the durable event log.
@@ -153,6 +156,7 @@ func (c *Config) setDefaults() {
 	c.Content.Password.SetDefaults()
 	c.Content.SignIn.SetDefaults()
 	c.Content.Session.SetDefaults()
+	c.Content.OAuth.SetDefaults()
 	for i := range c.Sinks {
 		c.Sinks[i].Config.SetDefaults()
 		if r := c.Sinks[i].Relp; r != nil {
@@ -183,6 +187,7 @@ func (c *Config) Validate() error {
 	p.Nest("content.password", c.Content.Password.Validate())
 	p.Nest("content.signin", c.Content.SignIn.Validate())
 	p.Nest("content.session", c.Content.Session.Validate())
+	p.Nest("content.oauth", c.Content.OAuth.Validate())
 	first := make(map[string]bool)
 	for i, s := range c.Sinks {
 		path := fmt.Sprintf("sinks[%d]", i)

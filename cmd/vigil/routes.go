@@ -33,6 +33,7 @@ func (p *pipeline) routes() []httpapi.Route {
 		// store, whose outbox carries their events
 		contentapi.New(contentapi.Config{Auditor: p.ingester, Accounts: p.auth, Devices: p.auth,
 			Passwords: hasher, SignIn: p.content.SignIn, Session: p.content.Session,
+			OAuth:  p.content.OAuth,
 			Logger: p.logger.With("component", "contentapi")}).Routes(),
 	)
 }
