@@ -121,6 +121,10 @@ func TestOpen_MigratesOnce(t *testing.T) {
 				t.Errorf("recorded devices version %d, want %d", v["devices"], len(deviceMigrations))
 			}
 			delete(v, "devices") // the device lifecycle's component, checked here
+			if v["oauth"] != len(oauthMigrations) {
+				t.Errorf("recorded oauth version %d, want %d", v["oauth"], len(oauthMigrations))
+			}
+			delete(v, "oauth") // the authorization server's component
 			if diff := cmp.Diff(map[string]int{"auth": len(migrations)}, v); diff != "" {
 				t.Errorf("recorded versions (-want +got):\n%s", diff)
 			}
@@ -178,6 +182,10 @@ func TestOpen_AdoptsSQLiteOnlyStore(t *testing.T) {
 		t.Errorf("recorded devices version %d, want %d", v["devices"], len(deviceMigrations))
 	}
 	delete(v, "devices") // the device lifecycle's component, checked here
+	if v["oauth"] != len(oauthMigrations) {
+		t.Errorf("recorded oauth version %d, want %d", v["oauth"], len(oauthMigrations))
+	}
+	delete(v, "oauth") // the authorization server's component
 	// Version 1 adopted, the later ones applied.
 	if diff := cmp.Diff(map[string]int{"auth": len(migrations)}, v); diff != "" {
 		t.Errorf("recorded versions (-want +got):\n%s", diff)
