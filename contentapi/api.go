@@ -66,6 +66,9 @@ type Config struct {
 	// Org is the organization (content.org): its name, open sign-up and
 	// quota, for the organization routes served with Accounts.
 	Org OrgConfig
+	// OAuth is the OAuth 2.0 authorization server's content.oauth,
+	// served with Accounts.
+	OAuth OAuthConfig
 }
 
 // API is the content API: its route table and the kit every route goes
@@ -87,6 +90,7 @@ type API struct {
 	directory Directory
 	oidc      *OIDC
 	org       OrgConfig
+	oauth     OAuthConfig
 }
 
 // New returns the API of cfg.
@@ -110,6 +114,7 @@ func New(cfg Config) *API {
 	a.devices, a.deviceOnline, a.accessCodeTimeout = cfg.Devices, cfg.DeviceOnline, cfg.AccessCodeTimeout
 	a.org = cfg.Org
 	a.org.SetDefaults()
+	a.oauth = cfg.OAuth
 	if a.deviceOnline <= 0 {
 		a.deviceOnline = DefaultDeviceOnline
 	}
@@ -170,8 +175,8 @@ func (a *API) Routes() []httpapi.Route {
 	if a.acc == nil {
 		return a.mount(a.table())
 	}
-	return slices.Concat(a.authRoutes(), a.securityAuthRoutes(), []httpapi.Route{a.signupRoute()}, a.oidcRoutes(),
-		a.mount(slices.Concat(a.table(), a.userTable(), a.securityTable(), a.orgTable())))
+	return slices.Concat(a.authRoutes(), a.securityAuthRoutes(), []httpapi.Route{a.signupRoute()}, a.oidcRoutes(), a.oauthRoutes(),
+		a.mount(slices.Concat(a.table(), a.userTable(), a.securityTable(), a.orgTable(), a.appRoutes())))
 }
 
 // table is the content API: every route, in one screen.

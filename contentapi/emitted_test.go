@@ -19,14 +19,14 @@ import (
 // every event of it has a route.
 var emitters = map[string][]string{
 	"device.signin":              {"POST /api/{version}/devices/signin"},
-	"device.certify":             {"POST /api/{version}/devices", "POST /api/{version}/devices/mobile"},
+	"device.certify":             {"POST /api/{version}/devices", "POST /api/{version}/devices/mobile", "POST /auth/token"},
 	"device.access.code":         {"POST /api/{version}/devices/access_code"},
 	"device.mobile.code":         {"POST /api/{version}/devices/access_code"},
 	"device.mobile.authenticate": {"POST /api/{version}/devices/mobile"},
 	"device.mobile.error":        {"POST /api/{version}/devices/mobile"},
 	"device.recertify":           {"POST /api/{version}/devices/{did}/recertify"},
 	"user.device.recertify":      {"POST /api/{version}/devices/{did}/recertify"},
-	"device.unlink":              {"DELETE /api/{version}/devices/{did}"},
+	"device.unlink":              {"DELETE /api/{version}/devices/{did}", "DELETE /api/{version}/users/{email}/apps/{client_id}", "POST /auth/token"},
 	"device.erase":               {"POST /api/{version}/devices/{did}/erase"},
 	"audit.device.rename":        {"PUT /api/{version}/devices/{did}"},
 	// Sign-in through a directory or an OpenID issuer (provision_test.go,
@@ -48,6 +48,8 @@ var emitters = map[string][]string{
 	"user.account.request":        {"POST /auth/signup"},
 	"user.org.remove":             {"DELETE /api/{version}/organizations/{id}/users/{email}"},
 	"user.quota.warning":          {recordUsage},
+	"audit.app.add":               {"POST /api/{version}/apps"},
+	"audit.app.remove":            {"DELETE /api/{version}/apps/{client_id}"},
 }
 
 // auditedTopics are the topics every catalog event of which some route

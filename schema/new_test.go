@@ -61,6 +61,8 @@ func valuesFor(t *testing.T, spec *schema.EventSpec, text string) schema.Fields 
 			f[fd.Name] = int64(len(fd.Name))
 		case schema.TypeIP:
 			f[fd.Name] = "203.0.113.7"
+		case schema.TypeBoolean:
+			f[fd.Name] = true
 		default:
 			t.Fatalf("%s.%s: no test value for type %s", spec.Name, fd.Name, fd.Type)
 		}
@@ -137,6 +139,8 @@ func TestNew_HostileStringsAreJSON(t *testing.T) {
 					want = float64(len(fd.Name))
 				case schema.TypeIP:
 					want = "203.0.113.7"
+				case schema.TypeBoolean:
+					want = true
 				}
 				if diff := cmp.Diff(want, got[fd.Name]); diff != "" {
 					t.Errorf("%s (-want +got):\n%s", fd.Name, diff)

@@ -76,6 +76,9 @@ type adminBackend interface {
 	ListUsers(ctx context.Context) ([]auth.User, error)
 	SetLevel(ctx context.Context, email string, level auth.Level) (auth.User, error)
 	RemoveUser(ctx context.Context, email string) error
+	AddApp(ctx context.Context, name, redirectURI string, public bool) (auth.App, string, error)
+	ListApps(ctx context.Context) ([]auth.App, error)
+	RemoveApp(ctx context.Context, clientID string) error
 	Close() error
 }
 
@@ -250,7 +253,7 @@ stdout, messages to stderr.`,
 	cmd.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return t.applyConfig(cmd) }
 	pf.StringVar(&t.server, "server", "", "`URL` of a running server to work through instead, e.g. https://vigil.example.com:8080")
 	pf.StringVar(&t.token, "token", "", "admin API `token` for --server (default $"+tokenEnv+")")
-	cmd.AddCommand(newAdminDeviceCmd(t), newAdminTokenCmd(t), newAdminUserCmd(t), newAdminMailCmd(t), newAdminQuarantineCmd(t), newAdminSinksCmd(t))
+	cmd.AddCommand(newAdminDeviceCmd(t), newAdminTokenCmd(t), newAdminUserCmd(t), newAdminMailCmd(t), newAdminAppCmd(t), newAdminQuarantineCmd(t), newAdminSinksCmd(t))
 	return cmd
 }
 

@@ -68,6 +68,9 @@ type ContentConfig struct {
 	Mail mail.Config `yaml:"mail"`
 	// Org is the organization: its name, open sign-up, per-user quota.
 	Org contentapi.OrgConfig `yaml:"org"`
+	// OAuth is the OAuth 2.0 authorization server: the registration
+	// JSON's hostname and cert, the longest token lifetime.
+	OAuth contentapi.OAuthConfig `yaml:"oauth"`
 }
 
 // LogConfig chooses the durable event log.
@@ -178,6 +181,7 @@ func (c *Config) setDefaults() {
 	c.Content.Security.SetDefaults()
 	c.Content.Mail.SetDefaults()
 	c.Content.Org.SetDefaults()
+	c.Content.OAuth.SetDefaults()
 	for i := range c.Sinks {
 		c.Sinks[i].Config.SetDefaults()
 		if r := c.Sinks[i].Relp; r != nil {
@@ -217,6 +221,7 @@ func (c *Config) Validate() error {
 	p.Nest("content.security", c.Content.Security.Validate())
 	p.Nest("content.mail", c.Content.Mail.Validate())
 	p.Nest("content.org", c.Content.Org.Validate())
+	p.Nest("content.oauth", c.Content.OAuth.Validate())
 	first := make(map[string]bool)
 	for i, s := range c.Sinks {
 		path := fmt.Sprintf("sinks[%d]", i)

@@ -137,6 +137,7 @@ func AdminRoutes(s *Store, hash func(password string) string) []httpapi.Route {
 	}
 	routes = append(routes, userAdminRoutes(s, hash, route)...)
 	routes = append(routes, mailAdminRoutes(s, route)...)
+	routes = append(routes, appAdminRoutes(s, route)...)
 	for _, fb := range httpapi.Fallback(m, AdminPath, "admin API", httpapi.Admin, routes) {
 		fb.Handler = httpapi.NoStore(RequireRole(RoleAdmin)(fb.Handler))
 		routes = append(routes, fb)

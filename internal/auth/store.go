@@ -175,6 +175,9 @@ func New(ctx context.Context, db *metadb.DB) (*Store, error) {
 	if err := s.migrateOrg(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.migrateOAuth(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

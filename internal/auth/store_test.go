@@ -117,22 +117,7 @@ func TestOpen_MigratesOnce(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if v["devices"] != len(deviceMigrations) {
-				t.Errorf("recorded devices version %d, want %d", v["devices"], len(deviceMigrations))
-			}
-			delete(v, "devices") // the device lifecycle's component, checked here
-			if v["provision"] != len(provisionMigrations) {
-				t.Errorf("recorded provision version %d, want %d", v["provision"], len(provisionMigrations))
-			}
-			delete(v, "provision") // auto-provisioning's component, checked here
-			if v["security"] != len(securityMigrations) {
-				t.Errorf("recorded security version %d, want %d", v["security"], len(securityMigrations))
-			}
-			delete(v, "security") // account security's component, checked here
-			if v["org"] != len(orgMigrations) {
-				t.Errorf("recorded org version %d, want %d", v["org"], len(orgMigrations))
-			}
-			delete(v, "org") // the organization's component, checked here
+			checkComponents(t, v)
 			if diff := cmp.Diff(map[string]int{"auth": len(migrations)}, v); diff != "" {
 				t.Errorf("recorded versions (-want +got):\n%s", diff)
 			}
@@ -186,22 +171,7 @@ func TestOpen_AdoptsSQLiteOnlyStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v["devices"] != len(deviceMigrations) {
-		t.Errorf("recorded devices version %d, want %d", v["devices"], len(deviceMigrations))
-	}
-	delete(v, "devices") // the device lifecycle's component, checked here
-	if v["provision"] != len(provisionMigrations) {
-		t.Errorf("recorded provision version %d, want %d", v["provision"], len(provisionMigrations))
-	}
-	delete(v, "provision") // auto-provisioning's component, checked here
-	if v["security"] != len(securityMigrations) {
-		t.Errorf("recorded security version %d, want %d", v["security"], len(securityMigrations))
-	}
-	delete(v, "security") // account security's component, checked here
-	if v["org"] != len(orgMigrations) {
-		t.Errorf("recorded org version %d, want %d", v["org"], len(orgMigrations))
-	}
-	delete(v, "org") // the organization's component, checked here
+	checkComponents(t, v)
 	// Version 1 adopted, the later ones applied.
 	if diff := cmp.Diff(map[string]int{"auth": len(migrations)}, v); diff != "" {
 		t.Errorf("recorded versions (-want +got):\n%s", diff)
@@ -911,4 +881,23 @@ func queryInt(t *testing.T, db *metadb.DB, query string, args ...any) int64 {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// checkComponents checks that v records each metadb component the store
+// registers after auth at its newest version, and takes them out of v,
+// leaving auth's own version to the caller.
+func checkComponents(t *testing.T, v map[string]int) {
+	t.Helper()
+	for name, n := range map[string]int{
+		"devices":   len(deviceMigrations),
+		"provision": len(provisionMigrations),
+		"security":  len(securityMigrations),
+		"org":       len(orgMigrations),
+		"oauth":     len(oauthMigrations),
+	} {
+		if v[name] != n {
+			t.Errorf("recorded %s version %d, want %d", name, v[name], n)
+		}
+		delete(v, name)
+	}
 }
