@@ -67,6 +67,10 @@ type accountsEnv struct {
 	// secrets are every password and token the test used, which no log
 	// line or event may hold.
 	secrets []string
+	// mu guards pending: the events drained around each request (see
+	// drainAround), which events returns before the outbox's.
+	mu      sync.Mutex
+	pending []*schema.Event
 }
 
 func newAccountsEnv(t *testing.T, b metadbtest.Backend) *accountsEnv {
@@ -90,6 +94,7 @@ func newAccountsEnv(t *testing.T, b metadbtest.Backend) *accountsEnv {
 	a := New(Config{Accounts: store, Passwords: e.hasher, Now: e.clock.Now,
 		Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: e.logs}, nil))})
 	r := chi.NewRouter()
+	r.Use(e.drainAround)
 	httpapi.Mount(r, a.Routes(), func(httpapi.Access) []func(http.Handler) http.Handler { return nil })
 	e.srv = httptest.NewServer(r)
 	t.Cleanup(e.srv.Close)
@@ -113,11 +118,57 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // the random event_id and the timestamp (checked to be near now).
 type event map[string]any
 
-// events drains the outbox.
+// drainAround drains the outbox before a request (what came before it)
+// and after it (what it emitted, recorded for the audit trail's map)
+// before the client sees the answer.
+func (e *accountsEnv) drainAround(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		drain := func(route string) error {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			_, err := e.store.DrainOutbox(r.Context(), func(ev *schema.Event) error {
+				if route != "" {
+					recordEmitted(route, ev.Name())
+				}
+				e.pending = append(e.pending, ev)
+				return nil
+			})
+			return err
+		}
+		if err := drain(""); err != nil {
+			http.Error(w, "drain: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		if err := drain(r.Method + " " + chi.RouteContext(r.Context()).RoutePattern()); err != nil {
+			http.Error(w, "drain: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		for k, vs := range rec.Header() {
+			w.Header()[k] = vs
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	})
+}
+
+// events drains the outbox (after what the requests drained).
 func (e *accountsEnv) events(t *testing.T) []event {
 	t.Helper()
 	var out []event
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	evs := e.pending
+	e.pending = nil
 	_, err := e.store.DrainOutbox(context.Background(), func(ev *schema.Event) error {
+		evs = append(evs, ev)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs {
 		wire := string(ev.Wire())
 		for _, s := range e.secrets {
 			if strings.Contains(wire, s) {
@@ -126,7 +177,7 @@ func (e *accountsEnv) events(t *testing.T) []event {
 		}
 		var m event
 		if err := json.Unmarshal(ev.Wire(), &m); err != nil {
-			return err
+			t.Fatal(err)
 		}
 		ts, err := time.Parse(time.RFC3339, m["timestamp"].(string))
 		if err != nil || time.Since(ts) > 26*time.Hour || time.Until(ts) > time.Hour {
@@ -135,10 +186,6 @@ func (e *accountsEnv) events(t *testing.T) []event {
 		delete(m, "timestamp")
 		delete(m, "event_id")
 		out = append(out, m)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	return out
 }

@@ -34,6 +34,13 @@ var emitters = map[string][]string{
 	"user.org.provision":     {"POST /auth", "POST /auth/signin", "GET /auth/oidc/callback"},
 	"user.org.authorization": {"POST /auth/signin", "DELETE /api/{version}/organizations/{id}/users/{email}"},
 
+	// The user management API (accounts_test.go).
+	"user.create":          {"POST /api/{version}/users"},
+	"user.update":          {"PUT /api/{version}/users/{email}"},
+	"user.delete":          {"DELETE /api/{version}/users/{email}"},
+	"user.password.update": {"PUT /api/{version}/users/{email}/password"},
+	"user.password.revoke": {"DELETE /api/{version}/users/{email}/password"},
+
 	"user.signin":                 {"POST /auth", "POST /auth/signin", "GET /auth/oidc/callback"},
 	"user.password.error":         {"POST /auth", "POST /auth/signin", "POST /auth/password"},
 	"user.password.change":        {"POST /auth/password"},
@@ -55,7 +62,7 @@ var emitters = map[string][]string{
 // auditedTopics are the topics every catalog event of which some route
 // emits; auditedEvents single events of the others.
 var (
-	auditedTopics = []schema.Topic{schema.TopicDevice, schema.TopicOrg}
+	auditedTopics = []schema.Topic{schema.TopicUser, schema.TopicDevice, schema.TopicOrg}
 	auditedEvents = []string{"device.mobile.error", "user.org.provision", "user.signin", "user.password.error", "user.password.change",
 		"user.password.reset.request", "user.password.reset", "user.2fa.enable", "user.2fa.disable",
 		"user.org.invite", "user.org.signup", "user.org.accept", "user.account.request", "user.org.remove", "user.quota.warning"}
