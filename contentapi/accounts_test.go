@@ -95,7 +95,7 @@ func newAccountsEnv(t *testing.T, b metadbtest.Backend) *accountsEnv {
 		}
 	}
 	a := New(Config{Accounts: store, Passwords: e.hasher, Now: e.clock.Now,
-		Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: e.logs}, nil))})
+		Logger: testLogger(&lockedWriter{w: e.logs})})
 	r := chi.NewRouter()
 	r.Use(e.drainAround)
 	httpapi.Mount(r, a.Routes(), func(httpapi.Access) []func(http.Handler) http.Handler { return nil })
@@ -206,6 +206,7 @@ func (e *accountsEnv) wantEvents(t *testing.T, want ...event) {
 }
 
 func (e *accountsEnv) checkNoSecrets(t *testing.T) {
+	noteSecrets(e.secrets...)
 	logs := e.logs.String()
 	for _, s := range e.secrets {
 		if s != "" && strings.Contains(logs, s) {
@@ -735,7 +736,7 @@ func TestUsers_EventNotWritten(t *testing.T) {
 		if _, err := store.CreateUser(ctx, auth.Actor{Email: auth.LocalCaller}, auth.NewUser{Email: adminEmail, Level: auth.LevelAdmin, PasswordHash: h.Hash(adminPW)}); err != nil {
 			t.Fatal(err)
 		}
-		a := New(Config{Accounts: store, Passwords: h, Logger: slog.New(slog.DiscardHandler)})
+		a := New(Config{Accounts: store, Passwords: h, Logger: testLogger(io.Discard)})
 		r := chi.NewRouter()
 		httpapi.Mount(r, a.Routes(), func(httpapi.Access) []func(http.Handler) http.Handler { return nil })
 		srv := httptest.NewServer(r)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -66,7 +65,7 @@ func newDeviceEnv(t *testing.T, backend metadbtest.Backend) *deviceEnv {
 	}
 	a := New(Config{Verifier: v, Devices: store, MaxBodyBytes: 512,
 		Now:    func() time.Time { env.mu.Lock(); defer env.mu.Unlock(); return time.Now().Add(env.skew) },
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger: testLogger(io.Discard)})
 	r := chi.NewRouter()
 	r.Use(env.drainAfter)
 	httpapi.Mount(r, a.Routes(), func(httpapi.Access) []func(http.Handler) http.Handler { return nil })
@@ -135,6 +134,7 @@ func (env *deviceEnv) checkNoSecrets(t *testing.T) {
 	// event, which the recorded fields show in full.
 	env.mu.Lock()
 	defer env.mu.Unlock()
+	noteSecrets(env.secrets...)
 	all, _ := json.Marshal(env.events)
 	for _, s := range env.secrets {
 		if bytes.Contains(all, []byte(s)) {

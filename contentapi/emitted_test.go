@@ -3,6 +3,8 @@ package contentapi
 import (
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"slices"
 	"sort"
@@ -86,11 +88,20 @@ func recordEmitted(route, event string) {
 }
 
 func TestMain(m *testing.M) {
+	// Whatever logs to the default logger is in the suite's log too.
+	slog.SetDefault(testLogger(io.Discard))
+	noteSecrets(adminPW, alicePW, bobPW, tokUser, tokAdmin, tokDemoted, tokExpired, tokSubtree, tokLinks)
 	code := m.Run()
 	if code == 0 {
 		if problems := checkEmitted(flag.Lookup("test.run").Value.String() == ""); len(problems) > 0 {
 			for _, p := range problems {
 				fmt.Fprintln(os.Stderr, "audit trail:", p)
+			}
+			code = 1
+		}
+		if problems := checkSuiteSecrets(); len(problems) > 0 {
+			for _, p := range problems {
+				fmt.Fprintln(os.Stderr, "secrets:", p)
 			}
 			code = 1
 		}

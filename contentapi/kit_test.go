@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -182,7 +181,7 @@ func newTestServer(t *testing.T, aud *fakeAuditor) *httptest.Server {
 		tokLinks:   {Email: "u@example.com", Scopes: scopes(t, "linksharing")},
 	}
 	a := New(Config{Verifier: v, Auditor: aud, MaxBodyBytes: 256, Now: func() time.Time { return now },
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger: testLogger(io.Discard)})
 	r := chi.NewRouter()
 	httpapi.Mount(r, append(a.mount(testTable()), a.Routes()...), func(httpapi.Access) []func(http.Handler) http.Handler { return nil })
 	srv := httptest.NewServer(r)

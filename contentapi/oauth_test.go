@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"html"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -44,7 +43,7 @@ func newOAuthEnv(t *testing.T, b metadbtest.Backend, cfg OAuthConfig) *oauthEnv 
 	e := &oauthEnv{accountsEnv: newAccountsEnv(t, b)}
 	e.srv.Close()
 	a := New(Config{Accounts: e.store, Passwords: e.hasher, Now: e.clock.Now, OAuth: cfg,
-		Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: e.logs}, nil))})
+		Logger: testLogger(&lockedWriter{w: e.logs})})
 	r := chi.NewRouter()
 	r.Use(e.drainAfter)
 	httpapi.Mount(r, a.Routes(), func(httpapi.Access) []func(http.Handler) http.Handler { return nil })

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -60,7 +60,7 @@ func newOrgEnv(t *testing.T, b metadbtest.Backend, org OrgConfig) *orgEnv {
 	}
 	env := &orgEnv{accountsEnv: e}
 	a := New(Config{Accounts: store, Passwords: e.hasher, Now: e.clock.Now, Org: org,
-		Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: e.logs}, nil))})
+		Logger: testLogger(&lockedWriter{w: e.logs})})
 	r := chi.NewRouter()
 	r.Use(env.drainAfter(t))
 	httpapi.Mount(r, a.Routes(), func(httpapi.Access) []func(http.Handler) http.Handler { return nil })
@@ -741,7 +741,7 @@ func TestOrg_EventNotWritten(t *testing.T) {
 		if _, err := store.Invite(ctx, adminEmail, carolEmail, token.Hash(code)); err != nil {
 			t.Fatal(err)
 		}
-		a := New(Config{Accounts: store, Passwords: h, Org: OrgConfig{OpenSignup: true}, Logger: slog.New(slog.DiscardHandler)})
+		a := New(Config{Accounts: store, Passwords: h, Org: OrgConfig{OpenSignup: true}, Logger: testLogger(io.Discard)})
 		r := chi.NewRouter()
 		httpapi.Mount(r, a.Routes(), func(httpapi.Access) []func(http.Handler) http.Handler { return nil })
 		srv := httptest.NewServer(r)

@@ -3,7 +3,6 @@ package contentapi
 import (
 	"bytes"
 	"context"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -49,7 +48,7 @@ func newProvisionEnv(t *testing.T, b metadbtest.Backend, cfg Config) *provisionE
 		t.Fatal(err)
 	}
 	cfg.Accounts, cfg.Passwords, cfg.Now = store, e.hasher, e.clock.Now
-	cfg.Logger = slog.New(slog.NewTextHandler(&lockedWriter{w: e.logs}, nil))
+	cfg.Logger = testLogger(&lockedWriter{w: e.logs})
 	a := New(cfg)
 	r := chi.NewRouter()
 	r.Use(e.drainAfter)

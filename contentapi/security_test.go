@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -56,7 +56,7 @@ func newSecurityEnv(t *testing.T, b metadbtest.Backend, sc SecurityConfig) *secu
 	}
 	e.accountsEnv.events(t) // the setup's
 	a := New(Config{Accounts: store, Passwords: e.hasher, Now: e.clock.Now, Security: sc,
-		Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: e.logs}, nil))})
+		Logger: testLogger(&lockedWriter{w: e.logs})})
 	r := chi.NewRouter()
 	r.Use(e.drainAfter)
 	httpapi.Mount(r, a.Routes(), func(httpapi.Access) []func(http.Handler) http.Handler { return nil })
@@ -541,7 +541,7 @@ func TestSecurity_EventNotWritten(t *testing.T) {
 		if _, err := store.CreateUser(ctx, auth.Actor{Email: auth.LocalCaller}, auth.NewUser{Email: adminEmail, Level: auth.LevelAdmin, PasswordHash: h.Hash(adminPW)}); err != nil {
 			t.Fatal(err)
 		}
-		a := New(Config{Accounts: store, Passwords: h, Logger: slog.New(slog.DiscardHandler)})
+		a := New(Config{Accounts: store, Passwords: h, Logger: testLogger(io.Discard)})
 		r := chi.NewRouter()
 		httpapi.Mount(r, a.Routes(), func(httpapi.Access) []func(http.Handler) http.Handler { return nil })
 		srv := httptest.NewServer(r)
