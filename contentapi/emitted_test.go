@@ -109,6 +109,14 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// onlyWith lists the rows of emitters that only tests needing an outside
+// server exercise, with that server's variable: without it, those tests
+// skip and the rows are not expected to be seen.
+var onlyWith = map[string]map[string]string{
+	"user.org.provision":     {"POST /auth": "VIGIL_TEST_SLAPD", "POST /auth/signin": "VIGIL_TEST_SLAPD"},
+	"user.org.authorization": {"POST /auth/signin": "VIGIL_TEST_SLAPD"},
+}
+
 // checkEmitted compares what the tests saw emitted with emitters: a
 // route emitting an event emitters does not give it is always a problem;
 // a listed route no test saw emit its event only when all tests ran.
@@ -126,6 +134,9 @@ func checkEmitted(all bool) []string {
 	if all {
 		for event, routes := range emitters {
 			for _, route := range routes {
+				if v := onlyWith[event][route]; v != "" && os.Getenv(v) == "" {
+					continue // its only tests skipped
+				}
 				if !emitted.by[event][route] {
 					out = append(out, fmt.Sprintf("no test saw %s emit %s", route, event))
 				}
