@@ -79,6 +79,7 @@ type adminBackend interface {
 	AddApp(ctx context.Context, name, redirectURI string, public bool) (auth.App, string, error)
 	ListApps(ctx context.Context) ([]auth.App, error)
 	RemoveApp(ctx context.Context, clientID string) error
+	ListMail(ctx context.Context) ([]auth.Mail, error)
 	Close() error
 }
 
@@ -221,6 +222,43 @@ func (t *adminTarget) withBackend(cmd *cobra.Command, fn func(b adminBackend) er
 	return fn(b)
 }
 
+// listCmd completes cmd as a list command: its RunE lists the items with
+// list and prints them with table, or with --format json as {key: [...]},
+// as the admin API answers.
+func listCmd[T any](t *adminTarget, cmd *cobra.Command, key string,
+	list func(adminBackend, context.Context) ([]T, error), table func(io.Writer, []T) error) *cobra.Command {
+	format := enumFlag{value: "table", allowed: []string{"table", "json"}}
+	cmd.Args = cobra.NoArgs
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return t.withBackend(cmd, func(b adminBackend) error {
+			items, err := list(b, cmd.Context())
+			if err != nil {
+				return err
+			}
+			if format.value == "json" {
+				return printJSON(cmd.OutOrStdout(), map[string]any{key: items})
+			}
+			return table(cmd.OutOrStdout(), items)
+		})
+	}
+	cmd.Flags().Var(&format, "format", "output format: "+format.choices())
+	return cmd
+}
+
+// onArg is the RunE of a command that takes one argument: it runs do with
+// it, then prints done(arg) on stderr.
+func onArg(t *adminTarget, do func(adminBackend, context.Context, string) error, done func(arg string) string) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		return t.withBackend(cmd, func(b adminBackend) error {
+			if err := do(b, cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.ErrOrStderr(), done(args[0]))
+			return nil
+		})
+	}
+}
+
 func newAdminCmd() *cobra.Command {
 	t := &adminTarget{}
 	cmd := &cobra.Command{
@@ -311,8 +349,7 @@ printed, on one line, for a shell variable.`,
 }
 
 func newAdminDeviceListCmd(t *adminTarget) *cobra.Command {
-	format := enumFlag{value: "table", allowed: []string{"table", "json"}}
-	cmd := &cobra.Command{
+	return listCmd(t, &cobra.Command{
 		Use:   "list",
 		Short: "List devices",
 		Long: `List every device, revoked ones included, oldest first: its id, user and
@@ -324,22 +361,7 @@ Formats: table (the default), or json: {"devices": [...]}, as the admin
 API answers.`,
 		Example: `  vigil admin device list
   vigil admin device list --format json`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return t.withBackend(cmd, func(b adminBackend) error {
-				ds, err := b.ListDevices(cmd.Context())
-				if err != nil {
-					return err
-				}
-				if format.value == "json" {
-					return printJSON(cmd.OutOrStdout(), map[string]any{"devices": ds})
-				}
-				return printDevices(cmd.OutOrStdout(), ds)
-			})
-		},
-	}
-	cmd.Flags().Var(&format, "format", "output format: "+format.choices())
-	return cmd
+	}, "devices", adminBackend.ListDevices, printDevices)
 }
 
 func newAdminDeviceRevokeCmd(t *adminTarget) *cobra.Command {
@@ -350,15 +372,7 @@ func newAdminDeviceRevokeCmd(t *adminTarget) *cobra.Command {
 once, in the running server too. The device stays listed, as revoked.`,
 		Example: `  vigil admin device revoke 6f1c0e5b9a7d4c3e8b2a1f0e9d8c7b6a`,
 		Args:    oneArg("device id", "vigil admin device list"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return t.withBackend(cmd, func(b adminBackend) error {
-				if err := b.RevokeDevice(cmd.Context(), args[0]); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "Revoked device %s.\n", args[0])
-				return nil
-			})
-		},
+		RunE:    onArg(t, adminBackend.RevokeDevice, func(arg string) string { return "Revoked device " + arg + "." }),
 	}
 }
 
@@ -417,8 +431,7 @@ letters, digits, '.', '_' and '-'.`,
 }
 
 func newAdminTokenListCmd(t *adminTarget) *cobra.Command {
-	format := enumFlag{value: "table", allowed: []string{"table", "json"}}
-	cmd := &cobra.Command{
+	return listCmd(t, &cobra.Command{
 		Use:   "list",
 		Short: "List API tokens",
 		Long: `List every API token, revoked ones included, oldest first: its name and
@@ -429,22 +442,7 @@ Formats: table (the default), or json: {"tokens": [...]}, as the admin
 API answers.`,
 		Example: `  vigil admin token list
   vigil admin token list --format json`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return t.withBackend(cmd, func(b adminBackend) error {
-				ts, err := b.ListTokens(cmd.Context())
-				if err != nil {
-					return err
-				}
-				if format.value == "json" {
-					return printJSON(cmd.OutOrStdout(), map[string]any{"tokens": ts})
-				}
-				return printTokens(cmd.OutOrStdout(), ts)
-			})
-		},
-	}
-	cmd.Flags().Var(&format, "format", "output format: "+format.choices())
-	return cmd
+	}, "tokens", adminBackend.ListTokens, printTokens)
 }
 
 func newAdminTokenRevokeCmd(t *adminTarget) *cobra.Command {
@@ -455,15 +453,7 @@ func newAdminTokenRevokeCmd(t *adminTarget) *cobra.Command {
 too. The token stays listed, as revoked, and its name stays taken.`,
 		Example: `  vigil admin token revoke grafana`,
 		Args:    oneArg("token name", "vigil admin token list"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return t.withBackend(cmd, func(b adminBackend) error {
-				if err := b.RevokeToken(cmd.Context(), args[0]); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "Revoked token %s.\n", args[0])
-				return nil
-			})
-		},
+		RunE:    onArg(t, adminBackend.RevokeToken, func(arg string) string { return "Revoked token " + arg + "." }),
 	}
 }
 

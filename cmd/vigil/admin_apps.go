@@ -89,8 +89,7 @@ or json: the app with its client_secret.`,
 }
 
 func newAdminAppListCmd(t *adminTarget) *cobra.Command {
-	format := enumFlag{value: "table", allowed: []string{"table", "json"}}
-	cmd := &cobra.Command{
+	return listCmd(t, &cobra.Command{
 		Use:   "list",
 		Short: "List apps",
 		Long: `List the registered OAuth 2.0 apps, oldest first: client id, name,
@@ -101,22 +100,7 @@ Formats: table (the default), or json: {"apps": [...]}, as the admin
 API answers.`,
 		Example: `  vigil admin app list
   vigil admin app list --format json`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return t.withBackend(cmd, func(b adminBackend) error {
-				apps, err := b.ListApps(cmd.Context())
-				if err != nil {
-					return err
-				}
-				if format.value == "json" {
-					return printJSON(cmd.OutOrStdout(), map[string]any{"apps": apps})
-				}
-				return printApps(cmd.OutOrStdout(), apps)
-			})
-		},
-	}
-	cmd.Flags().Var(&format, "format", "output format: "+format.choices())
-	return cmd
+	}, "apps", adminBackend.ListApps, printApps)
 }
 
 func newAdminAppRemoveCmd(t *adminTarget) *cobra.Command {
@@ -127,15 +111,7 @@ func newAdminAppRemoveCmd(t *adminTarget) *cobra.Command {
 every token it holds: they stop working at once (audit.app.remove).`,
 		Example: `  vigil admin app remove 30fd5241-02ea-46d5-ab07-f0aeba4164c3`,
 		Args:    oneArg("client id", "vigil admin app list"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return t.withBackend(cmd, func(b adminBackend) error {
-				if err := b.RemoveApp(cmd.Context(), args[0]); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "Removed app %s.\n", strings.ToLower(args[0]))
-				return nil
-			})
-		},
+		RunE:    onArg(t, adminBackend.RemoveApp, func(arg string) string { return "Removed app " + strings.ToLower(arg) + "." }),
 	}
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -12,12 +11,6 @@ import (
 
 	"github.com/vigilaudit/vigil/internal/auth"
 )
-
-// mailLister is the backend of the mail commands: localAdmin and the
-// admin API's client.
-type mailLister interface {
-	ListMail(ctx context.Context) ([]auth.Mail, error)
-}
 
 func (l localAdmin) ListMail(ctx context.Context) ([]auth.Mail, error) { return l.s.ListMail(ctx) }
 
@@ -40,8 +33,7 @@ this command is how an administrator reads it.`,
 }
 
 func newAdminMailListCmd(t *adminTarget) *cobra.Command {
-	format := enumFlag{value: "table", allowed: []string{"table", "json"}}
-	cmd := &cobra.Command{
+	return listCmd(t, &cobra.Command{
 		Use:   "list",
 		Short: "List the mail outbox, sent or not",
 		Long: `List every message of the mail outbox, oldest first: its recipient,
@@ -53,26 +45,7 @@ Formats: table (the default), which leaves out the bodies, or json:
 reset mail's body holds its token: treat the output as a secret.`,
 		Example: `  vigil admin mail list
   vigil admin mail list --format json --data-dir /var/lib/vigil`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return t.withBackend(cmd, func(b adminBackend) error {
-				ml, ok := b.(mailLister)
-				if !ok {
-					return errors.New("this backend has no mail outbox")
-				}
-				ms, err := ml.ListMail(cmd.Context())
-				if err != nil {
-					return err
-				}
-				if format.value == "json" {
-					return printJSON(cmd.OutOrStdout(), map[string]any{"mail": ms})
-				}
-				return printMail(cmd.OutOrStdout(), ms)
-			})
-		},
-	}
-	cmd.Flags().Var(&format, "format", "output format: "+format.choices())
-	return cmd
+	}, "mail", adminBackend.ListMail, printMail)
 }
 
 func printMail(w io.Writer, ms []auth.Mail) error {

@@ -102,8 +102,7 @@ func readPassword(r io.Reader) (string, error) {
 }
 
 func newAdminUserListCmd(t *adminTarget) *cobra.Command {
-	format := enumFlag{value: "table", allowed: []string{"table", "json"}}
-	cmd := &cobra.Command{
+	return listCmd(t, &cobra.Command{
 		Use:   "list",
 		Short: "List users",
 		Long: `List every user of the content API by email: their names, level (USER
@@ -114,22 +113,7 @@ Formats: table (the default), or json: {"users": [...]}, as the admin
 API answers.`,
 		Example: `  vigil admin user list
   vigil admin user list --format json`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return t.withBackend(cmd, func(b adminBackend) error {
-				us, err := b.ListUsers(cmd.Context())
-				if err != nil {
-					return err
-				}
-				if format.value == "json" {
-					return printJSON(cmd.OutOrStdout(), map[string]any{"users": us})
-				}
-				return printUsers(cmd.OutOrStdout(), us)
-			})
-		},
-	}
-	cmd.Flags().Var(&format, "format", "output format: "+format.choices())
-	return cmd
+	}, "users", adminBackend.ListUsers, printUsers)
 }
 
 func newAdminUserSetLevelCmd(t *adminTarget) *cobra.Command {
@@ -171,15 +155,7 @@ func newAdminUserRemoveCmd(t *adminTarget) *cobra.Command {
 the devices first.`,
 		Example: `  vigil admin user remove alice@example.com`,
 		Args:    oneArg("email", "vigil admin user list"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return t.withBackend(cmd, func(b adminBackend) error {
-				if err := b.RemoveUser(cmd.Context(), args[0]); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "Removed user %s.\n", strings.ToLower(args[0]))
-				return nil
-			})
-		},
+		RunE:    onArg(t, adminBackend.RemoveUser, func(arg string) string { return "Removed user " + strings.ToLower(arg) + "." }),
 	}
 }
 

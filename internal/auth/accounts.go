@@ -102,16 +102,10 @@ func (s *Store) CreateUser(ctx context.Context, a Actor, nu NewUser) (User, erro
 		return User{}, err
 	}
 	err = s.db.InTx(ctx, func(tx *metadb.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO users (email, created_at, first_name, last_name, password_hash, level)
+		if err := execOne(ctx, tx, ErrExists, `INSERT INTO users (email, created_at, first_name, last_name, password_hash, level)
 			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (email) DO NOTHING`,
-			u.Email, u.CreatedAt.UnixMilli(), u.FirstName, u.LastName, nullString(nu.PasswordHash), string(u.Level))
-		if err != nil {
+			u.Email, u.CreatedAt.UnixMilli(), u.FirstName, u.LastName, nullString(nu.PasswordHash), string(u.Level)); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return ErrExists
 		}
 		if err := s.audit(ctx, tx, "user.create", u.CreatedAt, schema.Fields{"email": u.Email, "caller": caller}); err != nil {
 			return err
@@ -130,7 +124,7 @@ func (s *Store) CreateUser(ctx context.Context, a Actor, nu NewUser) (User, erro
 
 const userColumns = `email, first_name, last_name, level, password_hash IS NOT NULL, created_at`
 
-func scanUser(row interface{ Scan(...any) error }) (User, error) {
+func scanUser(row rowScanner) (User, error) {
 	var (
 		u       User
 		created int64
@@ -169,20 +163,8 @@ func (s *Store) Users(ctx context.Context, after, before string, limit int) ([]U
 		q = `SELECT ` + userColumns + ` FROM users WHERE email < ? ORDER BY email DESC LIMIT ?`
 		key = strings.ToLower(before)
 	}
-	rows, err := s.db.QueryContext(ctx, q, key, limit)
+	users, err := queryAll(ctx, s.db, scanUser, q, key, limit)
 	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	defer rows.Close()
-	users := []User{}
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list users: %w", err)
-		}
-		users = append(users, u)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
 	if before != "" {
@@ -369,18 +351,7 @@ func (s *Store) PasswordHash(ctx context.Context, email string) (User, string, e
 
 // updateOne runs an UPDATE or DELETE of one row; none is ErrNotFound.
 func updateOne(ctx context.Context, tx *metadb.Tx, query string, args ...any) error {
-	res, err := tx.ExecContext(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return execOne(ctx, tx, ErrNotFound, query, args...)
 }
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }

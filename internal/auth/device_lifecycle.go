@@ -152,7 +152,7 @@ func (s *Store) migrateDevices(ctx context.Context) error {
 
 const deviceColumns = `id, user_email, name, created_at, revoked_at, last_seq, seq_gaps, last_seen, device_type, os_family, os_name, removal`
 
-func scanDevice(row interface{ Scan(...any) error }) (DeviceInfo, error) {
+func scanDevice(row rowScanner) (DeviceInfo, error) {
 	var (
 		d                     DeviceInfo
 		created               int64
@@ -191,21 +191,9 @@ func (s *Store) UserDevices(ctx context.Context, user string) ([]DeviceInfo, err
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+deviceColumns+` FROM devices
+	out, err := queryAll(ctx, s.db, scanDevice, `SELECT `+deviceColumns+` FROM devices
 		WHERE user_email = ? AND revoked_at IS NULL ORDER BY created_at, id`, user)
 	if err != nil {
-		return nil, fmt.Errorf("list devices of %s: %w", user, err)
-	}
-	defer rows.Close()
-	out := []DeviceInfo{}
-	for rows.Next() {
-		d, err := scanDevice(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list devices of %s: %w", user, err)
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list devices of %s: %w", user, err)
 	}
 	return out, nil

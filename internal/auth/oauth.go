@@ -271,7 +271,7 @@ func (s *Store) AddApp(ctx context.Context, a Actor, name, redirectURI string, p
 
 const appColumns = `client_id, name, redirect_uri, secret_hash, created_at`
 
-func scanApp(row interface{ Scan(...any) error }) (App, string, error) {
+func scanApp(row rowScanner) (App, string, error) {
 	var (
 		app     App
 		hash    sql.NullString
@@ -286,20 +286,11 @@ func scanApp(row interface{ Scan(...any) error }) (App, string, error) {
 
 // Apps returns every registered app, oldest first.
 func (s *Store) Apps(ctx context.Context) ([]App, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+appColumns+` FROM oauth_apps ORDER BY created_at, client_id`)
+	out, err := queryAll(ctx, s.db, func(row rowScanner) (App, error) {
+		app, _, err := scanApp(row)
+		return app, err
+	}, `SELECT `+appColumns+` FROM oauth_apps ORDER BY created_at, client_id`)
 	if err != nil {
-		return nil, fmt.Errorf("list apps: %w", err)
-	}
-	defer rows.Close()
-	out := []App{}
-	for rows.Next() {
-		app, _, err := scanApp(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list apps: %w", err)
-		}
-		out = append(out, app)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list apps: %w", err)
 	}
 	return out, nil
@@ -341,16 +332,14 @@ func (s *Store) RemoveApp(ctx context.Context, a Actor, clientID string) error {
 		} else if err != nil {
 			return err
 		}
-		for _, q := range []string{
+		if err := execEach(ctx, tx, []string{
 			`DELETE FROM access_tokens WHERE device_id IN (SELECT device_id FROM oauth_authorizations WHERE client_id = ?)`,
 			`DELETE FROM oauth_refresh_tokens WHERE device_id IN (SELECT device_id FROM oauth_authorizations WHERE client_id = ?)`,
 			`DELETE FROM oauth_authorizations WHERE client_id = ?`,
 			`DELETE FROM oauth_codes WHERE client_id = ?`,
 			`DELETE FROM oauth_apps WHERE client_id = ?`,
-		} {
-			if _, err := tx.ExecContext(ctx, q, id); err != nil {
-				return err
-			}
+		}, id); err != nil {
+			return err
 		}
 		return s.audit(ctx, tx, "audit.app.remove", s.timestamp(), schema.Fields{"caller": caller, "client_id": id, "name": name, "ip": a.IP})
 	})
@@ -431,12 +420,8 @@ func (s *Store) RedeemCode(ctx context.Context, a Actor, codeHash, clientID, red
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE oauth_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL`, now.UnixMilli(), codeHash)
-		if err != nil {
+		if err := execOne(ctx, tx, ErrGrantRefused, `UPDATE oauth_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL`, now.UnixMilli(), codeHash); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n != 1 {
-			return ErrGrantRefused
 		}
 		at := s.timestamp()
 		if _, err := tx.ExecContext(ctx, `INSERT INTO oauth_authorizations (device_id, client_id, user_email, scopes, created_at) VALUES (?, ?, ?, ?, ?)`,
@@ -453,15 +438,24 @@ func (s *Store) RedeemCode(ctx context.Context, a Actor, codeHash, clientID, red
 		return s.audit(ctx, tx, "device.certify", at, schema.Fields{"user": c.Email, "device_type": TypeAPIClient,
 			"device_id": c.Device, "device_name": appName, "caller": caller, "ip": a.IP})
 	})
-	switch {
-	case reused && err == nil:
-		return AuthCode{}, ErrGrantRefused
-	case errors.Is(err, ErrGrantRefused):
-		return AuthCode{}, ErrGrantRefused
-	case err != nil:
-		return AuthCode{}, fmt.Errorf("redeem authorization code: %w", err)
+	if err := grantErr(err, reused, "redeem authorization code"); err != nil {
+		return AuthCode{}, err
 	}
 	return c, nil
+}
+
+// grantErr is the outcome of a grant's transaction, which ended with
+// err: ErrGrantRefused for a refusal, or for a reused code or refresh
+// token (whose authorization the transaction ended); other errors
+// wrapped with op.
+func grantErr(err error, reused bool, op string) error {
+	switch {
+	case reused && err == nil, errors.Is(err, ErrGrantRefused):
+		return ErrGrantRefused
+	case err != nil:
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
 }
 
 // insertGrant stores g's access token and refresh token for the
@@ -503,11 +497,11 @@ func (s *Store) Refresh(ctx context.Context, a Actor, refreshHash, clientID stri
 	)
 	err := s.db.InTx(ctx, func(tx *metadb.Tx) error {
 		reused = false
-		var created int64
 		var used sql.NullInt64
-		err := tx.QueryRowContext(ctx, `SELECT z.device_id, z.client_id, a.name, z.user_email, z.scopes, z.created_at, r.used_at
+		var err error
+		au, err = scanAuthorization(tx.QueryRowContext(ctx, `SELECT `+authorizationColumns+`, r.used_at
 			FROM oauth_refresh_tokens r JOIN oauth_authorizations z ON z.device_id = r.device_id JOIN oauth_apps a ON a.client_id = z.client_id
-			WHERE r.token_hash = ?`, refreshHash).Scan(&au.Device, &au.ClientID, &au.AppName, &au.Email, &au.Scopes, &created, &used)
+			WHERE r.token_hash = ?`, refreshHash), &used)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return ErrGrantRefused
@@ -519,17 +513,12 @@ func (s *Store) Refresh(ctx context.Context, a Actor, refreshHash, clientID stri
 			reused = true
 			return s.endAuthorization(ctx, tx, Actor{Email: OAuthCaller, IP: a.IP}, au.Device)
 		}
-		au.CreatedAt = fromMillis(created)
 		g, err := issue(au)
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE oauth_refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL`, now.UnixMilli(), refreshHash)
-		if err != nil {
+		if err := execOne(ctx, tx, ErrGrantRefused, `UPDATE oauth_refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL`, now.UnixMilli(), refreshHash); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n != 1 {
-			return ErrGrantRefused
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM oauth_refresh_tokens WHERE device_id = ? AND used_at < ?`,
 			au.Device, now.Add(-keepUsed).UnixMilli()); err != nil {
@@ -537,13 +526,8 @@ func (s *Store) Refresh(ctx context.Context, a Actor, refreshHash, clientID stri
 		}
 		return s.insertGrant(ctx, tx, au.Device, au.Email, s.timestamp(), g)
 	})
-	switch {
-	case reused && err == nil:
-		return Authorization{}, ErrGrantRefused
-	case errors.Is(err, ErrGrantRefused):
-		return Authorization{}, ErrGrantRefused
-	case err != nil:
-		return Authorization{}, fmt.Errorf("refresh token: %w", err)
+	if err := grantErr(err, reused, "refresh token"); err != nil {
+		return Authorization{}, err
 	}
 	return au, nil
 }
@@ -560,14 +544,12 @@ func (s *Store) endAuthorization(ctx context.Context, tx *metadb.Tx, a Actor, de
 	} else if err != nil {
 		return err
 	}
-	for _, q := range []string{
+	if err := execEach(ctx, tx, []string{
 		`DELETE FROM access_tokens WHERE device_id = ?`,
 		`DELETE FROM oauth_refresh_tokens WHERE device_id = ?`,
 		`DELETE FROM oauth_authorizations WHERE device_id = ?`,
-	} {
-		if _, err := tx.ExecContext(ctx, q, device); err != nil {
-			return err
-		}
+	}, device); err != nil {
+		return err
 	}
 	fields := schema.Fields{"admin_user": a.Email, "device": device, "owner": owner, "ip": a.IP}
 	if a.Email != OAuthCaller {
@@ -580,30 +562,34 @@ func (s *Store) endAuthorization(ctx context.Context, tx *metadb.Tx, a Actor, de
 	return s.audit(ctx, tx, "device.unlink", s.timestamp(), fields)
 }
 
+// authorizationColumns are an Authorization's columns in
+// authorizationTables (z the authorization, a its app), as
+// scanAuthorization reads them.
+const (
+	authorizationColumns = `z.device_id, z.client_id, a.name, z.user_email, z.scopes, z.created_at`
+	authorizationTables  = `oauth_authorizations z JOIN oauth_apps a ON a.client_id = z.client_id`
+)
+
+// scanAuthorization reads authorizationColumns, then more.
+func scanAuthorization(row rowScanner, more ...any) (Authorization, error) {
+	var au Authorization
+	var created int64
+	if err := row.Scan(append([]any{&au.Device, &au.ClientID, &au.AppName, &au.Email, &au.Scopes, &created}, more...)...); err != nil {
+		return Authorization{}, err
+	}
+	au.CreatedAt = fromMillis(created)
+	return au, nil
+}
+
 // UserAuthorizations returns the authorizations user gave, oldest first.
 func (s *Store) UserAuthorizations(ctx context.Context, user string) ([]Authorization, error) {
 	user, err := checkEmail("user", user)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT z.device_id, z.client_id, a.name, z.user_email, z.scopes, z.created_at
-		FROM oauth_authorizations z JOIN oauth_apps a ON a.client_id = z.client_id
-		WHERE z.user_email = ? ORDER BY z.created_at, z.device_id`, user)
+	out, err := queryAll(ctx, s.db, func(row rowScanner) (Authorization, error) { return scanAuthorization(row) },
+		`SELECT `+authorizationColumns+` FROM `+authorizationTables+` WHERE z.user_email = ? ORDER BY z.created_at, z.device_id`, user)
 	if err != nil {
-		return nil, fmt.Errorf("list authorizations of %s: %w", user, err)
-	}
-	defer rows.Close()
-	out := []Authorization{}
-	for rows.Next() {
-		var au Authorization
-		var created int64
-		if err := rows.Scan(&au.Device, &au.ClientID, &au.AppName, &au.Email, &au.Scopes, &created); err != nil {
-			return nil, fmt.Errorf("list authorizations of %s: %w", user, err)
-		}
-		au.CreatedAt = fromMillis(created)
-		out = append(out, au)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list authorizations of %s: %w", user, err)
 	}
 	return out, nil
@@ -612,18 +598,13 @@ func (s *Store) UserAuthorizations(ctx context.Context, user string) ([]Authoriz
 // DeviceAuthorization returns the authorization whose device id is
 // device; ErrNotFound for none (a token not issued through OAuth).
 func (s *Store) DeviceAuthorization(ctx context.Context, device string) (Authorization, error) {
-	var au Authorization
-	var created int64
-	err := s.db.QueryRowContext(ctx, `SELECT z.device_id, z.client_id, a.name, z.user_email, z.scopes, z.created_at
-		FROM oauth_authorizations z JOIN oauth_apps a ON a.client_id = z.client_id WHERE z.device_id = ?`, device).
-		Scan(&au.Device, &au.ClientID, &au.AppName, &au.Email, &au.Scopes, &created)
+	au, err := scanAuthorization(s.db.QueryRowContext(ctx, `SELECT `+authorizationColumns+` FROM `+authorizationTables+` WHERE z.device_id = ?`, device))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return Authorization{}, ErrNotFound
 	case err != nil:
 		return Authorization{}, fmt.Errorf("get authorization: %w", err)
 	}
-	au.CreatedAt = fromMillis(created)
 	return au, nil
 }
 
@@ -643,20 +624,12 @@ func (s *Store) RevokeUserApp(ctx context.Context, a Actor, user, clientID strin
 		return err
 	}
 	err = s.db.InTx(ctx, func(tx *metadb.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT device_id FROM oauth_authorizations WHERE user_email = ? AND client_id = ? ORDER BY created_at, device_id`, user, id)
-		if err != nil {
-			return err
-		}
-		var devices []string
-		for rows.Next() {
+		devices, err := queryAll(ctx, tx, func(row rowScanner) (string, error) {
 			var d string
-			if err := rows.Scan(&d); err != nil {
-				_ = rows.Close() // the scan error is the one to report
-				return err
-			}
-			devices = append(devices, d)
-		}
-		if err := rows.Close(); err != nil {
+			err := row.Scan(&d)
+			return d, err
+		}, `SELECT device_id FROM oauth_authorizations WHERE user_email = ? AND client_id = ? ORDER BY created_at, device_id`, user, id)
+		if err != nil {
 			return err
 		}
 		if len(devices) == 0 {

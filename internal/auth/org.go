@@ -310,17 +310,8 @@ func (s *Store) OpenSignUp(ctx context.Context, email, hash, first, last string)
 }
 
 func insertMember(ctx context.Context, tx *metadb.Tx, email, first, last, hash string, at time.Time) error {
-	res, err := tx.ExecContext(ctx, `INSERT INTO users (email, created_at, first_name, last_name, password_hash, level)
+	return execOne(ctx, tx, ErrExists, `INSERT INTO users (email, created_at, first_name, last_name, password_hash, level)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (email) DO NOTHING`, email, at.UnixMilli(), first, last, hash, string(LevelUser))
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n == 0 {
-		return ErrExists
-	}
-	return nil
 }
 
 func (s *Store) signupEvent(ctx context.Context, tx *metadb.Tx, email, first, last string, at time.Time) error {
@@ -508,20 +499,12 @@ func (s *Store) Group(ctx context.Context, id string) (Group, error) {
 }
 
 func (s *Store) groups(ctx context.Context, query string, args ...any) ([]Group, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list groups: %w", err)
-	}
-	defer rows.Close()
-	gs := []Group{}
-	for rows.Next() {
+	gs, err := queryAll(ctx, s.db, func(row rowScanner) (Group, error) {
 		g := Group{Members: []GroupMember{}}
-		if err := rows.Scan(&g.ID, &g.Name); err != nil {
-			return nil, fmt.Errorf("list groups: %w", err)
-		}
-		gs = append(gs, g)
-	}
-	if err := rows.Err(); err != nil {
+		err := row.Scan(&g.ID, &g.Name)
+		return g, err
+	}, query, args...)
+	if err != nil {
 		return nil, fmt.Errorf("list groups: %w", err)
 	}
 	for i := range gs {
@@ -534,21 +517,13 @@ func (s *Store) groups(ctx context.Context, query string, args ...any) ([]Group,
 
 // GroupMembers returns a group's members in email order.
 func (s *Store) GroupMembers(ctx context.Context, id string) ([]GroupMember, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT u.email, u.first_name, u.last_name FROM org_group_members m
+	ms, err := queryAll(ctx, s.db, func(row rowScanner) (GroupMember, error) {
+		var m GroupMember
+		err := row.Scan(&m.Email, &m.FirstName, &m.LastName)
+		return m, err
+	}, `SELECT u.email, u.first_name, u.last_name FROM org_group_members m
 		JOIN users u ON u.email = m.email AND m.added_at >= u.created_at WHERE m.group_id = ? ORDER BY u.email`, id)
 	if err != nil {
-		return nil, fmt.Errorf("list members of group %s: %w", id, err)
-	}
-	defer rows.Close()
-	ms := []GroupMember{}
-	for rows.Next() {
-		var m GroupMember
-		if err := rows.Scan(&m.Email, &m.FirstName, &m.LastName); err != nil {
-			return nil, fmt.Errorf("list members of group %s: %w", id, err)
-		}
-		ms = append(ms, m)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list members of group %s: %w", id, err)
 	}
 	return ms, nil
@@ -605,15 +580,9 @@ func (s *Store) AddGroupMember(ctx context.Context, id, email string) (GroupMemb
 			AND added_at < (SELECT created_at FROM users WHERE email = ?)`, id, email, email); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO org_group_members (group_id, email, added_at) VALUES (?, ?, ?)
-			ON CONFLICT (group_id, email) DO NOTHING`, id, email, s.timestamp().UnixMilli())
-		if err != nil {
+		if err := execOne(ctx, tx, ErrExists, `INSERT INTO org_group_members (group_id, email, added_at) VALUES (?, ?, ?)
+			ON CONFLICT (group_id, email) DO NOTHING`, id, email, s.timestamp().UnixMilli()); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return ErrExists
 		}
 		return tx.QueryRowContext(ctx, `SELECT email, first_name, last_name FROM users WHERE email = ?`, email).Scan(&m.Email, &m.FirstName, &m.LastName)
 	})

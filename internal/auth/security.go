@@ -156,26 +156,21 @@ func queueMail(ctx context.Context, tx *metadb.Tx, m Mail) error {
 
 const mailColumns = `id, to_addr, subject, body, created_at, sent_at, attempts, last_error`
 
+func scanMail(row rowScanner) (Mail, error) {
+	var (
+		m       Mail
+		created int64
+		sent    sql.NullInt64
+	)
+	if err := row.Scan(&m.ID, &m.To, &m.Subject, &m.Body, &created, &sent, &m.Attempts, &m.LastError); err != nil {
+		return Mail{}, err
+	}
+	m.CreatedAt, m.SentAt = fromMillis(created), optMillis(sent)
+	return m, nil
+}
+
 func (s *Store) queryMail(ctx context.Context, query string, args ...any) ([]Mail, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+mailColumns+` FROM mail_outbox `+query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Mail{}
-	for rows.Next() {
-		var (
-			m       Mail
-			created int64
-			sent    sql.NullInt64
-		)
-		if err := rows.Scan(&m.ID, &m.To, &m.Subject, &m.Body, &created, &sent, &m.Attempts, &m.LastError); err != nil {
-			return nil, err
-		}
-		m.CreatedAt, m.SentAt = fromMillis(created), optMillis(sent)
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.db, scanMail, `SELECT `+mailColumns+` FROM mail_outbox `+query, args...)
 }
 
 // ListMail returns the mail outbox, sent or not, oldest first.
@@ -274,15 +269,9 @@ func (s *Store) ResetPassword(ctx context.Context, hash, newHash string, now tim
 	}
 	var email string
 	err := s.db.InTx(ctx, func(tx *metadb.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE password_resets SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?`,
-			now.UnixMilli(), hash, now.UnixMilli())
-		if err != nil {
+		if err := execOne(ctx, tx, ErrRefused, `UPDATE password_resets SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?`,
+			now.UnixMilli(), hash, now.UnixMilli()); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return ErrRefused
 		}
 		if err := tx.QueryRowContext(ctx, `SELECT user_email FROM password_resets WHERE token_hash = ?`, hash).Scan(&email); err != nil {
 			return err
@@ -468,15 +457,9 @@ func (s *Store) DisableTwoFactor(ctx context.Context, a Actor, email string) err
 // only a step later than the last accepted one, so that a code works
 // once. Otherwise it is ErrRefused.
 func (s *Store) UseTOTPStep(ctx context.Context, email string, step int64) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE two_factor SET last_step = ? WHERE user_email = ? AND enabled_at IS NOT NULL AND last_step < ?`,
-		step, email, step)
-	if err != nil {
+	if err := execOne(ctx, s.db, ErrRefused, `UPDATE two_factor SET last_step = ? WHERE user_email = ? AND enabled_at IS NOT NULL AND last_step < ?`,
+		step, email, step); err != nil {
 		return fmt.Errorf("use code of %s: %w", email, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("use code of %s: %w", email, err)
-	} else if n == 0 {
-		return fmt.Errorf("use code of %s: %w", email, ErrRefused)
 	}
 	return nil
 }
@@ -484,14 +467,8 @@ func (s *Store) UseTOTPStep(ctx context.Context, email string, step int64) error
 // UseBackupCode spends the backup code of email's whose hash is hash;
 // an unknown or spent one is ErrRefused.
 func (s *Store) UseBackupCode(ctx context.Context, email, hash string) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM backup_codes WHERE user_email = ? AND code_hash = ?`, email, hash)
-	if err != nil {
+	if err := execOne(ctx, s.db, ErrRefused, `DELETE FROM backup_codes WHERE user_email = ? AND code_hash = ?`, email, hash); err != nil {
 		return fmt.Errorf("use backup code of %s: %w", email, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("use backup code of %s: %w", email, err)
-	} else if n == 0 {
-		return fmt.Errorf("use backup code of %s: %w", email, ErrRefused)
 	}
 	return nil
 }
