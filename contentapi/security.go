@@ -271,7 +271,7 @@ func (a *API) resetPassword(r *http.Request) (any, error) {
 func twoFactorRequired(msg string) httpapi.Response {
 	return httpapi.Response{Status: http.StatusUnauthorized,
 		Header: http.Header{"Www-Authenticate": {`Bearer realm="` + httpapi.Realm + `"`}},
-		Body: twoFactorBody{"UNAUTHORIZED", msg, true}}
+		Body:   twoFactorBody{"UNAUTHORIZED", msg, true}}
 }
 
 // twoFactorBody is the body of twoFactorRequired's 401.

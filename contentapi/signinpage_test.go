@@ -66,7 +66,7 @@ func TestSigninPage(t *testing.T) {
 		c := jarClient()
 
 		// The page renders, with its CSRF token and a valid return_to.
-		page := readPage(t)(c.Get(e.srv.URL+"/signin?return_to="+url.QueryEscape("/api/v1.4/users/"+aliceEmail)))
+		page := readPage(t)(c.Get(e.srv.URL + "/signin?return_to=" + url.QueryEscape("/api/v1.4/users/"+aliceEmail)))
 		if page.status != 200 || !strings.Contains(page.body, `name="password"`) || strings.Contains(page.body, `name="code"`) ||
 			page.fields.Get("return_to") != "/api/v1.4/users/"+aliceEmail || len(page.fields.Get("csrf_token")) != 32 {
 			t.Fatalf("page: %d %v %s", page.status, page.fields, page.body)
@@ -93,7 +93,7 @@ func TestSigninPage(t *testing.T) {
 		e.expect(t, "sign in", event{"topic": "USER", "event": "user.signin", "user": aliceEmail, "authority": "Credential", "ip": localIP})
 
 		// Signed in, the page says so.
-		if p := readPage(t)(c.Get(e.srv.URL+"/signin")); p.status != 200 || !strings.Contains(p.body, "signed in as <strong>"+aliceEmail) {
+		if p := readPage(t)(c.Get(e.srv.URL + "/signin")); p.status != 200 || !strings.Contains(p.body, "signed in as <strong>"+aliceEmail) {
 			t.Errorf("signed-in page: %d %s", p.status, p.body)
 		}
 	})
@@ -106,7 +106,7 @@ func TestSigninPage_Refused(t *testing.T) {
 		// An off-site return_to is ignored: the form has none and the
 		// sign-in lands on the signed-in page.
 		c := jarClient()
-		page := readPage(t)(c.Get(e.srv.URL+"/signin?return_to="+url.QueryEscape("//evil.example.com/x")))
+		page := readPage(t)(c.Get(e.srv.URL + "/signin?return_to=" + url.QueryEscape("//evil.example.com/x")))
 		if page.fields.Has("return_to") {
 			t.Errorf("off-site return_to kept: %v", page.fields)
 		}
@@ -124,7 +124,7 @@ func TestSigninPage_Refused(t *testing.T) {
 		// A post without the form's CSRF token, or a cross-site one
 		// without the pre-session cookie, is refused before any check.
 		c = jarClient()
-		page = readPage(t)(c.Get(e.srv.URL+"/signin"))
+		page = readPage(t)(c.Get(e.srv.URL + "/signin"))
 		e.secrets = append(e.secrets, page.fields.Get("csrf_token"))
 		token := page.fields.Get("csrf_token")
 		page.fields.Del("csrf_token")
@@ -146,7 +146,7 @@ func TestSigninPage_TwoFactor(t *testing.T) {
 		alice, _ := e.token(t, aliceEmail, alicePW, "")
 		secret, _ := e.enableTwoFactor(t, aliceEmail, alice)
 		c := jarClient()
-		page := readPage(t)(c.Get(e.srv.URL+"/signin?return_to=/signin%3Fdone"))
+		page := readPage(t)(c.Get(e.srv.URL + "/signin?return_to=/signin%3Fdone"))
 		e.secrets = append(e.secrets, page.fields.Get("csrf_token"))
 		p := postSignin(t, c, e.srv.URL, page, aliceEmail, alicePW)
 		if p.status != 401 || !strings.Contains(p.body, `name="code"`) || p.fields.Get("return_to") != "/signin?done" {
