@@ -175,7 +175,7 @@ func (a *API) Routes() []httpapi.Route {
 	if a.acc == nil {
 		return a.mount(a.table())
 	}
-	return slices.Concat(a.authRoutes(), a.securityAuthRoutes(), []httpapi.Route{a.signupRoute()}, a.oidcRoutes(), a.oauthRoutes(),
+	return slices.Concat(a.authRoutes(), a.securityAuthRoutes(), []httpapi.Route{a.signupRoute()}, a.oidcRoutes(), a.oauthRoutes(), a.signinRoutes(),
 		a.mount(slices.Concat(a.table(), a.userTable(), a.securityTable(), a.orgTable(), a.appRoutes())))
 }
 

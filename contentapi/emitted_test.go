@@ -43,8 +43,8 @@ var emitters = map[string][]string{
 	"user.password.update": {"PUT /api/{version}/users/{email}/password"},
 	"user.password.revoke": {"DELETE /api/{version}/users/{email}/password"},
 
-	"user.signin":                 {"POST /auth", "POST /auth/signin", "GET /auth/oidc/callback"},
-	"user.password.error":         {"POST /auth", "POST /auth/signin", "POST /auth/password"},
+	"user.signin":                 {"POST /auth", "POST /auth/signin", "GET /auth/oidc/callback", "POST /signin"},
+	"user.password.error":         {"POST /auth", "POST /auth/signin", "POST /auth/password", "POST /signin"},
 	"user.password.change":        {"POST /auth/password"},
 	"user.password.reset.request": {"POST /auth/password/reset/request"},
 	"user.password.reset":         {"POST /auth/password/reset"},

@@ -418,8 +418,9 @@ func redirectError(w http.ResponseWriter, r *http.Request, p authorizeParams, e 
 	redirect(w, r, p, url.Values{"error": {e.Code}, "error_description": {e.Description}})
 }
 
-// signedIn is the user of r's session, or false after answering 401
-// with a page saying to sign in.
+// signedIn is the user of r's session, or false after answering: a GET
+// goes to the sign-in page (which comes back to it), anything else is a
+// 401 page saying to sign in.
 func (a *API) signedIn(w http.ResponseWriter, r *http.Request) (auth.User, bool) {
 	s, err := a.acc.sessions.Load(r)
 	if err == nil {
@@ -435,8 +436,12 @@ func (a *API) signedIn(w http.ResponseWriter, r *http.Request) (auth.User, bool)
 		a.mapper.WriteError(w, r, err)
 		return auth.User{}, false
 	}
+	if r.Method == http.MethodGet {
+		http.Redirect(w, r, signinPath+"?"+url.Values{"return_to": {r.URL.RequestURI()}}.Encode(), http.StatusSeeOther)
+		return auth.User{}, false
+	}
 	writePage(w, http.StatusUnauthorized, pageData{Title: "Sign in first",
-		Message: "Sign in (POST /auth/signin) in this browser, then open this page again."})
+		Message: "Sign in at /signin in this browser, then open the app's authorization page again."})
 	return auth.User{}, false
 }
 

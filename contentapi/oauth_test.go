@@ -258,13 +258,28 @@ func TestOAuth_Flow(t *testing.T) {
 		}
 		redirectURI := e.app.URL + "/cb?x=1"
 
-		// Not signed in: a page saying to sign in.
-		if a := e.call(t, "GET", "/authorize?"+authzQuery(reg, redirectURI, "files.read", "s").Encode(), ""); a.status != 401 ||
-			!strings.Contains(a.body, "Sign in") {
-			t.Errorf("authorize without a session: %d %s", a.status, a.body)
+		// Not signed in: the sign-in page, which comes back to the
+		// authorize page.
+		c := jarClient()
+		authzURI := "/authorize?" + authzQuery(reg, redirectURI, "files.read", "s").Encode()
+		page := readPage(t)(c.Get(e.srv.URL + authzURI))
+		if page.status != 200 || page.url.Path != "/signin" || page.fields.Get("return_to") != authzURI {
+			t.Fatalf("authorize without a session: %d %s %v", page.status, page.url, page.fields)
 		}
+		e.secrets = append(e.secrets, page.fields.Get("csrf_token"))
+		if a := e.call(t, "POST", "/authorize", url.Values{"client_id": {reg.ClientID}}.Encode(),
+			"Content-Type: application/x-www-form-urlencoded"); a.status != 401 || !strings.Contains(a.body, "Sign in") {
+			t.Errorf("approve without a session: %d %s", a.status, a.body)
+		}
+		approval := postSignin(t, c, e.srv.URL, page, aliceEmail, alicePW)
+		if approval.status != 200 || approval.url.RequestURI() != authzURI || approval.fields.Get("csrf_token") == "" {
+			t.Fatalf("sign in from the authorize page: %d %s %s", approval.status, approval.url, approval.body)
+		}
+		for _, ck := range c.Jar.Cookies(approval.url) {
+			e.secrets = append(e.secrets, ck.Value)
+		}
+		e.expect(t, "sign-in", event{"topic": "USER", "event": "user.signin", "user": aliceEmail, "authority": "Credential", "ip": localIP})
 
-		c := e.browser(t, aliceEmail, alicePW)
 		status, cb := e.authorize(t, c, authzQuery(reg, redirectURI, "user.read,files.read:"+strings.Repeat("ab", 16), "xyz"), "approve")
 		if status != 200 || cb.Get("state") != "xyz" || cb.Get("x") != "1" || !token.Valid(cb.Get("code")) {
 			t.Fatalf("approve: %d %v", status, cb)

@@ -271,11 +271,14 @@ func (a *API) resetPassword(r *http.Request) (any, error) {
 func twoFactorRequired(msg string) httpapi.Response {
 	return httpapi.Response{Status: http.StatusUnauthorized,
 		Header: http.Header{"Www-Authenticate": {`Bearer realm="` + httpapi.Realm + `"`}},
-		Body: struct {
-			Type              string `json:"type"`
-			Message           string `json:"message"`
-			TwoFactorRequired bool   `json:"two_factor_required"`
-		}{"UNAUTHORIZED", msg, true}}
+		Body:   twoFactorBody{"UNAUTHORIZED", msg, true}}
+}
+
+// twoFactorBody is the body of twoFactorRequired's 401.
+type twoFactorBody struct {
+	Type              string `json:"type"`
+	Message           string `json:"message"`
+	TwoFactorRequired bool   `json:"two_factor_required"`
 }
 
 // secondFactor checks the code of a sign-in whose password was right.

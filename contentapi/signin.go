@@ -110,21 +110,32 @@ func (a *API) cookieSignIn(r *http.Request) (any, error) {
 	if err := httpapi.DecodeJSONLax(r, &req, a.maxBody); err != nil {
 		return nil, err
 	}
-	u, authority, err := a.checkPassword(r, "email", req.Email, req.Password)
-	if err != nil {
-		return nil, err
-	}
-	if ans, err := a.secondFactor(r, u, req.Code); ans != nil || err != nil {
+	u, csrf, ans, err := a.sessionSignIn(responseWriter(r), r, req.Email, req.Password, req.Code)
+	if ans != nil || err != nil {
 		return ans, err
 	}
-	w := responseWriter(r)
+	return SignInResponse{User: SignedInAs{Email: u.Email, IsAdmin: u.Level == auth.LevelAdmin}, CSRFToken: csrf}, nil
+}
+
+// sessionSignIn is the cookie sign-in of POST /auth/signin and the
+// sign-in page: the password through the limiters, the second factor,
+// then a session whose cookie goes on w and whose user.signin commits
+// with it. A non-nil ans is the answer to give instead (a code is
+// needed or was refused).
+func (a *API) sessionSignIn(w http.ResponseWriter, r *http.Request, email, pw, code string) (u auth.User, csrf string, ans any, err error) {
+	u, authority, err := a.checkPassword(r, "email", email, pw)
+	if err != nil {
+		return auth.User{}, "", nil, err
+	}
+	if ans, err := a.secondFactor(r, u, code); ans != nil || err != nil {
+		return auth.User{}, "", ans, err
+	}
 	m := session.New(a.acc.sessCfg, sessionStore{s: a.acc.store, absolute: a.acc.sessCfg.Absolute,
 		signin: &auth.Actor{IP: ClientIP(r)}, authority: authority}, a.now)
-	_, csrf, err := m.Start(w, r, u.Email)
-	if err != nil {
-		return nil, err
+	if _, csrf, err = m.Start(w, r, u.Email); err != nil {
+		return auth.User{}, "", nil, err
 	}
-	return SignInResponse{User: SignedInAs{Email: u.Email, IsAdmin: u.Level == auth.LevelAdmin}, CSRFToken: csrf}, nil
+	return u, csrf, nil, nil
 }
 
 // signOut ends the request's session (cookie, CSRF token checked) or
