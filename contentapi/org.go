@@ -215,7 +215,8 @@ func (a *API) invite(r *Request) (any, error) {
 		return nil, Forbidden("Only an administrator may invite on another user's behalf")
 	}
 	code := token.New()
-	inv, err := a.acc.store.Invite(r.Context(), from, to, token.Hash(code))
+	m := auth.Mail{Subject: "You are invited to " + a.org.Name, Body: inviteMailBody(from, a.org.Name, code)}
+	inv, err := a.acc.store.Invite(r.Context(), from, to, token.Hash(code), m)
 	if errors.Is(err, auth.ErrExists) {
 		return nil, Conflict("Already a user of the organization")
 	}
@@ -224,6 +225,15 @@ func (a *API) invite(r *Request) (any, error) {
 	}
 	return httpapi.Response{Status: http.StatusCreated, Body: Invitee{EmailTo: inv.Email, EmailFrom: inv.Inviter, SignupCode: code},
 		Header: http.Header{"Location": {Prefix + "/v" + r.Version.String() + "/invitees/" + inv.Email}}}, nil
+}
+
+// inviteMailBody is the invitation mail's text: who invites, to which
+// organization, and the signup code with how to use it.
+func inviteMailBody(from, org, code string) string {
+	return from + " invites you to " + org + ".\n\n" +
+		"Your signup code, usable once:\n\n  " + code + "\n\n" +
+		"Send it with a password of your choice to POST /auth/signup:\n" +
+		"  {\"signup_code\": \"<the code>\", \"password\": \"<your password>\", \"first_name\": \"...\", \"last_name\": \"...\"}\n"
 }
 
 // invitation is the path's pending invitation, which r's principal

@@ -218,6 +218,16 @@ func TestInvitees(t *testing.T) {
 		}
 		env.want(t, orgInvite(aliceEmail, carolEmail))
 
+		// The invitation mail, with the code, waits in the mail outbox.
+		mails, err := env.store.ListMail(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(mails) != 1 || mails[0].To != carolEmail || mails[0].Subject != "You are invited to Vigil" ||
+			!strings.Contains(mails[0].Body, inv.SignupCode) || !strings.Contains(mails[0].Body, aliceEmail) {
+			t.Errorf("mail outbox after the invitation: %+v", mails)
+		}
+
 		// The inviter and an administrator see it, without the code.
 		for _, tok := range []string{alice, admin} {
 			if a := env.call(t, "GET", "/api/v1.3/invitees/carol%40example.com", "", bearer(tok)); a.status != 200 ||
@@ -738,7 +748,7 @@ func TestOrg_EventNotWritten(t *testing.T) {
 			t.Fatal(err)
 		}
 		code := token.New()
-		if _, err := store.Invite(ctx, adminEmail, carolEmail, token.Hash(code)); err != nil {
+		if _, err := store.Invite(ctx, adminEmail, carolEmail, token.Hash(code), auth.Mail{Subject: "invited"}); err != nil {
 			t.Fatal(err)
 		}
 		a := New(Config{Accounts: store, Passwords: h, Org: OrgConfig{OpenSignup: true}, Logger: testLogger(io.Discard)})

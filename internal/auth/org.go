@@ -137,10 +137,11 @@ func member(ctx context.Context, q interface {
 
 // Invite invites invitee to the organization on behalf of inviter, a
 // user of it, with a signup code whose SHA-256 is codeHash
-// (user.org.invite). Inviting again replaces the code. A user of the
-// organization is ErrExists; an inviter who is not one is a FieldError
-// of email_from.
-func (s *Store) Invite(ctx context.Context, inviter, invitee, codeHash string) (Invitation, error) {
+// (user.org.invite), and puts m, the invitation mail (its To and time
+// set here), into the mail outbox in the same transaction. Inviting again
+// replaces the code. A user of the organization is ErrExists; an inviter
+// who is not one is a FieldError of email_from.
+func (s *Store) Invite(ctx context.Context, inviter, invitee, codeHash string, m Mail) (Invitation, error) {
 	var err error
 	if inviter, err = checkEmail("email_from", inviter); err != nil {
 		return Invitation{}, err
@@ -163,6 +164,11 @@ func (s *Store) Invite(ctx context.Context, inviter, invitee, codeHash string) (
 		if _, err := tx.ExecContext(ctx, `INSERT INTO org_invitations (email, inviter, code_hash, created_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (email) DO UPDATE SET inviter = excluded.inviter, code_hash = excluded.code_hash, created_at = excluded.created_at`,
 			invitee, inviter, codeHash, inv.CreatedAt.UnixMilli()); err != nil {
+			return err
+		}
+		// The invitation mail goes out only with the invitation.
+		m.To, m.CreatedAt = invitee, inv.CreatedAt
+		if err := queueMail(ctx, tx, m); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, "user.org.invite", inv.CreatedAt,
