@@ -726,30 +726,8 @@ func TestUsers_Credentials(t *testing.T) {
 func TestUsers_EventNotWritten(t *testing.T) {
 	metadbtest.Run(t, func(t *testing.T, b metadbtest.Backend) {
 		ctx := context.Background()
-		dbh := b.New(t)
-		db := dbh.Open(t)
-		store, err := auth.New(ctx, db)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := password.New(cheapCost)
-		if _, err := store.CreateUser(ctx, auth.Actor{Email: auth.LocalCaller}, auth.NewUser{Email: adminEmail, Level: auth.LevelAdmin, PasswordHash: h.Hash(adminPW)}); err != nil {
-			t.Fatal(err)
-		}
-		a := New(Config{Accounts: store, Passwords: h, Logger: testLogger(io.Discard)})
-		r := chi.NewRouter()
-		httpapi.Mount(r, a.Routes(), func(httpapi.Access) []func(http.Handler) http.Handler { return nil })
-		srv := httptest.NewServer(r)
-		defer srv.Close()
-		resp := call(t, srv, "POST", "/auth", `{"username":"admin@example.com","password":"`+adminPW+`"}`)
-		var tr TokenResponse
-		if err := json.Unmarshal([]byte(resp.body), &tr); err != nil {
-			t.Fatal(err, resp.body)
-		}
-		if _, err := db.ExecContext(ctx, `DROP TABLE outbox`); err != nil {
-			t.Fatal(err)
-		}
-		if a := call(t, srv, "POST", "/api/v1.1/users", `{"email":"carol@example.com"}`, bearer(tr.Token)); a.status != 500 {
+		srv, store, admin := withoutOutbox(t, b, Config{}, nil)
+		if a := call(t, srv, "POST", "/api/v1.1/users", `{"email":"carol@example.com"}`, bearer(admin)); a.status != 500 {
 			t.Errorf("POST /users without an outbox: %d %s", a.status, a.body)
 		}
 		if _, err := store.User(ctx, "carol@example.com"); err == nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -113,12 +112,10 @@ func (env *orgEnv) drain(t *testing.T, route string) []event {
 		env.mu.Lock()
 		env.wires = append(env.wires, string(ev.Wire()))
 		env.mu.Unlock()
-		var m event
-		if err := json.Unmarshal(ev.Wire(), &m); err != nil {
+		m, err := eventOf(ev)
+		if err != nil {
 			return err
 		}
-		delete(m, "timestamp")
-		delete(m, "event_id")
 		got = append(got, m)
 		return nil
 	})
@@ -735,36 +732,16 @@ func TestOrg_SessionsAndDemoted(t *testing.T) {
 func TestOrg_EventNotWritten(t *testing.T) {
 	metadbtest.Run(t, func(t *testing.T, b metadbtest.Backend) {
 		ctx := context.Background()
-		db := b.New(t).Open(t)
-		store, err := auth.New(ctx, db)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := password.New(cheapCost)
-		if _, err := store.CreateUser(ctx, auth.Actor{Email: auth.LocalCaller}, auth.NewUser{Email: adminEmail, Level: auth.LevelAdmin, PasswordHash: h.Hash(adminPW)}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := store.CreateUser(ctx, auth.Actor{Email: auth.LocalCaller}, auth.NewUser{Email: bobEmail}); err != nil {
-			t.Fatal(err)
-		}
 		code := token.New()
-		if _, err := store.Invite(ctx, adminEmail, carolEmail, token.Hash(code), auth.Mail{Subject: "invited"}); err != nil {
-			t.Fatal(err)
-		}
-		a := New(Config{Accounts: store, Passwords: h, Org: OrgConfig{OpenSignup: true}, Logger: testLogger(io.Discard)})
-		r := chi.NewRouter()
-		httpapi.Mount(r, a.Routes(), func(httpapi.Access) []func(http.Handler) http.Handler { return nil })
-		srv := httptest.NewServer(r)
-		defer srv.Close()
-		resp := call(t, srv, "POST", "/auth", `{"username":"admin@example.com","password":"`+adminPW+`"}`)
-		var tr TokenResponse
-		if err := json.Unmarshal([]byte(resp.body), &tr); err != nil {
-			t.Fatal(err, resp.body)
-		}
-		if _, err := db.ExecContext(ctx, `DROP TABLE outbox`); err != nil {
-			t.Fatal(err)
-		}
-		if a := call(t, srv, "POST", "/api/v1.3/invitees", `{"email_to":"dan@example.com"}`, bearer(tr.Token)); a.status != 500 {
+		srv, store, admin := withoutOutbox(t, b, Config{Org: OrgConfig{OpenSignup: true}}, func(store *auth.Store) {
+			if _, err := store.CreateUser(ctx, auth.Actor{Email: auth.LocalCaller}, auth.NewUser{Email: bobEmail}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := store.Invite(ctx, adminEmail, carolEmail, token.Hash(code), auth.Mail{Subject: "invited"}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if a := call(t, srv, "POST", "/api/v1.3/invitees", `{"email_to":"dan@example.com"}`, bearer(admin)); a.status != 500 {
 			t.Errorf("POST /invitees without an outbox: %d %s", a.status, a.body)
 		}
 		if _, err := store.Invitation(ctx, "dan@example.com"); err == nil {
@@ -776,7 +753,7 @@ func TestOrg_EventNotWritten(t *testing.T) {
 		if a := call(t, srv, "POST", "/auth/signup", `{"email":"erin@example.com","password":"pw","first_name":"E","last_name":"H"}`); a.status != 500 {
 			t.Errorf("open sign-up without an outbox: %d %s", a.status, a.body)
 		}
-		if a := call(t, srv, "DELETE", "/api/v1.4/organizations/2/users/bob@example.com", "", bearer(tr.Token)); a.status != 500 {
+		if a := call(t, srv, "DELETE", "/api/v1.4/organizations/2/users/bob@example.com", "", bearer(admin)); a.status != 500 {
 			t.Errorf("removal without an outbox: %d %s", a.status, a.body)
 		}
 		for _, email := range []string{carolEmail, "erin@example.com"} {
