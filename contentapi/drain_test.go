@@ -1,7 +1,11 @@
 package contentapi
 
 import (
+	"strings"
+	"sync"
+
 	"context"
+	"github.com/google/go-cmp/cmp"
 	"io"
 	"testing"
 
@@ -92,4 +96,51 @@ func withoutOutbox(t *testing.T, b metadbtest.Backend, cfg Config, prepare func(
 		t.Fatal(err)
 	}
 	return srv, store, tr.Token
+}
+
+// keptEvents holds the events a test server's requests emitted (its
+// keep is drainAfter's), for the test to take in turn.
+type keptEvents struct {
+	mu  sync.Mutex
+	got []event
+}
+
+// keep takes one of a request's events.
+func (k *keptEvents) keep(ev *schema.Event) error {
+	m, err := eventOf(ev)
+	if err != nil {
+		return err
+	}
+	k.mu.Lock()
+	k.got = append(k.got, m)
+	k.mu.Unlock()
+	return nil
+}
+
+// take returns the events kept since the last take.
+func (k *keptEvents) take() []event {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	got := k.got
+	k.got = nil
+	return got
+}
+
+// expect checks that the events kept since the last take are want, and
+// that none holds one of secrets.
+func (k *keptEvents) expect(t *testing.T, what string, secrets []string, want ...event) {
+	t.Helper()
+	got := k.take()
+	if len(want) == 0 {
+		want = nil
+	}
+	all, _ := json.Marshal(got)
+	for _, s := range secrets {
+		if s != "" && strings.Contains(string(all), s) {
+			t.Errorf("%s: an event holds a secret", what)
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("%s: events (-want +got):\n%s", what, diff)
+	}
 }

@@ -16,12 +16,10 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/vigilaudit/vigil/contentapi/token"
 	"github.com/vigilaudit/vigil/internal/httpapi"
 	"github.com/vigilaudit/vigil/internal/metadb/metadbtest"
-	"github.com/vigilaudit/vigil/schema"
 )
 
 // oauthEnv is the content API on a real account store with an app's
@@ -31,10 +29,10 @@ import (
 type oauthEnv struct {
 	*accountsEnv
 	app *httptest.Server
-	mu  sync.Mutex
-	// got are the events since the last take; callbacks the queries the
-	// app's redirect URI received.
-	got       []event
+	// keptEvents are the requests' events; callbacks (under mu) the
+	// queries the app's redirect URI received.
+	keptEvents
+	mu        sync.Mutex
 	callbacks []url.Values
 }
 
@@ -59,36 +57,11 @@ func newOAuthEnv(t *testing.T, b metadbtest.Backend, cfg OAuthConfig) *oauthEnv 
 	return e
 }
 
-// keep takes one of a request's events.
-func (e *oauthEnv) keep(ev *schema.Event) error {
-	m, err := eventOf(ev)
-	if err != nil {
-		return err
-	}
-	e.mu.Lock()
-	e.got = append(e.got, m)
-	e.mu.Unlock()
-	return nil
-}
-
+// expect checks the events since the last expect, and that none holds
+// a secret.
 func (e *oauthEnv) expect(t *testing.T, what string, want ...event) {
 	t.Helper()
-	e.mu.Lock()
-	got := e.got
-	e.got = nil
-	e.mu.Unlock()
-	if len(want) == 0 {
-		want = nil
-	}
-	all, _ := json.Marshal(got)
-	for _, s := range e.secrets {
-		if strings.Contains(string(all), s) {
-			t.Errorf("%s: an event holds a secret", what)
-		}
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("%s: events (-want +got):\n%s", what, diff)
-	}
+	e.keptEvents.expect(t, what, e.secrets, want...)
 }
 
 func (e *oauthEnv) lastCallback(t *testing.T) url.Values {
@@ -490,11 +463,7 @@ func TestOAuth_Refused(t *testing.T) {
 		if a := e.call(t, "GET", "/auth/tokeninfo?access_token="+m["access_token"].(string), ""); a.status != 401 {
 			t.Errorf("tokeninfo after reuse: %d %s", a.status, a.body)
 		}
-		e.mu.Lock()
-		n := len(e.got)
-		e.got = nil
-		e.mu.Unlock()
-		if n != 1 {
+		if n := len(e.take()); n != 1 {
 			t.Errorf("refresh reuse: %d events, want its device.unlink", n)
 		}
 	})

@@ -8,12 +8,10 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/vigilaudit/vigil/contentapi/password"
 	"github.com/vigilaudit/vigil/contentapi/token"
@@ -21,7 +19,6 @@ import (
 	"github.com/vigilaudit/vigil/internal/auth"
 	"github.com/vigilaudit/vigil/internal/httpapi"
 	"github.com/vigilaudit/vigil/internal/metadb/metadbtest"
-	"github.com/vigilaudit/vigil/schema"
 )
 
 // securityEnv is the content API on a real account store, through the
@@ -29,8 +26,7 @@ import (
 // is recorded for the package's audit-trail check and kept for want.
 type securityEnv struct {
 	*accountsEnv
-	mu  sync.Mutex
-	got []event
+	keptEvents
 }
 
 func newSecurityEnv(t *testing.T, b metadbtest.Backend, sc SecurityConfig) *securityEnv {
@@ -65,37 +61,15 @@ func newSecurityEnv(t *testing.T, b metadbtest.Backend, sc SecurityConfig) *secu
 	return e
 }
 
-// keep takes one of a request's events.
-func (e *securityEnv) keep(ev *schema.Event) error {
-	m, err := eventOf(ev)
-	if err != nil {
-		return err
-	}
-	e.mu.Lock()
-	e.got = append(e.got, m)
-	e.mu.Unlock()
-	return nil
-}
-
-// want checks the events since the last want.
+// want checks the events since the last want, and that none holds a
+// secret.
 func (e *securityEnv) want(t *testing.T, what string, want ...event) {
 	t.Helper()
-	e.mu.Lock()
-	got := e.got
-	e.got = nil
-	e.mu.Unlock()
-	if len(want) == 0 {
-		want = nil
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("%s: events (-want +got):\n%s", what, diff)
-	}
+	e.expect(t, what, e.secrets, want...)
 }
 
 func (e *securityEnv) checkEventSecrets(t *testing.T) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	all, _ := json.Marshal(e.got)
+	all, _ := json.Marshal(e.take())
 	for _, s := range e.secrets {
 		if s != "" && bytes.Contains(all, []byte(s)) {
 			t.Errorf("an event holds a secret")
