@@ -68,7 +68,7 @@ var layers = []rule{
 
 // testOnly lists test-support packages that only tests may import (in
 // the layers whose rule allows them); no package's own code may.
-var testOnly = []string{"sinks/peertest/...", "internal/metadb/metadbtest", "contentapi/session/sessiontest"}
+var testOnly = []string{"sinks/peertest/...", "internal/metadb/metadbtest", "contentapi/session/sessiontest", "contentapi/blob/blobtest"}
 
 // pkgImports is what go list says about one package.
 type pkgImports struct {
