@@ -22,6 +22,8 @@ type testServer struct {
 	uploads  *Uploads
 	modified time.Time
 	served   chan Served
+	// puts gets each PUT's outcome once its handler is done.
+	puts chan error
 }
 
 func newTestServer(t *testing.T) *testServer {
@@ -33,7 +35,7 @@ func newTestServer(t *testing.T) *testServer {
 // a second server on the same dir is a restart.
 func newTestServerIn(t *testing.T, dir string) *testServer {
 	t.Helper()
-	ts := &testServer{blobDir: dir + "/blobs", modified: time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC), served: make(chan Served, 100)}
+	ts := &testServer{blobDir: dir + "/blobs", modified: time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC), served: make(chan Served, 100), puts: make(chan error, 100)}
 	var err error
 	if ts.store, err = diskblob.New(ts.blobDir); err != nil {
 		t.Fatal(err)
@@ -70,6 +72,7 @@ func (ts *testServer) put(w http.ResponseWriter, r *http.Request) {
 		limit, _ = strconv.ParseInt(v, 10, 64)
 	}
 	res, err := ts.uploads.Receive(r, r.URL.Query().Get("owner"), limit)
+	ts.puts <- err
 	if err != nil {
 		writeError(w, err)
 		return

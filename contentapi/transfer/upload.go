@@ -485,19 +485,23 @@ func (u *Uploads) acquire(ctx context.Context, id string) (func(), error) {
 // tryAcquire is acquire without waiting: ok false when the upload is
 // busy.
 func (u *Uploads) tryAcquire(id string) (func(), bool) {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
 	u.mu.Lock()
-	l := u.busy[id]
-	u.mu.Unlock()
-	if l != nil {
+	defer u.mu.Unlock()
+	if u.busy[id] != nil {
 		return nil, false
 	}
-	release, err := u.acquire(ctx, id)
-	if err != nil {
-		return nil, false
-	}
-	return release, true
+	l := &lock{sem: make(chan struct{}, 1), refs: 1}
+	l.sem <- struct{}{}
+	u.busy[id] = l
+	return func() {
+		<-l.sem
+		u.mu.Lock()
+		l.refs--
+		if l.refs == 0 {
+			delete(u.busy, id)
+		}
+		u.mu.Unlock()
+	}, true
 }
 
 // Sweep removes the uploads whose last chunk is older than the ttl at
