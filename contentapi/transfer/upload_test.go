@@ -149,7 +149,7 @@ func TestUpload_Resumable(t *testing.T) {
 	}{
 		{cr: "bytes 0-9/*", body: data[:10], status: 200, rng: "bytes=0-9"},
 		{cr: "bytes */*", status: 200, rng: "bytes=0-9"},
-		{cr: "bytes 0-9/*", body: data[:10], status: 400, rng: "bytes=0-9", errType: "BAD_ARGS"},  // again: overlaps
+		{cr: "bytes 0-9/*", body: data[:10], status: 400, rng: "bytes=0-9", errType: "BAD_ARGS"},     // again: overlaps
 		{cr: "bytes 15-19/*", body: data[15:20], status: 400, rng: "bytes=0-9", errType: "BAD_ARGS"}, // a gap
 		{cr: "bytes 10-19/30", body: data[10:20], status: 200, rng: "bytes=0-19"},
 		{cr: "bytes 20-24/31", body: data[20:25], status: 400, rng: "bytes=0-19", errType: "BAD_ARGS"}, // another total
