@@ -26,14 +26,14 @@ type testServer struct {
 	puts chan error
 }
 
-func newTestServer(t *testing.T) *testServer {
+func newTestServer(t testing.TB) *testServer {
 	t.Helper()
 	return newTestServerIn(t, t.TempDir())
 }
 
 // newTestServerIn keeps its blobs and staged uploads under dir, so that
 // a second server on the same dir is a restart.
-func newTestServerIn(t *testing.T, dir string) *testServer {
+func newTestServerIn(t testing.TB, dir string) *testServer {
 	t.Helper()
 	ts := &testServer{blobDir: dir + "/blobs", modified: time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC), served: make(chan Served, 100), puts: make(chan error, 100)}
 	var err error
