@@ -22,6 +22,7 @@ import (
 	"github.com/vigilaudit/vigil/contentapi/session"
 	"github.com/vigilaudit/vigil/contentapi/session/sessiontest"
 	"github.com/vigilaudit/vigil/contentapi/token"
+	"github.com/vigilaudit/vigil/contentapi/tree"
 	"github.com/vigilaudit/vigil/internal/auth"
 	"github.com/vigilaudit/vigil/internal/httpapi"
 	"github.com/vigilaudit/vigil/internal/metadb/metadbtest"
@@ -64,6 +65,7 @@ func (c *testClock) Add(d time.Duration) {
 type accountsEnv struct {
 	srv    *httptest.Server
 	store  *auth.Store
+	files  *tree.Store
 	clock  *testClock
 	hasher *password.Hasher
 	logs   *bytes.Buffer
@@ -94,7 +96,10 @@ func newAccountsEnv(t *testing.T, b metadbtest.Backend) *accountsEnv {
 			t.Fatal(err)
 		}
 	}
-	a := New(Config{Accounts: store, Passwords: e.hasher, Now: e.clock.Now,
+	if e.files, err = tree.New(ctx, store, tree.Config{ServerUser: OrgAdminID, Now: e.clock.Now}); err != nil {
+		t.Fatal(err)
+	}
+	a := New(Config{Accounts: store, Passwords: e.hasher, Now: e.clock.Now, Files: e.files,
 		Logger: testLogger(&lockedWriter{w: e.logs})})
 	r := chi.NewRouter()
 	r.Use(e.drainAround)

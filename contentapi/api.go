@@ -12,6 +12,7 @@ import (
 
 	"github.com/vigilaudit/vigil/contentapi/password"
 	"github.com/vigilaudit/vigil/contentapi/session"
+	"github.com/vigilaudit/vigil/contentapi/tree"
 	"github.com/vigilaudit/vigil/internal/auth"
 	"github.com/vigilaudit/vigil/internal/httpapi"
 	"github.com/vigilaudit/vigil/schema"
@@ -69,6 +70,10 @@ type Config struct {
 	// OAuth is the OAuth 2.0 authorization server's content.oauth,
 	// served with Accounts.
 	OAuth OAuthConfig
+
+	// Files is the file tree behind the files and folders routes; nil
+	// serves none. It audits through the same outbox as Accounts.
+	Files *tree.Store
 }
 
 // API is the content API: its route table and the kit every route goes
@@ -91,6 +96,8 @@ type API struct {
 	oidc      *OIDC
 	org       OrgConfig
 	oauth     OAuthConfig
+
+	files *tree.Store
 }
 
 // New returns the API of cfg.
@@ -115,6 +122,7 @@ func New(cfg Config) *API {
 	a.org = cfg.Org
 	a.org.SetDefaults()
 	a.oauth = cfg.OAuth
+	a.files = cfg.Files
 	if a.deviceOnline <= 0 {
 		a.deviceOnline = DefaultDeviceOnline
 	}
@@ -184,7 +192,7 @@ func (a *API) table() []Route {
 	return append([]Route{
 		{Method: http.MethodGet, Path: "/version", Since: V(0, 8), Public: true, Handle: a.version,
 			Summary: "The API versions served", Response: VersionInfo{}},
-	}, a.deviceRoutes()...)
+	}, slices.Concat(a.deviceRoutes(), a.fileRoutes())...)
 }
 
 // mount turns a table into the server's routes: each behind the kit,

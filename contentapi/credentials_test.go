@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vigilaudit/vigil/contentapi/token"
+	"github.com/vigilaudit/vigil/contentapi/tree"
 	"github.com/vigilaudit/vigil/internal/auth"
 	"github.com/vigilaudit/vigil/internal/httpapi"
 	"github.com/vigilaudit/vigil/internal/metadb/metadbtest"
@@ -17,17 +18,44 @@ import (
 var pathParam = regexp.MustCompile(`\{[a-z_]+\}`)
 
 // fillPath gives a route's pattern values: the latest version, email for
-// {email}, and 32 hex digits for any other parameter.
-func fillPath(pattern, email string) string {
+// {email}, the id of one of objects' folder or file for the {id} of the
+// file tree's routes (objects.folder under /folders and /children,
+// objects.file under /files), and 32 hex digits for any other parameter.
+func fillPath(pattern, email string, objects treeObjects) string {
+	rest := strings.TrimPrefix(pattern, Prefix+"/{version}")
 	return pathParam.ReplaceAllStringFunc(pattern, func(p string) string {
-		switch p {
-		case "{version}":
+		switch {
+		case p == "{version}":
 			return "v" + Latest.String()
-		case "{email}":
+		case p == "{email}":
 			return email
+		case p == "{id}" && strings.HasPrefix(rest, "/files/") && objects.file != "":
+			return objects.file
+		case p == "{id}" && (strings.HasPrefix(rest, "/folders/") || strings.HasPrefix(rest, "/children/")) && objects.folder != "":
+			return objects.folder
 		}
 		return "0123456789abcdef0123456789abcdef"
 	})
+}
+
+// treeObjects are a folder and a file of one user's tree (64-hex ids),
+// for fillPath.
+type treeObjects struct{ folder, file string }
+
+// newTreeObjects makes a folder and a file in user's root, side by side.
+func newTreeObjects(t *testing.T, e *accountsEnv, user, device string) treeObjects {
+	t.Helper()
+	ctx := context.Background()
+	a := tree.Actor{User: user, Device: device}
+	d, err := e.files.Create(ctx, a, tree.Folder, tree.Ref{Alias: tree.AliasRoot}, "folder "+token.New(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := e.files.Create(ctx, a, tree.File, tree.Ref{Alias: tree.AliasRoot}, "file "+token.New(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return treeObjects{folder: d.ID.String(), file: f.ID.String()}
 }
 
 // TestRoutes_Credentials walks the API's whole route table (so a new
@@ -39,7 +67,7 @@ func TestRoutes_Credentials(t *testing.T) {
 	metadbtest.Run(t, func(t *testing.T, b metadbtest.Backend) {
 		e := newAccountsEnv(t, b)
 		ctx := context.Background()
-		user, _ := e.signIn(t, aliceEmail, alicePW)
+		user, userDevice := e.signIn(t, aliceEmail, alicePW)
 		admin, _ := e.signIn(t, adminEmail, adminPW)
 		e.clock.Add(-25 * time.Hour)
 		expired, _ := e.signIn(t, bobEmail, bobPW)
@@ -54,7 +82,7 @@ func TestRoutes_Credentials(t *testing.T) {
 		e.events(t)
 
 		var routes []httpapi.Route
-		for _, rt := range New(Config{Accounts: e.store, Passwords: e.hasher, Logger: testLogger(e.logs)}).Routes() {
+		for _, rt := range New(Config{Accounts: e.store, Passwords: e.hasher, Files: e.files, Logger: testLogger(e.logs)}).Routes() {
 			if rt.Access == httpapi.Scoped && !strings.Contains(rt.Pattern, "*") {
 				routes = append(routes, rt)
 			}
@@ -72,12 +100,13 @@ func TestRoutes_Credentials(t *testing.T) {
 				t.Errorf("%s %s with %s: body %s; want type %s and a message", rt.Method, rt.Pattern, name, a.body, typ)
 			}
 		}
+		objects := newTreeObjects(t, e, aliceEmail, userDevice)
 		call := func(rt httpapi.Route, email string, header ...string) answer {
 			body := ""
 			if rt.Method == "POST" || rt.Method == "PUT" {
 				body = "{}"
 			}
-			return e.call(t, rt.Method, fillPath(rt.Pattern, email), body, header...)
+			return e.call(t, rt.Method, fillPath(rt.Pattern, email, objects), body, header...)
 		}
 		// The denials first: they change nothing.
 		for _, rt := range routes {

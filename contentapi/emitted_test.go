@@ -59,12 +59,19 @@ var emitters = map[string][]string{
 	"user.quota.warning":          {recordUsage},
 	"audit.app.add":               {"POST /api/{version}/apps"},
 	"audit.app.remove":            {"DELETE /api/{version}/apps/{client_id}"},
+
+	// The file tree (files_test.go): metadata reads and writes.
+	"file.transfer": {"GET /api/{version}/children", "GET /api/{version}/children/{id}", "GET /api/{version}/folders/{id}",
+		"GET /api/{version}/folders/{id}/children", "GET /api/{version}/folders/{id}/path",
+		"GET /api/{version}/files/{id}", "GET /api/{version}/files/{id}/path"},
+	"file.notification": {"POST /api/{version}/folders", "PUT /api/{version}/folders/{id}", "DELETE /api/{version}/folders/{id}",
+		"POST /api/{version}/files", "PUT /api/{version}/files/{id}", "DELETE /api/{version}/files/{id}"},
 }
 
 // auditedTopics are the topics every catalog event of which some route
 // emits; auditedEvents single events of the others.
 var (
-	auditedTopics = []schema.Topic{schema.TopicUser, schema.TopicDevice, schema.TopicOrg}
+	auditedTopics = []schema.Topic{schema.TopicUser, schema.TopicDevice, schema.TopicOrg, schema.TopicFile}
 	auditedEvents = []string{"device.mobile.error", "user.org.provision", "user.signin", "user.password.error", "user.password.change",
 		"user.password.reset.request", "user.password.reset", "user.2fa.enable", "user.2fa.disable",
 		"user.org.invite", "user.org.signup", "user.org.accept", "user.account.request", "user.org.remove", "user.quota.warning"}

@@ -40,6 +40,21 @@ func New(event string, at time.Time, fields Fields) (*Event, error) {
 // unknown event or field, a value of the wrong type and a missing required
 // field are reported as a *ValidationError.
 func (n *Normalizer) New(event string, at time.Time, fields Fields) (*Event, error) {
+	return n.NewSubmitted(event, at, fields, Submitter{})
+}
+
+// NewSubmitted builds an event as New does, with sub as its
+// verified_submitter: for events the server submits itself (the content
+// API's FILE events, whose submitter is the server's own device). A zero
+// sub is New.
+func NewSubmitted(event string, at time.Time, fields Fields, sub Submitter) (*Event, error) {
+	n := pool.Get().(*Normalizer)
+	defer pool.Put(n)
+	return n.NewSubmitted(event, at, fields, sub)
+}
+
+// NewSubmitted is the package's NewSubmitted, with n's limits.
+func (n *Normalizer) NewSubmitted(event string, at time.Time, fields Fields, sub Submitter) (*Event, error) {
 	spec, ok := byName[event]
 	if !ok {
 		return nil, invalid("event", CodeUnknown, "unknown event "+quote(event))
@@ -49,7 +64,7 @@ func (n *Normalizer) New(event string, at time.Time, fields Fields) (*Event, err
 		verr.Event = spec.Name
 		return nil, verr
 	}
-	return n.Normalize(raw, Meta{})
+	return n.Normalize(raw, Meta{Submitter: sub})
 }
 
 // input writes the JSON input form of an event for New.

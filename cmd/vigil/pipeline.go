@@ -16,6 +16,7 @@ import (
 
 	"github.com/vigilaudit/vigil/contentapi"
 	"github.com/vigilaudit/vigil/contentapi/mail"
+	"github.com/vigilaudit/vigil/contentapi/tree"
 	"github.com/vigilaudit/vigil/ingest"
 	"github.com/vigilaudit/vigil/ingest/eventlog"
 	"github.com/vigilaudit/vigil/ingest/eventlog/filelog"
@@ -54,6 +55,8 @@ type pipeline struct {
 	// (content.ldap, content.oidc); nil for none.
 	directory contentapi.Directory
 	oidc      *contentapi.OIDC
+	// files is the content API's file tree, in the metadata database.
+	files *tree.Store
 }
 
 // openPipeline opens everything the write path needs under cfg.DataDir.
@@ -72,6 +75,12 @@ func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 	p.closers = append(p.closers, db.Close)
 	logger.Info("metadata database", "kind", db.Dialect().String(), "db", db.String())
 	if p.auth, err = auth.New(ctx, db); err != nil {
+		return nil, err
+	}
+	// The server submits the tree's FILE events as the organization's
+	// Team Server (its pseudo-user, and a device id kept in the
+	// database).
+	if p.files, err = tree.New(ctx, p.auth, tree.Config{ServerUser: contentapi.OrgAdminID}); err != nil {
 		return nil, err
 	}
 	if p.directory, p.oidc, err = signInAuthorities(cfg.Content); err != nil {

@@ -223,6 +223,10 @@ func TestReadme_Examples(t *testing.T) {
 			t.Errorf("posting the batch printed %q, the README says %q", strings.TrimSpace(got), want)
 		}
 	}
+	// The files and folders example renames, then deletes.
+	if got, ok := output(`"name":"final.txt"`); ok && strings.TrimSpace(got) != "final.txt\n204" {
+		t.Errorf("the files and folders example printed %q; want final.txt, then 204", got)
+	}
 	if got, ok := output("quarantine replay"); ok {
 		for _, w := range []string{`not an email address or pseudo-user id: "nobody"`, `"replayed": 0`, `"rejected": 1`} {
 			if !strings.Contains(got, w) {

@@ -21,6 +21,11 @@ import (
 // that two equal actions are two events. Empty strings are no values
 // (a device without a name).
 func (s *Store) audit(ctx context.Context, tx *metadb.Tx, event string, at time.Time, fields schema.Fields) error {
+	return s.write(ctx, tx, event, at, fields, schema.Submitter{})
+}
+
+// write is audit with a verified submitter (zero for none).
+func (s *Store) write(ctx context.Context, tx *metadb.Tx, event string, at time.Time, fields schema.Fields, sub schema.Submitter) error {
 	for k, v := range fields {
 		if v == "" {
 			delete(fields, k)
@@ -31,7 +36,7 @@ func (s *Store) audit(ctx context.Context, tx *metadb.Tx, event string, at time.
 		return fmt.Errorf("new event id: %w", err)
 	}
 	fields["event_id"] = id.String()
-	e, err := schema.New(event, at, fields)
+	e, err := schema.NewSubmitted(event, at, fields, sub)
 	if err != nil {
 		return fmt.Errorf("build %s event: %w", event, err)
 	}
