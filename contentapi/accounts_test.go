@@ -63,6 +63,7 @@ func (c *testClock) Add(d time.Duration) {
 // through the real router.
 type accountsEnv struct {
 	srv    *httptest.Server
+	cfg    Config // what the API was built from
 	store  *auth.Store
 	clock  *testClock
 	hasher *password.Hasher
@@ -76,7 +77,9 @@ type accountsEnv struct {
 	pending []*schema.Event
 }
 
-func newAccountsEnv(t *testing.T, b metadbtest.Backend) *accountsEnv {
+// newAccountsEnv serves the API on a fresh store with the test's three
+// accounts; opts change its Config before it is built.
+func newAccountsEnv(t *testing.T, b metadbtest.Backend, opts ...func(*Config)) *accountsEnv {
 	t.Helper()
 	ctx := context.Background()
 	store, err := auth.New(ctx, b.New(t).Open(t))
@@ -94,8 +97,12 @@ func newAccountsEnv(t *testing.T, b metadbtest.Backend) *accountsEnv {
 			t.Fatal(err)
 		}
 	}
-	a := New(Config{Accounts: store, Passwords: e.hasher, Now: e.clock.Now,
-		Logger: testLogger(&lockedWriter{w: e.logs})})
+	cfg := Config{Accounts: store, Passwords: e.hasher, Now: e.clock.Now, Logger: testLogger(&lockedWriter{w: e.logs})}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e.cfg = cfg
+	a := New(cfg)
 	r := chi.NewRouter()
 	r.Use(e.drainAround)
 	httpapi.Mount(r, a.Routes(), func(httpapi.Access) []func(http.Handler) http.Handler { return nil })
