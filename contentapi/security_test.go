@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -495,6 +496,55 @@ func TestSecurity_EventNotWritten(t *testing.T) {
 		}
 		if l, err := store.TwoFactorLevel(ctx); err != nil || l != auth.TwoFactorOptIn {
 			t.Errorf("level %q %v", l, err)
+		}
+	})
+}
+
+// TestPassword_ExternalAccounts: a user LDAP or OpenID Connect
+// provisioned gets no local password, by an administrator's PUT
+// /users/{email}/password (403 FORBIDDEN) or by a reset: the request
+// answers as always and stores no token and mails nothing, so there is
+// no token to reset with (the store refuses a reset of such a user
+// anyway). Nothing is audited.
+func TestPassword_ExternalAccounts(t *testing.T) {
+	metadbtest.Run(t, func(t *testing.T, b metadbtest.Backend) {
+		e := newAccountsEnv(t, b)
+		ctx := context.Background()
+		const dana, newPW = "dana@example.com", "new-pw-Jh3kk2L"
+		e.secrets = append(e.secrets, newPW)
+		if _, _, err := e.store.Provision(ctx, auth.Vouched{Authority: auth.AuthorityOpenID, Subject: "sub-1", Email: dana}); err != nil {
+			t.Fatal(err)
+		}
+		admin, _ := e.signIn(t, adminEmail, adminPW)
+		e.events(t)
+		mails, err := e.store.ListMail(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range []string{"v1.1", "v1.4"} {
+			a := e.call(t, "PUT", "/api/"+v+"/users/"+dana+"/password", `"`+newPW+`"`, bearer(admin))
+			if typ, msg := contentError(t, a); a.status != 403 || typ != "FORBIDDEN" ||
+				msg != "The user signs in through LDAP or OpenID Connect: their password cannot be set here" {
+				t.Errorf("PUT %s password: %d %s", v, a.status, a.body)
+			}
+		}
+		if a := e.call(t, "POST", "/auth/password/reset/request", `{"email":"`+dana+`"}`); a.status != 202 {
+			t.Errorf("reset request for dana: %d %s", a.status, a.body)
+		}
+		if after, err := e.store.ListMail(ctx); err != nil || len(after) != len(mails) {
+			t.Errorf("a reset request for a provisioned user mailed %d (%v)", len(after)-len(mails), err)
+		}
+		if err := e.store.RequestPasswordReset(ctx, auth.Actor{Email: dana}, dana, token.Hash(token.New()), time.Now().Add(time.Hour),
+			auth.Mail{Subject: "reset", Body: "-"}); !errors.Is(err, auth.ErrExternalAccount) {
+			t.Errorf("reset token for dana: %v, want ErrExternalAccount", err)
+		}
+		if _, hash, _ := e.store.PasswordHash(ctx, dana); hash != "" {
+			t.Error("dana got a password")
+		}
+		e.wantEvents(t)
+		// A local user still may.
+		if a := e.call(t, "PUT", "/api/v1.4/users/"+bobEmail+"/password", `"`+newPW+`"`, bearer(admin)); a.status != 204 {
+			t.Errorf("a local user's password: %d %s", a.status, a.body)
 		}
 	})
 }

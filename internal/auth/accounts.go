@@ -239,6 +239,7 @@ func (s *Store) DeleteUser(ctx context.Context, a Actor, email string) error {
 
 // SetPassword stores a user's new password hash, a PHC string
 // (user.password.update). The user's other sessions and tokens stay.
+// A user an external authority provisioned is ErrExternalAccount.
 func (s *Store) SetPassword(ctx context.Context, a Actor, email, hash string) error {
 	caller, err := a.caller()
 	if err != nil {
@@ -251,6 +252,9 @@ func (s *Store) SetPassword(ctx context.Context, a Actor, email, hash string) er
 		return &FieldError{Field: "password", Reason: "required"}
 	}
 	err = s.db.InTx(ctx, func(tx *metadb.Tx) error {
+		if err := refuseExternal(ctx, tx, email); err != nil {
+			return err
+		}
 		if err := updateOne(ctx, tx, `UPDATE users SET password_hash = ? WHERE email = ?`, hash, email); err != nil {
 			return err
 		}
