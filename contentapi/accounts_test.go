@@ -950,3 +950,70 @@ func BenchmarkAuditedMutation(b *testing.B) {
 		b.ReportMetric(pct(0.99), "p99-ms")
 	})
 }
+
+// TestSignIn_RehashOnCostChange: a sign-in under a new argon2id cost
+// stores the password hashed at that cost; the user sees nothing of it.
+func TestSignIn_RehashOnCostChange(t *testing.T) {
+	metadbtest.Run(t, func(t *testing.T, b metadbtest.Backend) {
+		e := newAccountsEnv(t, b)
+		ctx := context.Background()
+		params := func() password.Params {
+			t.Helper()
+			_, stored, err := e.store.PasswordHash(ctx, aliceEmail)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := password.Parse(stored)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return h.Params
+		}
+		e.signIn(t, aliceEmail, alicePW)
+		before := params()
+		if before != e.hasher.Params() {
+			t.Fatalf("hash at %+v, want the configured %+v", before, e.hasher.Params())
+		}
+		// The same store, served at another cost.
+		costlier := password.New(password.Config{Memory: 2 * cheapCost.Memory, Iterations: 2, Parallelism: 1})
+		cfg := e.cfg
+		cfg.Passwords = costlier
+		r := chi.NewRouter()
+		r.Use(e.drainAround)
+		httpapi.Mount(r, New(cfg).Routes(), func(httpapi.Access) []func(http.Handler) http.Handler { return nil })
+		srv := httptest.NewServer(r)
+		defer srv.Close()
+		signIn := func(pw string) int {
+			t.Helper()
+			body, _ := json.Marshal(TokenRequest{Username: aliceEmail, Password: pw})
+			a := call(t, srv, "POST", "/auth", string(body))
+			var resp TokenResponse
+			if a.status == 200 {
+				if err := json.Unmarshal([]byte(a.body), &resp); err != nil {
+					t.Fatal(err)
+				}
+				e.secrets = append(e.secrets, resp.Token)
+			}
+			return a.status
+		}
+		// A wrong password rehashes nothing.
+		if st := signIn("not-" + alicePW); st != 401 || params() != before {
+			t.Errorf("wrong password: %d, hash at %+v", st, params())
+		}
+		if st := signIn(alicePW); st != 200 {
+			t.Fatalf("sign-in at the new cost: %d", st)
+		}
+		if got := params(); got != costlier.Params() {
+			t.Errorf("after the sign-in: hash at %+v, want %+v", got, costlier.Params())
+		}
+		// The password is the same, at either cost.
+		if st := signIn(alicePW); st != 200 {
+			t.Errorf("second sign-in at the new cost: %d", st)
+		}
+		e.signIn(t, aliceEmail, alicePW)
+		if got := params(); got != before {
+			t.Errorf("back at the old cost: hash at %+v, want %+v", got, before)
+		}
+		e.events(t)
+	})
+}

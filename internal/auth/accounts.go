@@ -266,6 +266,25 @@ func (s *Store) SetPassword(ctx context.Context, a Actor, email, hash string) er
 	return nil
 }
 
+// RehashPassword replaces email's stored password hash old with
+// newHash, the same password hashed at the configured cost, after a
+// sign-in proved it. It is storage upkeep, not an action: no event, and
+// nothing changes when the hash is no longer old (the password changed
+// meanwhile).
+func (s *Store) RehashPassword(ctx context.Context, email, old, newHash string) error {
+	email, err := checkEmail("email", email)
+	if err != nil {
+		return err
+	}
+	if old == "" || newHash == "" {
+		return &FieldError{Field: "password", Reason: "required"}
+	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE email = ? AND password_hash = ?`, newHash, email, old); err != nil {
+		return fmt.Errorf("rehash password of %s: %w", email, err)
+	}
+	return nil
+}
+
 // RevokePassword removes a user's password and ends every session and
 // access token of theirs (user.password.revoke).
 func (s *Store) RevokePassword(ctx context.Context, a Actor, email string) error {
