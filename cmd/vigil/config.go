@@ -71,6 +71,8 @@ type ContentConfig struct {
 	// OAuth is the OAuth 2.0 authorization server: the registration
 	// JSON's hostname and cert, the longest token lifetime.
 	OAuth contentapi.OAuthConfig `yaml:"oauth"`
+	// Sweep is how often expired sessions, tokens and codes are deleted.
+	Sweep contentapi.SweepConfig `yaml:"sweep"`
 }
 
 // LogConfig chooses the durable event log.
@@ -182,6 +184,7 @@ func (c *Config) setDefaults() {
 	c.Content.Mail.SetDefaults()
 	c.Content.Org.SetDefaults()
 	c.Content.OAuth.SetDefaults()
+	c.Content.Sweep.SetDefaults()
 	for i := range c.Sinks {
 		c.Sinks[i].Config.SetDefaults()
 		if r := c.Sinks[i].Relp; r != nil {
@@ -222,6 +225,7 @@ func (c *Config) Validate() error {
 	p.Nest("content.mail", c.Content.Mail.Validate())
 	p.Nest("content.org", c.Content.Org.Validate())
 	p.Nest("content.oauth", c.Content.OAuth.Validate())
+	p.Nest("content.sweep", c.Content.Sweep.Validate())
 	first := make(map[string]bool)
 	for i, s := range c.Sinks {
 		path := fmt.Sprintf("sinks[%d]", i)
