@@ -49,7 +49,9 @@ func TestSweeper_Run(t *testing.T) {
 		first, second, live := issue(-time.Minute), issue(time.Hour), issue(24*time.Hour)
 		rctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
-		go func() { done <- NewSweeper(store, SweepConfig{Every: 20 * time.Millisecond}, clock.Now, testLogger(io.Discard)).Run(rctx) }()
+		go func() {
+			done <- NewSweeper(store, SweepConfig{Every: 20 * time.Millisecond}, clock.Now, testLogger(io.Discard)).Run(rctx)
+		}()
 		waitGone("at the start", first)
 		if gone(second) || gone(live) {
 			t.Fatal("a live token was swept")
