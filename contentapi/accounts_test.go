@@ -103,11 +103,7 @@ func newAccountsEnv(t *testing.T, b metadbtest.Backend, opts ...func(*Config)) *
 	}
 	e.cfg = cfg
 	a := New(cfg)
-	r := chi.NewRouter()
-	r.Use(e.drainAround)
-	httpapi.Mount(r, a.Routes(), func(httpapi.Access) []func(http.Handler) http.Handler { return nil })
-	e.srv = httptest.NewServer(r)
-	t.Cleanup(e.srv.Close)
+	e.srv = serve(t, a.Routes(), e.drainAround)
 	e.events(t) // the setup's
 	t.Cleanup(func() { e.checkNoSecrets(t) })
 	return e
@@ -902,10 +898,7 @@ func benchEnv(b *testing.B, run func(srv *httptest.Server, body, tok string)) {
 	}
 	// No limit on successes; failures never happen here.
 	a := New(Config{Accounts: store, Passwords: h, Logger: slog.New(slog.DiscardHandler)})
-	r := chi.NewRouter()
-	httpapi.Mount(r, a.Routes(), func(httpapi.Access) []func(http.Handler) http.Handler { return nil })
-	srv := httptest.NewServer(r)
-	defer srv.Close()
+	srv := serve(b, a.Routes())
 	body := `{"username":"alice@example.com","password":"` + alicePW + `"}`
 	resp, err := srv.Client().Post(srv.URL+"/auth", "application/json", strings.NewReader(body))
 	if err != nil {
@@ -978,11 +971,7 @@ func TestSignIn_RehashOnCostChange(t *testing.T) {
 		costlier := password.New(password.Config{Memory: 2 * cheapCost.Memory, Iterations: 2, Parallelism: 1})
 		cfg := e.cfg
 		cfg.Passwords = costlier
-		r := chi.NewRouter()
-		r.Use(e.drainAround)
-		httpapi.Mount(r, New(cfg).Routes(), func(httpapi.Access) []func(http.Handler) http.Handler { return nil })
-		srv := httptest.NewServer(r)
-		defer srv.Close()
+		srv := serve(t, New(cfg).Routes(), e.drainAround)
 		signIn := func(pw string) int {
 			t.Helper()
 			body, _ := json.Marshal(TokenRequest{Username: aliceEmail, Password: pw})

@@ -6,14 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vigilaudit/vigil/internal/auth"
@@ -66,11 +64,7 @@ func newDeviceEnv(t *testing.T, backend metadbtest.Backend) *deviceEnv {
 	a := New(Config{Verifier: v, Devices: store, MaxBodyBytes: 512,
 		Now:    func() time.Time { env.mu.Lock(); defer env.mu.Unlock(); return time.Now().Add(env.skew) },
 		Logger: testLogger(io.Discard)})
-	r := chi.NewRouter()
-	r.Use(drainAfter(env.store, env.keep))
-	httpapi.Mount(r, a.Routes(), func(httpapi.Access) []func(http.Handler) http.Handler { return nil })
-	env.srv = httptest.NewServer(r)
-	t.Cleanup(env.srv.Close)
+	env.srv = serve(t, a.Routes(), drainAfter(env.store, env.keep))
 	t.Cleanup(func() { env.checkNoSecrets(t) })
 	return env
 }

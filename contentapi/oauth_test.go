@@ -15,12 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vigilaudit/vigil/contentapi/ratelimit"
 	"github.com/vigilaudit/vigil/contentapi/token"
-	"github.com/vigilaudit/vigil/internal/httpapi"
 	"github.com/vigilaudit/vigil/internal/metadb/metadbtest"
 )
 
@@ -44,11 +42,7 @@ func newOAuthEnv(t *testing.T, b metadbtest.Backend, cfg OAuthConfig) *oauthEnv 
 	e.srv.Close()
 	a := New(Config{Accounts: e.store, Passwords: e.hasher, Now: e.clock.Now, OAuth: cfg,
 		Logger: testLogger(&lockedWriter{w: e.logs})})
-	r := chi.NewRouter()
-	r.Use(drainAfter(e.store, e.keep))
-	httpapi.Mount(r, a.Routes(), func(httpapi.Access) []func(http.Handler) http.Handler { return nil })
-	e.srv = httptest.NewServer(r)
-	t.Cleanup(e.srv.Close)
+	e.srv = serve(t, a.Routes(), drainAfter(e.store, e.keep))
 	e.app = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.mu.Lock()
 		e.callbacks = append(e.callbacks, r.URL.Query())

@@ -6,19 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/vigilaudit/vigil/contentapi/password"
 	"github.com/vigilaudit/vigil/contentapi/token"
 	"github.com/vigilaudit/vigil/contentapi/totp"
 	"github.com/vigilaudit/vigil/internal/auth"
-	"github.com/vigilaudit/vigil/internal/httpapi"
 	"github.com/vigilaudit/vigil/internal/metadb/metadbtest"
 )
 
@@ -53,11 +49,7 @@ func newSecurityEnv(t *testing.T, b metadbtest.Backend, sc SecurityConfig) *secu
 	e.accountsEnv.events(t) // the setup's
 	a := New(Config{Accounts: store, Passwords: e.hasher, Now: e.clock.Now, Security: sc,
 		Logger: testLogger(&lockedWriter{w: e.logs})})
-	r := chi.NewRouter()
-	r.Use(drainAfter(e.store, e.keep))
-	httpapi.Mount(r, a.Routes(), func(httpapi.Access) []func(http.Handler) http.Handler { return nil })
-	e.srv = httptest.NewServer(r)
-	t.Cleanup(e.srv.Close)
+	e.srv = serve(t, a.Routes(), drainAfter(e.store, e.keep))
 	t.Cleanup(func() { e.checkNoSecrets(t); e.checkEventSecrets(t) })
 	return e
 }
