@@ -227,14 +227,7 @@ func (e *accountsEnv) call(t *testing.T, method, path, body string, header ...st
 func (e *accountsEnv) signIn(t *testing.T, email, pw string) (string, string) {
 	t.Helper()
 	body, _ := json.Marshal(TokenRequest{Username: email, Password: pw})
-	a := e.call(t, "POST", "/auth", string(body))
-	if a.status != 200 {
-		t.Fatalf("POST /auth as %s: %d %s", email, a.status, a.body)
-	}
-	var resp TokenResponse
-	if err := json.Unmarshal([]byte(a.body), &resp); err != nil {
-		t.Fatal(err)
-	}
+	resp := answerAs[TokenResponse](t, "POST /auth as "+email, e.call(t, "POST", "/auth", string(body)), 200)
 	e.secrets = append(e.secrets, resp.Token)
 	tok, _, err := e.store.AccessToken(context.Background(), token.Hash(resp.Token))
 	if err != nil {
@@ -249,13 +242,7 @@ func (e *accountsEnv) signIn(t *testing.T, email, pw string) (string, string) {
 func (e *accountsEnv) cookieSignIn(t *testing.T, email, pw string) (cookie, csrf string) {
 	t.Helper()
 	a := e.call(t, "POST", "/auth/signin", `{"email":"`+email+`","password":"`+pw+`"}`)
-	if a.status != 200 {
-		t.Fatalf("POST /auth/signin as %s: %d %s", email, a.status, a.body)
-	}
-	var resp SignInResponse
-	if err := json.Unmarshal([]byte(a.body), &resp); err != nil {
-		t.Fatal(err)
-	}
+	resp := answerAs[SignInResponse](t, "POST /auth/signin as "+email, a, 200)
 	c := (&http.Response{Header: a.header}).Cookies()
 	if len(c) != 1 || c[0].Name != session.DefaultCookie {
 		t.Fatalf("cookies %v", c)

@@ -2,7 +2,6 @@ package contentapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"regexp"
 	"slices"
@@ -226,14 +225,7 @@ func TestRoutes_Credentials(t *testing.T) {
 // returns it; its credential is one of the test's secrets.
 func (e *accountsEnv) certifyDevice(t *testing.T, tok, name string) CertifiedDevice {
 	t.Helper()
-	a := e.call(t, "POST", "/api/v1.4/devices", `{"name":"`+name+`"}`, bearer(tok))
-	if a.status != 201 {
-		t.Fatalf("certify %s: %d %s", name, a.status, a.body)
-	}
-	var d CertifiedDevice
-	if err := json.Unmarshal([]byte(a.body), &d); err != nil {
-		t.Fatal(err)
-	}
+	d := answerAs[CertifiedDevice](t, "certify "+name, e.call(t, "POST", "/api/v1.4/devices", `{"name":"`+name+`"}`, bearer(tok)), 201)
 	e.secrets = append(e.secrets, d.Credential)
 	return d
 }

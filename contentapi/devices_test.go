@@ -126,14 +126,7 @@ func (env *deviceEnv) call(t *testing.T, method, path, body string, header ...st
 // certify certifies a desktop client of tok's user and returns it.
 func (env *deviceEnv) certify(t *testing.T, tok, body string) CertifiedDevice {
 	t.Helper()
-	a := env.call(t, "POST", "/api/v1.4/devices", body, bearer(tok))
-	if a.status != 201 {
-		t.Fatalf("certify: %d %s", a.status, a.body)
-	}
-	var d CertifiedDevice
-	if err := json.Unmarshal([]byte(a.body), &d); err != nil {
-		t.Fatal(err)
-	}
+	d := answerAs[CertifiedDevice](t, "certify", env.call(t, "POST", "/api/v1.4/devices", body, bearer(tok)), 201)
 	env.mu.Lock()
 	env.secrets = append(env.secrets, d.Credential)
 	env.mu.Unlock()

@@ -75,14 +75,7 @@ func (e *securityEnv) checkEventSecrets(t *testing.T) {
 func (e *securityEnv) token(t *testing.T, email, pw, code string) (string, string) {
 	t.Helper()
 	body, _ := json.Marshal(TokenRequest{Username: email, Password: pw, Code: code})
-	a := e.call(t, "POST", "/auth", string(body))
-	if a.status != 200 {
-		t.Fatalf("POST /auth as %s: %d %s", email, a.status, a.body)
-	}
-	var resp TokenResponse
-	if err := json.Unmarshal([]byte(a.body), &resp); err != nil {
-		t.Fatal(err)
-	}
+	resp := answerAs[TokenResponse](t, "POST /auth as "+email, e.call(t, "POST", "/auth", string(body)), 200)
 	e.secrets = append(e.secrets, resp.Token)
 	tok, _, err := e.store.AccessToken(context.Background(), token.Hash(resp.Token))
 	if err != nil {

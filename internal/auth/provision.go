@@ -138,14 +138,25 @@ var ErrExternalAccount = errors.New("the user's password is managed by an extern
 // refuseExternal is ErrExternalAccount when an authority provisioned
 // email, in tx.
 func refuseExternal(ctx context.Context, tx *metadb.Tx, email string) error {
-	var one int
-	switch err := tx.QueryRowContext(ctx, `SELECT 1 FROM provisioned_users WHERE email = ?`, email).Scan(&one); {
-	case errors.Is(err, sql.ErrNoRows):
-		return nil
+	switch found, err := exists(ctx, tx, `SELECT 1 FROM provisioned_users WHERE email = ?`, email); {
 	case err != nil:
 		return err
+	case found:
+		return ErrExternalAccount
 	}
-	return ErrExternalAccount
+	return nil
+}
+
+// exists says whether query (SELECT 1 ...) finds a row, in tx.
+func exists(ctx context.Context, tx *metadb.Tx, query string, args ...any) (bool, error) {
+	var one int
+	switch err := tx.QueryRowContext(ctx, query, args...).Scan(&one); {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
 }
 
 // ProvisionedBy returns the authority that provisioned email and its

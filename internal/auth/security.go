@@ -231,12 +231,11 @@ func (s *Store) RequestPasswordReset(ctx context.Context, a Actor, email, hash s
 	}
 	now := s.timestamp()
 	err = s.db.InTx(ctx, func(tx *metadb.Tx) error {
-		var one int
-		switch err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE email = ?`, email).Scan(&one); {
-		case errors.Is(err, sql.ErrNoRows):
-			return ErrNotFound
+		switch found, err := exists(ctx, tx, `SELECT 1 FROM users WHERE email = ?`, email); {
 		case err != nil:
 			return err
+		case !found:
+			return ErrNotFound
 		}
 		if err := refuseExternal(ctx, tx, email); err != nil {
 			return err
