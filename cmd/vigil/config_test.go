@@ -55,6 +55,8 @@ func TestLoadConfig(t *testing.T) {
 	defaults.Content.Session.SetDefaults()
 	defaults.Content.Security.SetDefaults()
 	defaults.Content.Org.SetDefaults()
+	defaults.Content.OAuth.SetDefaults()
+	defaults.Content.Sweep.SetDefaults()
 	tests := []struct {
 		name string
 		yaml string // no file when empty
