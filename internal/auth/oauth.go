@@ -722,10 +722,23 @@ func (s *Store) DenyApp(ctx context.Context, a Actor, clientID, scopes string) e
 	})
 }
 
+// maxRefusedClientID bounds the client_id an audit.oauth.token.error
+// quotes, in bytes.
+const maxRefusedClientID = 64
+
 // TokenRefused writes the audit.oauth.token.error of the token
 // endpoint refusing clientID with the OAuth error code (invalid_client,
 // invalid_grant), rateLimited when its limiter refused the attempt.
 func (s *Store) TokenRefused(ctx context.Context, a Actor, clientID, code string, rateLimited bool) error {
+	// The client_id is whatever the request said: kept short and
+	// printable in the event.
+	clientID = fitName(clientID)
+	if len(clientID) > maxRefusedClientID {
+		clientID = strings.ToValidUTF8(clientID[:maxRefusedClientID], "")
+	}
+	if clientID == "" {
+		clientID = "-"
+	}
 	return s.record(ctx, "record refused token request", "audit.oauth.token.error", func() (schema.Fields, error) {
 		f := schema.Fields{"client_id": clientID, "error": code, "ip": a.IP}
 		if rateLimited {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,4 +122,36 @@ func TestSweepExpired(t *testing.T) {
 			t.Errorf("second sweep: %+v, %v", got, err)
 		}
 	})
+}
+
+// TestTokenRefused_ClientID: the client_id a refused token request
+// quotes is cut to 64 bytes on one line, so a request cannot fill the
+// event.
+func TestTokenRefused_ClientID(t *testing.T) {
+	ctx := context.Background()
+	s, err := auth.Open(t.TempDir() + "/auth.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, tc := range []struct{ in, want string }{
+		{"30fd5241-02ea-46d5-ab07-f0aeba4164c3", "30fd5241-02ea-46d5-ab07-f0aeba4164c3"},
+		{strings.Repeat("x", 5000), strings.Repeat("x", 64)},
+		{"a\nb", "a b"},
+		{" ", "-"},
+	} {
+		if err := s.TokenRefused(ctx, auth.Actor{IP: "192.0.2.1"}, tc.in, "invalid_client", false); err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		if _, err := s.DrainOutbox(ctx, func(e *schema.Event) error {
+			got = strings.Trim(string(e.Value("client_id")), `"`)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("client_id %.20q: event has %q, want %q", tc.in, got, tc.want)
+		}
+	}
 }
