@@ -64,6 +64,7 @@ func (c *testClock) Add(d time.Duration) {
 // through the real router.
 type accountsEnv struct {
 	srv    *httptest.Server
+	cfg    Config // what the API was built from
 	store  *auth.Store
 	files  *tree.Store
 	clock  *testClock
@@ -78,7 +79,9 @@ type accountsEnv struct {
 	pending []*schema.Event
 }
 
-func newAccountsEnv(t *testing.T, b metadbtest.Backend) *accountsEnv {
+// newAccountsEnv serves the API on a fresh store with the test's three
+// accounts; opts change its Config before it is built.
+func newAccountsEnv(t *testing.T, b metadbtest.Backend, opts ...func(*Config)) *accountsEnv {
 	t.Helper()
 	ctx := context.Background()
 	store, err := auth.New(ctx, b.New(t).Open(t))
@@ -99,13 +102,13 @@ func newAccountsEnv(t *testing.T, b metadbtest.Backend) *accountsEnv {
 	if e.files, err = tree.New(ctx, store, tree.Config{ServerUser: OrgAdminID, Now: e.clock.Now}); err != nil {
 		t.Fatal(err)
 	}
-	a := New(Config{Accounts: store, Passwords: e.hasher, Now: e.clock.Now, Files: e.files,
-		Logger: testLogger(&lockedWriter{w: e.logs})})
-	r := chi.NewRouter()
-	r.Use(e.drainAround)
-	httpapi.Mount(r, a.Routes(), func(httpapi.Access) []func(http.Handler) http.Handler { return nil })
-	e.srv = httptest.NewServer(r)
-	t.Cleanup(e.srv.Close)
+	cfg := Config{Accounts: store, Passwords: e.hasher, Now: e.clock.Now, Files: e.files, Logger: testLogger(&lockedWriter{w: e.logs})}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e.cfg = cfg
+	a := New(cfg)
+	e.srv = serve(t, a.Routes(), e.drainAround)
 	e.events(t) // the setup's
 	t.Cleanup(func() { e.checkNoSecrets(t) })
 	return e
@@ -229,14 +232,7 @@ func (e *accountsEnv) call(t *testing.T, method, path, body string, header ...st
 func (e *accountsEnv) signIn(t *testing.T, email, pw string) (string, string) {
 	t.Helper()
 	body, _ := json.Marshal(TokenRequest{Username: email, Password: pw})
-	a := e.call(t, "POST", "/auth", string(body))
-	if a.status != 200 {
-		t.Fatalf("POST /auth as %s: %d %s", email, a.status, a.body)
-	}
-	var resp TokenResponse
-	if err := json.Unmarshal([]byte(a.body), &resp); err != nil {
-		t.Fatal(err)
-	}
+	resp := answerAs[TokenResponse](t, "POST /auth as "+email, e.call(t, "POST", "/auth", string(body)), 200)
 	e.secrets = append(e.secrets, resp.Token)
 	tok, _, err := e.store.AccessToken(context.Background(), token.Hash(resp.Token))
 	if err != nil {
@@ -251,13 +247,7 @@ func (e *accountsEnv) signIn(t *testing.T, email, pw string) (string, string) {
 func (e *accountsEnv) cookieSignIn(t *testing.T, email, pw string) (cookie, csrf string) {
 	t.Helper()
 	a := e.call(t, "POST", "/auth/signin", `{"email":"`+email+`","password":"`+pw+`"}`)
-	if a.status != 200 {
-		t.Fatalf("POST /auth/signin as %s: %d %s", email, a.status, a.body)
-	}
-	var resp SignInResponse
-	if err := json.Unmarshal([]byte(a.body), &resp); err != nil {
-		t.Fatal(err)
-	}
+	resp := answerAs[SignInResponse](t, "POST /auth/signin as "+email, a, 200)
 	c := (&http.Response{Header: a.header}).Cookies()
 	if len(c) != 1 || c[0].Name != session.DefaultCookie {
 		t.Fatalf("cookies %v", c)
@@ -900,10 +890,7 @@ func benchEnv(b *testing.B, run func(srv *httptest.Server, body, tok string)) {
 	}
 	// No limit on successes; failures never happen here.
 	a := New(Config{Accounts: store, Passwords: h, Logger: slog.New(slog.DiscardHandler)})
-	r := chi.NewRouter()
-	httpapi.Mount(r, a.Routes(), func(httpapi.Access) []func(http.Handler) http.Handler { return nil })
-	srv := httptest.NewServer(r)
-	defer srv.Close()
+	srv := serve(b, a.Routes())
 	body := `{"username":"alice@example.com","password":"` + alicePW + `"}`
 	resp, err := srv.Client().Post(srv.URL+"/auth", "application/json", strings.NewReader(body))
 	if err != nil {
@@ -946,5 +933,68 @@ func BenchmarkAuditedMutation(b *testing.B) {
 		}
 		b.ReportMetric(pct(0.50), "p50-ms")
 		b.ReportMetric(pct(0.99), "p99-ms")
+	})
+}
+
+// TestSignIn_RehashOnCostChange: a sign-in under a new argon2id cost
+// stores the password hashed at that cost; the user sees nothing of it.
+func TestSignIn_RehashOnCostChange(t *testing.T) {
+	metadbtest.Run(t, func(t *testing.T, b metadbtest.Backend) {
+		e := newAccountsEnv(t, b)
+		ctx := context.Background()
+		params := func() password.Params {
+			t.Helper()
+			_, stored, err := e.store.PasswordHash(ctx, aliceEmail)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := password.Parse(stored)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return h.Params
+		}
+		e.signIn(t, aliceEmail, alicePW)
+		before := params()
+		if before != e.hasher.Params() {
+			t.Fatalf("hash at %+v, want the configured %+v", before, e.hasher.Params())
+		}
+		// The same store, served at another cost.
+		costlier := password.New(password.Config{Memory: 2 * cheapCost.Memory, Iterations: 2, Parallelism: 1})
+		cfg := e.cfg
+		cfg.Passwords = costlier
+		srv := serve(t, New(cfg).Routes(), e.drainAround)
+		signIn := func(pw string) int {
+			t.Helper()
+			body, _ := json.Marshal(TokenRequest{Username: aliceEmail, Password: pw})
+			a := call(t, srv, "POST", "/auth", string(body))
+			var resp TokenResponse
+			if a.status == 200 {
+				if err := json.Unmarshal([]byte(a.body), &resp); err != nil {
+					t.Fatal(err)
+				}
+				e.secrets = append(e.secrets, resp.Token)
+			}
+			return a.status
+		}
+		// A wrong password rehashes nothing.
+		if st := signIn("not-" + alicePW); st != 401 || params() != before {
+			t.Errorf("wrong password: %d, hash at %+v", st, params())
+		}
+		if st := signIn(alicePW); st != 200 {
+			t.Fatalf("sign-in at the new cost: %d", st)
+		}
+		if got := params(); got != costlier.Params() {
+			t.Errorf("after the sign-in: hash at %+v, want %+v", got, costlier.Params())
+		}
+		// The password is the same, at either cost.
+		if st := signIn(alicePW); st != 200 {
+			t.Errorf("second sign-in at the new cost: %d", st)
+		}
+		e.signIn(t, aliceEmail, alicePW)
+		if got := params(); got != before {
+			t.Errorf("back at the old cost: hash at %+v, want %+v", got, before)
+		}
+		e.events(t)
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/vigilaudit/vigil/contentapi/password"
+	"github.com/vigilaudit/vigil/contentapi/ratelimit"
 	"github.com/vigilaudit/vigil/contentapi/session"
 	"github.com/vigilaudit/vigil/contentapi/tree"
 	"github.com/vigilaudit/vigil/internal/auth"
@@ -96,6 +97,8 @@ type API struct {
 	oidc      *OIDC
 	org       OrgConfig
 	oauth     OAuthConfig
+	// tokenPerClient and tokenPerIP limit the token endpoint's failures.
+	tokenPerClient, tokenPerIP *ratelimit.Limiter
 
 	files *tree.Store
 }
@@ -123,6 +126,8 @@ func New(cfg Config) *API {
 	a.org.SetDefaults()
 	a.oauth = cfg.OAuth
 	a.files = cfg.Files
+	a.oauth.SetDefaults()
+	a.tokenPerClient, a.tokenPerIP = ratelimit.New(a.oauth.PerClient, a.now), ratelimit.New(a.oauth.PerIP, a.now)
 	if a.deviceOnline <= 0 {
 		a.deviceOnline = DefaultDeviceOnline
 	}

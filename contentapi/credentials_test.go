@@ -2,6 +2,7 @@ package contentapi
 
 import (
 	"context"
+	"errors"
 	"regexp"
 	"slices"
 	"strings"
@@ -63,41 +64,103 @@ func newTreeObjects(t *testing.T, e *accountsEnv, user, device string) treeObjec
 // is tried with none, an expired token, a token lacking its scope, a
 // plain user's token and an admin's; each denial's status and content
 // error body is checked, and the allowed cases are neither 401 nor 403.
+// denial is a refusal a test expects: its status, its content error
+// type and, when not empty, its message.
+type denial struct {
+	status   int
+	typ, msg string
+}
+
+var (
+	noCredential  = denial{401, "UNAUTHORIZED", "Missing access token"}
+	expiredToken  = denial{401, "UNAUTHORIZED", "Access token expired"}
+	unknownTok    = denial{401, "UNAUTHORIZED", "Invalid access token"}
+	malformedTok  = denial{401, "UNAUTHORIZED", "Malformed access token"}
+	lacksScopeErr = denial{403, "FORBIDDEN", "Token lacks required scope"}
+	notAdmin      = denial{403, "FORBIDDEN", ""}
+	noCSRF        = denial{403, "FORBIDDEN", "Missing or invalid CSRF token"}
+)
+
+// stateChanging says whether a route's method changes state (a cookie
+// session then needs its CSRF token).
+func stateChanging(method string) bool {
+	return method != "GET" && method != "HEAD" && method != "OPTIONS"
+}
+
+// TestRoutes_Credentials walks the API's whole route table, device
+// routes included (so a new route is covered as it is added): every
+// route that takes a credential is tried with none, an expired token, a
+// token of another deployment's administrator, a device credential, a
+// token of each single scope, a user's session cookie (with and without
+// its CSRF token), an administrator's session, a plain user's token and
+// an administrator's. Each denial's status and content error body is
+// checked; the allowed cases are neither 401 nor 403.
+//
+// Another organization's administrator: Vigil serves one organization
+// (auth.OrgID, "2" as in the reference), so an administrator of another
+// organization is an administrator of another Vigil deployment. Their
+// token means nothing here: 401 Invalid access token on every route.
+// Our own administrator asking for another organization id
+// (/organizations/3, /organizations/3/users/{email}) gets 404 NOT_FOUND
+// "No such organization": the id names nothing this server knows, and a
+// 404 says no more than that.
 func TestRoutes_Credentials(t *testing.T) {
 	metadbtest.Run(t, func(t *testing.T, b metadbtest.Backend) {
-		e := newAccountsEnv(t, b)
+		e := newAccountsEnv(t, b, func(c *Config) { c.Devices = c.Accounts })
 		ctx := context.Background()
+		const carolEmail = "carol@example.com"
+		if _, err := e.store.CreateUser(ctx, auth.Actor{Email: auth.LocalCaller}, auth.NewUser{Email: carolEmail}); err != nil {
+			t.Fatal(err)
+		}
 		user, userDevice := e.signIn(t, aliceEmail, alicePW)
 		admin, _ := e.signIn(t, adminEmail, adminPW)
+		userCookie, userCSRF := e.cookieSignIn(t, aliceEmail, alicePW)
+		adminCookie, adminCSRF := e.cookieSignIn(t, adminEmail, adminPW)
 		e.clock.Add(-25 * time.Hour)
 		expired, _ := e.signIn(t, bobEmail, bobPW)
 		e.clock.Add(25 * time.Hour)
-		narrow := token.New()
-		e.secrets = append(e.secrets, narrow)
+		// Tokens of one scope each, held by the administrator.
 		now := time.Now()
-		if err := e.store.IssueAccessToken(ctx, auth.Actor{}, auth.AccessToken{Hash: token.Hash(narrow), Email: adminEmail,
-			Scopes: ScopeLinkSharing, Device: token.New(), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
-			t.Fatal(err)
+		single := map[string]string{}
+		for _, sc := range scopeNames {
+			tok := token.New()
+			e.secrets = append(e.secrets, tok)
+			if err := e.store.IssueAccessToken(ctx, auth.Actor{}, auth.AccessToken{Hash: token.Hash(tok), Email: adminEmail,
+				Scopes: sc, Device: token.New(), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
+			single[sc] = tok
 		}
+		// The administrator of another deployment, with its own store.
+		other := newAccountsEnv(t, b)
+		otherAdmin, _ := other.signIn(t, adminEmail, adminPW)
+		// A live device credential (64 hex) is not an access token.
+		dev := e.certifyDevice(t, user, "laptop")
 		e.events(t)
 
 		var routes []httpapi.Route
-		for _, rt := range New(Config{Accounts: e.store, Passwords: e.hasher, Files: e.files, Logger: testLogger(e.logs)}).Routes() {
+		for _, rt := range New(e.cfg).Routes() {
 			if rt.Access == httpapi.Scoped && !strings.Contains(rt.Pattern, "*") {
 				routes = append(routes, rt)
 			}
 		}
-		if len(routes) < 20 {
-			t.Fatalf("only %d routes take a credential", len(routes))
+		if len(routes) < 30 || !slices.ContainsFunc(routes, func(rt httpapi.Route) bool { return rt.Pattern == Prefix+"/{version}/devices/{did}" }) {
+			t.Fatalf("only %d routes take a credential, or no device routes", len(routes))
 		}
-		denied := func(name string, rt httpapi.Route, a answer, status int, typ string) {
+		check := func(name string, rt httpapi.Route, a answer, want denial) {
 			t.Helper()
-			if a.status != status {
-				t.Errorf("%s %s with %s: %d %s; want %d", rt.Method, rt.Pattern, name, a.status, a.body, status)
+			if a.status != want.status {
+				t.Errorf("%s %s with %s: %d %s; want %d", rt.Method, rt.Pattern, name, a.status, a.body, want.status)
 				return
 			}
-			if got, msg := contentError(t, a); got != typ || msg == "" {
-				t.Errorf("%s %s with %s: body %s; want type %s and a message", rt.Method, rt.Pattern, name, a.body, typ)
+			if typ, msg := contentError(t, a); typ != want.typ || msg == "" || want.msg != "" && msg != want.msg {
+				t.Errorf("%s %s with %s: body %s; want type %s and message %q", rt.Method, rt.Pattern, name, a.body, want.typ, want.msg)
+			}
+		}
+		accepted := func(name string, rt httpapi.Route, a answer) {
+			t.Helper()
+			if a.status == 401 || a.status == 403 {
+				t.Errorf("%s %s with %s: %d %s", rt.Method, rt.Pattern, name, a.status, a.body)
 			}
 		}
 		objects := newTreeObjects(t, e, aliceEmail, userDevice)
@@ -108,37 +171,146 @@ func TestRoutes_Credentials(t *testing.T) {
 			}
 			return e.call(t, rt.Method, fillPath(rt.Pattern, email, objects), body, header...)
 		}
+		admins := func(rt httpapi.Route) bool { return slices.Equal(rt.Scopes, []string{ScopeOrgAdmin}) }
+		// Only the user may set up their two-factor authentication.
+		selfOnly := func(rt httpapi.Route) bool {
+			return slices.Contains([]string{"POST /api/{version}/users/{email}/two_factor", "POST /api/{version}/users/{email}/two_factor/verify"},
+				rt.Method+" "+rt.Pattern)
+		}
+
 		// The denials first: they change nothing.
 		for _, rt := range routes {
-			denied("no credential", rt, call(rt, aliceEmail), 401, "UNAUTHORIZED")
-			denied("an expired token", rt, call(rt, aliceEmail, bearer(expired)), 401, "UNAUTHORIZED")
-			denied("an unknown token", rt, call(rt, aliceEmail, bearer(token.New())), 401, "UNAUTHORIZED")
-			if !slices.Contains(rt.Scopes, ScopeLinkSharing) && len(rt.Scopes) > 0 {
-				denied("a token lacking its scope", rt, call(rt, aliceEmail, bearer(narrow)), 403, "FORBIDDEN")
+			check("no credential", rt, call(rt, aliceEmail), noCredential)
+			check("an expired token", rt, call(rt, aliceEmail, bearer(expired)), expiredToken)
+			check("an unknown token", rt, call(rt, aliceEmail, bearer(token.New())), unknownTok)
+			check("another deployment's admin token", rt, call(rt, aliceEmail, bearer(otherAdmin)), unknownTok)
+			check("a device credential", rt, call(rt, aliceEmail, "Authorization: Bearer "+dev.Credential), malformedTok)
+			if admins(rt) {
+				check("a plain user's token", rt, call(rt, bobEmail, bearer(user)), notAdmin)
+				check("a plain user's session", rt, call(rt, bobEmail, userCookie, userCSRF), notAdmin)
 			}
-			if slices.Equal(rt.Scopes, []string{ScopeOrgAdmin}) {
-				denied("a plain user's token", rt, call(rt, bobEmail, bearer(user)), 403, "FORBIDDEN")
+			if stateChanging(rt.Method) {
+				check("a user's session without CSRF token", rt, call(rt, aliceEmail, userCookie), noCSRF)
+				check("an admin's session without CSRF token", rt, call(rt, bobEmail, adminCookie), noCSRF)
+				check("an admin's session with another's CSRF token", rt, call(rt, bobEmail, adminCookie, userCSRF), noCSRF)
+			}
+			for _, sc := range scopeNames {
+				if len(rt.Scopes) > 0 && !slices.Contains(rt.Scopes, sc) {
+					check("a token of scope "+sc, rt, call(rt, carolEmail, bearer(single[sc])), lacksScopeErr)
+				}
 			}
 		}
-		// A plain user on their own resources, then the admin on
-		// another's: whatever the answer (404 for the made-up ids), the
-		// credential is accepted.
+		// Each single scope that a route takes gets past the kit (the
+		// handler may still refuse the administrator's narrow token for
+		// what it does, with its own reason; carol is the one whose
+		// resources it may change). files.appdata reaches only the
+		// app's data folder: on the made-up objects here the handler
+		// refuses it as lacking scope, and TestFiles_Refused checks it
+		// on appdata objects.
 		for _, rt := range routes {
-			if slices.Equal(rt.Scopes, []string{ScopeOrgAdmin}) {
-				continue
-			}
-			if a := call(rt, aliceEmail, bearer(user)); a.status == 401 || a.status == 403 {
-				t.Errorf("%s %s as the user: %d %s", rt.Method, rt.Pattern, a.status, a.body)
+			for _, sc := range scopeNames {
+				if sc == ScopeFilesAppData {
+					continue
+				}
+				if len(rt.Scopes) == 0 || slices.Contains(rt.Scopes, sc) {
+					a := call(rt, carolEmail, bearer(single[sc]))
+					if a.status == 401 || a.status == 403 && strings.Contains(a.body, "Token lacks required scope") {
+						t.Errorf("%s %s with a token of scope %s: %d %s", rt.Method, rt.Pattern, sc, a.status, a.body)
+					}
+				}
 			}
 		}
-		// Only the user may set up their two-factor authentication.
-		selfOnly := []string{"POST /api/{version}/users/{email}/two_factor", "POST /api/{version}/users/{email}/two_factor/verify"}
+		// A plain user on their own resources, by session then by token:
+		// whatever the answer (404 for the made-up ids), the credential
+		// is accepted.
 		for _, rt := range routes {
-			a := call(rt, bobEmail, bearer(admin))
-			if slices.Contains(selfOnly, rt.Method+" "+rt.Pattern) {
-				denied("an admin's token", rt, a, 403, "FORBIDDEN")
-			} else if a.status == 401 || a.status == 403 {
-				t.Errorf("%s %s as the admin: %d %s", rt.Method, rt.Pattern, a.status, a.body)
+			if !admins(rt) {
+				accepted("the user's session", rt, call(rt, aliceEmail, userCookie, userCSRF))
+				accepted("the user's token", rt, call(rt, aliceEmail, bearer(user)))
+			}
+		}
+		// The administrator on another's, by session then by token.
+		for _, rt := range routes {
+			for _, cred := range []struct {
+				name   string
+				header []string
+			}{{"an admin's session", []string{adminCookie, adminCSRF}}, {"an admin's token", []string{bearer(admin)}}} {
+				a := call(rt, bobEmail, cred.header...)
+				if selfOnly(rt) {
+					check(cred.name, rt, a, notAdmin)
+				} else {
+					accepted(cred.name, rt, a)
+				}
+			}
+		}
+		// Our administrator and another organization's id.
+		for _, tc := range []struct{ method, path string }{
+			{"GET", "/api/v1.4/organizations/3"},
+			{"GET", "/api/v1.2/organizations/0"},
+			{"DELETE", "/api/v1.4/organizations/3/users/" + aliceEmail},
+		} {
+			for _, h := range [][]string{{bearer(admin)}, {adminCookie, adminCSRF}} {
+				a := e.call(t, tc.method, tc.path, "", h...)
+				check("our admin", httpapi.Route{Method: tc.method, Pattern: tc.path}, a, denial{404, "NOT_FOUND", "No such organization"})
+			}
+		}
+		if a := e.call(t, "GET", "/api/v1.4/organizations/"+auth.OrgID, "", bearer(admin)); a.status != 200 {
+			t.Errorf("GET our organization: %d %s", a.status, a.body)
+		}
+		e.events(t)
+	})
+}
+
+// certifyDevice certifies a desktop client named name with tok and
+// returns it; its credential is one of the test's secrets.
+func (e *accountsEnv) certifyDevice(t *testing.T, tok, name string) CertifiedDevice {
+	t.Helper()
+	d := answerAs[CertifiedDevice](t, "certify "+name, e.call(t, "POST", "/api/v1.4/devices", `{"name":"`+name+`"}`, bearer(tok)), 201)
+	e.secrets = append(e.secrets, d.Credential)
+	return d
+}
+
+// TestRoutes_RevokedDevice checks that a device's credential stops
+// working the moment the device is unlinked or erased: on the content
+// API's device routes, and for ingest, which checks a device credential
+// with the same store's Authenticate.
+func TestRoutes_RevokedDevice(t *testing.T) {
+	metadbtest.Run(t, func(t *testing.T, b metadbtest.Backend) {
+		e := newAccountsEnv(t, b, func(c *Config) { c.Devices = c.Accounts })
+		ctx := context.Background()
+		user, _ := e.signIn(t, aliceEmail, alicePW)
+		admin, _ := e.signIn(t, adminEmail, adminPW)
+		for _, tc := range []struct {
+			name, method, path, tok string
+			removal                 auth.Removal
+			msg                     string
+		}{
+			{"unlink", "DELETE", "", user, auth.RemovalUnlinked, "Device unlinked"},
+			{"erase", "POST", "/erase", admin, auth.RemovalErased, "Device erased"},
+		} {
+			d := e.certifyDevice(t, user, "laptop-"+tc.name)
+			cred := "Authorization: Bearer " + d.Credential
+			if p, err := e.store.Authenticate(ctx, d.Credential); err != nil || p.DeviceID != d.ID {
+				t.Fatalf("%s: ingest's check of a live device: %+v, %v", tc.name, p, err)
+			}
+			if a := e.call(t, "POST", "/api/v1.4/devices/signin", "", cred); a.status != 200 {
+				t.Fatalf("%s: sign-in of a live device: %d %s", tc.name, a.status, a.body)
+			}
+			if a := e.call(t, tc.method, "/api/v1.4/devices/"+d.ID+tc.path, "", bearer(tc.tok)); a.status != 204 {
+				t.Fatalf("%s: %d %s", tc.name, a.status, a.body)
+			}
+			for _, rc := range []struct{ method, path string }{
+				{"POST", "/api/v1.4/devices/signin"},
+				{"POST", "/api/v1.4/devices/" + d.ID + "/recertify"},
+			} {
+				a := e.call(t, rc.method, rc.path, "", cred)
+				if typ, msg := contentError(t, a); a.status != 403 || typ != "FORBIDDEN" || msg != tc.msg || a.header.Get("Device-Removal") != string(tc.removal) {
+					t.Errorf("%s: %s %s after it: %d %s %v", tc.name, rc.method, rc.path, a.status, a.body, a.header)
+				}
+			}
+			var re *auth.RevokedError
+			if _, err := e.store.Authenticate(ctx, d.Credential); !errors.As(err, &re) || re.Removal != tc.removal {
+				t.Errorf("%s: ingest's check after it: %v, want a revoked device (%s)", tc.name, err, tc.removal)
 			}
 		}
 		e.events(t)

@@ -6,14 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vigilaudit/vigil/internal/auth"
@@ -66,11 +64,7 @@ func newDeviceEnv(t *testing.T, backend metadbtest.Backend) *deviceEnv {
 	a := New(Config{Verifier: v, Devices: store, MaxBodyBytes: 512,
 		Now:    func() time.Time { env.mu.Lock(); defer env.mu.Unlock(); return time.Now().Add(env.skew) },
 		Logger: testLogger(io.Discard)})
-	r := chi.NewRouter()
-	r.Use(drainAfter(env.store, env.keep))
-	httpapi.Mount(r, a.Routes(), func(httpapi.Access) []func(http.Handler) http.Handler { return nil })
-	env.srv = httptest.NewServer(r)
-	t.Cleanup(env.srv.Close)
+	env.srv = serve(t, a.Routes(), drainAfter(env.store, env.keep))
 	t.Cleanup(func() { env.checkNoSecrets(t) })
 	return env
 }
@@ -132,14 +126,7 @@ func (env *deviceEnv) call(t *testing.T, method, path, body string, header ...st
 // certify certifies a desktop client of tok's user and returns it.
 func (env *deviceEnv) certify(t *testing.T, tok, body string) CertifiedDevice {
 	t.Helper()
-	a := env.call(t, "POST", "/api/v1.4/devices", body, bearer(tok))
-	if a.status != 201 {
-		t.Fatalf("certify: %d %s", a.status, a.body)
-	}
-	var d CertifiedDevice
-	if err := json.Unmarshal([]byte(a.body), &d); err != nil {
-		t.Fatal(err)
-	}
+	d := answerAs[CertifiedDevice](t, "certify", env.call(t, "POST", "/api/v1.4/devices", body, bearer(tok)), 201)
 	env.mu.Lock()
 	env.secrets = append(env.secrets, d.Credential)
 	env.mu.Unlock()

@@ -11,7 +11,6 @@ import (
 
 	"encoding/json"
 	"github.com/vigilaudit/vigil/contentapi/password"
-	"github.com/vigilaudit/vigil/internal/httpapi"
 	"github.com/vigilaudit/vigil/internal/metadb/metadbtest"
 	"net/http"
 	"net/http/httptest"
@@ -83,10 +82,7 @@ func withoutOutbox(t *testing.T, b metadbtest.Backend, cfg Config, prepare func(
 		prepare(store)
 	}
 	cfg.Accounts, cfg.Passwords, cfg.Logger = store, h, testLogger(io.Discard)
-	r := chi.NewRouter()
-	httpapi.Mount(r, New(cfg).Routes(), func(httpapi.Access) []func(http.Handler) http.Handler { return nil })
-	srv := httptest.NewServer(r)
-	t.Cleanup(srv.Close)
+	srv := serve(t, New(cfg).Routes())
 	resp := call(t, srv, "POST", "/auth", `{"username":"admin@example.com","password":"`+adminPW+`"}`)
 	var tr TokenResponse
 	if err := json.Unmarshal([]byte(resp.body), &tr); err != nil {

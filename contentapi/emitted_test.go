@@ -59,6 +59,12 @@ var emitters = map[string][]string{
 	"user.quota.warning":          {recordUsage},
 	"audit.app.add":               {"POST /api/{version}/apps"},
 	"audit.app.remove":            {"DELETE /api/{version}/apps/{client_id}"},
+	"audit.oauth.approve":         {"POST /authorize"},
+	"audit.oauth.deny":            {"POST /authorize"},
+	"audit.oauth.refresh":         {"POST /auth/token"},
+	"audit.oauth.revoke":          {"DELETE /auth/token/{token}"},
+	"audit.oauth.token.error":     {"POST /auth/token"},
+	"audit.oidc.refuse":           {"GET /auth/oidc/callback"},
 
 	// The file tree (files_test.go): metadata reads and writes.
 	"file.transfer": {"GET /api/{version}/children", "GET /api/{version}/children/{id}", "GET /api/{version}/folders/{id}",
@@ -74,7 +80,8 @@ var (
 	auditedTopics = []schema.Topic{schema.TopicUser, schema.TopicDevice, schema.TopicOrg, schema.TopicFile}
 	auditedEvents = []string{"device.mobile.error", "user.org.provision", "user.signin", "user.password.error", "user.password.change",
 		"user.password.reset.request", "user.password.reset", "user.2fa.enable", "user.2fa.disable",
-		"user.org.invite", "user.org.signup", "user.org.accept", "user.account.request", "user.org.remove", "user.quota.warning"}
+		"user.org.invite", "user.org.signup", "user.org.accept", "user.account.request", "user.org.remove", "user.quota.warning",
+		"audit.oauth.approve", "audit.oauth.deny", "audit.oauth.refresh", "audit.oauth.revoke", "audit.oauth.token.error", "audit.oidc.refuse"}
 )
 
 // emitted records, for the whole package's tests, which route emitted

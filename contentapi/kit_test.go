@@ -182,8 +182,29 @@ func newTestServer(t *testing.T, aud *fakeAuditor) *httptest.Server {
 	}
 	a := New(Config{Verifier: v, Auditor: aud, MaxBodyBytes: 256, Now: func() time.Time { return now },
 		Logger: testLogger(io.Discard)})
+	return serve(t, append(a.mount(testTable()), a.Routes()...))
+}
+
+// answerAs checks that a has status and decodes its JSON body, what
+// naming the request in a failure.
+func answerAs[T any](t *testing.T, what string, a answer, status int) T {
+	t.Helper()
+	if a.status != status {
+		t.Fatalf("%s: %d %s", what, a.status, a.body)
+	}
+	var v T
+	if err := json.Unmarshal([]byte(a.body), &v); err != nil {
+		t.Fatalf("%s: %v in %s", what, err, a.body)
+	}
+	return v
+}
+
+// serve serves routes through the real router, as vigil serve mounts
+// them, behind the middleware mw; the server closes with the test.
+func serve(t testing.TB, routes []httpapi.Route, mw ...func(http.Handler) http.Handler) *httptest.Server {
 	r := chi.NewRouter()
-	httpapi.Mount(r, append(a.mount(testTable()), a.Routes()...), func(httpapi.Access) []func(http.Handler) http.Handler { return nil })
+	r.Use(mw...)
+	httpapi.Mount(r, routes, func(httpapi.Access) []func(http.Handler) http.Handler { return nil })
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	return srv

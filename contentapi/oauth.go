@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/vigilaudit/vigil/contentapi/ratelimit"
 	"github.com/vigilaudit/vigil/contentapi/session"
 	"github.com/vigilaudit/vigil/contentapi/token"
 	"github.com/vigilaudit/vigil/internal/auth"
@@ -44,14 +45,26 @@ type OAuthConfig struct {
 	// expires_in=0 asks for; 0 means tokens that never expire (until
 	// their user revokes the app), as the tutorial shows.
 	MaxExpiresIn time.Duration `yaml:"max_expires_in"`
+	// PerClient limits the token endpoint's failures (bad client
+	// credentials, invalid grants) per (client address, client_id): 10
+	// per 5m by default, as content.signin's.
+	PerClient ratelimit.Config `yaml:"per_client"`
+	// PerIP limits them per client address, whatever the client_id: 10
+	// per 5m by default.
+	PerIP ratelimit.Config `yaml:"per_ip"`
 }
 
-// SetDefaults fills in the zero values (all are the defaults).
-func (c *OAuthConfig) SetDefaults() {}
+// SetDefaults fills in the zero values.
+func (c *OAuthConfig) SetDefaults() {
+	c.PerClient.SetDefaults()
+	c.PerIP.SetDefaults()
+}
 
 // Validate checks a configuration after SetDefaults.
 func (c OAuthConfig) Validate() error {
 	var p config.Problems
+	p.Nest("per_client", c.PerClient.Validate())
+	p.Nest("per_ip", c.PerIP.Validate())
 	if c.MaxExpiresIn < 0 {
 		p.Add("max_expires_in", "must not be negative")
 	}
@@ -512,11 +525,15 @@ func (a *API) authorizeDecision(w http.ResponseWriter, r *http.Request) {
 		redirectError(w, r, p, p.Err)
 		return
 	case r.PostForm.Get("decision") != "approve":
+		if err := a.acc.store.DenyApp(r.Context(), auth.Actor{Email: u.Email, IP: ClientIP(r)}, app.ClientID, p.Scopes.String()); err != nil {
+			a.mapper.WriteError(w, r, err)
+			return
+		}
 		redirectError(w, r, p, oauthErr("access_denied", "the user denied the request"))
 		return
 	}
 	code, now := token.New(), a.now().UTC().Truncate(time.Millisecond)
-	err := a.acc.store.IssueCode(r.Context(), auth.AuthCode{Hash: token.Hash(code), ClientID: app.ClientID, Email: u.Email,
+	err := a.acc.store.IssueCode(r.Context(), auth.Actor{Email: u.Email, IP: ClientIP(r)}, auth.AuthCode{Hash: token.Hash(code), ClientID: app.ClientID, Email: u.Email,
 		RedirectURI: p.RedirectURI, Scopes: p.Scopes.String(), Challenge: p.Challenge, Device: token.New(),
 		CreatedAt: now, ExpiresAt: now.Add(CodeLifetime)})
 	if err != nil {
@@ -660,21 +677,44 @@ func (a *API) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, perr)
 		return
 	}
+	actor := auth.Actor{IP: ClientIP(r)}
+	clientKey, ipKey := ratelimit.Key(actor.IP, p.ClientID), ratelimit.Key(actor.IP)
+	if dc, di := a.tokenPerClient.Check(clientKey), a.tokenPerIP.Check(ipKey); !dc.Allowed || !di.Allowed {
+		if err := a.acc.store.TokenRefused(r.Context(), actor, p.ClientID, "too_many_requests", true); err != nil {
+			a.mapper.WriteError(w, r, err)
+			return
+		}
+		retry := max(dc.RetryAfter, di.RetryAfter)
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((retry+time.Second-1)/time.Second), 10))
+		writeOAuthError(w, &oauthError{Code: "too_many_requests", Description: "too many failed token requests: try again later",
+			Status: http.StatusTooManyRequests})
+		return
+	}
+	// refuse answers e, a bad client or grant: counted by the limiters
+	// and audited.
+	refuse := func(e *oauthError) {
+		a.tokenPerClient.Record(clientKey)
+		a.tokenPerIP.Record(ipKey)
+		if err := a.acc.store.TokenRefused(r.Context(), actor, p.ClientID, e.Code, false); err != nil {
+			a.mapper.WriteError(w, r, err)
+			return
+		}
+		writeOAuthError(w, e)
+	}
 	badClient := &oauthError{Code: "invalid_client", Description: "unknown client or wrong client secret", Status: http.StatusUnauthorized}
 	app, hash, err := a.acc.store.App(r.Context(), p.ClientID)
 	switch {
 	case errors.Is(err, auth.ErrNotFound):
-		writeOAuthError(w, badClient)
+		refuse(badClient)
 		return
 	case err != nil:
 		a.mapper.WriteError(w, r, err)
 		return
 	case app.Public && p.ClientSecret != "", !app.Public && !token.Match(p.ClientSecret, hash):
-		writeOAuthError(w, badClient)
+		refuse(badClient)
 		return
 	}
 	var out OAuthToken
-	actor := auth.Actor{IP: ClientIP(r)}
 	now := a.now()
 	if p.GrantType == "authorization_code" {
 		if p.RedirectURI == "" {
@@ -704,12 +744,14 @@ func (a *API) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 	}
 	var oe *oauthError
 	switch {
+	case errors.As(err, &oe) && oe.Code == "invalid_grant":
+		refuse(oe)
 	case errors.As(err, &oe):
 		writeOAuthError(w, oe)
 	case errors.Is(err, auth.ErrGrantRefused) && p.GrantType == "authorization_code":
-		writeOAuthError(w, oauthErr("invalid_grant", "the authorization code is invalid"))
+		refuse(oauthErr("invalid_grant", "the authorization code is invalid"))
 	case errors.Is(err, auth.ErrGrantRefused):
-		writeOAuthError(w, oauthErr("invalid_grant", "the refresh token is invalid"))
+		refuse(oauthErr("invalid_grant", "the refresh token is invalid"))
 	case err != nil:
 		a.mapper.WriteError(w, r, err)
 	default:
@@ -725,7 +767,7 @@ func (a *API) revokeToken(w http.ResponseWriter, r *http.Request) {
 	}
 	// A token that is unknown (or already revoked) is revoked too: the
 	// answer says nothing of which tokens exist.
-	if _, err := a.acc.store.RevokeOAuthToken(r.Context(), token.Hash(tok)); err != nil {
+	if _, err := a.acc.store.RevokeOAuthToken(r.Context(), auth.Actor{IP: ClientIP(r)}, token.Hash(tok)); err != nil {
 		a.mapper.WriteError(w, r, err)
 		return
 	}

@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-chi/chi/v5"
+	"github.com/google/go-cmp/cmp"
 
+	"github.com/vigilaudit/vigil/contentapi/ratelimit"
 	"github.com/vigilaudit/vigil/contentapi/token"
-	"github.com/vigilaudit/vigil/internal/httpapi"
 	"github.com/vigilaudit/vigil/internal/metadb/metadbtest"
 )
 
@@ -42,11 +42,7 @@ func newOAuthEnv(t *testing.T, b metadbtest.Backend, cfg OAuthConfig) *oauthEnv 
 	e.srv.Close()
 	a := New(Config{Accounts: e.store, Passwords: e.hasher, Now: e.clock.Now, OAuth: cfg,
 		Logger: testLogger(&lockedWriter{w: e.logs})})
-	r := chi.NewRouter()
-	r.Use(drainAfter(e.store, e.keep))
-	httpapi.Mount(r, a.Routes(), func(httpapi.Access) []func(http.Handler) http.Handler { return nil })
-	e.srv = httptest.NewServer(r)
-	t.Cleanup(e.srv.Close)
+	e.srv = serve(t, a.Routes(), drainAfter(e.store, e.keep))
 	e.app = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.mu.Lock()
 		e.callbacks = append(e.callbacks, r.URL.Query())
@@ -239,7 +235,7 @@ func TestOAuth_Flow(t *testing.T) {
 		}
 		code := cb.Get("code")
 		e.secrets = append(e.secrets, code)
-		e.expect(t, "approve")
+		approved := e.take() // its device is known once the code is exchanged
 
 		// The exchange, with the secret in HTTP Basic.
 		st, tok := e.tokenCall(t, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirectURI}},
@@ -253,6 +249,9 @@ func TestOAuth_Flow(t *testing.T) {
 			t.Fatal(err)
 		}
 		did := at.Device
+		if diff := cmp.Diff([]event{approveEvent(aliceEmail, reg.ClientID, did, "files.read:"+strings.Repeat("ab", 16)+",user.read")}, approved); diff != "" {
+			t.Errorf("approve: events (-want +got):\n%s", diff)
+		}
 		e.expect(t, "exchange", event{"topic": "DEVICE", "event": "device.certify", "user": aliceEmail, "device_type": "API Client",
 			"device_id": did, "device_name": "My First App", "caller": map[string]any{"email": aliceEmail, "device": did}, "ip": localIP})
 
@@ -287,7 +286,8 @@ func TestOAuth_Flow(t *testing.T) {
 			"client_id": {reg.ClientID}, "client_secret": {reg.ClientSecret}}); st != 400 || m["error"] != "invalid_scope" {
 			t.Errorf("refresh to a wider scope: %d %v", st, m)
 		}
-		e.expect(t, "refresh")
+		e.expect(t, "refresh", event{"topic": "AUDIT", "event": "audit.oauth.refresh", "caller": map[string]any{"email": aliceEmail, "device": did},
+			"user": aliceEmail, "client_id": reg.ClientID, "device": did, "scope": "user.read", "ip": localIP})
 
 		// Revoking one token.
 		if a := e.call(t, "DELETE", "/auth/token/"+access2, ""); a.status != 204 {
@@ -296,6 +296,20 @@ func TestOAuth_Flow(t *testing.T) {
 		if a := e.call(t, "GET", "/api/v1.1/users/alice@example.com", "", bearer(access2)); a.status != 401 {
 			t.Errorf("revoked token: %d", a.status)
 		}
+		revoked := func(kind string) event {
+			return event{"topic": "AUDIT", "event": "audit.oauth.revoke", "caller": map[string]any{"email": aliceEmail, "device": did},
+				"user": aliceEmail, "device": did, "kind": kind, "client_id": reg.ClientID, "ip": localIP}
+		}
+		e.expect(t, "revoke a token", revoked("access"))
+		// The refresh token too; an unknown one (or one revoked already)
+		// is answered alike and changes nothing.
+		refresh2 := tok2["refresh_token"].(string)
+		for _, tk := range []string{refresh2, refresh2, token.New()} {
+			if a := e.call(t, "DELETE", "/auth/token/"+tk, ""); a.status != 204 {
+				t.Errorf("DELETE /auth/token: %d %s", a.status, a.body)
+			}
+		}
+		e.expect(t, "revoke a refresh token", revoked("refresh"))
 
 		// The code again: refused, and the tokens it gave stop working.
 		st, m := e.tokenCall(t, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirectURI},
@@ -306,7 +320,8 @@ func TestOAuth_Flow(t *testing.T) {
 		if a := e.call(t, "GET", "/api/v1.1/users/alice@example.com", "", bearer(access)); a.status != 401 {
 			t.Errorf("token of a reused code: %d", a.status)
 		}
-		e.expect(t, "code reuse", event{"topic": "DEVICE", "event": "device.unlink", "admin_user": ":oauth", "device": did, "owner": aliceEmail, "ip": localIP})
+		e.expect(t, "code reuse", event{"topic": "DEVICE", "event": "device.unlink", "admin_user": ":oauth", "device": did, "owner": aliceEmail, "ip": localIP},
+			tokenError(reg.ClientID, "invalid_grant", false))
 
 		// A second authorization, revoked by its user.
 		_, cb = e.authorize(t, c, authzQuery(reg, redirectURI, "files.read", ""), "approve")
@@ -319,7 +334,7 @@ func TestOAuth_Flow(t *testing.T) {
 		if len(auths) != 1 {
 			t.Fatalf("authorizations %v", auths)
 		}
-		e.expect(t, "second exchange", event{"topic": "DEVICE", "event": "device.certify", "user": aliceEmail, "device_type": "API Client",
+		e.expect(t, "second exchange", approveEvent(aliceEmail, reg.ClientID, auths[0].Device, "files.read"), event{"topic": "DEVICE", "event": "device.certify", "user": aliceEmail, "device_type": "API Client",
 			"device_id": auths[0].Device, "device_name": "My First App", "caller": map[string]any{"email": aliceEmail, "device": auths[0].Device}, "ip": localIP})
 		aliceTok, aliceDev := e.signInToken(t, aliceEmail, alicePW)
 		if a := e.call(t, "DELETE", "/api/v1.4/users/alice@example.com/apps/"+reg.ClientID, "", bearer(aliceTok)); a.status != 204 {
@@ -410,6 +425,19 @@ func TestOAuth_Refused(t *testing.T) {
 		}
 		// A wrong redirect URI at the exchange; the code stays unused.
 		k := code(reg, authzQuery(reg, redirectURI, "files.read", ""))
+		// The code is never exchanged: its device id is the event's.
+		got := e.take()
+		confDevice := ""
+		if len(got) > 0 {
+			confDevice, _ = got[len(got)-1]["device"].(string)
+		}
+		if diff := cmp.Diff([]event{
+			{"topic": "AUDIT", "event": "audit.oauth.deny", "caller": map[string]any{"email": aliceEmail}, "user": aliceEmail,
+				"client_id": reg.ClientID, "scope": "files.read", "ip": localIP},
+			approveEvent(aliceEmail, reg.ClientID, confDevice, "files.read"),
+		}, got); diff != "" || !token.Valid(confDevice) {
+			t.Errorf("deny, then approve: events (-want +got):\n%s", diff)
+		}
 		if st, m := exchange(url.Values{"code": {k}, "redirect_uri": {e.app.URL + "/other"}}, secret...); st != 400 || m["error"] != "invalid_grant" {
 			t.Errorf("wrong redirect at exchange: %d %v", st, m)
 		}
@@ -449,9 +477,16 @@ func TestOAuth_Refused(t *testing.T) {
 		if st != 200 || m["expires_in"] != 3600.0 {
 			t.Errorf("public exchange: %d %v", st, m)
 		}
-		e.expect(t, "refusals", event{"topic": "DEVICE", "event": "device.certify", "user": aliceEmail, "device_type": "API Client",
-			"device_id": e.adminDevice(t, m["access_token"].(string)), "device_name": "Public",
-			"caller": map[string]any{"email": aliceEmail, "device": e.adminDevice(t, m["access_token"].(string))}, "ip": localIP})
+		pubDevice := e.adminDevice(t, m["access_token"].(string))
+		e.expect(t, "refusals",
+			tokenError(reg.ClientID, "invalid_grant", false), // the wrong redirect URI
+			tokenError(reg.ClientID, "invalid_client", false), tokenError(reg.ClientID, "invalid_client", false),
+			tokenError(reg.ClientID, "invalid_grant", false), // expired
+			approveEvent(aliceEmail, pub.ClientID, pubDevice, "user.read"),
+			tokenError(pub.ClientID, "invalid_grant", false), tokenError(pub.ClientID, "invalid_grant", false), // no or a wrong verifier
+			event{"topic": "DEVICE", "event": "device.certify", "user": aliceEmail, "device_type": "API Client",
+				"device_id": e.adminDevice(t, m["access_token"].(string)), "device_name": "Public",
+				"caller": map[string]any{"email": aliceEmail, "device": e.adminDevice(t, m["access_token"].(string))}, "ip": localIP})
 		// A reused refresh token ends its authorization.
 		rt := m["refresh_token"].(string)
 		if st, _ := e.tokenCall(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {pub.ClientID}}); st != 200 {
@@ -463,9 +498,11 @@ func TestOAuth_Refused(t *testing.T) {
 		if a := e.call(t, "GET", "/auth/tokeninfo?access_token="+m["access_token"].(string), ""); a.status != 401 {
 			t.Errorf("tokeninfo after reuse: %d %s", a.status, a.body)
 		}
-		if n := len(e.take()); n != 1 {
-			t.Errorf("refresh reuse: %d events, want its device.unlink", n)
-		}
+		e.expect(t, "refresh reuse",
+			event{"topic": "AUDIT", "event": "audit.oauth.refresh", "caller": map[string]any{"email": aliceEmail, "device": pubDevice},
+				"user": aliceEmail, "client_id": pub.ClientID, "device": pubDevice, "scope": "user.read", "ip": localIP},
+			event{"topic": "DEVICE", "event": "device.unlink", "admin_user": ":oauth", "device": pubDevice, "owner": aliceEmail, "ip": localIP},
+			tokenError(pub.ClientID, "invalid_grant", false))
 	})
 }
 
@@ -511,5 +548,70 @@ func FuzzAuthorizeQuery(f *testing.F) {
 		if p.ClientID == "" || q.Get("response_type") != "code" || p.Challenge != "" && len(p.Challenge) != 43 {
 			t.Errorf("accepted %+v", p)
 		}
+	})
+}
+
+// approveEvent is the audit.oauth.approve of user approving client for
+// scope, the authorization's device being device.
+func approveEvent(user, client, device, scope string) event {
+	return event{"topic": "AUDIT", "event": "audit.oauth.approve", "caller": map[string]any{"email": user}, "user": user,
+		"client_id": client, "device": device, "scope": scope, "ip": localIP}
+}
+
+// tokenError is the audit.oauth.token.error of the token endpoint
+// refusing client with code.
+func tokenError(client, code string, limited bool) event {
+	ev := event{"topic": "AUDIT", "event": "audit.oauth.token.error", "client_id": client, "error": code, "ip": localIP}
+	if limited {
+		ev["rate_limited"] = true
+	}
+	return ev
+}
+
+func TestOAuth_TokenRateLimit(t *testing.T) {
+	metadbtest.Run(t, func(t *testing.T, b metadbtest.Backend) {
+		e := newOAuthEnv(t, b, OAuthConfig{PerClient: ratelimit.Config{Limit: 2, Window: time.Minute},
+			PerIP: ratelimit.Config{Limit: 3, Window: time.Minute}})
+		adminTok, _ := e.signInToken(t, adminEmail, adminPW)
+		reg := e.register(t, adminTok, "Limited", false)
+		other := e.register(t, adminTok, "Other", false)
+		wrong := "00000000000000000000000000000000"
+		post := func(clientID, secret, code string) answer {
+			t.Helper()
+			form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "client_id": {clientID}, "client_secret": {secret}}
+			return e.call(t, "POST", "/auth/token", form.Encode(), "Content-Type: application/x-www-form-urlencoded")
+		}
+		limited := func(what string, a answer) {
+			t.Helper()
+			var m map[string]string
+			if err := json.Unmarshal([]byte(a.body), &m); a.status != 429 || err != nil || a.header.Get("Retry-After") == "" ||
+				m["error"] != "too_many_requests" || m["error_description"] == "" || len(m) != 2 {
+				t.Errorf("%s: %d %v %s; want 429 with Retry-After and an OAuth error", what, a.status, a.header, a.body)
+			}
+		}
+		// Two wrong secrets for the client, then its limit.
+		for i := range 2 {
+			if a := post(reg.ClientID, wrong, token.New()); a.status != 401 {
+				t.Errorf("wrong secret %d: %d %s", i, a.status, a.body)
+			}
+		}
+		limited("third wrong secret", post(reg.ClientID, wrong, token.New()))
+		// Even with the right secret: the limiter answers first.
+		limited("right secret while limited", post(reg.ClientID, reg.ClientSecret, token.New()))
+		e.expect(t, "per client", tokenError(reg.ClientID, "invalid_client", false), tokenError(reg.ClientID, "invalid_client", false),
+			tokenError(reg.ClientID, "too_many_requests", true), tokenError(reg.ClientID, "too_many_requests", true))
+		// Another client from the same address: an invalid grant is its
+		// address's third failure, then the address is limited.
+		if a := post(other.ClientID, other.ClientSecret, token.New()); a.status != 400 || !strings.Contains(a.body, "invalid_grant") {
+			t.Errorf("unknown code: %d %s", a.status, a.body)
+		}
+		limited("per address", post(other.ClientID, other.ClientSecret, token.New()))
+		e.expect(t, "per address", tokenError(other.ClientID, "invalid_grant", false), tokenError(other.ClientID, "too_many_requests", true))
+		// The window slides past.
+		e.clock.Add(time.Minute + time.Second)
+		if a := post(reg.ClientID, wrong, token.New()); a.status != 401 {
+			t.Errorf("after the window: %d %s", a.status, a.body)
+		}
+		e.expect(t, "after the window", tokenError(reg.ClientID, "invalid_client", false))
 	})
 }

@@ -220,7 +220,28 @@ func (c idClaims) verified() bool {
 	return false
 }
 
+// oidcCallback answers the issuer's redirect. A refusal (400 or 401:
+// no sign-in in progress, a wrong state, the issuer's error, a bad code
+// or ID token, an unverified email) is audited as audit.oidc.refuse with
+// its message as the reason, and the email the issuer named if any:
+// user.password.error would fit a refusal of a known user, but most of
+// these have no user Vigil could trust, and detections key that event on
+// its user.
 func (a *API) oidcCallback(r *http.Request) (any, error) {
+	var claimed string
+	ans, err := a.oidcSignIn(r, &claimed)
+	var he *httpapi.Error
+	if errors.As(err, &he) && (he.Status == http.StatusBadRequest || he.Status == http.StatusUnauthorized) {
+		if aerr := a.acc.store.OIDCRefused(r.Context(), auth.Actor{IP: ClientIP(r)}, claimed, he.Message); aerr != nil {
+			return nil, aerr
+		}
+	}
+	return ans, err
+}
+
+// oidcSignIn is the callback's sign-in; claimed is set to the email the
+// ID token names once it is read.
+func (a *API) oidcSignIn(r *http.Request, claimed *string) (any, error) {
 	ctx, w, q := r.Context(), responseWriter(r), r.URL.Query()
 	var at oidcAttempt
 	ok := false
@@ -276,6 +297,7 @@ func (a *API) oidcCallback(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, oidcRefused("The identity provider gave no valid email address", nil)
 	}
+	*claimed = email
 	if !c.verified() {
 		return nil, oidcRefused("The identity provider has not verified the email address", nil)
 	}

@@ -203,7 +203,7 @@ func TestOIDCSignIn(t *testing.T) {
 		if a := get(t, c, e.srv.URL+"/auth/oidc/callback?code=x&state=y"); a.status != 400 {
 			t.Errorf("callback without a sign-in in progress: %d %s", a.status, a.body)
 		}
-		e.expect(t, "replayed callback")
+		e.expect(t, "replayed callback", oidcRefusal("No sign-in in progress: start again at /auth/oidc/login", ""))
 	})
 }
 
@@ -215,19 +215,23 @@ func TestOIDCSignIn_Refused(t *testing.T) {
 			edit     func(map[string]any)
 			wrongKey bool
 			denying  bool
+			// reason and user are the audit.oidc.refuse's.
+			reason, user string
 		}{
-			{name: "bad signature", wrongKey: true},
-			{name: "wrong audience", edit: func(m map[string]any) { m["aud"] = "another-client" }},
-			{name: "wrong issuer", edit: func(m map[string]any) { m["iss"] = "https://evil.example.com" }},
+			{name: "bad signature", wrongKey: true, reason: "Invalid ID token"},
+			{name: "wrong audience", edit: func(m map[string]any) { m["aud"] = "another-client" }, reason: "Invalid ID token"},
+			{name: "wrong issuer", edit: func(m map[string]any) { m["iss"] = "https://evil.example.com" }, reason: "Invalid ID token"},
 			{name: "expired", edit: func(m map[string]any) {
 				m["iat"], m["exp"] = time.Now().Add(-2*time.Hour).Unix(), time.Now().Add(-time.Hour).Unix()
-			}},
-			{name: "wrong nonce", edit: func(m map[string]any) { m["nonce"] = random43() }},
-			{name: "no nonce", edit: func(m map[string]any) { delete(m, "nonce") }},
-			{name: "unverified email", edit: func(m map[string]any) { m["email_verified"] = false }},
-			{name: "no email_verified", edit: func(m map[string]any) { delete(m, "email_verified") }},
-			{name: "no email", edit: func(m map[string]any) { delete(m, "email") }},
-			{name: "denied", denying: true},
+			}, reason: "Invalid ID token"},
+			{name: "wrong nonce", edit: func(m map[string]any) { m["nonce"] = random43() }, reason: "Invalid ID token"},
+			{name: "no nonce", edit: func(m map[string]any) { delete(m, "nonce") }, reason: "Invalid ID token"},
+			{name: "unverified email", edit: func(m map[string]any) { m["email_verified"] = false },
+				reason: "The identity provider has not verified the email address", user: "dana@example.com"},
+			{name: "no email_verified", edit: func(m map[string]any) { delete(m, "email_verified") },
+				reason: "The identity provider has not verified the email address", user: "dana@example.com"},
+			{name: "no email", edit: func(m map[string]any) { delete(m, "email") }, reason: "The identity provider gave no valid email address"},
+			{name: "denied", denying: true, reason: "The identity provider refused the sign-in"},
 		} {
 			is.set(c.edit, c.wrongKey, c.denying)
 			a := get(t, browser(t), e.srv.URL+"/auth/oidc/login")
@@ -237,7 +241,7 @@ func TestOIDCSignIn_Refused(t *testing.T) {
 			if strings.Contains(a.header.Get("Set-Cookie"), "vigil_session") {
 				t.Errorf("%s: a session cookie", c.name)
 			}
-			e.expect(t, c.name)
+			e.expect(t, c.name, oidcRefusal(c.reason, c.user))
 		}
 		if _, err := e.store.User(context.Background(), "dana@example.com"); err == nil {
 			t.Error("a refused sign-in provisioned its user")
@@ -254,7 +258,7 @@ func TestOIDCSignIn_Refused(t *testing.T) {
 		if a := get(t, c, e.srv.URL+"/auth/oidc/callback?code=abc&state="+random43()); a.status != 400 {
 			t.Errorf("forged state: %d %s", a.status, a.body)
 		}
-		e.expect(t, "forged state")
+		e.expect(t, "forged state", oidcRefusal("Invalid state: not the sign-in this browser started", ""))
 	})
 }
 
@@ -279,4 +283,14 @@ func FuzzParseOIDCAttempt(f *testing.F) {
 			t.Fatalf("%q parses as %+v, which writes %q", v, got, got.String())
 		}
 	})
+}
+
+// oidcRefusal is the audit.oidc.refuse of a callback refused for
+// reason, naming user if not empty.
+func oidcRefusal(reason, user string) emittedEvent {
+	ev := emittedEvent{Event: "audit.oidc.refuse", Fields: map[string]string{"reason": str(reason), "ip": clientIP}}
+	if user != "" {
+		ev.Fields["user"] = str(user)
+	}
+	return ev
 }

@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vigilaudit/vigil/contentapi/password"
@@ -60,11 +57,7 @@ func newOrgEnv(t *testing.T, b metadbtest.Backend, org OrgConfig) *orgEnv {
 	env := &orgEnv{accountsEnv: e}
 	a := New(Config{Accounts: store, Passwords: e.hasher, Now: e.clock.Now, Org: org,
 		Logger: testLogger(&lockedWriter{w: e.logs})})
-	r := chi.NewRouter()
-	r.Use(drainAfter(store, env.keep))
-	httpapi.Mount(r, a.Routes(), func(httpapi.Access) []func(http.Handler) http.Handler { return nil })
-	e.srv = httptest.NewServer(r)
-	t.Cleanup(e.srv.Close)
+	e.srv = serve(t, a.Routes(), drainAfter(store, env.keep))
 	t.Cleanup(func() {
 		e.checkNoSecrets(t)
 		env.mu.Lock()

@@ -3,20 +3,16 @@ package contentapi
 import (
 	"bytes"
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vigilaudit/vigil/contentapi/ldapauth"
 	"github.com/vigilaudit/vigil/contentapi/ldapauth/ldaptest"
 	"github.com/vigilaudit/vigil/contentapi/password"
 	"github.com/vigilaudit/vigil/internal/auth"
-	"github.com/vigilaudit/vigil/internal/httpapi"
 	"github.com/vigilaudit/vigil/internal/metadb/metadbtest"
 	"github.com/vigilaudit/vigil/schema"
 )
@@ -50,11 +46,7 @@ func newProvisionEnv(t *testing.T, b metadbtest.Backend, cfg Config) *provisionE
 	cfg.Accounts, cfg.Passwords, cfg.Now = store, e.hasher, e.clock.Now
 	cfg.Logger = testLogger(&lockedWriter{w: e.logs})
 	a := New(cfg)
-	r := chi.NewRouter()
-	r.Use(drainAfter(e.store, e.keep))
-	httpapi.Mount(r, a.Routes(), func(httpapi.Access) []func(http.Handler) http.Handler { return nil })
-	e.srv = httptest.NewServer(r)
-	t.Cleanup(e.srv.Close)
+	e.srv = serve(t, a.Routes(), drainAfter(e.store, e.keep))
 	t.Cleanup(func() { e.checkNoSecrets(t) })
 	return e
 }

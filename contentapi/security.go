@@ -224,10 +224,12 @@ func (a *API) requestReset(r *http.Request) (any, error) {
 	// event, from the request's address.
 	err = a.acc.store.RequestPasswordReset(r.Context(), auth.Actor{Email: email, IP: ip}, email, token.Hash(tok),
 		a.now().Add(ResetTokenLifetime), m)
-	if err != nil && !errors.Is(err, auth.ErrNotFound) {
+	if err != nil && !errors.Is(err, auth.ErrNotFound) && !errors.Is(err, auth.ErrExternalAccount) {
 		return nil, err
 	}
-	// The same answer whether the user exists or not.
+	// The same answer whether the user exists or not, and for a user
+	// LDAP or OpenID Connect provisioned (no token, no mail: their
+	// password is not Vigil's).
 	return httpapi.Response{Status: http.StatusAccepted}, nil
 }
 
@@ -260,8 +262,11 @@ func (a *API) resetPassword(r *http.Request) (any, error) {
 		return nil, BadArgs("Invalid token: unknown, expired or used")
 	}
 	_, err := a.acc.store.ResetPassword(r.Context(), token.Hash(req.Token), a.acc.hasher.Hash(req.Password), a.now())
-	if errors.Is(err, auth.ErrRefused) {
+	switch {
+	case errors.Is(err, auth.ErrRefused):
 		return nil, BadArgs("Invalid token: unknown, expired or used")
+	case errors.Is(err, auth.ErrExternalAccount):
+		return nil, externalAccount()
 	}
 	return nil, err
 }

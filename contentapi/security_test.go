@@ -4,20 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/vigilaudit/vigil/contentapi/password"
 	"github.com/vigilaudit/vigil/contentapi/token"
 	"github.com/vigilaudit/vigil/contentapi/totp"
 	"github.com/vigilaudit/vigil/internal/auth"
-	"github.com/vigilaudit/vigil/internal/httpapi"
 	"github.com/vigilaudit/vigil/internal/metadb/metadbtest"
 )
 
@@ -52,11 +49,7 @@ func newSecurityEnv(t *testing.T, b metadbtest.Backend, sc SecurityConfig) *secu
 	e.accountsEnv.events(t) // the setup's
 	a := New(Config{Accounts: store, Passwords: e.hasher, Now: e.clock.Now, Security: sc,
 		Logger: testLogger(&lockedWriter{w: e.logs})})
-	r := chi.NewRouter()
-	r.Use(drainAfter(e.store, e.keep))
-	httpapi.Mount(r, a.Routes(), func(httpapi.Access) []func(http.Handler) http.Handler { return nil })
-	e.srv = httptest.NewServer(r)
-	t.Cleanup(e.srv.Close)
+	e.srv = serve(t, a.Routes(), drainAfter(e.store, e.keep))
 	t.Cleanup(func() { e.checkNoSecrets(t); e.checkEventSecrets(t) })
 	return e
 }
@@ -82,14 +75,7 @@ func (e *securityEnv) checkEventSecrets(t *testing.T) {
 func (e *securityEnv) token(t *testing.T, email, pw, code string) (string, string) {
 	t.Helper()
 	body, _ := json.Marshal(TokenRequest{Username: email, Password: pw, Code: code})
-	a := e.call(t, "POST", "/auth", string(body))
-	if a.status != 200 {
-		t.Fatalf("POST /auth as %s: %d %s", email, a.status, a.body)
-	}
-	var resp TokenResponse
-	if err := json.Unmarshal([]byte(a.body), &resp); err != nil {
-		t.Fatal(err)
-	}
+	resp := answerAs[TokenResponse](t, "POST /auth as "+email, e.call(t, "POST", "/auth", string(body)), 200)
 	e.secrets = append(e.secrets, resp.Token)
 	tok, _, err := e.store.AccessToken(context.Background(), token.Hash(resp.Token))
 	if err != nil {
@@ -495,6 +481,55 @@ func TestSecurity_EventNotWritten(t *testing.T) {
 		}
 		if l, err := store.TwoFactorLevel(ctx); err != nil || l != auth.TwoFactorOptIn {
 			t.Errorf("level %q %v", l, err)
+		}
+	})
+}
+
+// TestPassword_ExternalAccounts: a user LDAP or OpenID Connect
+// provisioned gets no local password, by an administrator's PUT
+// /users/{email}/password (403 FORBIDDEN) or by a reset: the request
+// answers as always and stores no token and mails nothing, so there is
+// no token to reset with (the store refuses a reset of such a user
+// anyway). Nothing is audited.
+func TestPassword_ExternalAccounts(t *testing.T) {
+	metadbtest.Run(t, func(t *testing.T, b metadbtest.Backend) {
+		e := newAccountsEnv(t, b)
+		ctx := context.Background()
+		const dana, newPW = "dana@example.com", "new-pw-Jh3kk2L"
+		e.secrets = append(e.secrets, newPW)
+		if _, _, err := e.store.Provision(ctx, auth.Vouched{Authority: auth.AuthorityOpenID, Subject: "sub-1", Email: dana}); err != nil {
+			t.Fatal(err)
+		}
+		admin, _ := e.signIn(t, adminEmail, adminPW)
+		e.events(t)
+		mails, err := e.store.ListMail(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range []string{"v1.1", "v1.4"} {
+			a := e.call(t, "PUT", "/api/"+v+"/users/"+dana+"/password", `"`+newPW+`"`, bearer(admin))
+			if typ, msg := contentError(t, a); a.status != 403 || typ != "FORBIDDEN" ||
+				msg != "The user signs in through LDAP or OpenID Connect: their password cannot be set here" {
+				t.Errorf("PUT %s password: %d %s", v, a.status, a.body)
+			}
+		}
+		if a := e.call(t, "POST", "/auth/password/reset/request", `{"email":"`+dana+`"}`); a.status != 202 {
+			t.Errorf("reset request for dana: %d %s", a.status, a.body)
+		}
+		if after, err := e.store.ListMail(ctx); err != nil || len(after) != len(mails) {
+			t.Errorf("a reset request for a provisioned user mailed %d (%v)", len(after)-len(mails), err)
+		}
+		if err := e.store.RequestPasswordReset(ctx, auth.Actor{Email: dana}, dana, token.Hash(token.New()), time.Now().Add(time.Hour),
+			auth.Mail{Subject: "reset", Body: "-"}); !errors.Is(err, auth.ErrExternalAccount) {
+			t.Errorf("reset token for dana: %v, want ErrExternalAccount", err)
+		}
+		if _, hash, _ := e.store.PasswordHash(ctx, dana); hash != "" {
+			t.Error("dana got a password")
+		}
+		e.wantEvents(t)
+		// A local user still may.
+		if a := e.call(t, "PUT", "/api/v1.4/users/"+bobEmail+"/password", `"`+newPW+`"`, bearer(admin)); a.status != 204 {
+			t.Errorf("a local user's password: %d %s", a.status, a.body)
 		}
 	})
 }

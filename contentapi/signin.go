@@ -226,6 +226,13 @@ func (a *API) checkPassword(r *http.Request, field, email, pw string) (u auth.Us
 		return auth.User{}, "", badCredential()
 	}
 	a.acc.perUser.Reset(userKey)
+	if authority == "" && a.acc.hasher.NeedsRehash(hash) {
+		// The configured cost changed since the hash was made: store
+		// the password at the current one, unseen by the user.
+		if err := a.acc.store.RehashPassword(ctx, email, hash, a.acc.hasher.Hash(pw)); err != nil {
+			return auth.User{}, "", err
+		}
+	}
 	return u, authority, nil
 }
 

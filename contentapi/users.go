@@ -86,6 +86,13 @@ func (r *Request) selfOrAdmin() (string, error) {
 }
 
 // storeError is the answer for an account store's error.
+// externalAccount is the 403 of setting a local password for a user
+// whom LDAP or OpenID Connect provisioned: their password is the
+// directory's or the issuer's, never Vigil's.
+func externalAccount() error {
+	return Forbidden("The user signs in through LDAP or OpenID Connect: their password cannot be set here")
+}
+
 func storeError(err error) error {
 	var fe *auth.FieldError
 	switch {
@@ -97,6 +104,8 @@ func storeError(err error) error {
 		return Conflict("User already exists")
 	case errors.Is(err, auth.ErrInUse):
 		return Conflict("The user still has devices: unlink them first")
+	case errors.Is(err, auth.ErrExternalAccount):
+		return externalAccount()
 	}
 	return err
 }

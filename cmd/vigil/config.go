@@ -73,6 +73,8 @@ type ContentConfig struct {
 	// OAuth is the OAuth 2.0 authorization server: the registration
 	// JSON's hostname and cert, the longest token lifetime.
 	OAuth contentapi.OAuthConfig `yaml:"oauth"`
+	// Sweep is how often expired sessions, tokens and codes are deleted.
+	Sweep contentapi.SweepConfig `yaml:"sweep"`
 	// Blobs is where file contents are kept.
 	Blobs BlobsConfig `yaml:"blobs"`
 }
@@ -199,6 +201,7 @@ func (c *Config) setDefaults() {
 	if s := c.Content.Blobs.S3; s != nil {
 		s.SetDefaults()
 	}
+	c.Content.Sweep.SetDefaults()
 	for i := range c.Sinks {
 		c.Sinks[i].Config.SetDefaults()
 		if r := c.Sinks[i].Relp; r != nil {
@@ -240,6 +243,7 @@ func (c *Config) Validate() error {
 	p.Nest("content.org", c.Content.Org.Validate())
 	p.Nest("content.oauth", c.Content.OAuth.Validate())
 	p.Nest("content.blobs", oneKind(c.Content.Blobs))
+	p.Nest("content.sweep", c.Content.Sweep.Validate())
 	first := make(map[string]bool)
 	for i, s := range c.Sinks {
 		path := fmt.Sprintf("sinks[%d]", i)

@@ -58,6 +58,8 @@ func TestLoadConfig(t *testing.T) {
 	defaults.Content.Security.SetDefaults()
 	defaults.Content.Org.SetDefaults()
 	defaults.Content.Blobs.Disk = &diskblob.Config{}
+	defaults.Content.OAuth.SetDefaults()
+	defaults.Content.Sweep.SetDefaults()
 	tests := []struct {
 		name string
 		yaml string // no file when empty

@@ -145,6 +145,7 @@ func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 	if e, ok := p.store.(query.Expirer); ok {
 		p.runners = append(p.runners, query.NewExpiry(e, cfg.Store.Expiry, storeLogger).Run)
 	}
+	p.runners = append(p.runners, contentapi.NewSweeper(p.auth, cfg.Content.Sweep, nil, logger.With("component", "sweep")).Run)
 	// Without SMTP, mail stays in the outbox (vigil admin mail list).
 	if sc := cfg.Content.Mail.SMTP; sc != nil {
 		p.runners = append(p.runners, mail.NewSender(*sc, p.auth, logger.With("component", "mail")).Run)

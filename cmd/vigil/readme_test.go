@@ -266,6 +266,12 @@ func TestReadme_Examples(t *testing.T) {
 			t.Errorf("the sign-in example printed %q, the README says %q", strings.TrimSpace(got), want)
 		}
 	}
+	// The OAuth 2.0 exchange ends with the API answering the app's token.
+	if got, ok := output(`"$VIGIL/auth/token"`); ok {
+		if want := `{"email":"carol@example.com","first_name":"Carol","last_name":"Singer","is_admin":false}`; strings.TrimSpace(got) != want {
+			t.Errorf("the OAuth example printed %q, want %q", strings.TrimSpace(got), want)
+		}
+	}
 	if got, ok := output(" sinks "); ok && !strings.HasPrefix(got, "NAME ") {
 		t.Errorf("vigil admin sinks printed %q", got)
 	}

@@ -239,6 +239,7 @@ func (s *Store) DeleteUser(ctx context.Context, a Actor, email string) error {
 
 // SetPassword stores a user's new password hash, a PHC string
 // (user.password.update). The user's other sessions and tokens stay.
+// A user an external authority provisioned is ErrExternalAccount.
 func (s *Store) SetPassword(ctx context.Context, a Actor, email, hash string) error {
 	caller, err := a.caller()
 	if err != nil {
@@ -251,6 +252,9 @@ func (s *Store) SetPassword(ctx context.Context, a Actor, email, hash string) er
 		return &FieldError{Field: "password", Reason: "required"}
 	}
 	err = s.db.InTx(ctx, func(tx *metadb.Tx) error {
+		if err := refuseExternal(ctx, tx, email); err != nil {
+			return err
+		}
 		if err := updateOne(ctx, tx, `UPDATE users SET password_hash = ? WHERE email = ?`, hash, email); err != nil {
 			return err
 		}
@@ -258,6 +262,25 @@ func (s *Store) SetPassword(ctx context.Context, a Actor, email, hash string) er
 	})
 	if err != nil {
 		return fmt.Errorf("set password of %s: %w", email, err)
+	}
+	return nil
+}
+
+// RehashPassword replaces email's stored password hash old with
+// newHash, the same password hashed at the configured cost, after a
+// sign-in proved it. It is storage upkeep, not an action: no event, and
+// nothing changes when the hash is no longer old (the password changed
+// meanwhile).
+func (s *Store) RehashPassword(ctx context.Context, email, old, newHash string) error {
+	email, err := checkEmail("email", email)
+	if err != nil {
+		return err
+	}
+	if old == "" || newHash == "" {
+		return &FieldError{Field: "password", Reason: "required"}
+	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE email = ? AND password_hash = ?`, newHash, email, old); err != nil {
+		return fmt.Errorf("rehash password of %s: %w", email, err)
 	}
 	return nil
 }

@@ -349,9 +349,9 @@ func (s *Store) RemoveApp(ctx context.Context, a Actor, clientID string) error {
 	return nil
 }
 
-// IssueCode stores an authorization code a user's approval made. The
-// code itself is not kept.
-func (s *Store) IssueCode(ctx context.Context, c AuthCode) error {
+// IssueCode stores an authorization code a user's approval made, with
+// its audit.oauth.approve (a's ip). The code itself is not kept.
+func (s *Store) IssueCode(ctx context.Context, a Actor, c AuthCode) error {
 	if err := checkHash(c.Hash); err != nil {
 		return err
 	}
@@ -369,7 +369,15 @@ func (s *Store) IssueCode(ctx context.Context, c AuthCode) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO oauth_codes (code_hash, client_id, user_email, redirect_uri, scopes, challenge, device_id, created_at, expires_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.Hash, c.ClientID, email, c.RedirectURI, c.Scopes, c.Challenge, c.Device,
 			c.CreatedAt.UnixMilli(), c.ExpiresAt.UnixMilli())
-		return err
+		if err != nil {
+			return err
+		}
+		caller, err := Actor{Email: email}.caller()
+		if err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, "audit.oauth.approve", s.timestamp(), schema.Fields{"caller": caller, "user": email,
+			"client_id": c.ClientID, "device": c.Device, "scope": c.Scopes, "ip": a.IP})
 	})
 	if err != nil {
 		return fmt.Errorf("issue authorization code for %s: %w", email, err)
@@ -524,7 +532,16 @@ func (s *Store) Refresh(ctx context.Context, a Actor, refreshHash, clientID stri
 			au.Device, now.Add(-keepUsed).UnixMilli()); err != nil {
 			return err
 		}
-		return s.insertGrant(ctx, tx, au.Device, au.Email, s.timestamp(), g)
+		at := s.timestamp()
+		if err := s.insertGrant(ctx, tx, au.Device, au.Email, at, g); err != nil {
+			return err
+		}
+		caller, err := Actor{Email: au.Email, Device: au.Device}.caller()
+		if err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, "audit.oauth.refresh", at, schema.Fields{"caller": caller, "user": au.Email,
+			"client_id": au.ClientID, "device": au.Device, "scope": g.Access.Scopes, "ip": a.IP})
 	})
 	if err := grantErr(err, reused, "refresh token"); err != nil {
 		return Authorization{}, err
@@ -649,30 +666,114 @@ func (s *Store) RevokeUserApp(ctx context.Context, a Actor, user, clientID strin
 }
 
 // RevokeOAuthToken ends the access or refresh token whose hash is hash,
-// and says whether there was one. A refresh token's access tokens keep
+// with its audit.oauth.revoke (a's ip; the token's user and device as
+// the caller), and says whether there was one: an unknown token changes
+// nothing and writes nothing. A refresh token's access tokens keep
 // working until they expire or are revoked themselves.
-func (s *Store) RevokeOAuthToken(ctx context.Context, hash string) (bool, error) {
+func (s *Store) RevokeOAuthToken(ctx context.Context, a Actor, hash string) (bool, error) {
 	if checkHash(hash) != nil {
 		return false, nil
 	}
-	var n int64
+	found := false
 	err := s.db.InTx(ctx, func(tx *metadb.Tx) error {
-		n = 0
-		for _, q := range []string{`DELETE FROM access_tokens WHERE token_hash = ?`, `DELETE FROM oauth_refresh_tokens WHERE token_hash = ?`} {
-			res, err := tx.ExecContext(ctx, q, hash)
+		found = false
+		for _, k := range []struct{ kind, find, del string }{
+			{"access", `SELECT t.user_email, t.device_id, COALESCE(z.client_id, '') FROM access_tokens t
+				LEFT JOIN oauth_authorizations z ON z.device_id = t.device_id WHERE t.token_hash = ?`,
+				`DELETE FROM access_tokens WHERE token_hash = ?`},
+			{"refresh", `SELECT z.user_email, r.device_id, z.client_id FROM oauth_refresh_tokens r
+				JOIN oauth_authorizations z ON z.device_id = r.device_id WHERE r.token_hash = ?`,
+				`DELETE FROM oauth_refresh_tokens WHERE token_hash = ?`},
+		} {
+			var user, device, client string
+			err := tx.QueryRowContext(ctx, k.find, hash).Scan(&user, &device, &client)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			} else if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, k.del, hash); err != nil {
+				return err
+			}
+			found = true
+			caller, err := Actor{Email: user, Device: device}.caller()
 			if err != nil {
 				return err
 			}
-			k, err := res.RowsAffected()
-			if err != nil {
+			if err := s.audit(ctx, tx, "audit.oauth.revoke", s.timestamp(), schema.Fields{"caller": caller, "user": user,
+				"device": device, "kind": k.kind, "client_id": client, "ip": a.IP}); err != nil {
 				return err
 			}
-			n += k
 		}
 		return nil
 	})
 	if err != nil {
 		return false, fmt.Errorf("revoke token: %w", err)
 	}
-	return n > 0, nil
+	return found, nil
+}
+
+// DenyApp writes the audit.oauth.deny of user (a) denying clientID's
+// request for scopes; nothing else changes.
+func (s *Store) DenyApp(ctx context.Context, a Actor, clientID, scopes string) error {
+	return s.record(ctx, "deny app", "audit.oauth.deny", func() (schema.Fields, error) {
+		caller, err := a.caller()
+		return schema.Fields{"caller": caller, "user": a.Email, "client_id": clientID, "scope": scopes, "ip": a.IP}, err
+	})
+}
+
+// maxRefusedClientID bounds the client_id an audit.oauth.token.error
+// quotes, in bytes.
+const maxRefusedClientID = 64
+
+// TokenRefused writes the audit.oauth.token.error of the token
+// endpoint refusing clientID with the OAuth error code (invalid_client,
+// invalid_grant), rateLimited when its limiter refused the attempt.
+func (s *Store) TokenRefused(ctx context.Context, a Actor, clientID, code string, rateLimited bool) error {
+	// The client_id is whatever the request said: kept short and
+	// printable in the event.
+	clientID = fitName(clientID)
+	if len(clientID) > maxRefusedClientID {
+		clientID = strings.ToValidUTF8(clientID[:maxRefusedClientID], "")
+	}
+	if clientID == "" {
+		clientID = "-"
+	}
+	return s.record(ctx, "record refused token request", "audit.oauth.token.error", func() (schema.Fields, error) {
+		f := schema.Fields{"client_id": clientID, "error": code, "ip": a.IP}
+		if rateLimited {
+			f["rate_limited"] = true
+		}
+		return f, nil
+	})
+}
+
+// OIDCRefused writes the audit.oidc.refuse of a sign-in through the
+// OpenID Connect issuer that was refused for reason (a fixed text, never
+// a token); user is who the issuer named, if anyone.
+func (s *Store) OIDCRefused(ctx context.Context, a Actor, user, reason string) error {
+	return s.record(ctx, "record refused OpenID Connect sign-in", "audit.oidc.refuse", func() (schema.Fields, error) {
+		f := schema.Fields{"reason": reason, "ip": a.IP}
+		if user != "" {
+			email, err := checkEmail("user", user)
+			if err != nil {
+				return nil, err
+			}
+			f["user"] = email
+		}
+		return f, nil
+	})
+}
+
+// record writes one event that goes with no other change, in its own
+// transaction; op names the action in an error.
+func (s *Store) record(ctx context.Context, op, event string, fields func() (schema.Fields, error)) error {
+	f, err := fields()
+	if err == nil {
+		err = s.db.InTx(ctx, func(tx *metadb.Tx) error { return s.audit(ctx, tx, event, s.timestamp(), f) })
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
 }

@@ -130,6 +130,35 @@ func (s *Store) Provision(ctx context.Context, v Vouched) (u User, created bool,
 	return u, created, nil
 }
 
+// ErrExternalAccount refuses a local password to a user an external
+// authority (LDAP, OpenID Connect) provisioned: their password is the
+// authority's.
+var ErrExternalAccount = errors.New("the user's password is managed by an external authority")
+
+// refuseExternal is ErrExternalAccount when an authority provisioned
+// email, in tx.
+func refuseExternal(ctx context.Context, tx *metadb.Tx, email string) error {
+	switch found, err := exists(ctx, tx, `SELECT 1 FROM provisioned_users WHERE email = ?`, email); {
+	case err != nil:
+		return err
+	case found:
+		return ErrExternalAccount
+	}
+	return nil
+}
+
+// exists says whether query (SELECT 1 ...) finds a row, in tx.
+func exists(ctx context.Context, tx *metadb.Tx, query string, args ...any) (bool, error) {
+	var one int
+	switch err := tx.QueryRowContext(ctx, query, args...).Scan(&one); {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
+}
+
 // ProvisionedBy returns the authority that provisioned email and its
 // name for them; ErrNotFound for a user no authority provisioned.
 func (s *Store) ProvisionedBy(ctx context.Context, email string) (authority, subject string, err error) {

@@ -216,7 +216,8 @@ func (s *Store) MailFailed(ctx context.Context, id int64, next time.Time, reason
 // RequestPasswordReset stores a reset token of email's, kept by its
 // hash (64 hex) and valid until expires, and queues m, the mail that
 // carries it, with user.password.reset.request (a's caller), in one
-// transaction. An unknown user is ErrNotFound, and nothing is written.
+// transaction. An unknown user is ErrNotFound, and one an external
+// authority provisioned ErrExternalAccount; nothing is written for them.
 func (s *Store) RequestPasswordReset(ctx context.Context, a Actor, email, hash string, expires time.Time, m Mail) error {
 	caller, err := a.caller()
 	if err != nil {
@@ -230,11 +231,13 @@ func (s *Store) RequestPasswordReset(ctx context.Context, a Actor, email, hash s
 	}
 	now := s.timestamp()
 	err = s.db.InTx(ctx, func(tx *metadb.Tx) error {
-		var one int
-		switch err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE email = ?`, email).Scan(&one); {
-		case errors.Is(err, sql.ErrNoRows):
-			return ErrNotFound
+		switch found, err := exists(ctx, tx, `SELECT 1 FROM users WHERE email = ?`, email); {
 		case err != nil:
+			return err
+		case !found:
+			return ErrNotFound
+		}
+		if err := refuseExternal(ctx, tx, email); err != nil {
 			return err
 		}
 		// Forget this user's spent and expired tokens.
@@ -261,8 +264,9 @@ func (s *Store) RequestPasswordReset(ctx context.Context, a Actor, email, hash s
 // ResetPassword spends the reset token whose hash is hash: it sets its
 // user's password to newHash, ends every session and access token of
 // theirs, and records user.password.reset, in one transaction. A token
-// that is unknown, used or expired at now is ErrRefused. It returns the
-// user.
+// that is unknown, used or expired at now is ErrRefused; one of a user an
+// external authority provisioned since is ErrExternalAccount. It returns
+// the user.
 func (s *Store) ResetPassword(ctx context.Context, hash, newHash string, now time.Time) (string, error) {
 	if newHash == "" {
 		return "", &FieldError{Field: "password", Reason: "required"}
@@ -274,6 +278,9 @@ func (s *Store) ResetPassword(ctx context.Context, hash, newHash string, now tim
 			return err
 		}
 		if err := tx.QueryRowContext(ctx, `SELECT user_email FROM password_resets WHERE token_hash = ?`, hash).Scan(&email); err != nil {
+			return err
+		}
+		if err := refuseExternal(ctx, tx, email); err != nil {
 			return err
 		}
 		if err := updateOne(ctx, tx, `UPDATE users SET password_hash = ? WHERE email = ?`, newHash, email); err != nil {
@@ -291,7 +298,8 @@ func (s *Store) ResetPassword(ctx context.Context, hash, newHash string, now tim
 }
 
 // ChangePassword sets the password of a user who proved the current
-// one (user.password.change). Their sessions and tokens stay.
+// one (user.password.change). Their sessions and tokens stay. A user an
+// external authority provisioned is ErrExternalAccount.
 func (s *Store) ChangePassword(ctx context.Context, email, newHash string) error {
 	email, err := checkEmail("user", email)
 	if err != nil {
@@ -301,6 +309,9 @@ func (s *Store) ChangePassword(ctx context.Context, email, newHash string) error
 		return &FieldError{Field: "password", Reason: "required"}
 	}
 	err = s.db.InTx(ctx, func(tx *metadb.Tx) error {
+		if err := refuseExternal(ctx, tx, email); err != nil {
+			return err
+		}
 		if err := updateOne(ctx, tx, `UPDATE users SET password_hash = ? WHERE email = ?`, newHash, email); err != nil {
 			return err
 		}
