@@ -10,8 +10,10 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/vigilaudit/vigil/contentapi/blob"
 	"github.com/vigilaudit/vigil/contentapi/password"
 	"github.com/vigilaudit/vigil/contentapi/session"
+	"github.com/vigilaudit/vigil/contentapi/transfer"
 	"github.com/vigilaudit/vigil/contentapi/tree"
 	"github.com/vigilaudit/vigil/internal/auth"
 	"github.com/vigilaudit/vigil/internal/httpapi"
@@ -74,6 +76,10 @@ type Config struct {
 	// Files is the file tree behind the files and folders routes; nil
 	// serves none. It audits through the same outbox as Accounts.
 	Files *tree.Store
+	// Blobs keeps file contents and Uploads receives them, for the
+	// content routes (served with Files and both of these).
+	Blobs   blob.Store
+	Uploads *transfer.Uploads
 }
 
 // API is the content API: its route table and the kit every route goes
@@ -97,7 +103,9 @@ type API struct {
 	org       OrgConfig
 	oauth     OAuthConfig
 
-	files *tree.Store
+	files   *tree.Store
+	blobs   blob.Store
+	uploads *transfer.Uploads
 }
 
 // New returns the API of cfg.
@@ -122,7 +130,7 @@ func New(cfg Config) *API {
 	a.org = cfg.Org
 	a.org.SetDefaults()
 	a.oauth = cfg.OAuth
-	a.files = cfg.Files
+	a.files, a.blobs, a.uploads = cfg.Files, cfg.Blobs, cfg.Uploads
 	if a.deviceOnline <= 0 {
 		a.deviceOnline = DefaultDeviceOnline
 	}
@@ -192,7 +200,7 @@ func (a *API) table() []Route {
 	return append([]Route{
 		{Method: http.MethodGet, Path: "/version", Since: V(0, 8), Public: true, Handle: a.version,
 			Summary: "The API versions served", Response: VersionInfo{}},
-	}, slices.Concat(a.deviceRoutes(), a.fileRoutes())...)
+	}, slices.Concat(a.deviceRoutes(), a.fileRoutes(), a.contentRoutes())...)
 }
 
 // mount turns a table into the server's routes: each behind the kit,
