@@ -71,6 +71,10 @@ type ContentConfig struct {
 	// OAuth is the OAuth 2.0 authorization server: the registration
 	// JSON's hostname and cert, the longest token lifetime.
 	OAuth contentapi.OAuthConfig `yaml:"oauth"`
+	// Blobs is where file contents are kept: disk (the default,
+	// DATA_DIR/content/blobs) or another kind; uploads are staged in
+	// DATA_DIR/content/uploads.
+	Blobs BlobsConfig `yaml:"blobs"`
 }
 
 // LogConfig chooses the durable event log.
