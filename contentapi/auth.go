@@ -104,8 +104,10 @@ func (a *API) authenticate(r *http.Request) (Principal, error) {
 	case errors.Is(err, ErrUnknownToken):
 		return Principal{}, unknownToken()
 	case err != nil:
-		return Principal{}, &httpapi.Error{Status: http.StatusInternalServerError, Code: httpapi.CodeInternal,
-			Message: "Cannot check the access token", Err: err}
+		// The tokens' database did not answer: the client may retry.
+		e := Unavailable("Cannot check the access token now; try again later", 5*time.Second)
+		e.Err = err
+		return Principal{}, e
 	case !p.Expires.IsZero() && !a.now().Before(p.Expires):
 		return Principal{}, httpapi.NewError(http.StatusUnauthorized, httpapi.CodeUnknownToken, "Access token expired").
 			With("WWW-Authenticate", invalidToken+`, error_description="the token expired"`)

@@ -348,7 +348,7 @@ func TestKit_Auth(t *testing.T) {
 		{name: "Expired", header: []string{bearer(tokExpired)}, status: 401, typ: "UNAUTHORIZED", msg: "Access token expired",
 			challenge: `Bearer realm="vigil", error="invalid_token", error_description="the token expired"`},
 		{name: "NotYetExpired", path: "/api/v1.4/files/" + folder, header: []string{bearer(tokSubtree)}, status: 200},
-		{name: "VerifierFails", header: []string{bearer(tokBroken)}, status: 500, typ: "INTERNAL_ERROR", msg: "Cannot check the access token"},
+		{name: "VerifierFails", header: []string{bearer(tokBroken)}, status: 503, typ: "INTERNAL_ERROR", msg: "Cannot check the access token now; try again later"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/vigilaudit/vigil/contentapi"
+	"github.com/vigilaudit/vigil/contentapi/blob/diskblob"
+	"github.com/vigilaudit/vigil/contentapi/blob/s3blob"
 	"github.com/vigilaudit/vigil/contentapi/ldapauth"
 	"github.com/vigilaudit/vigil/contentapi/mail"
 	"github.com/vigilaudit/vigil/contentapi/password"
@@ -72,9 +74,16 @@ type ContentConfig struct {
 	// JSON's hostname and cert, the longest token lifetime.
 	OAuth contentapi.OAuthConfig `yaml:"oauth"`
 	// Blobs is where file contents are kept: disk (the default,
-	// DATA_DIR/content/blobs) or another kind; uploads are staged in
+	// DATA_DIR/content/blobs) or s3; uploads are staged in
 	// DATA_DIR/content/uploads.
 	Blobs BlobsConfig `yaml:"blobs"`
+}
+
+// BlobsConfig chooses the blob store: local disk (the default) or an
+// S3-compatible object store.
+type BlobsConfig struct {
+	Disk *diskblob.Config `yaml:"disk"`
+	S3   *s3blob.Config   `yaml:"s3"`
 }
 
 // LogConfig chooses the durable event log.
@@ -186,6 +195,12 @@ func (c *Config) setDefaults() {
 	c.Content.Mail.SetDefaults()
 	c.Content.Org.SetDefaults()
 	c.Content.OAuth.SetDefaults()
+	if c.Content.Blobs.Disk == nil && c.Content.Blobs.S3 == nil {
+		c.Content.Blobs.Disk = &diskblob.Config{}
+	}
+	if s := c.Content.Blobs.S3; s != nil {
+		s.SetDefaults()
+	}
 	for i := range c.Sinks {
 		c.Sinks[i].Config.SetDefaults()
 		if r := c.Sinks[i].Relp; r != nil {
@@ -226,6 +241,7 @@ func (c *Config) Validate() error {
 	p.Nest("content.mail", c.Content.Mail.Validate())
 	p.Nest("content.org", c.Content.Org.Validate())
 	p.Nest("content.oauth", c.Content.OAuth.Validate())
+	p.Nest("content.blobs", oneKind(c.Content.Blobs))
 	first := make(map[string]bool)
 	for i, s := range c.Sinks {
 		path := fmt.Sprintf("sinks[%d]", i)

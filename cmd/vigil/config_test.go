@@ -11,6 +11,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vigilaudit/vigil/contentapi"
+	"github.com/vigilaudit/vigil/contentapi/blob/diskblob"
+	"github.com/vigilaudit/vigil/contentapi/blob/s3blob"
 	"github.com/vigilaudit/vigil/ingest/eventlog"
 	"github.com/vigilaudit/vigil/ingest/eventlog/filelog"
 	"github.com/vigilaudit/vigil/ingest/eventlog/kafkalog"
@@ -55,6 +57,7 @@ func TestLoadConfig(t *testing.T) {
 	defaults.Content.Session.SetDefaults()
 	defaults.Content.Security.SetDefaults()
 	defaults.Content.Org.SetDefaults()
+	defaults.Content.Blobs.Disk = &diskblob.Config{}
 	tests := []struct {
 		name string
 		yaml string // no file when empty
@@ -307,6 +310,15 @@ func TestConfig_Validate(t *testing.T) {
 			},
 			want: []string{"content.postgres.dsn: the PostgreSQL DSN cannot be parsed (a URL postgres://... or key=value pairs)"},
 		},
+		{name: "BlobsS3", change: func(c *Config) {
+			c.Content.Blobs = BlobsConfig{S3: &s3blob.Config{Endpoint: "https://s3.example.com", Bucket: "vigil", AccessKey: "AK", SecretKey: "SK", PartSize: 16 << 20}}
+		}},
+		{name: "BlobsTwoKinds", change: func(c *Config) {
+			c.Content.Blobs.S3 = &s3blob.Config{Endpoint: "https://s3.example.com", Bucket: "vigil", AccessKey: "AK", SecretKey: "SK", PartSize: 16 << 20}
+		}, want: []string{"content.blobs: exactly one of disk, s3 must be set, got 2"}},
+		{name: "BlobsS3Problems", change: func(c *Config) {
+			c.Content.Blobs = BlobsConfig{S3: &s3blob.Config{Endpoint: "https://s3.example.com", PartSize: 16 << 20}}
+		}, want: []string{"content.blobs.s3.bucket: required", "content.blobs.s3.access_key: required", "content.blobs.s3.secret_key: required (or secret_key_file)"}},
 		{name: "TLSCertWithoutKey", change: func(c *Config) { c.TLS.CertFile = "c.pem" }, want: []string{"tls.key_file: required when cert_file is set"}},
 		{name: "TLSKeyWithoutCert", change: func(c *Config) { c.TLS.KeyFile = "k.pem" }, want: []string{"tls.cert_file: required when key_file is set"}},
 		{

@@ -1,0 +1,18 @@
+package diskblob
+
+import "path/filepath"
+
+// Config is the content.blobs.disk section.
+type Config struct {
+	// Dir is the blobs' directory; empty is DATA_DIR/blobs (see Path).
+	Dir string `yaml:"dir"`
+}
+
+// Path returns the directory to pass to New: Dir, or "blobs" under
+// dataDir when Dir is empty.
+func (c Config) Path(dataDir string) string {
+	if c.Dir != "" {
+		return c.Dir
+	}
+	return filepath.Join(dataDir, "blobs")
+}
