@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,10 +19,12 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/vigilaudit/vigil/contentapi/blob/diskblob"
 	"github.com/vigilaudit/vigil/contentapi/password"
 	"github.com/vigilaudit/vigil/contentapi/session"
 	"github.com/vigilaudit/vigil/contentapi/session/sessiontest"
 	"github.com/vigilaudit/vigil/contentapi/token"
+	"github.com/vigilaudit/vigil/contentapi/transfer"
 	"github.com/vigilaudit/vigil/contentapi/tree"
 	"github.com/vigilaudit/vigil/internal/auth"
 	"github.com/vigilaudit/vigil/internal/httpapi"
@@ -63,13 +66,16 @@ func (c *testClock) Add(d time.Duration) {
 // accountsEnv is the content API with a real account store, served
 // through the real router.
 type accountsEnv struct {
-	srv    *httptest.Server
-	cfg    Config // what the API was built from
-	store  *auth.Store
-	files  *tree.Store
-	clock  *testClock
-	hasher *password.Hasher
-	logs   *bytes.Buffer
+	srv   *httptest.Server
+	cfg   Config // what the API was built from
+	store *auth.Store
+	files *tree.Store
+	// blobs and uploads are the content routes' store and staging.
+	blobs   *diskblob.Store
+	uploads *transfer.Uploads
+	clock   *testClock
+	hasher  *password.Hasher
+	logs    *bytes.Buffer
 	// secrets are every password and token the test used, which no log
 	// line or event may hold.
 	secrets []string
@@ -102,7 +108,15 @@ func newAccountsEnv(t *testing.T, b metadbtest.Backend, opts ...func(*Config)) *
 	if e.files, err = tree.New(ctx, store, tree.Config{ServerUser: OrgAdminID, Now: e.clock.Now}); err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Accounts: store, Passwords: e.hasher, Now: e.clock.Now, Files: e.files, Logger: testLogger(&lockedWriter{w: e.logs})}
+	dir := t.TempDir()
+	if e.blobs, err = diskblob.New(filepath.Join(dir, "blobs")); err != nil {
+		t.Fatal(err)
+	}
+	if e.uploads, err = transfer.NewUploads(filepath.Join(dir, "uploads"), e.blobs, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Accounts: store, Passwords: e.hasher, Now: e.clock.Now, Files: e.files, Blobs: e.blobs, Uploads: e.uploads,
+		Logger: testLogger(&lockedWriter{w: e.logs})}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -129,6 +143,9 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // the random event_id and the timestamp (checked to be near now).
 type event map[string]any
 
+// streamHeader asks drainAround to pass the answer through unbuffered.
+const streamHeader = "X-Test-Stream"
+
 // drainAround drains the outbox before a request (what came before it)
 // and after it (what it emitted, recorded for the audit trail's map)
 // before the client sees the answer.
@@ -148,6 +165,13 @@ func (e *accountsEnv) drainAround(next http.Handler) http.Handler {
 		}
 		if err := drain(""); err != nil {
 			http.Error(w, "drain: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		if r.Header.Get(streamHeader) != "" {
+			// The answer goes out as it is written (a client that hangs
+			// up midway); its events are drained afterwards.
+			next.ServeHTTP(w, r)
+			_ = drain(r.Method + " " + chi.RouteContext(r.Context()).RoutePattern())
 			return
 		}
 		rec := httptest.NewRecorder()

@@ -10,9 +10,11 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/vigilaudit/vigil/contentapi/blob"
 	"github.com/vigilaudit/vigil/contentapi/password"
 	"github.com/vigilaudit/vigil/contentapi/ratelimit"
 	"github.com/vigilaudit/vigil/contentapi/session"
+	"github.com/vigilaudit/vigil/contentapi/transfer"
 	"github.com/vigilaudit/vigil/contentapi/tree"
 	"github.com/vigilaudit/vigil/internal/auth"
 	"github.com/vigilaudit/vigil/internal/httpapi"
@@ -75,6 +77,10 @@ type Config struct {
 	// Files is the file tree behind the files and folders routes; nil
 	// serves none. It audits through the same outbox as Accounts.
 	Files *tree.Store
+	// Blobs keeps file contents and Uploads receives them, for the
+	// content routes (served with Files and both of these).
+	Blobs   blob.Store
+	Uploads *transfer.Uploads
 }
 
 // API is the content API: its route table and the kit every route goes
@@ -100,7 +106,9 @@ type API struct {
 	// tokenPerClient and tokenPerIP limit the token endpoint's failures.
 	tokenPerClient, tokenPerIP *ratelimit.Limiter
 
-	files *tree.Store
+	files   *tree.Store
+	blobs   blob.Store
+	uploads *transfer.Uploads
 }
 
 // New returns the API of cfg.
@@ -125,7 +133,7 @@ func New(cfg Config) *API {
 	a.org = cfg.Org
 	a.org.SetDefaults()
 	a.oauth = cfg.OAuth
-	a.files = cfg.Files
+	a.files, a.blobs, a.uploads = cfg.Files, cfg.Blobs, cfg.Uploads
 	a.oauth.SetDefaults()
 	a.tokenPerClient, a.tokenPerIP = ratelimit.New(a.oauth.PerClient, a.now), ratelimit.New(a.oauth.PerIP, a.now)
 	if a.deviceOnline <= 0 {
@@ -197,7 +205,7 @@ func (a *API) table() []Route {
 	return append([]Route{
 		{Method: http.MethodGet, Path: "/version", Since: V(0, 8), Public: true, Handle: a.version,
 			Summary: "The API versions served", Response: VersionInfo{}},
-	}, slices.Concat(a.deviceRoutes(), a.fileRoutes())...)
+	}, slices.Concat(a.deviceRoutes(), a.fileRoutes(), a.contentRoutes())...)
 }
 
 // mount turns a table into the server's routes: each behind the kit,

@@ -56,7 +56,7 @@ var emitters = map[string][]string{
 	"user.org.accept":             {"POST /auth/signup"},
 	"user.account.request":        {"POST /auth/signup"},
 	"user.org.remove":             {"DELETE /api/{version}/organizations/{id}/users/{email}"},
-	"user.quota.warning":          {recordUsage},
+	"user.quota.warning":          {recordUsage, "PUT /api/{version}/files/{id}/content"},
 	"audit.app.add":               {"POST /api/{version}/apps"},
 	"audit.app.remove":            {"DELETE /api/{version}/apps/{client_id}"},
 	"audit.oauth.approve":         {"POST /authorize"},
@@ -69,9 +69,11 @@ var emitters = map[string][]string{
 	// The file tree (files_test.go): metadata reads and writes.
 	"file.transfer": {"GET /api/{version}/children", "GET /api/{version}/children/{id}", "GET /api/{version}/folders/{id}",
 		"GET /api/{version}/folders/{id}/children", "GET /api/{version}/folders/{id}/path",
-		"GET /api/{version}/files/{id}", "GET /api/{version}/files/{id}/path"},
+		"GET /api/{version}/files/{id}", "GET /api/{version}/files/{id}/path",
+		"GET /api/{version}/files/{id}/content", "HEAD /api/{version}/files/{id}/content"},
 	"file.notification": {"POST /api/{version}/folders", "PUT /api/{version}/folders/{id}", "DELETE /api/{version}/folders/{id}",
-		"POST /api/{version}/files", "PUT /api/{version}/files/{id}", "DELETE /api/{version}/files/{id}"},
+		"POST /api/{version}/files", "PUT /api/{version}/files/{id}", "DELETE /api/{version}/files/{id}",
+		"PUT /api/{version}/files/{id}/content"},
 }
 
 // auditedTopics are the topics every catalog event of which some route

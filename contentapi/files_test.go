@@ -419,7 +419,7 @@ func TestRoutes_Audited(t *testing.T) {
 	metadbtest.Run(t, func(t *testing.T, b metadbtest.Backend) {
 		f := newFilesEnv(t, b)
 		n := 0
-		for _, rt := range New(Config{Accounts: f.store, Files: f.files, Passwords: f.hasher, Logger: testLogger(io.Discard)}).Routes() {
+		for _, rt := range New(Config{Accounts: f.store, Files: f.files, Blobs: f.blobs, Uploads: f.uploads, Passwords: f.hasher, Logger: testLogger(io.Discard)}).Routes() {
 			rest, ok := strings.CutPrefix(rt.Pattern, Prefix+"/{version}")
 			if !ok || rt.Access != httpapi.Scoped || !hasAnyPrefix(rest, auditedPrefixes) {
 				continue
@@ -440,7 +440,7 @@ func TestRoutes_Audited(t *testing.T) {
 				t.Errorf("%s %s: %d and no audit event", rt.Method, rt.Pattern, a.status)
 			}
 		}
-		if n < 13 {
+		if n < 16 {
 			t.Errorf("walked %d routes of the file tree", n)
 		}
 	})

@@ -75,7 +75,9 @@ type ContentConfig struct {
 	OAuth contentapi.OAuthConfig `yaml:"oauth"`
 	// Sweep is how often expired sessions, tokens and codes are deleted.
 	Sweep contentapi.SweepConfig `yaml:"sweep"`
-	// Blobs is where file contents are kept.
+	// Blobs is where file contents are kept: disk (the default,
+	// DATA_DIR/content/blobs) or s3; uploads are staged in
+	// DATA_DIR/content/uploads.
 	Blobs BlobsConfig `yaml:"blobs"`
 }
 

@@ -15,7 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigilaudit/vigil/contentapi"
+	"github.com/vigilaudit/vigil/contentapi/blob"
 	"github.com/vigilaudit/vigil/contentapi/mail"
+	"github.com/vigilaudit/vigil/contentapi/transfer"
 	"github.com/vigilaudit/vigil/contentapi/tree"
 	"github.com/vigilaudit/vigil/ingest"
 	"github.com/vigilaudit/vigil/ingest/eventlog"
@@ -30,6 +32,9 @@ import (
 const (
 	logDirName       = "log"
 	quarantineDBName = "quarantine.db"
+	// uploadTTL is how long a resumable upload waits for its next
+	// chunk before it is swept.
+	uploadTTL = 24 * time.Hour
 )
 
 func logDir(dataDir string) string { return filepath.Join(dataDir, logDirName) }
@@ -57,6 +62,9 @@ type pipeline struct {
 	oidc      *contentapi.OIDC
 	// files is the content API's file tree, in the metadata database.
 	files *tree.Store
+	// blobs keeps file contents; uploads stages them as they arrive.
+	blobs   blob.Store
+	uploads *transfer.Uploads
 }
 
 // openPipeline opens everything the write path needs under cfg.DataDir.
@@ -80,8 +88,18 @@ func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 	// The server submits the tree's FILE events as the organization's
 	// Team Server (its pseudo-user, and a device id kept in the
 	// database).
-	if p.files, err = tree.New(ctx, p.auth, tree.Config{ServerUser: contentapi.OrgAdminID}); err != nil {
+	if p.blobs, err = openBlobs(cfg.DataDir, cfg.Content.Blobs); err != nil {
 		return nil, err
+	}
+	if p.uploads, err = transfer.NewUploads(filepath.Join(contentDir(cfg.DataDir), "uploads"), p.blobs, uploadTTL); err != nil {
+		return nil, err
+	}
+	if p.files, err = tree.New(ctx, p.auth, tree.Config{ServerUser: contentapi.OrgAdminID, Blobs: p.blobs}); err != nil {
+		return nil, err
+	}
+	// Blobs whose last reference went while the server was down.
+	if n, err := p.files.SweepBlobs(ctx); err != nil || n > 0 {
+		logger.Info("swept unreferenced blobs", "blobs", n, "err", err)
 	}
 	if p.directory, p.oidc, err = signInAuthorities(cfg.Content); err != nil {
 		return nil, err
@@ -141,6 +159,7 @@ func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 		func(ctx context.Context) error { return p.auth.RelayOutbox(ctx, p.ingester.Emit, logger) },
 		query.NewConsumer(p.log, p.store, cfg.Store.Consumer, storeLogger, logMetrics).Run,
 		p.sinks.Run,
+		p.uploads.Run,
 	}
 	if e, ok := p.store.(query.Expirer); ok {
 		p.runners = append(p.runners, query.NewExpiry(e, cfg.Store.Expiry, storeLogger).Run)

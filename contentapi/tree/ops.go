@@ -45,11 +45,18 @@ type Query struct {
 	Children bool
 	// Check, when set, is asked about the object.
 	Check Check
+	// Op is the operation of the file.transfer recorded; "" is
+	// META_REQUEST. A content download records CONTENT_REQUEST.
+	Op string
 }
 
 // Get reads ref's object for a, and records its file.transfer
-// (META_REQUEST) toward a's device.
+// (q.Op, META_REQUEST by default) toward a's device.
 func (s *Store) Get(ctx context.Context, a Actor, ref Ref, q Query) (View, error) {
+	op := q.Op
+	if op == "" {
+		op = "META_REQUEST"
+	}
 	var v View
 	err := s.auth.Audited(ctx, func(tx *metadb.Tx, rec auth.Recorder) error {
 		var err error
@@ -61,12 +68,54 @@ func (s *Store) Get(ctx context.Context, a Actor, ref Ref, q Query) (View, error
 				return err
 			}
 		}
-		return s.transfer(rec, a, v, "META_REQUEST")
+		return s.transfer(rec, a, v, op)
 	})
 	if err != nil {
 		return View{}, fmt.Errorf("read %s: %w", describe(ref), err)
 	}
 	return v, nil
+}
+
+// Stat reads ref's object (of kind) for a, who needs need on its store,
+// and asks check about it, recording nothing: it is the precondition
+// of a write that records its own event (an upload reads the file
+// before it takes the body, then commits through SetContent).
+func (s *Store) Stat(ctx context.Context, a Actor, ref Ref, kind Kind, need Perm, check Check) (View, error) {
+	var v View
+	err := s.db.InTx(ctx, func(tx *metadb.Tx) error {
+		var err error
+		v, err = s.view(ctx, tx, a, ref, kind, need, check)
+		return err
+	})
+	if err != nil {
+		return View{}, fmt.Errorf("read %s: %w", describe(ref), err)
+	}
+	return v, nil
+}
+
+// Transferred records a file.transfer of v toward a's device on its
+// own: what a download records once its body is out
+// (CONTENT_COMPLETED).
+func (s *Store) Transferred(ctx context.Context, a Actor, v View, op string) error {
+	err := s.auth.Audited(ctx, func(_ *metadb.Tx, rec auth.Recorder) error {
+		return s.transfer(rec, a, v, op)
+	})
+	if err != nil {
+		return fmt.Errorf("record %s of %s: %w", op, v.ID, err)
+	}
+	return nil
+}
+
+// Usage is the bytes of content in the stores user owns (root and
+// appdata), what the quota counts.
+func (s *Store) Usage(ctx context.Context, user string) (int64, error) {
+	var used int64
+	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(o.size), 0) FROM tree_objects o JOIN tree_stores st ON st.sid = o.sid
+		WHERE st.owner = ? AND o.kind = 'file'`, user).Scan(&used)
+	if err != nil {
+		return 0, fmt.Errorf("sum usage of %s: %w", user, err)
+	}
+	return used, nil
 }
 
 // Create makes an empty folder or file named name in parent, and records
@@ -207,15 +256,19 @@ func (s *Store) Delete(ctx context.Context, a Actor, kind Kind, ref Ref, check C
 	if err != nil {
 		return fmt.Errorf("delete %s: %w", describe(ref), err)
 	}
-	s.deleteBlobs(ctx, gone)
+	s.sweep(ctx, gone)
 	return nil
 }
 
 // Content is a file's new content: its blob, size and strong ETag.
+// Verify, when set, checks that the blob is still stored; SetContent
+// calls it when no other file refers to the key, after taking the
+// key's reference (see sweep).
 type Content struct {
-	Key  string
-	Size int64
-	ETag string
+	Key    string
+	Size   int64
+	ETag   string
+	Verify func(ctx context.Context) error
 }
 
 // SetContent points ref's file at new content (a blob already stored)
@@ -235,9 +288,17 @@ func (s *Store) SetContent(ctx context.Context, a Actor, ref Ref, c Content, che
 		}
 		old := v.ContentKey
 		if c.Key != "" {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO tree_blobs (key, refs) VALUES (?, 1)
-				ON CONFLICT (key) DO UPDATE SET refs = tree_blobs.refs + 1`, c.Key); err != nil {
+			var refs int64
+			if err := tx.QueryRowContext(ctx, `INSERT INTO tree_blobs (key, refs) VALUES (?, 1)
+				ON CONFLICT (key) DO UPDATE SET refs = tree_blobs.refs + 1 RETURNING refs`, c.Key).Scan(&refs); err != nil {
 				return err
+			}
+			// The only reference now: a sweep may have deleted the
+			// blob between its Put and here. It cannot from now on.
+			if refs == 1 && c.Verify != nil {
+				if err := c.Verify(ctx); err != nil {
+					return fmt.Errorf("%w: %w", ErrBlobGone, err)
+				}
 			}
 		}
 		if old != "" {
@@ -259,36 +320,105 @@ func (s *Store) SetContent(ctx context.Context, a Actor, ref Ref, c Content, che
 	if err != nil {
 		return View{}, fmt.Errorf("set content of %s: %w", describe(ref), err)
 	}
-	s.deleteBlobs(ctx, slices.DeleteFunc(gone, func(k string) bool { return k == c.Key }))
+	s.sweep(ctx, slices.DeleteFunc(gone, func(k string) bool { return k == c.Key }))
 	return v, nil
 }
 
-// deleteBlobs deletes blobs no file refers to, after the commit. It is
-// best effort: a blob left behind costs space, never content.
-func (s *Store) deleteBlobs(ctx context.Context, keys []string) {
-	if s.blobs == nil {
-		return
-	}
+// Blob lifetime. A count reaching zero leaves its row behind (refs = 0,
+// a tombstone) and the blob in the store; the sweep deletes the blob
+// later, in a transaction that first locks the key's row and sees its
+// count still zero, and keeps the lock until the blob is gone. An
+// upload of the same bytes takes its reference on the same row, so it
+// either comes first (the sweep then leaves the blob) or waits for the
+// sweep and finds, through Content.Verify, that its blob went: never a
+// file pointing at a deleted blob.
+
+// sweep deletes the blobs of keys no file refers to, after the change
+// that dropped them committed. It is best effort: a blob left behind
+// costs space, never content, and SweepBlobs finds it again.
+func (s *Store) sweep(ctx context.Context, keys []string) {
 	for _, k := range keys {
-		_ = s.blobs.Delete(ctx, k)
+		_ = s.sweepKey(ctx, k)
 	}
 }
 
+// sweepKey deletes key's blob if no file refers to it, in one
+// transaction holding the key's row (inserted as a tombstone when there
+// is none, so that a concurrent reference waits for it).
+func (s *Store) sweepKey(ctx context.Context, key string) error {
+	if s.blobs == nil {
+		return nil
+	}
+	err := s.db.InTx(ctx, func(tx *metadb.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO tree_blobs (key, refs) VALUES (?, 0) ON CONFLICT (key) DO NOTHING`, key); err != nil {
+			return err
+		}
+		var refs int64
+		if err := tx.QueryRowContext(ctx, `SELECT refs FROM tree_blobs WHERE key = ?`+tx.Dialect().ForUpdate(), key).Scan(&refs); err != nil {
+			return err
+		}
+		if refs > 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM tree_blobs WHERE key = ? AND refs = 0`, key); err != nil {
+			return err
+		}
+		return s.blobs.Delete(ctx, key)
+	})
+	if err != nil {
+		return fmt.Errorf("sweep blob %s: %w", key, err)
+	}
+	return nil
+}
+
+// SweepBlobs deletes every blob whose count is zero (left by a sweep
+// that failed or a server that stopped before it) and says how many it
+// found.
+func (s *Store) SweepBlobs(ctx context.Context) (int, error) {
+	if s.blobs == nil {
+		return 0, nil
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT key FROM tree_blobs WHERE refs = 0`)
+	if err != nil {
+		return 0, fmt.Errorf("list unreferenced blobs: %w", err)
+	}
+	var keys []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("list unreferenced blobs: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("list unreferenced blobs: %w", err)
+	}
+	var errs []error
+	for _, k := range keys {
+		errs = append(errs, s.sweepKey(ctx, k))
+	}
+	return len(keys), errors.Join(errs...)
+}
+
+// Forget deletes a stored blob no file refers to, as the sweep does:
+// for an upload whose content was stored but not committed (a failed
+// precondition, a conflict).
+func (s *Store) Forget(ctx context.Context, key string) error { return s.sweepKey(ctx, key) }
+
 // unref drops one reference to a blob and reports whether it was the
-// last.
+// last; the row stays, at zero, for the sweep.
 func unref(ctx context.Context, tx *metadb.Tx, key string) (bool, error) {
 	var refs int64
-	err := tx.QueryRowContext(ctx, `UPDATE tree_blobs SET refs = refs - 1 WHERE key = ? RETURNING refs`, key).Scan(&refs)
+	err := tx.QueryRowContext(ctx, `UPDATE tree_blobs SET refs = refs - 1 WHERE key = ? AND refs > 0 RETURNING refs`, key).Scan(&refs)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return false, nil
 	case err != nil:
 		return false, err
-	case refs > 0:
-		return false, nil
 	}
-	_, err = tx.ExecContext(ctx, `DELETE FROM tree_blobs WHERE key = ?`, key)
-	return err == nil, err
+	return refs == 0, nil
 }
 
 // view resolves ref for a, checks that a may act on it with need, reads

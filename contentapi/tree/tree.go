@@ -34,6 +34,10 @@ var (
 	ErrOtherStore = errors.New("moving between stores is not supported")
 	// ErrReadOnly is a store the user may read but not change.
 	ErrReadOnly = errors.New("no permission to change this folder")
+	// ErrBlobGone is new content whose blob was deleted (by the sweep
+	// of an older reference to the same bytes) before SetContent took
+	// its reference: the upload must be sent again.
+	ErrBlobGone = errors.New("the content's blob was deleted before it was committed")
 )
 
 // Kind is a file or a folder.

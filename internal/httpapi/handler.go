@@ -26,12 +26,23 @@ func Accepted(v any) Response { return Response{Status: http.StatusAccepted, Bod
 // NoContent answers 204.
 func NoContent() Response { return Response{Status: http.StatusNoContent} }
 
+// WriteFunc is an answer that writes itself, for bodies that stream
+// (file contents): a handler returns one after its checks, and Handle
+// calls it with the response writer. An error it returns before writing
+// anything is answered through the Mapper; one after the first byte can
+// only end the answer, and is logged unless the client went away.
+type WriteFunc func(w http.ResponseWriter) error
+
 // Handle adapts f to an http.Handler answering errors with m.
 func (m Mapper) Handle(f HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v, err := f(r)
 		if err != nil {
 			m.WriteError(w, r, err)
+			return
+		}
+		if wf, ok := v.(WriteFunc); ok {
+			m.write(w, r, wf)
 			return
 		}
 		res, ok := v.(Response)
@@ -62,16 +73,22 @@ type StreamFunc func(w http.ResponseWriter, r *http.Request) error
 // Stream adapts f to an http.Handler answering its early errors with m.
 func (m Mapper) Stream(f StreamFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sw := &startWriter{ResponseWriter: w}
-		err := f(sw, r)
-		switch {
-		case err == nil:
-		case !sw.started:
-			m.WriteError(w, r, err)
-		case r.Context().Err() == nil:
-			m.logger().Warn("answer ended early", "method", r.Method, "path", r.URL.Path, "err", err)
-		}
+		m.write(w, r, func(w http.ResponseWriter) error { return f(w, r) })
 	})
+}
+
+// write runs an answer that writes itself: its early error goes through
+// the Mapper, a late one to the log.
+func (m Mapper) write(w http.ResponseWriter, r *http.Request, f WriteFunc) {
+	sw := &startWriter{ResponseWriter: w}
+	err := f(sw)
+	switch {
+	case err == nil:
+	case !sw.started:
+		m.WriteError(w, r, err)
+	case r.Context().Err() == nil:
+		m.logger().Warn("answer ended early", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
 }
 
 // startWriter notes whether the answer has started.

@@ -84,3 +84,34 @@ func TestNoStore(t *testing.T) {
 		t.Errorf("Cache-Control %q", rec.Header().Get("Cache-Control"))
 	}
 }
+
+func TestHandle_WriteFunc(t *testing.T) {
+	tests := []struct {
+		name   string
+		f      WriteFunc
+		status int
+		body   string
+	}{
+		{name: "Writes", f: func(w http.ResponseWriter) error {
+			w.WriteHeader(http.StatusPartialContent)
+			_, err := w.Write([]byte("abc"))
+			return err
+		}, status: 206, body: "abc"},
+		{name: "EarlyError", f: func(w http.ResponseWriter) error {
+			return NewError(416, "range", "no such range")
+		}, status: 416, body: `{"error":{"code":"range","message":"no such range"}}` + "\n"},
+		{name: "LateError", f: func(w http.ResponseWriter) error {
+			_, _ = w.Write([]byte("ab"))
+			return errors.New("the blob failed")
+		}, status: 200, body: "ab"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			Mapper{Logger: slog.New(slog.DiscardHandler)}.Handle(func(*http.Request) (any, error) { return tt.f, nil }).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+			if rec.Code != tt.status || rec.Body.String() != tt.body {
+				t.Errorf("got %d %q, want %d %q", rec.Code, rec.Body, tt.status, tt.body)
+			}
+		})
+	}
+}
