@@ -59,7 +59,10 @@ func (db *DB) inTx(ctx context.Context, fn func(*Tx) error, wait func(context.Co
 		// Full jitter within [backoff/2, backoff): contenders that lost
 		// together do not retry together.
 		d := backoff/2 + rand.N(backoff/2)
-		if werr := wait(ctx, d); werr != nil {
+		// A context that ended while the timer also fired may let
+		// wait return nil (select picks either): check it too, or the
+		// next attempt would report the cancellation instead of err.
+		if werr := wait(ctx, d); werr != nil || ctx.Err() != nil {
 			return err
 		}
 		backoff = min(2*backoff, maxBackoff)
