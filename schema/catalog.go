@@ -285,6 +285,8 @@ var catalog = []EventSpec{
 		[]Field{req("caller", TypeCaller), req("client_id", TypeString), req("name", TypeString), req("redirect_uri", TypeString), req("public", TypeBoolean), opt("ip", TypeIP)}},
 	{TopicAudit, "audit.app.remove", Extension, "an admin removed an OAuth 2.0 app, with every authorization and token users gave it",
 		[]Field{req("caller", TypeCaller), req("client_id", TypeString), req("name", TypeString), opt("ip", TypeIP)}},
+	{TopicAudit, "audit.link.password.error", Extension, "a wrong password was given for a link, or the rate limit refused an attempt (rate_limited)",
+		[]Field{req("ip", TypeIP), req("key", TypeLinkKey), opt("rate_limited", TypeBoolean)}},
 	{TopicAudit, "audit.quarantine.replay", Extension, "an admin replayed quarantined events",
 		[]Field{req("caller", TypeCaller), req("replayed", TypeInteger), req("rejected", TypeInteger)}},
 	{TopicAudit, "audit.query", Extension, "someone read the audit data: a search, an export, counts or a live tail",
