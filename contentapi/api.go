@@ -10,7 +10,10 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/vigilaudit/vigil/contentapi/blob"
+	"github.com/vigilaudit/vigil/contentapi/link"
 	"github.com/vigilaudit/vigil/contentapi/password"
+	"github.com/vigilaudit/vigil/contentapi/ratelimit"
 	"github.com/vigilaudit/vigil/contentapi/session"
 	"github.com/vigilaudit/vigil/contentapi/tree"
 	"github.com/vigilaudit/vigil/internal/auth"
@@ -74,6 +77,14 @@ type Config struct {
 	// Files is the file tree behind the files and folders routes; nil
 	// serves none. It audits through the same outbox as Accounts.
 	Files *tree.Store
+	// Links keeps the links served by the link routes (with Accounts
+	// and Files); nil serves none. Blobs holds the file contents they
+	// download; nil serves only files without content.
+	Links *link.Store
+	Blobs blob.Store
+	// LinkPasswords limits wrong link passwords per client address and
+	// link (content.link_passwords); zero values are the defaults.
+	LinkPasswords ratelimit.Config
 }
 
 // API is the content API: its route table and the kit every route goes
@@ -98,6 +109,10 @@ type API struct {
 	oauth     OAuthConfig
 
 	files *tree.Store
+
+	links     *link.Store
+	blobs     blob.Store
+	linkLimit *ratelimit.Limiter
 }
 
 // New returns the API of cfg.
@@ -123,6 +138,11 @@ func New(cfg Config) *API {
 	a.org.SetDefaults()
 	a.oauth = cfg.OAuth
 	a.files = cfg.Files
+	if cfg.Files != nil {
+		lc := cfg.LinkPasswords
+		lc.SetDefaults()
+		a.links, a.blobs, a.linkLimit = cfg.Links, cfg.Blobs, ratelimit.New(lc, a.now)
+	}
 	if a.deviceOnline <= 0 {
 		a.deviceOnline = DefaultDeviceOnline
 	}
@@ -183,7 +203,7 @@ func (a *API) Routes() []httpapi.Route {
 	if a.acc == nil {
 		return a.mount(a.table())
 	}
-	return slices.Concat(a.authRoutes(), a.securityAuthRoutes(), []httpapi.Route{a.signupRoute()}, a.oidcRoutes(), a.oauthRoutes(), a.signinRoutes(),
+	return slices.Concat(a.authRoutes(), a.securityAuthRoutes(), []httpapi.Route{a.signupRoute()}, a.oidcRoutes(), a.oauthRoutes(), a.signinRoutes(), a.publicLinkRoutes(),
 		a.mount(slices.Concat(a.table(), a.userTable(), a.securityTable(), a.orgTable(), a.appRoutes())))
 }
 
@@ -192,7 +212,7 @@ func (a *API) table() []Route {
 	return append([]Route{
 		{Method: http.MethodGet, Path: "/version", Since: V(0, 8), Public: true, Handle: a.version,
 			Summary: "The API versions served", Response: VersionInfo{}},
-	}, slices.Concat(a.deviceRoutes(), a.fileRoutes())...)
+	}, slices.Concat(a.deviceRoutes(), a.fileRoutes(), a.linkRoutes())...)
 }
 
 // mount turns a table into the server's routes: each behind the kit,

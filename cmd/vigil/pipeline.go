@@ -16,6 +16,7 @@ import (
 
 	"github.com/vigilaudit/vigil/contentapi"
 	"github.com/vigilaudit/vigil/contentapi/mail"
+	"github.com/vigilaudit/vigil/contentapi/link"
 	"github.com/vigilaudit/vigil/contentapi/tree"
 	"github.com/vigilaudit/vigil/ingest"
 	"github.com/vigilaudit/vigil/ingest/eventlog"
@@ -57,6 +58,8 @@ type pipeline struct {
 	oidc      *contentapi.OIDC
 	// files is the content API's file tree, in the metadata database.
 	files *tree.Store
+	// links are the content API's links to files and folders.
+	links *link.Store
 }
 
 // openPipeline opens everything the write path needs under cfg.DataDir.
@@ -81,6 +84,9 @@ func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 	// Team Server (its pseudo-user, and a device id kept in the
 	// database).
 	if p.files, err = tree.New(ctx, p.auth, tree.Config{ServerUser: contentapi.OrgAdminID}); err != nil {
+		return nil, err
+	}
+	if p.links, err = link.New(ctx, p.auth, nil); err != nil {
 		return nil, err
 	}
 	if p.directory, p.oidc, err = signInAuthorities(cfg.Content); err != nil {
