@@ -15,8 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigilaudit/vigil/contentapi"
-	"github.com/vigilaudit/vigil/contentapi/mail"
 	"github.com/vigilaudit/vigil/contentapi/link"
+	"github.com/vigilaudit/vigil/contentapi/mail"
 	"github.com/vigilaudit/vigil/contentapi/tree"
 	"github.com/vigilaudit/vigil/ingest"
 	"github.com/vigilaudit/vigil/ingest/eventlog"
