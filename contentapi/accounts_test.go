@@ -18,6 +18,8 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/vigilaudit/vigil/contentapi/blob/diskblob"
+	"github.com/vigilaudit/vigil/contentapi/link"
 	"github.com/vigilaudit/vigil/contentapi/password"
 	"github.com/vigilaudit/vigil/contentapi/session"
 	"github.com/vigilaudit/vigil/contentapi/session/sessiontest"
@@ -66,6 +68,8 @@ type accountsEnv struct {
 	srv    *httptest.Server
 	store  *auth.Store
 	files  *tree.Store
+	links  *link.Store
+	blobs  *diskblob.Store
 	clock  *testClock
 	hasher *password.Hasher
 	logs   *bytes.Buffer
@@ -99,7 +103,13 @@ func newAccountsEnv(t *testing.T, b metadbtest.Backend) *accountsEnv {
 	if e.files, err = tree.New(ctx, store, tree.Config{ServerUser: OrgAdminID, Now: e.clock.Now}); err != nil {
 		t.Fatal(err)
 	}
-	a := New(Config{Accounts: store, Passwords: e.hasher, Now: e.clock.Now, Files: e.files,
+	if e.links, err = link.New(ctx, store, e.clock.Now); err != nil {
+		t.Fatal(err)
+	}
+	if e.blobs, err = diskblob.New(t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	a := New(Config{Accounts: store, Passwords: e.hasher, Now: e.clock.Now, Files: e.files, Links: e.links, Blobs: e.blobs,
 		Logger: testLogger(&lockedWriter{w: e.logs})})
 	r := chi.NewRouter()
 	r.Use(e.drainAround)

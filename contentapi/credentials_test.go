@@ -2,12 +2,14 @@ package contentapi
 
 import (
 	"context"
+	"encoding/json"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/vigilaudit/vigil/contentapi/link"
 	"github.com/vigilaudit/vigil/contentapi/token"
 	"github.com/vigilaudit/vigil/contentapi/tree"
 	"github.com/vigilaudit/vigil/internal/auth"
@@ -20,7 +22,7 @@ var pathParam = regexp.MustCompile(`\{[a-z_]+\}`)
 // fillPath gives a route's pattern values: the latest version, email for
 // {email}, the id of one of objects' folder or file for the {id} of the
 // file tree's routes (objects.folder under /folders and /children,
-// objects.file under /files), and 32 hex digits for any other parameter.
+// objects.file under /files), objects.link for {key}, and 32 hex digits for any other parameter.
 func fillPath(pattern, email string, objects treeObjects) string {
 	rest := strings.TrimPrefix(pattern, Prefix+"/{version}")
 	return pathParam.ReplaceAllStringFunc(pattern, func(p string) string {
@@ -29,6 +31,8 @@ func fillPath(pattern, email string, objects treeObjects) string {
 			return "v" + Latest.String()
 		case p == "{email}":
 			return email
+		case p == "{key}" && objects.link != "":
+			return objects.link
 		case p == "{id}" && strings.HasPrefix(rest, "/files/") && objects.file != "":
 			return objects.file
 		case p == "{id}" && (strings.HasPrefix(rest, "/folders/") || strings.HasPrefix(rest, "/children/")) && objects.folder != "":
@@ -38,11 +42,12 @@ func fillPath(pattern, email string, objects treeObjects) string {
 	})
 }
 
-// treeObjects are a folder and a file of one user's tree (64-hex ids),
-// for fillPath.
-type treeObjects struct{ folder, file string }
+// treeObjects are a folder and a file of one user's tree (64-hex ids)
+// and a link of theirs to the folder, for fillPath.
+type treeObjects struct{ folder, file, link string }
 
-// newTreeObjects makes a folder and a file in user's root, side by side.
+// newTreeObjects makes a folder and a file in user's root, side by side,
+// and a link to the folder.
 func newTreeObjects(t *testing.T, e *accountsEnv, user, device string) treeObjects {
 	t.Helper()
 	ctx := context.Background()
@@ -55,7 +60,12 @@ func newTreeObjects(t *testing.T, e *accountsEnv, user, device string) treeObjec
 	if err != nil {
 		t.Fatal(err)
 	}
-	return treeObjects{folder: d.ID.String(), file: f.ID.String()}
+	l, err := e.links.Create(ctx, link.Actor{User: user, Caller: json.RawMessage(`{"email":"` + user + `"}`), IP: localIP}, d.ID, link.Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.events(t) // its link.create
+	return treeObjects{folder: d.ID.String(), file: f.ID.String(), link: l.Key}
 }
 
 // TestRoutes_Credentials walks the API's whole route table (so a new
@@ -82,7 +92,7 @@ func TestRoutes_Credentials(t *testing.T) {
 		e.events(t)
 
 		var routes []httpapi.Route
-		for _, rt := range New(Config{Accounts: e.store, Passwords: e.hasher, Files: e.files, Logger: testLogger(e.logs)}).Routes() {
+		for _, rt := range New(Config{Accounts: e.store, Passwords: e.hasher, Files: e.files, Links: e.links, Logger: testLogger(e.logs)}).Routes() {
 			if rt.Access == httpapi.Scoped && !strings.Contains(rt.Pattern, "*") {
 				routes = append(routes, rt)
 			}
