@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vigilaudit/vigil/contentapi/blob/diskblob"
+	"github.com/vigilaudit/vigil/contentapi/link"
 	"github.com/vigilaudit/vigil/contentapi/password"
 	"github.com/vigilaudit/vigil/contentapi/session"
 	"github.com/vigilaudit/vigil/contentapi/session/sessiontest"
@@ -70,6 +71,7 @@ type accountsEnv struct {
 	cfg   Config // what the API was built from
 	store *auth.Store
 	files *tree.Store
+	links *link.Store
 	// blobs and uploads are the content routes' store and staging.
 	blobs   *diskblob.Store
 	uploads *transfer.Uploads
@@ -108,6 +110,9 @@ func newAccountsEnv(t *testing.T, b metadbtest.Backend, opts ...func(*Config)) *
 	if e.files, err = tree.New(ctx, store, tree.Config{ServerUser: OrgAdminID, Now: e.clock.Now}); err != nil {
 		t.Fatal(err)
 	}
+	if e.links, err = link.New(ctx, store, e.clock.Now); err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	if e.blobs, err = diskblob.New(filepath.Join(dir, "blobs")); err != nil {
 		t.Fatal(err)
@@ -115,7 +120,7 @@ func newAccountsEnv(t *testing.T, b metadbtest.Backend, opts ...func(*Config)) *
 	if e.uploads, err = transfer.NewUploads(filepath.Join(dir, "uploads"), e.blobs, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Accounts: store, Passwords: e.hasher, Now: e.clock.Now, Files: e.files, Blobs: e.blobs, Uploads: e.uploads,
+	cfg := Config{Accounts: store, Passwords: e.hasher, Now: e.clock.Now, Files: e.files, Blobs: e.blobs, Uploads: e.uploads, Links: e.links,
 		Logger: testLogger(&lockedWriter{w: e.logs})}
 	for _, o := range opts {
 		o(&cfg)

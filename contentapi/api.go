@@ -11,6 +11,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/vigilaudit/vigil/contentapi/blob"
+	"github.com/vigilaudit/vigil/contentapi/link"
 	"github.com/vigilaudit/vigil/contentapi/password"
 	"github.com/vigilaudit/vigil/contentapi/ratelimit"
 	"github.com/vigilaudit/vigil/contentapi/session"
@@ -81,6 +82,12 @@ type Config struct {
 	// content routes (served with Files and both of these).
 	Blobs   blob.Store
 	Uploads *transfer.Uploads
+	// Links keeps the links served by the link routes (with Accounts
+	// and Files); nil serves none. They download contents from Blobs.
+	Links *link.Store
+	// LinkPasswords limits wrong link passwords per client address and
+	// link (content.link_passwords); zero values are the defaults.
+	LinkPasswords ratelimit.Config
 }
 
 // API is the content API: its route table and the kit every route goes
@@ -106,9 +113,11 @@ type API struct {
 	// tokenPerClient and tokenPerIP limit the token endpoint's failures.
 	tokenPerClient, tokenPerIP *ratelimit.Limiter
 
-	files   *tree.Store
-	blobs   blob.Store
-	uploads *transfer.Uploads
+	files     *tree.Store
+	blobs     blob.Store
+	uploads   *transfer.Uploads
+	links     *link.Store
+	linkLimit *ratelimit.Limiter
 }
 
 // New returns the API of cfg.
@@ -136,6 +145,11 @@ func New(cfg Config) *API {
 	a.files, a.blobs, a.uploads = cfg.Files, cfg.Blobs, cfg.Uploads
 	a.oauth.SetDefaults()
 	a.tokenPerClient, a.tokenPerIP = ratelimit.New(a.oauth.PerClient, a.now), ratelimit.New(a.oauth.PerIP, a.now)
+	if cfg.Files != nil {
+		lc := cfg.LinkPasswords
+		lc.SetDefaults()
+		a.links, a.linkLimit = cfg.Links, ratelimit.New(lc, a.now)
+	}
 	if a.deviceOnline <= 0 {
 		a.deviceOnline = DefaultDeviceOnline
 	}
@@ -196,7 +210,7 @@ func (a *API) Routes() []httpapi.Route {
 	if a.acc == nil {
 		return a.mount(a.table())
 	}
-	return slices.Concat(a.authRoutes(), a.securityAuthRoutes(), []httpapi.Route{a.signupRoute()}, a.oidcRoutes(), a.oauthRoutes(), a.signinRoutes(),
+	return slices.Concat(a.authRoutes(), a.securityAuthRoutes(), []httpapi.Route{a.signupRoute()}, a.oidcRoutes(), a.oauthRoutes(), a.signinRoutes(), a.publicLinkRoutes(),
 		a.mount(slices.Concat(a.table(), a.userTable(), a.securityTable(), a.orgTable(), a.appRoutes())))
 }
 
@@ -205,7 +219,7 @@ func (a *API) table() []Route {
 	return append([]Route{
 		{Method: http.MethodGet, Path: "/version", Since: V(0, 8), Public: true, Handle: a.version,
 			Summary: "The API versions served", Response: VersionInfo{}},
-	}, slices.Concat(a.deviceRoutes(), a.fileRoutes(), a.contentRoutes())...)
+	}, slices.Concat(a.deviceRoutes(), a.fileRoutes(), a.contentRoutes(), a.linkRoutes())...)
 }
 
 // mount turns a table into the server's routes: each behind the kit,

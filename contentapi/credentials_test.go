@@ -2,6 +2,7 @@ package contentapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigilaudit/vigil/contentapi/link"
 	"github.com/vigilaudit/vigil/contentapi/token"
 	"github.com/vigilaudit/vigil/contentapi/tree"
 	"github.com/vigilaudit/vigil/internal/auth"
@@ -22,7 +24,7 @@ var pathParam = regexp.MustCompile(`\{[a-z_]+\}`)
 // fillPath gives a route's pattern values: the latest version, email for
 // {email}, the id of one of objects' folder or file for the {id} of the
 // file tree's routes (objects.folder under /folders and /children,
-// objects.file under /files), and 32 hex digits for any other parameter.
+// objects.file under /files), objects.link for {key}, and 32 hex digits for any other parameter.
 func fillPath(pattern, email string, objects treeObjects) string {
 	rest := strings.TrimPrefix(pattern, Prefix+"/{version}")
 	return pathParam.ReplaceAllStringFunc(pattern, func(p string) string {
@@ -31,6 +33,8 @@ func fillPath(pattern, email string, objects treeObjects) string {
 			return "v" + Latest.String()
 		case p == "{email}":
 			return email
+		case p == "{key}" && objects.link != "":
+			return objects.link
 		case p == "{id}" && strings.HasPrefix(rest, "/files/") && objects.file != "":
 			return objects.file
 		case p == "{id}" && (strings.HasPrefix(rest, "/folders/") || strings.HasPrefix(rest, "/children/")) && objects.folder != "":
@@ -40,11 +44,12 @@ func fillPath(pattern, email string, objects treeObjects) string {
 	})
 }
 
-// treeObjects are a folder and a file of one user's tree (64-hex ids),
-// for fillPath.
-type treeObjects struct{ folder, file string }
+// treeObjects are a folder and a file of one user's tree (64-hex ids)
+// and a link of theirs to the folder, for fillPath.
+type treeObjects struct{ folder, file, link string }
 
-// newTreeObjects makes a folder and a file in user's root, side by side.
+// newTreeObjects makes a folder and a file in user's root, side by side,
+// and a link to the folder.
 func newTreeObjects(t *testing.T, e *accountsEnv, user, device string) treeObjects {
 	t.Helper()
 	ctx := context.Background()
@@ -57,7 +62,12 @@ func newTreeObjects(t *testing.T, e *accountsEnv, user, device string) treeObjec
 	if err != nil {
 		t.Fatal(err)
 	}
-	return treeObjects{folder: d.ID.String(), file: f.ID.String()}
+	l, err := e.links.Create(ctx, link.Actor{User: user, Caller: json.RawMessage(`{"email":"` + user + `"}`), IP: localIP}, d.ID, link.Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.events(t) // its link.create
+	return treeObjects{folder: d.ID.String(), file: f.ID.String(), link: l.Key}
 }
 
 // TestRoutes_Credentials walks the API's whole route table (so a new

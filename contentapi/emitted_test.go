@@ -71,6 +71,19 @@ var emitters = map[string][]string{
 		"GET /api/{version}/folders/{id}/children", "GET /api/{version}/folders/{id}/path",
 		"GET /api/{version}/files/{id}", "GET /api/{version}/files/{id}/path",
 		"GET /api/{version}/files/{id}/content", "HEAD /api/{version}/files/{id}/content"},
+	// Links (links_test.go): their management and their use.
+	"link.create":               {"POST /api/{version}/links"},
+	"link.delete":               {"DELETE /api/{version}/links/{key}"},
+	"link.update":               {"PUT /api/{version}/links/{key}"},
+	"link.set_password":         {"POST /api/{version}/links", "PUT /api/{version}/links/{key}/password"},
+	"link.remove_password":      {"DELETE /api/{version}/links/{key}/password"},
+	"link.set_expiry":           {"POST /api/{version}/links", "PUT /api/{version}/links/{key}/expires"},
+	"link.remove_expiry":        {"DELETE /api/{version}/links/{key}/expires"},
+	"link.set_require_login":    {"POST /api/{version}/links", "PUT /api/{version}/links/{key}/require_login", "DELETE /api/{version}/links/{key}/require_login"},
+	"link.access":               {"GET /l/{key}", "GET /l/{key}/{id}"},
+	"link.download":             {"GET /l/{key}/content", "POST /l/{key}/content", "GET /l/{key}/{id}/content"},
+	"audit.link.password.error": {"GET /l/{key}", "GET /l/{key}/content"},
+
 	"file.notification": {"POST /api/{version}/folders", "PUT /api/{version}/folders/{id}", "DELETE /api/{version}/folders/{id}",
 		"POST /api/{version}/files", "PUT /api/{version}/files/{id}", "DELETE /api/{version}/files/{id}",
 		"PUT /api/{version}/files/{id}/content"},
@@ -79,7 +92,7 @@ var emitters = map[string][]string{
 // auditedTopics are the topics every catalog event of which some route
 // emits; auditedEvents single events of the others.
 var (
-	auditedTopics = []schema.Topic{schema.TopicUser, schema.TopicDevice, schema.TopicOrg, schema.TopicFile}
+	auditedTopics = []schema.Topic{schema.TopicUser, schema.TopicDevice, schema.TopicOrg, schema.TopicFile, schema.TopicLink}
 	auditedEvents = []string{"device.mobile.error", "user.org.provision", "user.signin", "user.password.error", "user.password.change",
 		"user.password.reset.request", "user.password.reset", "user.2fa.enable", "user.2fa.disable",
 		"user.org.invite", "user.org.signup", "user.org.accept", "user.account.request", "user.org.remove", "user.quota.warning",

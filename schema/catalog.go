@@ -297,6 +297,8 @@ var catalog = []EventSpec{
 		[]Field{req("client_id", TypeString), req("error", TypeString), opt("ip", TypeIP), opt("rate_limited", TypeBoolean)}},
 	{TopicAudit, "audit.oidc.refuse", Extension, "a sign-in through the OpenID Connect issuer was refused (reason); user when the issuer named one",
 		[]Field{req("reason", TypeString), opt("user", TypeUserID), opt("ip", TypeIP)}},
+	{TopicAudit, "audit.link.password.error", Extension, "a wrong password was given for a link, or the rate limit refused an attempt (rate_limited)",
+		[]Field{req("ip", TypeIP), req("key", TypeLinkKey), opt("rate_limited", TypeBoolean)}},
 	{TopicAudit, "audit.quarantine.replay", Extension, "an admin replayed quarantined events",
 		[]Field{req("caller", TypeCaller), req("replayed", TypeInteger), req("rejected", TypeInteger)}},
 	{TopicAudit, "audit.query", Extension, "someone read the audit data: a search, an export, counts or a live tail",

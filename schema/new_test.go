@@ -63,6 +63,8 @@ func valuesFor(t *testing.T, spec *schema.EventSpec, text string) schema.Fields 
 			f[fd.Name] = "203.0.113.7"
 		case schema.TypeBoolean:
 			f[fd.Name] = true
+		case schema.TypeLinkKey:
+			f[fd.Name] = "3b0f2a1c9d8e4f7a6b5c4d3e2f1a0b9c"
 		default:
 			t.Fatalf("%s.%s: no test value for type %s", spec.Name, fd.Name, fd.Type)
 		}
@@ -141,6 +143,8 @@ func TestNew_HostileStringsAreJSON(t *testing.T) {
 					want = "203.0.113.7"
 				case schema.TypeBoolean:
 					want = true
+				case schema.TypeLinkKey:
+					want = "3b0f2a1c9d8e4f7a6b5c4d3e2f1a0b9c"
 				}
 				if diff := cmp.Diff(want, got[fd.Name]); diff != "" {
 					t.Errorf("%s (-want +got):\n%s", fd.Name, diff)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vigilaudit/vigil/contentapi"
 	"github.com/vigilaudit/vigil/contentapi/blob"
+	"github.com/vigilaudit/vigil/contentapi/link"
 	"github.com/vigilaudit/vigil/contentapi/mail"
 	"github.com/vigilaudit/vigil/contentapi/transfer"
 	"github.com/vigilaudit/vigil/contentapi/tree"
@@ -65,6 +66,8 @@ type pipeline struct {
 	// blobs keeps file contents; uploads stages them as they arrive.
 	blobs   blob.Store
 	uploads *transfer.Uploads
+	// links are the content API's links to files and folders.
+	links *link.Store
 }
 
 // openPipeline opens everything the write path needs under cfg.DataDir.
@@ -100,6 +103,9 @@ func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 	// Blobs whose last reference went while the server was down.
 	if n, err := p.files.SweepBlobs(ctx); err != nil || n > 0 {
 		logger.Info("swept unreferenced blobs", "blobs", n, "err", err)
+	}
+	if p.links, err = link.New(ctx, p.auth, nil); err != nil {
+		return nil, err
 	}
 	if p.directory, p.oidc, err = signInAuthorities(cfg.Content); err != nil {
 		return nil, err

@@ -227,6 +227,9 @@ func TestReadme_Examples(t *testing.T) {
 	if got, ok := output(`"name":"final.txt"`); ok && strings.TrimSpace(got) != "final.txt\n204" {
 		t.Errorf("the files and folders example printed %q; want final.txt, then 204", got)
 	}
+	if got, ok := output(`"$VIGIL/l/$KEY/content"`); ok && strings.TrimSpace(got) != "403\n200\n204" {
+		t.Errorf("the links example printed %q; want 403, 200, then 204", got)
+	}
 	if got, ok := output("quarantine replay"); ok {
 		for _, w := range []string{`not an email address or pseudo-user id: "nobody"`, `"replayed": 0`, `"rejected": 1`} {
 			if !strings.Contains(got, w) {

@@ -33,7 +33,7 @@ func (p *pipeline) routes() []httpapi.Route {
 		// store, whose outbox carries their events
 		contentapi.New(contentapi.Config{Auditor: p.ingester, Accounts: p.auth, Devices: p.auth,
 			Passwords: hasher, SignIn: p.content.SignIn, Session: p.content.Session, Security: p.content.Security,
-			Org: p.content.Org, OAuth: p.content.OAuth, Directory: p.directory, OIDC: p.oidc, Files: p.files, Blobs: p.blobs, Uploads: p.uploads,
+			Org: p.content.Org, OAuth: p.content.OAuth, Directory: p.directory, OIDC: p.oidc, Files: p.files, Blobs: p.blobs, Uploads: p.uploads, Links: p.links,
 			Logger: p.logger.With("component", "contentapi")}).Routes(),
 	)
 }

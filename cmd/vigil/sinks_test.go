@@ -297,14 +297,31 @@ func TestSinks_EndToEnd(t *testing.T) {
 
 	// plain and signins share a receiver: it holds all of plain's events.
 	check("plain", plain, sent)
-	ids, _ := plain.received()
-	counts := map[string]int{}
-	for _, id := range ids {
-		counts[id]++
+	// The signins sink delivers its copies on its own schedule: plain's
+	// having all of its events says nothing of signins' last batch.
+	var counts map[string]int
+	arrivedTwice := func() bool {
+		ids, _ := plain.received()
+		counts = map[string]int{}
+		for _, id := range ids {
+			counts[id]++
+		}
+		for id := range signins {
+			if counts[id] < 2 {
+				return false
+			}
+		}
+		return true
 	}
-	for id := range signins {
-		if counts[id] < 2 {
-			t.Errorf("%s arrived %d times, want from both plain and signins", id, counts[id])
+	deadline := time.Now().Add(30 * time.Second)
+	for !arrivedTwice() && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !arrivedTwice() {
+		for id := range signins {
+			if counts[id] < 2 {
+				t.Errorf("%s arrived %d times, want from both plain and signins", id, counts[id])
+			}
 		}
 	}
 	if counts["s-0000"] != 1 {

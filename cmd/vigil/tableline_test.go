@@ -31,7 +31,7 @@ func TestTableLine_ShowsTheActor(t *testing.T) {
 }
 
 // TestActor_EveryEvent: every event of the catalog but those that name
-// nobody (anonymous link use, a refused OAuth client, the log's and the sinks' own alerts) has an actor, and its
+// nobody (anonymous link use and its wrong passwords, a refused OAuth client, the log's and the sinks' own alerts) has an actor, and its
 // path starts with a field of the event.
 func TestActor_EveryEvent(t *testing.T) {
 	var none []string
@@ -45,7 +45,7 @@ func TestActor_EveryEvent(t *testing.T) {
 			t.Errorf("%s: actor %v is not a field", s.Name, path)
 		}
 	}
-	if want := []string{"link.access", "link.download", "audit.oauth.token.error", "alert.log.skipped", "alert.log.corrupt", "alert.sink.oversize"}; strings.Join(none, " ") != strings.Join(want, " ") {
+	if want := []string{"link.access", "link.download", "audit.oauth.token.error", "audit.link.password.error", "alert.log.skipped", "alert.log.corrupt", "alert.sink.oversize"}; strings.Join(none, " ") != strings.Join(want, " ") {
 		t.Errorf("events without an actor: %v, want %v", none, want)
 	}
 }
