@@ -320,6 +320,67 @@ func TestContent_Quota(t *testing.T) {
 	})
 }
 
+// TestContent_QuotaFreedByDelete: deleting a file, or a folder with
+// files in it, frees its bytes at once: the recorded use (what the quota
+// route answers) drops in the same request, and an upload that was 507
+// fits afterwards.
+func TestContent_QuotaFreedByDelete(t *testing.T) {
+	metadbtest.Run(t, func(t *testing.T, b metadbtest.Backend) {
+		f := &filesEnv{accountsEnv: newAccountsEnv(t, b, func(c *Config) { c.Org.Quota = 20 })}
+		f.server = f.files.ServerDevice()
+		f.tok, f.device = f.signIn(t, aliceEmail, alicePW)
+		put := func(what, id, body string, status int) {
+			t.Helper()
+			want(t, what, f.do(t, "PUT", "/api/v1.4/files/"+id+"/content", body), status)
+			f.events(t)
+		}
+		used := func(what string, want int64) {
+			t.Helper()
+			a := f.do(t, "GET", "/api/v1.4/users/"+aliceEmail+"/quota", "")
+			if a.status != 200 {
+				t.Fatalf("%s: quota %d %s", what, a.status, a.body)
+			}
+			if q := decode[Quota](t, a); q.BytesUsed != want {
+				t.Errorf("%s: bytes_used %d, want %d", what, q.BytesUsed, want)
+			}
+			if u, err := f.store.Usage(context.Background(), aliceEmail); err != nil || u != want {
+				t.Errorf("%s: recorded usage %d, %v; want %d", what, u, err, want)
+			}
+		}
+		del := func(what, path string) {
+			t.Helper()
+			want(t, what, f.do(t, "DELETE", path, ""), 204)
+			f.events(t)
+		}
+
+		big, other := f.newFile(t, "big.bin"), f.newFile(t, "other.bin")
+		put("big", big, strings.Repeat("b", 16), 204)
+		put("over quota", other, strings.Repeat("o", 10), 507)
+		used("before the delete", 16)
+		del("delete big", "/api/v1.4/files/"+big)
+		used("after the file's delete", 0)
+		put("fits now", other, strings.Repeat("o", 10), 204)
+		used("after the upload", 10)
+
+		// A folder's delete frees everything below it.
+		a := f.do(t, "POST", "/api/v1.4/folders", `{"parent": "root", "name": "dir"}`)
+		want(t, "folder", a, 201)
+		f.events(t)
+		dir := decode[Folder](t, a).ID
+		a = f.do(t, "POST", "/api/v1.4/files", `{"parent": "`+dir+`", "name": "inner.bin"}`)
+		want(t, "inner", a, 201)
+		f.events(t)
+		put("inner", decode[File](t, a).ID, strings.Repeat("i", 10), 204)
+		used("full", 20)
+		last := f.newFile(t, "last.bin")
+		put("full: 507", last, "l", 507)
+		del("delete the folder", "/api/v1.4/folders/"+dir)
+		used("after the folder's delete", 10)
+		put("fits after the folder's delete", last, "l", 204)
+		used("end", 11)
+	})
+}
+
 // TestContent_Scopes: reads need files.read, uploads files.write, and
 // an object-qualified scope permits only its subtree.
 func TestContent_Scopes(t *testing.T) {

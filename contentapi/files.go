@@ -217,8 +217,16 @@ func (a *API) deleteObject(kind tree.Kind) Handler {
 		if err != nil {
 			return nil, err
 		}
-		if err := a.files.Delete(r.Context(), r.treeActor(), kind, ref, r.ifMatchCheck()); err != nil {
+		actor := r.treeActor()
+		if err := a.files.Delete(r.Context(), actor, kind, ref, r.ifMatchCheck()); err != nil {
 			return nil, r.treeError(err)
+		}
+		// The deleted content no longer counts: the recorded use (the
+		// quota route's bytes_used, and the 80% warning's state) is
+		// measured again right after the delete commits, as after an
+		// upload. A move stays in its store, so it changes no one's use.
+		if err := a.measure(r.Context(), actor.User); err != nil {
+			return nil, err
 		}
 		return nil, nil
 	}

@@ -42,6 +42,9 @@ figures: events per second, and per second of CPU.
   sink       forwarding from an embedded event log through a sink of any
              kind (tcp, tls, syslog, relp, splunkhec) to a loopback
              receiver, beside the raw TCP or TLS throughput
+  content    the content API through vigil serve: upload and download
+             MB/s beside a plain Go file server, metadata operations per
+             second, the latency of an audited change, the server's memory
 
 Progress goes to stderr, the result to stdout. --cpuprofile writes a Go
 CPU profile of the run (go tool pprof FILE).`,
@@ -68,7 +71,7 @@ CPU profile of the run (go tool pprof FILE).`,
 		pprof.StopCPUProfile()
 		return profFile.Close()
 	}
-	cmd.AddCommand(newBenchNormalizeCmd(), newBenchIngestCmd(a), newBenchStoreCmd(), newBenchSinkCmd(), newBenchFreshCmd(a))
+	cmd.AddCommand(newBenchNormalizeCmd(), newBenchIngestCmd(a), newBenchStoreCmd(), newBenchSinkCmd(), newBenchFreshCmd(a), newBenchContentCmd())
 	return cmd
 }
 

@@ -18,11 +18,11 @@ func contentDir(dataDir string) string { return filepath.Join(dataDir, "content"
 func openBlobs(dataDir string, c BlobsConfig) (blob.Store, error) {
 	switch kind := config.Kind(c); kind {
 	case "", "disk":
-		path := filepath.Join(contentDir(dataDir), "blobs")
-		if c.Disk != nil && c.Disk.Dir != "" {
-			path = c.Disk.Dir
+		var dc diskblob.Config
+		if c.Disk != nil {
+			dc = *c.Disk
 		}
-		s, err := diskblob.New(path)
+		s, err := diskblob.New(dc.Path(dataDir))
 		if err != nil {
 			return nil, fmt.Errorf("open blob store: %w", err)
 		}

@@ -51,3 +51,23 @@ func TestNew_ClearsInterruptedPuts(t *testing.T) {
 	}
 	r.Close()
 }
+
+// TestConfig_Path: an empty dir is DATA_DIR/content/blobs, where vigil
+// serve keeps blobs by default; a set dir is taken as it is.
+func TestConfig_Path(t *testing.T) {
+	tests := []struct {
+		name string
+		c    Config
+		want string
+	}{
+		{name: "default", c: Config{}, want: filepath.Join("data", "content", "blobs")},
+		{name: "set", c: Config{Dir: "/srv/blobs"}, want: "/srv/blobs"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.c.Path("data"); got != tt.want {
+				t.Errorf("Path(data) = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
