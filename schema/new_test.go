@@ -63,6 +63,14 @@ func valuesFor(t *testing.T, spec *schema.EventSpec, text string) schema.Fields 
 			f[fd.Name] = "203.0.113.7"
 		case schema.TypeBoolean:
 			f[fd.Name] = true
+		case schema.TypeSharedFolder:
+			b, err := json.Marshal(map[string]string{"id": "35e4a5ffe0c50f8ea5edfc85a1256fab", "name": text})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f[fd.Name] = json.RawMessage(b)
+		case schema.TypeRole:
+			f[fd.Name] = []string{"MANAGE", "WRITE"}
 		default:
 			t.Fatalf("%s.%s: no test value for type %s", spec.Name, fd.Name, fd.Type)
 		}
@@ -141,6 +149,10 @@ func TestNew_HostileStringsAreJSON(t *testing.T) {
 					want = "203.0.113.7"
 				case schema.TypeBoolean:
 					want = true
+				case schema.TypeSharedFolder:
+					want = map[string]any{"id": "35e4a5ffe0c50f8ea5edfc85a1256fab", "name": hostile}
+				case schema.TypeRole:
+					want = []any{"MANAGE", "WRITE"}
 				}
 				if diff := cmp.Diff(want, got[fd.Name]); diff != "" {
 					t.Errorf("%s (-want +got):\n%s", fd.Name, diff)
