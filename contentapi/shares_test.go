@@ -91,6 +91,11 @@ func TestShares_Lifecycle(t *testing.T) {
 		}
 		s.wantEvents(t, sharing("folder.create", sid, "Team", s.aliceCaller(), nil))
 		want(t, "create a taken name", s.do(t, "POST", v+"/shares", `{"name":"Team"}`), 409)
+		admin0, _ := s.signIn(t, adminEmail, adminPW)
+		if a := s.call(t, "GET", v+"/stats/shares", "", bearer(admin0)); a.body != `{"count":1}` {
+			t.Errorf("stats: %d %s", a.status, a.body)
+		}
+		s.events(t)
 
 		// Its anchor in Alice's root is a shared folder.
 		root := decode[Children](t, s.do(t, "GET", v+"/children", ""))

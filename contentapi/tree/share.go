@@ -444,6 +444,15 @@ func (s *Store) DestroyShare(ctx context.Context, sh Sharer, sid string) error {
 	return nil
 }
 
+// CountShares counts the shared folders.
+func (s *Store) CountShares(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM tree_shares`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count shared folders: %w", err)
+	}
+	return n, nil
+}
+
 // UserShares lists the shares email is on, directly or through a group,
 // by name, read for email.
 func (s *Store) UserShares(ctx context.Context, email string) ([]Share, error) {
