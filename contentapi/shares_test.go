@@ -167,7 +167,7 @@ func TestShares_Lifecycle(t *testing.T) {
 		want(t, "update an unknown member", s.do(t, "PUT", v+"/shares/"+sid+"/members/nobody@example.com", `{"permissions":[]}`), 404)
 		want(t, "demote the last manager", s.do(t, "PUT", v+"/shares/"+sid+"/members/"+aliceEmail, `{"permissions":["WRITE"]}`), 409)
 		want(t, "remove the last manager", s.do(t, "DELETE", v+"/shares/"+sid+"/members/"+aliceEmail, ""), 409)
-		want(t, "the last manager leaves", s.bob(t, "DELETE", v+"/shares/"+sid+"/members/"+aliceEmail, ""), 403)
+		want(t, "a writer removes the manager", s.bob(t, "DELETE", v+"/shares/"+sid+"/members/"+aliceEmail, ""), 403)
 		s.events(t)
 
 		// Groups: Bob's group gets MANAGE.
@@ -414,5 +414,35 @@ func FuzzShareBody(f *testing.F) {
 		if tree.CheckName(*b.Name) == nil && (strings.Contains(*b.Name, "/") || *b.Name == ".." || *b.Name == "") {
 			t.Errorf("name %q accepted", *b.Name)
 		}
+	})
+}
+
+// TestShares_AdminManages checks that an organization administrator, no
+// member, manages another user's share (the events' caller acting as
+// the organization) but reads none of its files.
+func TestShares_AdminManages(t *testing.T) {
+	metadbtest.Run(t, func(t *testing.T, b metadbtest.Backend) {
+		s := newSharesEnv(t, b)
+		const v = "/api/v1.4"
+		sh := decode[SharedFolder](t, s.do(t, "POST", v+"/shares", `{"name":"Finance"}`))
+		s.events(t)
+		admin, adminDevice := s.signIn(t, adminEmail, adminPW)
+		adminCaller := map[string]any{"email": adminEmail, "device": adminDevice, "acting_as": OrgAdminID}
+		a := s.call(t, "GET", v+"/shares/"+sh.ID, "", bearer(admin))
+		want(t, "the admin reads the share", a, 200)
+		if got := decode[SharedFolder](t, a).CallerEffectivePermissions; len(got) != 0 {
+			t.Errorf("the admin's effective permissions %v", got)
+		}
+		want(t, "the admin lists its files", s.call(t, "GET", v+"/children/"+sh.ID, "", bearer(admin)), 404)
+		s.events(t)
+		want(t, "the admin adds Bob", s.call(t, "POST", v+"/shares/"+sh.ID+"/members", `{"email":"bob@example.com","permissions":["MANAGE"]}`, bearer(admin)), 201)
+		s.wantEvents(t, sharing("folder.add", sh.ID, "Finance", adminCaller, event{"target": bobEmail, "role": role("MANAGE")}))
+		want(t, "the admin demotes Alice", s.call(t, "PUT", v+"/shares/"+sh.ID+"/members/"+aliceEmail, `{"permissions":[]}`, bearer(admin)), 200)
+		s.wantEvents(t, sharing("folder.permission.update", sh.ID, "Finance", adminCaller,
+			event{"admin_user": adminEmail, "target": aliceEmail, "old_role": role("MANAGE", "WRITE"), "new_role": role()}))
+		want(t, "Alice, a viewer now, writes", s.do(t, "POST", v+"/files", `{"parent":"`+sh.ID+`","name":"x.txt"}`), 403)
+		want(t, "Bob, a manager without WRITE, writes", s.bob(t, "POST", v+"/files", `{"parent":"`+sh.ID+`","name":"x.txt"}`), 403)
+		want(t, "Bob destroys", s.bob(t, "DELETE", v+"/shares/"+sh.ID, ""), 204)
+		s.wantEvents(t, sharing("folder.destroy", sh.ID, "Finance", s.bobCaller(), nil))
 	})
 }
