@@ -1116,7 +1116,7 @@ var shareComponent = metadb.Component{Name: "shares", Migrations: []metadb.Migra
 		created_by TEXT NOT NULL,
 		created_at INTEGER NOT NULL
 	) STRICT;
-	CREATE INDEX tree_shares_anchor ON tree_shares (anchor_sid, anchor_oid);
+	CREATE UNIQUE INDEX tree_shares_anchor ON tree_shares (anchor_sid, anchor_oid);
 	CREATE TABLE tree_share_members (
 		sid      TEXT NOT NULL REFERENCES tree_shares (sid),
 		email    TEXT NOT NULL,
@@ -1152,7 +1152,7 @@ var shareComponent = metadb.Component{Name: "shares", Migrations: []metadb.Migra
 		created_by TEXT NOT NULL,
 		created_at BIGINT NOT NULL
 	);
-	CREATE INDEX tree_shares_anchor ON tree_shares (anchor_sid, anchor_oid);
+	CREATE UNIQUE INDEX tree_shares_anchor ON tree_shares (anchor_sid, anchor_oid);
 	CREATE TABLE tree_share_members (
 		sid      TEXT NOT NULL REFERENCES tree_shares (sid),
 		email    TEXT NOT NULL,
