@@ -24,7 +24,9 @@ var pathParam = regexp.MustCompile(`\{[a-z_]+\}`)
 // fillPath gives a route's pattern values: the latest version, email for
 // {email}, the id of one of objects' folder or file for the {id} of the
 // file tree's routes (objects.folder under /folders and /children,
-// objects.file under /files), objects.link for {key}, and 32 hex digits for any other parameter.
+// objects.file under /files), objects.link for {key}, objects.share for
+// the {id} of /shares and for {sid}, objects.group for the {id} of
+// /groups and for {gid}, and 32 hex digits for any other parameter.
 func fillPath(pattern, email string, objects treeObjects) string {
 	rest := strings.TrimPrefix(pattern, Prefix+"/{version}")
 	return pathParam.ReplaceAllStringFunc(pattern, func(p string) string {
@@ -39,17 +41,22 @@ func fillPath(pattern, email string, objects treeObjects) string {
 			return objects.file
 		case p == "{id}" && (strings.HasPrefix(rest, "/folders/") || strings.HasPrefix(rest, "/children/")) && objects.folder != "":
 			return objects.folder
+		case (p == "{id}" && strings.HasPrefix(rest, "/shares/") || p == "{sid}") && objects.share != "":
+			return objects.share
+		case (p == "{id}" && strings.HasPrefix(rest, "/groups/") || p == "{gid}") && objects.group != "":
+			return objects.group
 		}
 		return "0123456789abcdef0123456789abcdef"
 	})
 }
 
-// treeObjects are a folder and a file of one user's tree (64-hex ids)
-// and a link of theirs to the folder, for fillPath.
-type treeObjects struct{ folder, file, link string }
+// treeObjects are a folder and a file of one user's tree (64-hex ids),
+// a link of theirs to the folder, and a shared folder the user manages
+// with a group on it, for fillPath.
+type treeObjects struct{ folder, file, link, share, group string }
 
 // newTreeObjects makes a folder and a file in user's root, side by side,
-// and a link to the folder.
+// a link to the folder, and a shared folder with a group on it.
 func newTreeObjects(t *testing.T, e *accountsEnv, user, device string) treeObjects {
 	t.Helper()
 	ctx := context.Background()
@@ -67,7 +74,20 @@ func newTreeObjects(t *testing.T, e *accountsEnv, user, device string) treeObjec
 		t.Fatal(err)
 	}
 	e.events(t) // its link.create
-	return treeObjects{folder: d.ID.String(), file: f.ID.String(), link: l.Key}
+	sharer := tree.Sharer{Actor: a, Caller: []byte(`{"email":"` + user + `"}`)}
+	sh, err := e.files.CreateShare(ctx, sharer, "share "+token.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := e.store.CreateGroup(ctx, "group "+token.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.files.AddGroup(ctx, sharer, sh.SID, g.ID, tree.PermRead); err != nil {
+		t.Fatal(err)
+	}
+	e.events(t)
+	return treeObjects{folder: d.ID.String(), file: f.ID.String(), link: l.Key, share: sh.SID, group: g.ID}
 }
 
 // TestRoutes_Credentials walks the API's whole route table (so a new
@@ -186,9 +206,11 @@ func TestRoutes_Credentials(t *testing.T) {
 			return e.call(t, rt.Method, fillPath(rt.Pattern, email, objects), body, header...)
 		}
 		admins := func(rt httpapi.Route) bool { return slices.Equal(rt.Scopes, []string{ScopeOrgAdmin}) }
-		// Only the user may set up their two-factor authentication.
+		// Only the user may set up their two-factor authentication, or
+		// accept or ignore their invitations.
 		selfOnly := func(rt httpapi.Route) bool {
-			return slices.Contains([]string{"POST /api/{version}/users/{email}/two_factor", "POST /api/{version}/users/{email}/two_factor/verify"},
+			return slices.Contains([]string{"POST /api/{version}/users/{email}/two_factor", "POST /api/{version}/users/{email}/two_factor/verify",
+				"POST /api/{version}/users/{email}/invitations/{sid}", "DELETE /api/{version}/users/{email}/invitations/{sid}"},
 				rt.Method+" "+rt.Pattern)
 		}
 

@@ -87,12 +87,27 @@ var emitters = map[string][]string{
 	"file.notification": {"POST /api/{version}/folders", "PUT /api/{version}/folders/{id}", "DELETE /api/{version}/folders/{id}",
 		"POST /api/{version}/files", "PUT /api/{version}/files/{id}", "DELETE /api/{version}/files/{id}",
 		"PUT /api/{version}/files/{id}/content"},
+
+	// Shared folders (shares_test.go).
+	"folder.create":             {"POST /api/{version}/shares", "PUT /api/{version}/folders/{id}/is_shared"},
+	"folder.destroy":            {"DELETE /api/{version}/shares/{id}"},
+	"folder.add":                {"POST /api/{version}/shares/{id}/members"},
+	"folder.permission.update":  {"PUT /api/{version}/shares/{id}/members/{email}"},
+	"folder.permission.delete":  {"DELETE /api/{version}/shares/{id}/members/{email}"},
+	"folder.leave":              {"DELETE /api/{version}/shares/{id}/members/{email}"},
+	"folder.invite":             {"POST /api/{version}/shares/{id}/pending"},
+	"folder.delete_invitation":  {"DELETE /api/{version}/shares/{id}/pending/{email}", "DELETE /api/{version}/users/{email}/invitations/{sid}"},
+	"folder.join":               {"POST /api/{version}/users/{email}/invitations/{sid}"},
+	"audit.folder.rename":       {"PUT /api/{version}/shares/{id}/name"},
+	"audit.folder.group.add":    {"POST /api/{version}/shares/{id}/groups"},
+	"audit.folder.group.update": {"PUT /api/{version}/shares/{id}/groups/{gid}"},
+	"audit.folder.group.remove": {"DELETE /api/{version}/shares/{id}/groups/{gid}"},
 }
 
 // auditedTopics are the topics every catalog event of which some route
 // emits; auditedEvents single events of the others.
 var (
-	auditedTopics = []schema.Topic{schema.TopicUser, schema.TopicDevice, schema.TopicOrg, schema.TopicFile, schema.TopicLink}
+	auditedTopics = []schema.Topic{schema.TopicUser, schema.TopicDevice, schema.TopicOrg, schema.TopicFile, schema.TopicLink, schema.TopicSharing}
 	auditedEvents = []string{"device.mobile.error", "user.org.provision", "user.signin", "user.password.error", "user.password.change",
 		"user.password.reset.request", "user.password.reset", "user.2fa.enable", "user.2fa.disable",
 		"user.org.invite", "user.org.signup", "user.org.accept", "user.account.request", "user.org.remove", "user.quota.warning",

@@ -370,6 +370,8 @@ func (r *Request) treeError(err error) error {
 		return BadArgs("Invalid parent: moving between stores is not supported")
 	case errors.Is(err, tree.ErrReadOnly):
 		return Forbidden("No permission to change this folder")
+	case errors.Is(err, tree.ErrHoldsShare):
+		return Conflict("The folder holds a shared folder: destroy or move it first")
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 2*time.Second)
 	defer cancel()
@@ -430,11 +432,14 @@ func folderOf(o tree.Object) Folder {
 	if !o.Parent.IsZero() {
 		f.Parent = o.Parent.String()
 	}
-	if o.ID.IsRoot() {
+	if o.ID.IsRoot() && o.Share == "" {
 		f.Name = RootName
 		if o.AppData {
 			f.Name = AppDataName
 		}
+	}
+	if o.Share != "" {
+		f.IsShared, f.SID = true, o.Share
 	}
 	return f
 }

@@ -425,8 +425,14 @@ func (a *API) stats(r *Request) (any, error) {
 	switch what {
 	case "users", "devices", "groups":
 	case "shares":
-		// There are no shared folders yet.
-		return Count{}, nil
+		if a.files == nil {
+			return Count{}, nil
+		}
+		n, err := a.files.CountShares(r.Context())
+		if err != nil {
+			return nil, err
+		}
+		return Count{Count: n}, nil
 	default:
 		return nil, NotFound("No such statistic: " + what)
 	}

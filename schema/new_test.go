@@ -65,6 +65,14 @@ func valuesFor(t *testing.T, spec *schema.EventSpec, text string) schema.Fields 
 			f[fd.Name] = true
 		case schema.TypeLinkKey:
 			f[fd.Name] = "3b0f2a1c9d8e4f7a6b5c4d3e2f1a0b9c"
+		case schema.TypeSharedFolder:
+			b, err := json.Marshal(map[string]string{"id": "35e4a5ffe0c50f8ea5edfc85a1256fab", "name": text})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f[fd.Name] = json.RawMessage(b)
+		case schema.TypeRole:
+			f[fd.Name] = []string{"MANAGE", "WRITE"}
 		default:
 			t.Fatalf("%s.%s: no test value for type %s", spec.Name, fd.Name, fd.Type)
 		}
@@ -145,6 +153,10 @@ func TestNew_HostileStringsAreJSON(t *testing.T) {
 					want = true
 				case schema.TypeLinkKey:
 					want = "3b0f2a1c9d8e4f7a6b5c4d3e2f1a0b9c"
+				case schema.TypeSharedFolder:
+					want = map[string]any{"id": "35e4a5ffe0c50f8ea5edfc85a1256fab", "name": hostile}
+				case schema.TypeRole:
+					want = []any{"MANAGE", "WRITE"}
 				}
 				if diff := cmp.Diff(want, got[fd.Name]); diff != "" {
 					t.Errorf("%s (-want +got):\n%s", fd.Name, diff)

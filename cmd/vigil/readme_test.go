@@ -230,6 +230,11 @@ func TestReadme_Examples(t *testing.T) {
 	if got, ok := output(`"$VIGIL/l/$KEY/content"`); ok && strings.TrimSpace(got) != "403\n200\n204" {
 		t.Errorf("the links example printed %q; want 403, 200, then 204", got)
 	}
+	// The shared folders example adds Dan as a writer.
+	if got, ok := output(`/shares/$SID/members`); ok &&
+		strings.TrimSpace(got) != `{"email":"dan@example.com","first_name":"Dan","last_name":"Brook","permissions":["WRITE"]}` {
+		t.Errorf("the shared folders example printed %q; want Dan's member entry with WRITE", got)
+	}
 	if got, ok := output("quarantine replay"); ok {
 		for _, w := range []string{`not an email address or pseudo-user id: "nobody"`, `"replayed": 0`, `"rejected": 1`} {
 			if !strings.Contains(got, w) {

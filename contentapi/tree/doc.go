@@ -6,7 +6,13 @@
 // Every user has a root store, created on first use, whose root folder
 // has the all-zero object id; a file or folder id is its store id (SID)
 // followed by its object id (OID), 32 lower-case hex each. Who may do
-// what in a store is decided in one place, Store.Access.
+// what in a store is decided in one place, Access.
+//
+// A shared folder (share.go, migration component "shares") is a store
+// of its own with members, groups and pending invitations, each with
+// permission bits: members read, and write with WRITE; MANAGE changes
+// the member list. Its creator keeps an anchor folder in their root
+// store that stands for the share's root wherever a route names it.
 //
 // The events the tree writes are the server's own: the server acts as
 // the serving device of the original service's Team Server, with a

@@ -236,6 +236,9 @@ func (s *Store) Delete(ctx context.Context, a Actor, kind Kind, ref Ref, check C
 		if err != nil {
 			return err
 		}
+		if slices.ContainsFunc(objs, func(o Object) bool { return o.Share != "" }) {
+			return ErrHoldsShare
+		}
 		for _, o := range objs {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM tree_objects WHERE sid = ? AND oid = ?`, o.ID.SID, o.ID.OID); err != nil {
 				return err
@@ -439,6 +442,19 @@ func (s *Store) view(ctx context.Context, tx *metadb.Tx, a Actor, ref Ref, kind 
 	if err != nil {
 		return View{}, err
 	}
+	if o.Share != "" && !o.ID.IsRoot() {
+		// A share's anchor in its creator's tree stands for the share:
+		// its root, in the share's store, with the members' access.
+		if perm, err = Access(ctx, tx, a.User, o.Share); err != nil {
+			return View{}, err
+		}
+		if !perm.Has(PermRead) {
+			return View{}, ErrNotFound
+		}
+		if o, err = get(ctx, tx, ID{SID: o.Share, OID: RootOID}); err != nil {
+			return View{}, err
+		}
+	}
 	if kind != "" && o.Kind != kind {
 		return View{}, ErrNotFound
 	}
@@ -517,17 +533,28 @@ func (s *Store) ownStore(ctx context.Context, tx *metadb.Tx, find, claim, kind s
 	return sid, nil
 }
 
-const objectColumns = `o.sid, o.oid, o.parent, o.name, o.kind, o.version, o.mtime, o.size, o.content_key, o.content_etag, s.kind`
+const objectColumns = `o.sid, o.oid, o.parent, o.name, o.kind, o.version, o.mtime, o.size, o.content_key, o.content_etag, s.kind,
+	COALESCE(an.sid, sr.sid, ''), COALESCE(sr.name, '')`
+
+// objectFrom joins an object to its store and to the share it anchors
+// (an) or whose root it is (sr).
+const objectFrom = ` FROM tree_objects o JOIN tree_stores s ON s.sid = o.sid
+	LEFT JOIN tree_shares an ON an.anchor_sid = o.sid AND an.anchor_oid = o.oid
+	LEFT JOIN tree_shares sr ON sr.sid = o.sid AND o.oid = '` + RootOID + `'`
 
 // scanObject reads one row of objectColumns.
 func scanObject(row interface{ Scan(...any) error }) (Object, error) {
 	var (
-		o                Object
-		parent, kind, sk string
-		mtime            int64
+		o                           Object
+		parent, kind, sk, shareName string
+		mtime                       int64
 	)
-	if err := row.Scan(&o.ID.SID, &o.ID.OID, &parent, &o.Name, &kind, &o.Version, &mtime, &o.Size, &o.ContentKey, &o.ContentETag, &sk); err != nil {
+	if err := row.Scan(&o.ID.SID, &o.ID.OID, &parent, &o.Name, &kind, &o.Version, &mtime, &o.Size, &o.ContentKey, &o.ContentETag, &sk,
+		&o.Share, &shareName); err != nil {
 		return Object{}, err
+	}
+	if o.Share != "" && o.ID.IsRoot() {
+		o.Name = shareName
 	}
 	if parent != "" {
 		o.Parent = ID{SID: o.ID.SID, OID: parent}
@@ -538,7 +565,7 @@ func scanObject(row interface{ Scan(...any) error }) (Object, error) {
 
 // get reads one object.
 func get(ctx context.Context, tx *metadb.Tx, id ID) (Object, error) {
-	o, err := scanObject(tx.QueryRowContext(ctx, `SELECT `+objectColumns+` FROM tree_objects o JOIN tree_stores s ON s.sid = o.sid
+	o, err := scanObject(tx.QueryRowContext(ctx, `SELECT `+objectColumns+objectFrom+`
 		WHERE o.sid = ? AND o.oid = ?`, id.SID, id.OID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Object{}, ErrNotFound
@@ -552,7 +579,7 @@ func children(ctx context.Context, tx *metadb.Tx, o Object) ([]Object, error) {
 	if o.Kind != Folder {
 		return nil, nil
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT `+objectColumns+` FROM tree_objects o JOIN tree_stores s ON s.sid = o.sid
+	rows, err := tx.QueryContext(ctx, `SELECT `+objectColumns+objectFrom+`
 		WHERE o.sid = ? AND o.parent = ?`, o.ID.SID, o.ID.OID)
 	if err != nil {
 		return nil, err

@@ -38,6 +38,9 @@ var (
 	// of an older reference to the same bytes) before SetContent took
 	// its reference: the upload must be sent again.
 	ErrBlobGone = errors.New("the content's blob was deleted before it was committed")
+	// ErrHoldsShare refuses to delete a folder that holds a shared
+	// folder's anchor: the share is destroyed on its own.
+	ErrHoldsShare = errors.New("the folder holds a shared folder")
 )
 
 // Kind is a file or a folder.
@@ -70,6 +73,10 @@ type Object struct {
 	// AppData says that the object is in an app's appdata store
 	// rather than in its owner's root store.
 	AppData bool
+	// Share is the SID of the shared folder the object is: the root of
+	// a share's store (its Name is then the share's), or the anchor
+	// that stands for the share in its creator's tree; "" for others.
+	Share string
 }
 
 // ETag is the object's weak metadata entity tag: a hash of its parent
@@ -148,6 +155,9 @@ func New(ctx context.Context, a *auth.Store, cfg Config) (*Store, error) {
 	if err := s.db.Migrate(ctx, component); err != nil {
 		return nil, err
 	}
+	if err := s.db.Migrate(ctx, shareComponent); err != nil {
+		return nil, err
+	}
 	dev, err := s.serverDevice(ctx)
 	if err != nil {
 		return nil, err
@@ -185,17 +195,26 @@ func (s *Store) serverDevice(ctx context.Context) (string, error) {
 	return dev, nil
 }
 
-// Access says what user may do in the store sid: its owner everything,
-// anyone else nothing. This is the one place that decides; shared
-// folders (members with MANAGE or WRITE, viewers) extend it.
+// Access says what user may do in the store sid: in a root or appdata
+// store its owner everything, anyone else nothing; in a shared folder's
+// store what the user's membership gives, directly or through the
+// groups the user is in (the union): read to every member (a viewer),
+// write with WRITE, manage with MANAGE. This is the one place that
+// decides.
 func Access(ctx context.Context, tx *metadb.Tx, user, sid string) (Perm, error) {
-	var owner string
-	err := tx.QueryRowContext(ctx, `SELECT owner FROM tree_stores WHERE sid = ?`, sid).Scan(&owner)
+	var (
+		owner string
+		share sql.NullString
+	)
+	err := tx.QueryRowContext(ctx, `SELECT s.owner, sh.sid FROM tree_stores s LEFT JOIN tree_shares sh ON sh.sid = s.sid
+		WHERE s.sid = ?`, sid).Scan(&owner, &share)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return 0, nil
 	case err != nil:
 		return 0, fmt.Errorf("read store %s: %w", sid, err)
+	case share.Valid:
+		return memberPerm(ctx, tx, user, sid)
 	case owner == user:
 		return PermRead | PermWrite | PermManage, nil
 	}

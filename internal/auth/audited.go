@@ -32,6 +32,16 @@ func (r Recorder) RecordSubmitted(event string, at time.Time, fields schema.Fiel
 	return r.s.auditAs(r.ctx, r.tx, event, at, fields, sub)
 }
 
+// QueueMail puts m into the mail outbox in the same transaction, so
+// that a mail about a change (a share invitation) goes out only with it.
+// m.CreatedAt zero is now.
+func (r Recorder) QueueMail(m Mail) error {
+	if m.CreatedAt.IsZero() {
+		m.CreatedAt = r.s.timestamp()
+	}
+	return queueMail(r.ctx, r.tx, m)
+}
+
 // Audited runs fn in one transaction of the store's database and commits
 // the rows fn writes together with the events it records; an error from
 // fn (or from recording) rolls both back and is returned as it is. Like
