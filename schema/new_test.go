@@ -63,6 +63,8 @@ func valuesFor(t *testing.T, spec *schema.EventSpec, text string) schema.Fields 
 			f[fd.Name] = "203.0.113.7"
 		case schema.TypeBoolean:
 			f[fd.Name] = true
+		case schema.TypeTime:
+			f[fd.Name] = time.Date(2026, 11, 23, 9, 45, 0, 0, time.UTC)
 		default:
 			t.Fatalf("%s.%s: no test value for type %s", spec.Name, fd.Name, fd.Type)
 		}
@@ -141,6 +143,8 @@ func TestNew_HostileStringsAreJSON(t *testing.T) {
 					want = "203.0.113.7"
 				case schema.TypeBoolean:
 					want = true
+				case schema.TypeTime:
+					want = "2026-11-23T09:45:00.000Z"
 				}
 				if diff := cmp.Diff(want, got[fd.Name]); diff != "" {
 					t.Errorf("%s (-want +got):\n%s", fd.Name, diff)
