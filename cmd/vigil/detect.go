@@ -18,7 +18,10 @@ func newDetectCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "detect",
 		Short: "Work with the leak-detection rules",
-		Args:  cobra.NoArgs,
+		Long: `Work with the leak-detection rules that vigil serve runs as the event
+log's consumer group "detect" (the detect: section of the config file).`,
+		Example: `  vigil detect test rules.yaml events.ndjson --format table`,
+		Args:    cobra.NoArgs,
 	}
 	cmd.AddCommand(newDetectTestCmd())
 	return cmd

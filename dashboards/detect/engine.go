@@ -237,13 +237,14 @@ func (e *Engine) threshold(c *compiled, g *GroupState, in input) (Alert, bool) {
 		return Alert{}, false
 	}
 	for s := b - n + 1; s <= b; s++ {
+		// A window an alert covers already needs no count.
+		start := s * hop
+		if e.folded(c, g, start, c.window+c.suppress) {
+			continue
+		}
 		v := e.windowValue(c, g, s, n)
 		if v <= c.Threshold.Count {
 			continue
-		}
-		start := s * hop
-		if e.folded(c, g, start, c.window+c.suppress) {
-			return Alert{}, false
 		}
 		g.Raised = append(g.Raised, start)
 		ids, total := evidence(g.Buckets, s, n)
