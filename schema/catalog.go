@@ -141,7 +141,7 @@ func (s *EventSpec) alias(name string) int {
 
 // maxFields bounds the number of fields of one event; Event keeps its
 // field offsets in a fixed array of this size.
-const maxFields = 10
+const maxFields = 12
 
 func req(name string, t Type) Field { return Field{Name: name, Type: t} }
 func opt(name string, t Type) Field { return Field{Name: name, Type: t, Optional: true} }
@@ -321,6 +321,8 @@ var catalog = []EventSpec{
 		[]Field{req("sink", TypeString), req("oversize_event_id", TypeString), req("size", TypeInteger), req("limit", TypeInteger), req("count", TypeInteger), req("policy", TypeString)}},
 	{TopicAlert, "alert.device.seq_gap", Extension, "a device's uploads skipped sequence numbers: it lost or withheld events",
 		[]Field{req("user", TypeUserID), req("device", TypeDID), req("expected", TypeInteger), req("got", TypeInteger)}},
+	{TopicAlert, "alert.raised", Extension, "a detection rule fired: rule and severity, the grouped values (group, and user when one of them names a user), a sentence for people (summary), the count in the window that crossed, up to 100 triggering event ids (evidence, space-separated; evidence_count counts them all), and the baseline it was compared with, when there is one; its event_id derives from the rule, the group and the window's aligned start",
+		[]Field{req("rule", TypeString), req("severity", TypeString), req("group", TypeString), req("summary", TypeString), req("count", TypeInteger), req("window_start", TypeTime), req("window_end", TypeTime), req("evidence", TypeString), req("evidence_count", TypeInteger), opt("baseline", TypeString), opt("user", TypeUserID)}},
 }
 
 var byName = func() map[string]*EventSpec {

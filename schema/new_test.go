@@ -73,6 +73,8 @@ func valuesFor(t *testing.T, spec *schema.EventSpec, text string) schema.Fields 
 			f[fd.Name] = json.RawMessage(b)
 		case schema.TypeRole:
 			f[fd.Name] = []string{"MANAGE", "WRITE"}
+		case schema.TypeTime:
+			f[fd.Name] = time.Date(2026, 11, 23, 9, 45, 0, 0, time.UTC)
 		default:
 			t.Fatalf("%s.%s: no test value for type %s", spec.Name, fd.Name, fd.Type)
 		}
@@ -157,6 +159,8 @@ func TestNew_HostileStringsAreJSON(t *testing.T) {
 					want = map[string]any{"id": "35e4a5ffe0c50f8ea5edfc85a1256fab", "name": hostile}
 				case schema.TypeRole:
 					want = []any{"MANAGE", "WRITE"}
+				case schema.TypeTime:
+					want = "2026-11-23T09:45:00.000Z"
 				}
 				if diff := cmp.Diff(want, got[fd.Name]); diff != "" {
 					t.Errorf("%s (-want +got):\n%s", fd.Name, diff)

@@ -11,6 +11,7 @@ import (
 	"github.com/vigilaudit/vigil/contentapi/mail"
 	"github.com/vigilaudit/vigil/contentapi/password"
 	"github.com/vigilaudit/vigil/contentapi/session"
+	"github.com/vigilaudit/vigil/dashboards/detect"
 	"github.com/vigilaudit/vigil/ingest"
 	"github.com/vigilaudit/vigil/ingest/eventlog"
 	"github.com/vigilaudit/vigil/ingest/eventlog/filelog"
@@ -43,6 +44,7 @@ type Config struct {
 	Store   StoreConfig     `yaml:"store"`
 	Sinks   []SinkConfig    `yaml:"sinks"`
 	Content ContentConfig   `yaml:"content"`
+	Detect  detect.Config   `yaml:"detect"`
 }
 
 // ContentConfig is the content API's section. Its metadata database
@@ -231,6 +233,7 @@ func (c *Config) Validate() error {
 	p.Nest("store.consumer", c.Store.Consumer.Validate())
 	p.Nest("store.expiry", c.Store.Expiry.Validate())
 	p.Nest("content", c.Content.Validate())
+	p.Nest("detect", c.Detect.Validate())
 	p.Nest("content.password", c.Content.Password.Validate())
 	p.Nest("content.signin", c.Content.SignIn.Validate())
 	p.Nest("content.session", c.Content.Session.Validate())

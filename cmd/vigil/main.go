@@ -97,6 +97,7 @@ environment.`,
 		newQueryCmd(),
 		newAdminCmd(),
 		newAgentCmd(a),
+		newDetectCmd(),
 	)
 	refuseUnknownSubcommands(root)
 	return root

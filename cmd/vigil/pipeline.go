@@ -20,6 +20,7 @@ import (
 	"github.com/vigilaudit/vigil/contentapi/mail"
 	"github.com/vigilaudit/vigil/contentapi/transfer"
 	"github.com/vigilaudit/vigil/contentapi/tree"
+	"github.com/vigilaudit/vigil/dashboards/detect"
 	"github.com/vigilaudit/vigil/ingest"
 	"github.com/vigilaudit/vigil/ingest/eventlog"
 	"github.com/vigilaudit/vigil/ingest/eventlog/filelog"
@@ -32,6 +33,7 @@ import (
 // The files and directories under data_dir.
 const (
 	logDirName       = "log"
+	detectDirName    = "detect"
 	quarantineDBName = "quarantine.db"
 	// uploadTTL is how long a resumable upload waits for its next
 	// chunk before it is swept.
@@ -167,6 +169,13 @@ func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 		p.sinks.Run,
 		p.uploads.Run,
 	}
+	if !cfg.Detect.Disabled {
+		d, err := detect.NewDetector(p.log, cfg.Detect, filepath.Join(cfg.DataDir, detectDirName), p.ingester, logger.With("component", "detect"), reg, logMetrics)
+		if err != nil {
+			return nil, err
+		}
+		p.runners = append(p.runners, d.Run)
+	}
 	if e, ok := p.store.(query.Expirer); ok {
 		p.runners = append(p.runners, query.NewExpiry(e, cfg.Store.Expiry, storeLogger).Run)
 	}
@@ -263,6 +272,9 @@ func requiredGroups(cfg Config) map[string]bool {
 // consumerGroups lists the groups whose lag is reported.
 func consumerGroups(cfg Config) []string {
 	out := []string{query.Group}
+	if !cfg.Detect.Disabled {
+		out = append(out, detect.Group)
+	}
 	for _, s := range cfg.Sinks {
 		out = append(out, s.Group())
 	}

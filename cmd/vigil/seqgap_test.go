@@ -61,18 +61,29 @@ func TestServe_SeqGapAlert(t *testing.T) {
 		if err != nil || resp.StatusCode != http.StatusOK {
 			t.Fatalf("query: %d %v", resp.StatusCode, err)
 		}
-		if len(page.Events) > 0 {
-			if len(page.Events) != 1 {
-				t.Fatalf("%d alerts, want 1: %v", len(page.Events), page.Events)
-			}
-			e := page.Events[0]
-			if e["event"] != "alert.device.seq_gap" || e["expected"] != float64(3) || e["got"] != float64(5) || e["user"] != "a@example.com" {
+		// The gap itself, and the detection that turns it into an
+		// alert (rule pipeline-seq-gap), each once.
+		byName := map[string][]map[string]any{}
+		for _, e := range page.Events {
+			name, _ := e["event"].(string)
+			byName[name] = append(byName[name], e)
+		}
+		gaps, raised := byName["alert.device.seq_gap"], byName["alert.raised"]
+		if len(gaps) > 1 || len(raised) > 1 {
+			t.Fatalf("%d gaps and %d raised alerts, want 1 each: %v", len(gaps), len(raised), page.Events)
+		}
+		if len(gaps) == 1 && len(raised) == 1 {
+			e := gaps[0]
+			if e["expected"] != float64(3) || e["got"] != float64(5) || e["user"] != "a@example.com" {
 				t.Errorf("alert %v", e)
+			}
+			if r := raised[0]; r["rule"] != "pipeline-seq-gap" || r["evidence"] != e["event_id"] || r["user"] != "a@example.com" {
+				t.Errorf("raised alert %v for gap %v", r, e)
 			}
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("no alert.device.seq_gap in the store")
+			t.Fatalf("no alert.device.seq_gap and its raised alert in the store: %v", page.Events)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

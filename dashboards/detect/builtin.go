@@ -1,0 +1,108 @@
+package detect
+
+import (
+	"slices"
+	"time"
+
+	"github.com/vigilaudit/vigil/internal/config"
+)
+
+// Expressions the built-in rules share.
+const (
+	completedDownload = `event == "file.transfer" && "CONTENT_COMPLETED" in operations`
+	// deleter is who deleted: the reporting device's user for FILE
+	// events, the caller for folder.destroy.
+	deleter = `event == "folder.destroy" ? caller.email : verified_submitter.user_id`
+	deleted = `event == "folder.destroy" ? "folder:" + folder.id : soid.sid + soid.oid`
+)
+
+// builtins are the rules on by default. A new built-in rule is one more
+// entry here and its golden file, testdata/rules/NAME.txtar.
+var builtins = []Rule{
+	{
+		Name: "mass-download", Severity: High, Unit: "files",
+		Description: "one user received the content of more than 100 distinct files in an hour",
+		Match:       completedDownload, GroupBy: []string{"destination_user"},
+		Window: hours(1), Threshold: &Threshold{Distinct: "soid.sid + soid.oid", Count: 100},
+	},
+	{
+		Name: "mass-download-bytes", Severity: High, Unit: "bytes",
+		Description: "one user received more than 2 GiB of file content in an hour (transfers that carry bytes)",
+		Match:       completedDownload + ` && bytes != null`, GroupBy: []string{"destination_user"},
+		Window: hours(1), Threshold: &Threshold{Sum: "bytes", Count: 2 << 30},
+	},
+	{
+		Name: "mass-download-baseline", Severity: Medium, Unit: "files",
+		Description: "one user's downloads of a day above 3x their own 30-day daily average and above 100",
+		Match:       completedDownload, GroupBy: []string{"destination_user"},
+		Baseline: &Baseline{Days: 30, Factor: 3, Floor: 100, MinDays: 14},
+	},
+	{
+		Name: "mass-deletion", Severity: High, Unit: "files",
+		Description: "one user deleted more than 10 distinct files or shared folders in an hour",
+		Match:       `(event in ["file.notification", "file.transfer"] && "DELETE" in operations) || event == "folder.destroy"`,
+		GroupBy:     []string{deleter},
+		Window:      hours(1), Threshold: &Threshold{Distinct: deleted, Count: 10},
+	},
+	{
+		Name: "signin-brute-force", Severity: High, Unit: "failed sign-ins",
+		Description: "more than 10 failed sign-ins for one user in 5 minutes",
+		Match:       `event == "user.password.error"`, GroupBy: []string{"user"},
+		Window: minutes(5), Threshold: &Threshold{Count: 10},
+	},
+	{
+		Name: "credential-stuffing", Severity: High, Unit: "users",
+		Description: "one IP address failed to sign in as 8 or more users in 10 minutes",
+		Match:       `event == "user.password.error" && ip != null`, GroupBy: []string{"ip"},
+		Window: minutes(10), Threshold: &Threshold{Distinct: "user", Count: 7},
+	},
+	{
+		Name: "signin-after-failures", Severity: High, Unit: "sign-ins",
+		Description: "a successful sign-in after 5 or more failures for the user in 10 minutes",
+		GroupBy:     []string{"user"}, Window: minutes(10),
+		Sequence: []Step{
+			{Match: `event == "user.password.error"`, Count: 4},
+			{Match: `event == "user.signin"`, Within: minutes(10)},
+		},
+	},
+	{
+		Name: "new-device-burst", Severity: High, Unit: "transfers",
+		Description: "a newly certified device received more than 100 file transfers within 24 hours",
+		GroupBy:     []string{"device_id"}, Window: hours(24),
+		Sequence: []Step{
+			{Match: `event == "device.certify"`},
+			{Match: `event == "file.transfer"`, GroupBy: []string{"destination_device"}, Count: 100, Within: hours(24)},
+		},
+	},
+	{
+		Name: "device-certify-burst", Severity: Medium, Unit: "devices certified",
+		Description: "3 or more devices certified by one user in 10 minutes",
+		Match:       `event == "device.certify"`, GroupBy: []string{"user"},
+		Window: minutes(10), Threshold: &Threshold{Distinct: "device_id", Count: 2},
+	},
+	{
+		Name: "pipeline-seq-gap", Severity: Medium, Unit: "sequence gaps",
+		Description: "a device's uploads skipped sequence numbers: it lost or withheld events",
+		Match:       `event == "alert.device.seq_gap"`, GroupBy: []string{"user", "device"},
+		Window: hours(1), Threshold: &Threshold{Count: 0},
+	},
+	{
+		Name: "pipeline-log-skipped", Severity: High, Unit: "skips",
+		Description: "a consumer group fell behind the event log's retention and skipped records",
+		Match:       `event == "alert.log.skipped"`, GroupBy: []string{"group"},
+		Window: hours(1), Threshold: &Threshold{Count: 0},
+	},
+}
+
+// Builtins returns the built-in rules with their defaults.
+func Builtins() []Rule {
+	out := slices.Clone(builtins)
+	for i := range out {
+		out[i].GroupBy = slices.Clone(out[i].GroupBy)
+		out[i].Sequence = slices.Clone(out[i].Sequence)
+	}
+	return out
+}
+
+func hours(n int) config.Duration   { return config.Duration(time.Duration(n) * time.Hour) }
+func minutes(n int) config.Duration { return config.Duration(time.Duration(n) * time.Minute) }
