@@ -56,7 +56,7 @@ var emitters = map[string][]string{
 	"user.org.accept":             {"POST /auth/signup"},
 	"user.account.request":        {"POST /auth/signup"},
 	"user.org.remove":             {"DELETE /api/{version}/organizations/{id}/users/{email}"},
-	"user.quota.warning":          {recordUsage, "PUT /api/{version}/files/{id}/content"},
+	"user.quota.warning":          {recordUsage, "PUT /api/{version}/files/{id}/content", "POST /api/{version}/files/{id}/copy"},
 	"audit.app.add":               {"POST /api/{version}/apps"},
 	"audit.app.remove":            {"DELETE /api/{version}/apps/{client_id}"},
 	"audit.oauth.approve":         {"POST /authorize"},
@@ -73,7 +73,7 @@ var emitters = map[string][]string{
 		"GET /api/{version}/files/{id}/content", "HEAD /api/{version}/files/{id}/content"},
 	"file.notification": {"POST /api/{version}/folders", "PUT /api/{version}/folders/{id}", "DELETE /api/{version}/folders/{id}",
 		"POST /api/{version}/files", "PUT /api/{version}/files/{id}", "DELETE /api/{version}/files/{id}",
-		"PUT /api/{version}/files/{id}/content"},
+		"PUT /api/{version}/files/{id}/content", "POST /api/{version}/files/{id}/copy", "POST /api/{version}/folders/{id}/copy"},
 }
 
 // auditedTopics are the topics every catalog event of which some route
