@@ -31,7 +31,7 @@ func fillPath(pattern, email string, objects treeObjects) string {
 			return "v" + Latest.String()
 		case p == "{email}":
 			return email
-		case p == "{id}" && strings.HasPrefix(rest, "/files/") && objects.file != "":
+		case p == "{id}" && (strings.HasPrefix(rest, "/files/") || strings.HasPrefix(rest, "/favorites/")) && objects.file != "":
 			return objects.file
 		case p == "{id}" && (strings.HasPrefix(rest, "/folders/") || strings.HasPrefix(rest, "/children/")) && objects.folder != "":
 			return objects.folder

@@ -65,12 +65,14 @@ var emitters = map[string][]string{
 	"audit.oauth.revoke":          {"DELETE /auth/token/{token}"},
 	"audit.oauth.token.error":     {"POST /auth/token"},
 	"audit.oidc.refuse":           {"GET /auth/oidc/callback"},
+	"audit.favorite.add":          {"PUT /api/{version}/favorites/{id}"},
+	"audit.favorite.remove":       {"DELETE /api/{version}/favorites/{id}"},
 
 	// The file tree (files_test.go): metadata reads and writes.
 	"file.transfer": {"GET /api/{version}/children", "GET /api/{version}/children/{id}", "GET /api/{version}/folders/{id}",
 		"GET /api/{version}/folders/{id}/children", "GET /api/{version}/folders/{id}/path",
 		"GET /api/{version}/files/{id}", "GET /api/{version}/files/{id}/path",
-		"GET /api/{version}/files/{id}/content", "HEAD /api/{version}/files/{id}/content"},
+		"GET /api/{version}/files/{id}/content", "HEAD /api/{version}/files/{id}/content", "GET /api/{version}/favorites"},
 	"file.notification": {"POST /api/{version}/folders", "PUT /api/{version}/folders/{id}", "DELETE /api/{version}/folders/{id}",
 		"POST /api/{version}/files", "PUT /api/{version}/files/{id}", "DELETE /api/{version}/files/{id}",
 		"PUT /api/{version}/files/{id}/content", "POST /api/{version}/files/{id}/copy", "POST /api/{version}/folders/{id}/copy"},

@@ -240,6 +240,9 @@ func (s *Store) Delete(ctx context.Context, a Actor, kind Kind, ref Ref, check C
 			if _, err := tx.ExecContext(ctx, `DELETE FROM tree_objects WHERE sid = ? AND oid = ?`, o.ID.SID, o.ID.OID); err != nil {
 				return err
 			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM tree_favorites WHERE sid = ? AND oid = ?`, o.ID.SID, o.ID.OID); err != nil {
+				return err
+			}
 			if o.ContentKey == "" {
 				continue
 			}

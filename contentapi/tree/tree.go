@@ -295,6 +295,26 @@ var migrations = []metadb.Migration{
 		refs BIGINT NOT NULL
 	);`,
 	},
+	// 1 -> 2: favorites, per user (owner); a favorite goes with its
+	// object (Delete removes it).
+	{
+		SQLite: `CREATE TABLE tree_favorites (
+		owner      TEXT NOT NULL,
+		sid        TEXT NOT NULL,
+		oid        TEXT NOT NULL,
+		created_at INTEGER NOT NULL,
+		PRIMARY KEY (owner, sid, oid)
+	) STRICT;
+	CREATE INDEX tree_favorites_object ON tree_favorites (sid, oid);`,
+		Postgres: `CREATE TABLE tree_favorites (
+		owner      TEXT NOT NULL,
+		sid        TEXT NOT NULL,
+		oid        TEXT NOT NULL,
+		created_at BIGINT NOT NULL,
+		PRIMARY KEY (owner, sid, oid)
+	);
+	CREATE INDEX tree_favorites_object ON tree_favorites (sid, oid);`,
+	},
 }
 
 var component = metadb.Component{Name: componentName, Migrations: migrations}
