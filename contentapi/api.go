@@ -205,7 +205,7 @@ func (a *API) table() []Route {
 	return append([]Route{
 		{Method: http.MethodGet, Path: "/version", Since: V(0, 8), Public: true, Handle: a.version,
 			Summary: "The API versions served", Response: VersionInfo{}},
-	}, slices.Concat(a.deviceRoutes(), a.fileRoutes(), a.contentRoutes(), a.favoriteRoutes())...)
+	}, slices.Concat(a.deviceRoutes(), a.fileRoutes(), a.contentRoutes(), a.revisionRoutes(), a.favoriteRoutes())...)
 }
 
 // mount turns a table into the server's routes: each behind the kit,

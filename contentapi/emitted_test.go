@@ -72,10 +72,12 @@ var emitters = map[string][]string{
 	"file.transfer": {"GET /api/{version}/children", "GET /api/{version}/children/{id}", "GET /api/{version}/folders/{id}",
 		"GET /api/{version}/folders/{id}/children", "GET /api/{version}/folders/{id}/path",
 		"GET /api/{version}/files/{id}", "GET /api/{version}/files/{id}/path",
-		"GET /api/{version}/files/{id}/content", "HEAD /api/{version}/files/{id}/content", "GET /api/{version}/favorites"},
+		"GET /api/{version}/files/{id}/content", "HEAD /api/{version}/files/{id}/content", "GET /api/{version}/favorites",
+		"GET /api/{version}/files/{id}/revisions", "GET /api/{version}/files/{id}/revisions/{rev}/content"},
 	"file.notification": {"POST /api/{version}/folders", "PUT /api/{version}/folders/{id}", "DELETE /api/{version}/folders/{id}",
 		"POST /api/{version}/files", "PUT /api/{version}/files/{id}", "DELETE /api/{version}/files/{id}",
-		"PUT /api/{version}/files/{id}/content", "POST /api/{version}/files/{id}/copy", "POST /api/{version}/folders/{id}/copy"},
+		"PUT /api/{version}/files/{id}/content", "POST /api/{version}/files/{id}/copy", "POST /api/{version}/folders/{id}/copy",
+		"POST /api/{version}/files/{id}/revisions/{rev}/restore"},
 }
 
 // auditedTopics are the topics every catalog event of which some route
