@@ -107,7 +107,7 @@ func newAccountsEnv(t *testing.T, b metadbtest.Backend, opts ...func(*Config)) *
 			t.Fatal(err)
 		}
 	}
-	if e.files, err = tree.New(ctx, store, tree.Config{ServerUser: OrgAdminID, Now: e.clock.Now}); err != nil {
+	if e.files, err = tree.New(ctx, store, tree.Config{ServerUser: OrgAdminID, Now: e.clock.Now, Revisions: 3}); err != nil {
 		t.Fatal(err)
 	}
 	if e.links, err = link.New(ctx, store, e.clock.Now); err != nil {

@@ -219,7 +219,7 @@ func (a *API) table() []Route {
 	return append([]Route{
 		{Method: http.MethodGet, Path: "/version", Since: V(0, 8), Public: true, Handle: a.version,
 			Summary: "The API versions served", Response: VersionInfo{}},
-	}, slices.Concat(a.deviceRoutes(), a.fileRoutes(), a.contentRoutes(), a.linkRoutes(), a.shareRoutes())...)
+	}, slices.Concat(a.deviceRoutes(), a.fileRoutes(), a.contentRoutes(), a.revisionRoutes(), a.favoriteRoutes(), a.linkRoutes(), a.shareRoutes())...)
 }
 
 // mount turns a table into the server's routes: each behind the kit,

@@ -53,6 +53,12 @@ func (a *API) download(r *Request) (any, error) {
 	if err != nil {
 		return nil, r.treeError(err)
 	}
+	return a.serve(r, actor, v, op)
+}
+
+// serve answers with v's content through transfer.Serve, and records
+// CONTENT_COMPLETED after a whole GET's body (see download).
+func (a *API) serve(r *Request, actor tree.Actor, v tree.View, op string) (any, error) {
 	b, err := a.openContent(r.Context(), v)
 	if err != nil {
 		return nil, err

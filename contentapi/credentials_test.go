@@ -37,7 +37,9 @@ func fillPath(pattern, email string, objects treeObjects) string {
 			return email
 		case p == "{key}" && objects.link != "":
 			return objects.link
-		case p == "{id}" && strings.HasPrefix(rest, "/files/") && objects.file != "":
+		case p == "{rev}":
+			return "1"
+		case p == "{id}" && (strings.HasPrefix(rest, "/files/") || strings.HasPrefix(rest, "/favorites/")) && objects.file != "":
 			return objects.file
 		case p == "{id}" && (strings.HasPrefix(rest, "/folders/") || strings.HasPrefix(rest, "/children/")) && objects.folder != "":
 			return objects.folder
@@ -68,6 +70,16 @@ func newTreeObjects(t *testing.T, e *accountsEnv, user, device string) treeObjec
 	f, err := e.files.Create(ctx, a, tree.File, tree.Ref{Alias: tree.AliasRoot}, "file "+token.New(), nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Two contents: the first is the file's revision 1.
+	for _, body := range []string{"first", "second"} {
+		info, err := e.blobs.Put(ctx, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.files.SetContent(ctx, a, tree.Ref{ID: f.ID}, tree.Content{Key: info.Key, Size: info.Size, ETag: info.Key}, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	l, err := e.links.Create(ctx, link.Actor{User: user, Caller: json.RawMessage(`{"email":"` + user + `"}`), IP: localIP}, d.ID, link.Settings{})
 	if err != nil {

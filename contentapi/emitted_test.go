@@ -56,7 +56,7 @@ var emitters = map[string][]string{
 	"user.org.accept":             {"POST /auth/signup"},
 	"user.account.request":        {"POST /auth/signup"},
 	"user.org.remove":             {"DELETE /api/{version}/organizations/{id}/users/{email}"},
-	"user.quota.warning":          {recordUsage, "PUT /api/{version}/files/{id}/content"},
+	"user.quota.warning":          {recordUsage, "PUT /api/{version}/files/{id}/content", "POST /api/{version}/files/{id}/copy"},
 	"audit.app.add":               {"POST /api/{version}/apps"},
 	"audit.app.remove":            {"DELETE /api/{version}/apps/{client_id}"},
 	"audit.oauth.approve":         {"POST /authorize"},
@@ -65,12 +65,15 @@ var emitters = map[string][]string{
 	"audit.oauth.revoke":          {"DELETE /auth/token/{token}"},
 	"audit.oauth.token.error":     {"POST /auth/token"},
 	"audit.oidc.refuse":           {"GET /auth/oidc/callback"},
+	"audit.favorite.add":          {"PUT /api/{version}/favorites/{id}"},
+	"audit.favorite.remove":       {"DELETE /api/{version}/favorites/{id}"},
 
 	// The file tree (files_test.go): metadata reads and writes.
 	"file.transfer": {"GET /api/{version}/children", "GET /api/{version}/children/{id}", "GET /api/{version}/folders/{id}",
 		"GET /api/{version}/folders/{id}/children", "GET /api/{version}/folders/{id}/path",
 		"GET /api/{version}/files/{id}", "GET /api/{version}/files/{id}/path",
-		"GET /api/{version}/files/{id}/content", "HEAD /api/{version}/files/{id}/content"},
+		"GET /api/{version}/files/{id}/content", "HEAD /api/{version}/files/{id}/content", "GET /api/{version}/favorites",
+		"GET /api/{version}/files/{id}/revisions", "GET /api/{version}/files/{id}/revisions/{rev}/content"},
 	// Links (links_test.go): their management and their use.
 	"link.create":               {"POST /api/{version}/links"},
 	"link.delete":               {"DELETE /api/{version}/links/{key}"},
@@ -86,7 +89,8 @@ var emitters = map[string][]string{
 
 	"file.notification": {"POST /api/{version}/folders", "PUT /api/{version}/folders/{id}", "DELETE /api/{version}/folders/{id}",
 		"POST /api/{version}/files", "PUT /api/{version}/files/{id}", "DELETE /api/{version}/files/{id}",
-		"PUT /api/{version}/files/{id}/content"},
+		"PUT /api/{version}/files/{id}/content", "POST /api/{version}/files/{id}/copy", "POST /api/{version}/folders/{id}/copy",
+		"POST /api/{version}/files/{id}/revisions/{rev}/restore"},
 
 	// Shared folders (shares_test.go).
 	"folder.create":             {"POST /api/{version}/shares", "PUT /api/{version}/folders/{id}/is_shared"},

@@ -104,6 +104,10 @@ func (a *API) fileRoutes() []Route {
 			Summary: "Move or rename a file (If-Match)", Request: objectBody{}, Response: File{}},
 		{Method: http.MethodDelete, Path: "/files/{id}", Since: V(0, 10), Scopes: write, Handle: a.deleteObject(tree.File),
 			Summary: "Delete a file (If-Match)", Status: http.StatusNoContent},
+		{Method: http.MethodPost, Path: "/files/{id}/copy", Since: V(1, 4), Scopes: write, Handle: a.copyObject(tree.File),
+			Summary: "Copy a file into a folder (parent, name to rename the copy)", Request: objectBody{}, Status: http.StatusCreated, Response: File{}},
+		{Method: http.MethodPost, Path: "/folders/{id}/copy", Since: V(1, 4), Scopes: write, Handle: a.copyObject(tree.Folder),
+			Summary: "Copy a folder and everything in it into a folder (parent, name to rename the copy)", Request: objectBody{}, Status: http.StatusCreated, Response: Folder{}},
 	}
 }
 
@@ -208,6 +212,40 @@ func (a *API) moveObject(kind tree.Kind) Handler {
 			return nil, r.treeError(err)
 		}
 		return httpapi.Response{Status: http.StatusOK, Header: http.Header{"Etag": {v.ETag()}}, Body: objectOf(v, false, false)}, nil
+	}
+}
+
+// copyObject copies a file or a folder's subtree into the body's
+// parent, under the body's name or its own. The source is read with
+// files.read, the parent written with files.write; a copy refers to the
+// same blobs, yet its bytes count toward the quota (507 over it).
+func (a *API) copyObject(kind tree.Kind) Handler {
+	return func(r *Request) (any, error) {
+		ref, err := r.pathRef()
+		if err != nil {
+			return nil, err
+		}
+		var b objectBody
+		if err := r.Decode(&b); err != nil {
+			return nil, err
+		}
+		if b.Parent == nil {
+			return nil, BadArgs("Invalid parent: required")
+		}
+		parent, err := bodyRef(*b.Parent)
+		if err != nil {
+			return nil, err
+		}
+		to := tree.CopyTo{Parent: parent, Name: b.Name, Quota: int64(a.org.Quota)}
+		v, err := a.files.Copy(r.Context(), r.treeActor(), kind, ref, to, r.scopeCheck(false), r.scopeCheck(true))
+		if err != nil {
+			return nil, r.treeError(err)
+		}
+		if err := a.measure(r.Context(), r.Principal.Email); err != nil {
+			return nil, err
+		}
+		h := http.Header{"Etag": {v.ETag()}, "Location": {r.location(kind, v.ID)}}
+		return httpapi.Response{Status: http.StatusCreated, Header: h, Body: objectOf(v, false, false)}, nil
 	}
 }
 
@@ -365,13 +403,15 @@ func (r *Request) treeError(err error) error {
 	case errors.Is(err, tree.ErrRoot):
 		return Forbidden("The root folder cannot be moved, renamed or deleted")
 	case errors.Is(err, tree.ErrIntoItself):
-		return BadArgs("Invalid parent: a folder cannot move into itself")
+		return BadArgs("Invalid parent: a folder cannot move or be copied into itself")
 	case errors.Is(err, tree.ErrOtherStore):
 		return BadArgs("Invalid parent: moving between stores is not supported")
 	case errors.Is(err, tree.ErrReadOnly):
 		return Forbidden("No permission to change this folder")
 	case errors.Is(err, tree.ErrHoldsShare):
 		return Conflict("The folder holds a shared folder: destroy or move it first")
+	case errors.Is(err, tree.ErrOverQuota):
+		return InsufficientStorage("The copy would exceed the quota")
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 2*time.Second)
 	defer cancel()

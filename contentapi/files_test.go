@@ -396,7 +396,9 @@ var auditedPrefixes = []string{"/children", "/folders", "/files"}
 
 // walkBodies are the bodies TestRoutes_Audited sends, by route; a route
 // not listed gets walkBody's.
-var walkBodies = map[string]string{}
+var walkBodies = map[string]string{
+	"POST " + Prefix + "/{version}/folders/{id}/copy": `{"parent": "root", "name": "walk copy"}`,
+}
 
 // walkBody is the default body: a new child of the folder for POST, a
 // new name for PUT.

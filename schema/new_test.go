@@ -71,6 +71,14 @@ func valuesFor(t *testing.T, spec *schema.EventSpec, text string) schema.Fields 
 				t.Fatal(err)
 			}
 			f[fd.Name] = json.RawMessage(b)
+		case schema.TypeSOID:
+			f[fd.Name] = "3293523A4CA93CD5BCC17D4C4A0094689A0B1C2D3E4F5A6B7C8D9E0F1A2B3C4D"
+		case schema.TypePath:
+			b, err := json.Marshal(map[string]string{"sid": "3293523a4ca93cd5bcc17d4c4a009468", "relative_path": text})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f[fd.Name] = json.RawMessage(b)
 		case schema.TypeRole:
 			f[fd.Name] = []string{"MANAGE", "WRITE"}
 		case schema.TypeTime:
@@ -161,6 +169,10 @@ func TestNew_HostileStringsAreJSON(t *testing.T) {
 					want = []any{"MANAGE", "WRITE"}
 				case schema.TypeTime:
 					want = "2026-11-23T09:45:00.000Z"
+				case schema.TypeSOID:
+					want = map[string]any{"sid": "3293523a4ca93cd5bcc17d4c4a009468", "oid": "9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d"}
+				case schema.TypePath:
+					want = map[string]any{"sid": "3293523a4ca93cd5bcc17d4c4a009468", "relative_path": hostile}
 				}
 				if diff := cmp.Diff(want, got[fd.Name]); diff != "" {
 					t.Errorf("%s (-want +got):\n%s", fd.Name, diff)

@@ -81,6 +81,15 @@ type ContentConfig struct {
 	// DATA_DIR/content/blobs) or s3; uploads are staged in
 	// DATA_DIR/content/uploads.
 	Blobs BlobsConfig `yaml:"blobs"`
+	// Revisions bounds the earlier contents kept per file.
+	Revisions RevisionsConfig `yaml:"revisions"`
+}
+
+// RevisionsConfig is the content.revisions section.
+type RevisionsConfig struct {
+	// Keep is how many earlier contents of each file are kept (default
+	// 10); the oldest goes when a change would keep one more.
+	Keep int `yaml:"keep"`
 }
 
 // BlobsConfig chooses the blob store: local disk (the default) or an
@@ -206,6 +215,9 @@ func (c *Config) setDefaults() {
 		s.SetDefaults()
 	}
 	c.Content.Sweep.SetDefaults()
+	if c.Content.Revisions.Keep == 0 {
+		c.Content.Revisions.Keep = 10
+	}
 	for i := range c.Sinks {
 		c.Sinks[i].Config.SetDefaults()
 		if r := c.Sinks[i].Relp; r != nil {
@@ -249,6 +261,9 @@ func (c *Config) Validate() error {
 	p.Nest("content.oauth", c.Content.OAuth.Validate())
 	p.Nest("content.blobs", oneKind(c.Content.Blobs))
 	p.Nest("content.sweep", c.Content.Sweep.Validate())
+	if c.Content.Revisions.Keep < 1 {
+		p.Add("content.revisions.keep", "must be at least 1")
+	}
 	first := make(map[string]bool)
 	for i, s := range c.Sinks {
 		path := fmt.Sprintf("sinks[%d]", i)

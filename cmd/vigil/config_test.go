@@ -60,6 +60,7 @@ func TestLoadConfig(t *testing.T) {
 	defaults.Content.Blobs.Disk = &diskblob.Config{}
 	defaults.Content.OAuth.SetDefaults()
 	defaults.Content.Sweep.SetDefaults()
+	defaults.Content.Revisions.Keep = 10
 	tests := []struct {
 		name string
 		yaml string // no file when empty

@@ -99,7 +99,8 @@ func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 	if p.uploads, err = transfer.NewUploads(filepath.Join(contentDir(cfg.DataDir), "uploads"), p.blobs, uploadTTL); err != nil {
 		return nil, err
 	}
-	if p.files, err = tree.New(ctx, p.auth, tree.Config{ServerUser: contentapi.OrgAdminID, Blobs: p.blobs}); err != nil {
+	if p.files, err = tree.New(ctx, p.auth, tree.Config{ServerUser: contentapi.OrgAdminID, Blobs: p.blobs,
+		Revisions: cfg.Content.Revisions.Keep}); err != nil {
 		return nil, err
 	}
 	// Blobs whose last reference went while the server was down.

@@ -243,6 +243,14 @@ func (s *Store) Delete(ctx context.Context, a Actor, kind Kind, ref Ref, check C
 			if _, err := tx.ExecContext(ctx, `DELETE FROM tree_objects WHERE sid = ? AND oid = ?`, o.ID.SID, o.ID.OID); err != nil {
 				return err
 			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM tree_favorites WHERE sid = ? AND oid = ?`, o.ID.SID, o.ID.OID); err != nil {
+				return err
+			}
+			revs, err := dropRevisions(ctx, tx, o.ID)
+			if err != nil {
+				return err
+			}
+			gone = append(gone, revs...)
 			if o.ContentKey == "" {
 				continue
 			}
@@ -289,6 +297,24 @@ func (s *Store) SetContent(ctx context.Context, a Actor, ref Ref, c Content, che
 		if v, err = s.view(ctx, tx, a, ref, File, PermWrite, check); err != nil {
 			return err
 		}
+		if gone, err = s.replaceContent(ctx, tx, &v, c); err != nil {
+			return err
+		}
+		return s.notify(rec, a, v, "", "MODIFY")
+	})
+	if err != nil {
+		return View{}, fmt.Errorf("set content of %s: %w", describe(ref), err)
+	}
+	s.sweep(ctx, slices.DeleteFunc(gone, func(k string) bool { return k == c.Key }))
+	return v, nil
+}
+
+// replaceContent points v's file at c, keeping its old content as a
+// revision (see revisions.go), and returns the blobs no file or
+// revision refers to any more.
+func (s *Store) replaceContent(ctx context.Context, tx *metadb.Tx, v *View, c Content) ([]string, error) {
+	var gone []string
+	err := func() error {
 		old := v.ContentKey
 		if c.Key != "" {
 			var refs int64
@@ -304,6 +330,11 @@ func (s *Store) SetContent(ctx context.Context, a Actor, ref Ref, c Content, che
 				}
 			}
 		}
+		kept, err := s.keepRevision(ctx, tx, v.Object)
+		if err != nil {
+			return err
+		}
+		gone = append(gone, kept...)
 		if old != "" {
 			last, err := unref(ctx, tx, old)
 			if err != nil {
@@ -314,17 +345,11 @@ func (s *Store) SetContent(ctx context.Context, a Actor, ref Ref, c Content, che
 			}
 		}
 		v.ContentKey, v.Size, v.ContentETag, v.MTime, v.Version = c.Key, c.Size, c.ETag, s.timestamp(), v.Version+1
-		if _, err := tx.ExecContext(ctx, `UPDATE tree_objects SET content_key = ?, size = ?, content_etag = ?, mtime = ?, version = ?
-			WHERE sid = ? AND oid = ?`, v.ContentKey, v.Size, v.ContentETag, v.MTime.UnixMilli(), v.Version, v.ID.SID, v.ID.OID); err != nil {
-			return err
-		}
-		return s.notify(rec, a, v, "", "MODIFY")
-	})
-	if err != nil {
-		return View{}, fmt.Errorf("set content of %s: %w", describe(ref), err)
-	}
-	s.sweep(ctx, slices.DeleteFunc(gone, func(k string) bool { return k == c.Key }))
-	return v, nil
+		_, err = tx.ExecContext(ctx, `UPDATE tree_objects SET content_key = ?, size = ?, content_etag = ?, mtime = ?, version = ?
+			WHERE sid = ? AND oid = ?`, v.ContentKey, v.Size, v.ContentETag, v.MTime.UnixMilli(), v.Version, v.ID.SID, v.ID.OID)
+		return err
+	}()
+	return gone, err
 }
 
 // Blob lifetime. A count reaching zero leaves its row behind (refs = 0,

@@ -130,6 +130,9 @@ type Config struct {
 	Blobs BlobDeleter
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// Revisions is how many earlier contents of a file are kept; 0
+	// keeps none.
+	Revisions int
 }
 
 // Store is the file tree. It is safe for concurrent use.
@@ -139,6 +142,7 @@ type Store struct {
 	blobs  BlobDeleter
 	now    func() time.Time
 	server schema.Submitter
+	keep   int
 }
 
 // New returns the tree in the auth store's database, applying its
@@ -148,7 +152,7 @@ func New(ctx context.Context, a *auth.Store, cfg Config) (*Store, error) {
 	if cfg.ServerUser == "" || cfg.ServerUser[0] != ':' {
 		return nil, fmt.Errorf("open file tree: server user %q is not a pseudo-user", cfg.ServerUser)
 	}
-	s := &Store{auth: a, db: a.DB(), blobs: cfg.Blobs, now: cfg.Now}
+	s := &Store{auth: a, db: a.DB(), blobs: cfg.Blobs, now: cfg.Now, keep: max(cfg.Revisions, 0)}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -312,6 +316,50 @@ var migrations = []metadb.Migration{
 	CREATE TABLE tree_blobs (
 		key  TEXT PRIMARY KEY,
 		refs BIGINT NOT NULL
+	);`,
+	},
+	// 1 -> 2: favorites, per user (owner); a favorite goes with its
+	// object (Delete removes it).
+	{
+		SQLite: `CREATE TABLE tree_favorites (
+		owner      TEXT NOT NULL,
+		sid        TEXT NOT NULL,
+		oid        TEXT NOT NULL,
+		created_at INTEGER NOT NULL,
+		PRIMARY KEY (owner, sid, oid)
+	) STRICT;
+	CREATE INDEX tree_favorites_object ON tree_favorites (sid, oid);`,
+		Postgres: `CREATE TABLE tree_favorites (
+		owner      TEXT NOT NULL,
+		sid        TEXT NOT NULL,
+		oid        TEXT NOT NULL,
+		created_at BIGINT NOT NULL,
+		PRIMARY KEY (owner, sid, oid)
+	);
+	CREATE INDEX tree_favorites_object ON tree_favorites (sid, oid);`,
+	},
+	// 2 -> 3: revisions, a file's earlier contents (rev from 1 up);
+	// each counts as a reference to its blob in tree_blobs.
+	{
+		SQLite: `CREATE TABLE tree_revisions (
+		sid          TEXT NOT NULL,
+		oid          TEXT NOT NULL,
+		rev          INTEGER NOT NULL,
+		size         INTEGER NOT NULL,
+		content_key  TEXT NOT NULL,
+		content_etag TEXT NOT NULL,
+		mtime        INTEGER NOT NULL,
+		PRIMARY KEY (sid, oid, rev)
+	) STRICT;`,
+		Postgres: `CREATE TABLE tree_revisions (
+		sid          TEXT NOT NULL,
+		oid          TEXT NOT NULL,
+		rev          BIGINT NOT NULL,
+		size         BIGINT NOT NULL,
+		content_key  TEXT NOT NULL,
+		content_etag TEXT NOT NULL,
+		mtime        BIGINT NOT NULL,
+		PRIMARY KEY (sid, oid, rev)
 	);`,
 	},
 }
