@@ -179,6 +179,11 @@ func TestRoutes_Credentials(t *testing.T) {
 		otherAdmin, _ := other.signIn(t, adminEmail, adminPW)
 		// A live device credential (64 hex) is not an access token.
 		dev := e.certifyDevice(t, user, "laptop")
+		// A device credential after its device was unlinked.
+		gone := e.certifyDevice(t, user, "old-laptop")
+		if a := e.call(t, "DELETE", "/api/v1.4/devices/"+gone.ID, "", bearer(user)); a.status != 204 {
+			t.Fatalf("unlink: %d %s", a.status, a.body)
+		}
 		e.events(t)
 
 		var routes []httpapi.Route
@@ -233,6 +238,7 @@ func TestRoutes_Credentials(t *testing.T) {
 			check("an unknown token", rt, call(rt, aliceEmail, bearer(token.New())), unknownTok)
 			check("another deployment's admin token", rt, call(rt, aliceEmail, bearer(otherAdmin)), unknownTok)
 			check("a device credential", rt, call(rt, aliceEmail, "Authorization: Bearer "+dev.Credential), malformedTok)
+			check("a revoked device's credential", rt, call(rt, aliceEmail, "Authorization: Bearer "+gone.Credential), malformedTok)
 			if admins(rt) {
 				check("a plain user's token", rt, call(rt, bobEmail, bearer(user)), notAdmin)
 				check("a plain user's session", rt, call(rt, bobEmail, userCookie, userCSRF), notAdmin)

@@ -374,6 +374,7 @@ func TestOAuth_Refused(t *testing.T) {
 		adminTok, _ := e.signInToken(t, adminEmail, adminPW)
 		reg := e.register(t, adminTok, "Confidential", false)
 		pub := e.register(t, adminTok, "Public", true)
+		other := e.register(t, adminTok, "Other", false)
 		redirectURI := e.app.URL + "/cb?x=1"
 		c := e.browser(t, aliceEmail, alicePW)
 		secret := []string{reg.ClientID, reg.ClientSecret}
@@ -441,6 +442,11 @@ func TestOAuth_Refused(t *testing.T) {
 		if st, m := exchange(url.Values{"code": {k}, "redirect_uri": {e.app.URL + "/other"}}, secret...); st != 400 || m["error"] != "invalid_grant" {
 			t.Errorf("wrong redirect at exchange: %d %v", st, m)
 		}
+		// The code is bound to its client: another client's own good
+		// credentials do not redeem it.
+		if st, m := exchange(url.Values{"code": {k}, "redirect_uri": {redirectURI}}, other.ClientID, other.ClientSecret); st != 400 || m["error"] != "invalid_grant" {
+			t.Errorf("another client's exchange: %d %v", st, m)
+		}
 		// Bad client credentials: 401.
 		if st, m := exchange(url.Values{"code": {k}}, reg.ClientID, "00000000000000000000000000000000"); st != 401 || m["error"] != "invalid_client" {
 			t.Errorf("wrong secret: %d %v", st, m)
@@ -479,7 +485,8 @@ func TestOAuth_Refused(t *testing.T) {
 		}
 		pubDevice := e.adminDevice(t, m["access_token"].(string))
 		e.expect(t, "refusals",
-			tokenError(reg.ClientID, "invalid_grant", false), // the wrong redirect URI
+			tokenError(reg.ClientID, "invalid_grant", false),   // the wrong redirect URI
+			tokenError(other.ClientID, "invalid_grant", false), // another client
 			tokenError(reg.ClientID, "invalid_client", false), tokenError(reg.ClientID, "invalid_client", false),
 			tokenError(reg.ClientID, "invalid_grant", false), // expired
 			approveEvent(aliceEmail, pub.ClientID, pubDevice, "user.read"),
@@ -529,6 +536,10 @@ func FuzzTokenForm(f *testing.F) {
 			t.Errorf("accepted %+v", p)
 		}
 	})
+}
+
+func FuzzAppBody(f *testing.F) {
+	fuzzBody[appBody](f, `{"name":"My App","redirect_uri":"http://blackhole"}`, `{"name":1}`, `{"public":"yes"}`, `[]`)
 }
 
 func FuzzAuthorizeQuery(f *testing.F) {

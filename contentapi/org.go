@@ -57,9 +57,9 @@ func (c OrgConfig) Validate() error {
 type Invitee struct {
 	EmailTo   string `json:"email_to"`
 	EmailFrom string `json:"email_from"`
-	// SignupCode is what the invitee signs up with (POST /auth/signup).
-	// There is no mail outbox: the API's answer is the only place it
-	// appears, for the inviter to pass on.
+	// SignupCode is what the invitee signs up with (POST /auth/signup):
+	// in this answer, for the inviter to pass on, and in the invitation
+	// mail queued in the mail outbox.
 	SignupCode string `json:"signup_code,omitempty"`
 }
 

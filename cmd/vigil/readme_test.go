@@ -230,6 +230,10 @@ func TestReadme_Examples(t *testing.T) {
 	if got, ok := output(`"$VIGIL/l/$KEY/content"`); ok && strings.TrimSpace(got) != "403\n200\n204" {
 		t.Errorf("the links example printed %q; want 403, 200, then 204", got)
 	}
+	// An administrator registers an app with curl: 201 and the tutorial's fields.
+	if got, ok := output(`"name":"My Second App"`); ok && strings.TrimSpace(got) != "\"hostname\":\n\"client_id\":\n\"client_secret\":\n201" {
+		t.Errorf("the app registration example printed %q; want hostname, client_id, client_secret, then 201", got)
+	}
 	// The shared folders example adds Dan as a writer.
 	if got, ok := output(`/shares/$SID/members`); ok &&
 		strings.TrimSpace(got) != `{"email":"dan@example.com","first_name":"Dan","last_name":"Brook","permissions":["WRITE"]}` {
