@@ -263,7 +263,7 @@ func newAdminCmd() *cobra.Command {
 	t := &adminTarget{}
 	cmd := &cobra.Command{
 		Use:   "admin",
-		Short: "Manage devices, API tokens, users, the quarantine and the sinks",
+		Short: "Manage devices, API tokens, users, the quarantine, the sinks and the alerts",
 		Long: `Manage the credentials of the audit APIs: devices, whose upload tokens
 (or client certificates) submit events, and API tokens with a role, admin
 or auditor, for the query and admin APIs.
