@@ -327,6 +327,8 @@ var catalog = []EventSpec{
 		[]Field{req("user", TypeUserID), req("device", TypeDID), req("expected", TypeInteger), req("got", TypeInteger)}},
 	{TopicAlert, "alert.raised", Extension, "a detection rule fired: rule and severity, the grouped values (group, and user when one of them names a user), a sentence for people (summary), the count in the window that crossed, up to 100 triggering event ids (evidence, space-separated; evidence_count counts them all), and the baseline it was compared with, when there is one; its event_id derives from the rule, the group and the window's aligned start",
 		[]Field{req("rule", TypeString), req("severity", TypeString), req("group", TypeString), req("summary", TypeString), req("count", TypeInteger), req("window_start", TypeTime), req("window_end", TypeTime), req("evidence", TypeString), req("evidence_count", TypeInteger), opt("baseline", TypeString), opt("user", TypeUserID)}},
+	{TopicAlert, "alert.state", Extension, "an alert's state changed (acknowledged, resolved or dismissed; open is the state it is raised in): the alert's event_id (alert_id), the new state, who changed it (caller, a user id or an API token's pseudo-user), and the optional assignee, reason and note given with the change",
+		[]Field{req("alert_id", TypeString), req("state", TypeString), req("caller", TypeCaller), opt("assignee", TypeString), opt("reason", TypeString), opt("note", TypeString)}},
 }
 
 var byName = func() map[string]*EventSpec {

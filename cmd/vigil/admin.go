@@ -263,7 +263,7 @@ func newAdminCmd() *cobra.Command {
 	t := &adminTarget{}
 	cmd := &cobra.Command{
 		Use:   "admin",
-		Short: "Manage devices, API tokens, users, the quarantine and the sinks",
+		Short: "Manage devices, API tokens, users, the quarantine, the sinks and the alerts",
 		Long: `Manage the credentials of the audit APIs: devices, whose upload tokens
 (or client certificates) submit events, and API tokens with a role, admin
 or auditor, for the query and admin APIs.
@@ -291,7 +291,7 @@ stdout, messages to stderr.`,
 	cmd.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return t.applyConfig(cmd) }
 	pf.StringVar(&t.server, "server", "", "`URL` of a running server to work through instead, e.g. https://vigil.example.com:8080")
 	pf.StringVar(&t.token, "token", "", "admin API `token` for --server (default $"+tokenEnv+")")
-	cmd.AddCommand(newAdminDeviceCmd(t), newAdminTokenCmd(t), newAdminUserCmd(t), newAdminMailCmd(t), newAdminAppCmd(t), newAdminQuarantineCmd(t), newAdminSinksCmd(t))
+	cmd.AddCommand(newAdminDeviceCmd(t), newAdminTokenCmd(t), newAdminUserCmd(t), newAdminMailCmd(t), newAdminAppCmd(t), newAdminQuarantineCmd(t), newAdminSinksCmd(t), newAdminAlertsCmd(t))
 	return cmd
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/vigilaudit/vigil/contentapi/mail"
 	"github.com/vigilaudit/vigil/contentapi/transfer"
 	"github.com/vigilaudit/vigil/contentapi/tree"
+	"github.com/vigilaudit/vigil/dashboards/alerts"
 	"github.com/vigilaudit/vigil/dashboards/detect"
 	"github.com/vigilaudit/vigil/ingest"
 	"github.com/vigilaudit/vigil/ingest/eventlog"
@@ -70,6 +71,8 @@ type pipeline struct {
 	uploads *transfer.Uploads
 	// links are the content API's links to files and folders.
 	links *link.Store
+	// alerts keeps the detections' alert states.
+	alerts *alerts.Store
 }
 
 // openPipeline opens everything the write path needs under cfg.DataDir.
@@ -108,6 +111,9 @@ func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 		logger.Info("swept unreferenced blobs", "blobs", n, "err", err)
 	}
 	if p.links, err = link.New(ctx, p.auth, nil); err != nil {
+		return nil, err
+	}
+	if p.alerts, err = alerts.New(ctx, p.auth); err != nil {
 		return nil, err
 	}
 	if p.directory, p.oidc, err = signInAuthorities(cfg.Content); err != nil {
@@ -171,7 +177,7 @@ func openPipeline(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 		p.uploads.Run,
 	}
 	if !cfg.Detect.Disabled {
-		d, err := detect.NewDetector(p.log, cfg.Detect, filepath.Join(cfg.DataDir, detectDirName), p.ingester, logger.With("component", "detect"), reg, logMetrics)
+		d, err := detect.NewDetector(p.log, cfg.Detect, filepath.Join(cfg.DataDir, detectDirName), p.alerts.Recording(p.ingester), logger.With("component", "detect"), reg, logMetrics)
 		if err != nil {
 			return nil, err
 		}

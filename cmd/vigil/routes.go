@@ -8,6 +8,7 @@ import (
 
 	"github.com/vigilaudit/vigil/contentapi"
 	"github.com/vigilaudit/vigil/contentapi/password"
+	"github.com/vigilaudit/vigil/dashboards/alerts"
 	"github.com/vigilaudit/vigil/ingest"
 	"github.com/vigilaudit/vigil/internal/auth"
 	"github.com/vigilaudit/vigil/internal/httpapi"
@@ -25,6 +26,8 @@ func (p *pipeline) routes() []httpapi.Route {
 		query.NewAPI(p.store, p.ingester.Emit, p.logger.With("component", "query")).Routes(),
 		// status and dead letter (admin, auditor); replays (admin)
 		p.sinks.Manager.Routes(),
+		// alerts and their states (read: admin, auditor; change: admin)
+		alerts.NewAPI(p.alerts, p.logger.With("component", "alerts")).Routes(),
 		// devices, API tokens, the content API's users and the mail outbox (admin)
 		auth.AdminRoutes(p.auth, hasher.Hash),
 		// the content API under /api/v1.x (its tokens and cookie

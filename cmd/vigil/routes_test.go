@@ -31,6 +31,7 @@ func TestRoutes_OpenAPI(t *testing.T) {
 	for _, c := range []struct{ name, args string }{
 		{"device", "device add --user a@example.com --name laptop"},
 		{"admin", "token add --role admin --name ops"},
+		{"auditor", "token add --role auditor --name soc"},
 	} {
 		out, stderr, code := runVigil(t, append([]string{"admin", "--data-dir", dataDir}, strings.Fields(c.args)...)...)
 		var v struct{ Token string }
@@ -76,6 +77,7 @@ func TestRoutes_OpenAPI(t *testing.T) {
 		"/audit/v1/stats", "/audit/v1/events/stream", "/audit/v1/sinks", "/audit/v1/sinks/{name}", "/audit/v1/sinks/{name}/replay",
 		"/audit/v1/sinks/{name}/deadletter", "/audit/v1/sinks/{name}/deadletter/replay", "/audit/v1/admin/devices",
 		"/audit/v1/admin/devices/{id}", "/audit/v1/admin/tokens", "/audit/v1/admin/tokens/{name}", "/openapi.json",
+		"/audit/v1/alerts", "/audit/v1/alerts/{id}", "/audit/v1/alerts/{id}/ack", "/audit/v1/alerts/{id}/resolve", "/audit/v1/alerts/{id}/dismiss",
 		"/api/{version}/version"} {
 		if doc.Doc.Paths.Find(path) == nil {
 			t.Errorf("the OpenAPI document lacks %s", path)
@@ -124,6 +126,18 @@ func TestRoutes_OpenAPI(t *testing.T) {
 		{name: "Devices", method: "GET", path: "/audit/v1/admin/devices", who: "admin", status: 200},
 		{name: "Tokens", method: "GET", path: "/audit/v1/admin/tokens", who: "admin", status: 200},
 		{name: "AdminUnauthorized", method: "GET", path: "/audit/v1/admin/devices", status: 401},
+		{name: "Alerts", method: "GET", path: "/audit/v1/alerts?state=open&limit=10", who: "admin", status: 200},
+		{name: "AlertsAsAuditor", method: "GET", path: "/audit/v1/alerts?since=24h", who: "auditor", status: 200},
+		{name: "AlertsBadState", method: "GET", path: "/audit/v1/alerts?state=closed", who: "auditor", status: 400},
+		{name: "AlertsAsDevice", method: "GET", path: "/audit/v1/alerts", who: "device", status: 403},
+		{name: "AlertsUnauthorized", method: "GET", path: "/audit/v1/alerts", status: 401},
+		{name: "AlertUnknown", method: "GET", path: "/audit/v1/alerts/01M83XJ880G988VDCE1F5VZJF0", who: "auditor", status: 404},
+		{name: "AlertAckUnknown", method: "POST", path: "/audit/v1/alerts/01M83XJ880G988VDCE1F5VZJF0/ack", who: "admin", ct: "application/json",
+			body: `{"assignee":"b@example.com"}`, status: 404},
+		{name: "AlertAckAsAuditor", method: "POST", path: "/audit/v1/alerts/01M83XJ880G988VDCE1F5VZJF0/ack", who: "auditor", ct: "application/json", body: `{}`, status: 403},
+		{name: "AlertResolveAsDevice", method: "POST", path: "/audit/v1/alerts/01M83XJ880G988VDCE1F5VZJF0/resolve", who: "device", ct: "application/json", body: `{}`, status: 403},
+		{name: "AlertDismissUnauthorized", method: "POST", path: "/audit/v1/alerts/01M83XJ880G988VDCE1F5VZJF0/dismiss", ct: "application/json", body: `{}`, status: 401},
+		{name: "AlertResolveBadBody", method: "POST", path: "/audit/v1/alerts/01M83XJ880G988VDCE1F5VZJF0/resolve", who: "admin", ct: "application/json", body: `{"note":1}`, status: 400, malformed: true},
 		{name: "ContentVersion", method: "GET", path: "/api/v1.4/version", status: 200},
 		{name: "ContentVersionOld", method: "GET", path: "/api/v0.8/version?_=1", status: 200},
 		{name: "ContentVersionUnknown", method: "GET", path: "/api/v1.5/version", status: 404},

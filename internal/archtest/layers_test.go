@@ -46,10 +46,10 @@ var layers = []rule{
 		why: "peertest starts real receivers for tests; it may use the sink test kit and config"},
 	{pkg: "query/...", allow: []string{"schema/...", "ingest/eventlog", "internal/auth/...", "internal/httpapi", "internal/config", "query/..."},
 		why: "query and its stores may import schema, the event log interface, internal/auth, the HTTP kit, config and query"},
-	{pkg: "dashboards/...", allow: []string{"query/...", "schema/...", "ingest/eventlog", "internal/auth/...", "internal/httpapi", "internal/config", "dashboards/..."},
+	{pkg: "dashboards/...", allow: []string{"query/...", "schema/...", "ingest/eventlog", "internal/auth/...", "internal/httpapi", "internal/config", "internal/metadb/...", "dashboards/..."},
 		// The detection engine's restart tests run on the embedded log.
 		testAllow: []string{"ingest/eventlog/filelog"},
-		why:       "dashboards read through query and consume the event log interface"},
+		why:       "dashboards read through query, consume the event log interface and keep alert states in the metadata database"},
 	{pkg: "contentapi/...", allow: []string{"schema/...", "internal/auth/...", "internal/httpapi", "internal/config", "internal/localdb", "internal/metadb/...", "contentapi/..."},
 		why: "contentapi may import schema, internal/auth, the HTTP kit, config and the metadata database; it audits through an interface it declares"},
 	{pkg: "contentapi/transfer/...", allow: []string{"contentapi/blob"},
@@ -460,7 +460,7 @@ func TestViolation_String(t *testing.T) {
 		{
 			v: violation{Pkg: "dashboards", Import: "schema", Rule: "dashboards/..."},
 			want: `dashboards imports schema, which rule "dashboards/..." forbids: ` +
-				`dashboards read through query and consume the event log interface (allowed: query/..., schema/..., ingest/eventlog, internal/auth/..., internal/httpapi, internal/config, dashboards/...)`,
+				`dashboards read through query, consume the event log interface and keep alert states in the metadata database (allowed: query/..., schema/..., ingest/eventlog, internal/auth/..., internal/httpapi, internal/config, internal/metadb/..., dashboards/...)`,
 		},
 		{
 			v: violation{Pkg: "internal/clock", Import: "schema", Test: true, Rule: "internal/..."},

@@ -32,6 +32,15 @@ func (r Recorder) RecordSubmitted(event string, at time.Time, fields schema.Fiel
 	return r.s.auditAs(r.ctx, r.tx, event, at, fields, sub)
 }
 
+// RecordEvent writes e, built by the caller with its own event_id (an
+// alert whose id derives from what raised it), into the outbox.
+func (r Recorder) RecordEvent(e *schema.Event) error {
+	if _, err := r.tx.ExecContext(r.ctx, `INSERT INTO outbox (event) VALUES (?)`, e.Wire()); err != nil {
+		return fmt.Errorf("write %s event: %w", e.Name(), err)
+	}
+	return nil
+}
+
 // QueueMail puts m into the mail outbox in the same transaction, so
 // that a mail about a change (a share invitation) goes out only with it.
 // m.CreatedAt zero is now.
