@@ -44,6 +44,13 @@ type Config struct {
 	// the data directory (default 1s); the group's offset moves only
 	// past what a checkpoint holds.
 	CheckpointInterval config.Duration `yaml:"checkpoint_interval"`
+	// OrgDomains are the organization's email domains; an address in
+	// none of them (nor a partner's) is external to the external-sharing
+	// rules, which without them raise nothing.
+	OrgDomains []string `yaml:"org_domains"`
+	// Partners are domains outside the organization that sharing with
+	// is allowed, each until the end of its allowed_until date if given.
+	Partners []Partner `yaml:"partners"`
 	// Consumer tunes the detect group's consume loop.
 	Consumer eventlog.ConsumerConfig `yaml:"consumer"`
 }
@@ -58,14 +65,14 @@ type Override struct {
 	Suppress config.Duration `yaml:"suppress"`
 	// Count is the threshold's count, or the last sequence step's.
 	Count *int64 `yaml:"count"`
-	// Days, Factor and Floor retune a baseline.
+	// Days, Factor and Floor retune a baseline; Days also a novel rule.
 	Days   int     `yaml:"days"`
 	Factor float64 `yaml:"factor"`
 	Floor  *int64  `yaml:"floor"`
 }
 
-// Rule is one detection. Exactly one of Threshold, Sequence and Baseline
-// is set.
+// Rule is one detection. Exactly one of Threshold, Sequence, Baseline
+// and Novel is set.
 type Rule struct {
 	Name        string   `yaml:"name"`
 	Description string   `yaml:"description"`
@@ -84,6 +91,7 @@ type Rule struct {
 	Threshold *Threshold `yaml:"threshold"`
 	Sequence  []Step     `yaml:"sequence"`
 	Baseline  *Baseline  `yaml:"baseline"`
+	Novel     *Novel     `yaml:"novel"`
 	// Suppress is how long after an alert's window the rule raises no
 	// other alert for the same group; overlapping windows always fold
 	// into the first alert.
@@ -100,9 +108,13 @@ type Threshold struct {
 
 // Step is one step of a sequence: more than Count events (default 0: at
 // least one) matching Match, within Within after the previous step
-// completed (the rule's window for the first step).
+// completed (the rule's window for the first step). An Absent step, only
+// the last, is the opposite: the sequence completes when no event matches
+// it within Within after the previous step; the engine knows that once an
+// event of any kind is timestamped after the deadline.
 type Step struct {
 	Match   string          `yaml:"match"`
+	Absent  bool            `yaml:"absent"`
 	GroupBy []string        `yaml:"group_by"`
 	Count   int64           `yaml:"count"`
 	Within  config.Duration `yaml:"within"`
@@ -120,6 +132,15 @@ type Baseline struct {
 	Factor   float64 `yaml:"factor"`
 	Floor    int64   `yaml:"floor"`
 	MinDays  int     `yaml:"min_days"`
+}
+
+// Novel fires when the group's Value (for example network(ip)) is one it
+// has not had in the Days before; a group first seen less than MinDays
+// (default Days) ago has no history yet and raises nothing.
+type Novel struct {
+	Value   string `yaml:"value"`
+	Days    int    `yaml:"days"`
+	MinDays int    `yaml:"min_days"`
 }
 
 // Defaults that are not the zero value.
@@ -140,7 +161,11 @@ func (c Config) Validate() error {
 	p.NotNegative("late", int64(c.Late))
 	p.NotNegative("checkpoint_interval", int64(c.CheckpointInterval))
 	p.Nest("consumer", c.Consumer.Validate())
-	env, err := newEnv()
+	d, err := newDomains(c.OrgDomains, c.Partners)
+	if err != nil {
+		p.Nest("", err)
+	}
+	env, err := newEnv(d)
 	if err != nil {
 		return fmt.Errorf("expression environment: %w", err)
 	}
@@ -213,6 +238,11 @@ func (o Override) apply(r Rule) Rule {
 			r.Sequence[len(r.Sequence)-1].Count = *o.Count
 		}
 	}
+	if r.Novel != nil && o.Days > 0 {
+		n := *r.Novel
+		n.Days = o.Days
+		r.Novel = &n
+	}
 	if r.Baseline != nil {
 		b := *r.Baseline
 		if o.Days > 0 {
@@ -227,6 +257,15 @@ func (o Override) apply(r Rule) Rule {
 		r.Baseline = &b
 	}
 	return r
+}
+
+// engine compiles the effective rules with the organization's domains.
+func (c Config) engine() (*Engine, error) {
+	d, err := newDomains(c.OrgDomains, c.Partners)
+	if err != nil {
+		return nil, err
+	}
+	return newEngine(c.Effective(), c.late(), d)
 }
 
 func (c Config) late() time.Duration {
