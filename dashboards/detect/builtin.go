@@ -17,6 +17,8 @@ const (
 	// sharer is who shared: the inviter, the joining user's inviter is
 	// unknown so the caller, and the transfer's reporting user.
 	sharer = `event == "folder.invite" ? sharer : event == "folder.join" ? caller.email : verified_submitter.user_id`
+	// departed is who left: the deleted account or the removed user.
+	departed = `event == "user.delete" ? email : target_user`
 	// twoFactorRank orders the two-factor levels, weakest first.
 	twoFactorRank = `{"DISALLOWED": 0, "OPT_IN": 1, "MANDATORY": 2}`
 )
@@ -173,6 +175,23 @@ var builtins = []Rule{
 		Description: "more than 5 devices unlinked or erased by one user in an hour",
 		Match:       `event in ["device.unlink", "device.erase"]`, GroupBy: []string{"admin_user"},
 		Window: hours(1), Threshold: &Threshold{Distinct: "device", Count: 5},
+	},
+	{
+		Name: "activity-after-departure", Severity: High, Unit: "events",
+		Description: "a user acted after their account was deleted or they were removed from the organization",
+		GroupBy:     []string{departed}, Window: hours(24),
+		Sequence: []Step{
+			{Match: `event in ["user.delete", "user.org.remove"]`},
+			{Match: `actor != null`, GroupBy: []string{"actor"}, Within: hours(24 * 90), OnlyAfter: true},
+		},
+	},
+	{
+		Name: "departure-recap", Severity: Medium, Unit: "events",
+		Description: "a departing user's transfers, links and external invitations, summarised when they are removed or deleted",
+		Match: `event == "file.transfer" || event == "link.create" || ` +
+			`(event == "folder.invite" && external(target, timestamp))`,
+		GroupBy: []string{`event == "file.transfer" ? verified_submitter.user_id : event == "link.create" ? caller.email : sharer`},
+		Recap:   &Recap{Trigger: `event in ["user.delete", "user.org.remove"]`, TriggerGroupBy: []string{departed}, Days: 30},
 	},
 	{
 		Name: "pipeline-seq-gap", Severity: Medium, Unit: "sequence gaps",

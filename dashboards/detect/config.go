@@ -65,14 +65,15 @@ type Override struct {
 	Suppress config.Duration `yaml:"suppress"`
 	// Count is the threshold's count, or the last sequence step's.
 	Count *int64 `yaml:"count"`
-	// Days, Factor and Floor retune a baseline; Days also a novel rule.
+	// Days, Factor and Floor retune a baseline; Days also a novel or
+	// recap rule.
 	Days   int     `yaml:"days"`
 	Factor float64 `yaml:"factor"`
 	Floor  *int64  `yaml:"floor"`
 }
 
-// Rule is one detection. Exactly one of Threshold, Sequence, Baseline
-// and Novel is set.
+// Rule is one detection. Exactly one of Threshold, Sequence, Baseline,
+// Novel and Recap is set.
 type Rule struct {
 	Name        string   `yaml:"name"`
 	Description string   `yaml:"description"`
@@ -92,6 +93,7 @@ type Rule struct {
 	Sequence  []Step     `yaml:"sequence"`
 	Baseline  *Baseline  `yaml:"baseline"`
 	Novel     *Novel     `yaml:"novel"`
+	Recap     *Recap     `yaml:"recap"`
 	// Suppress is how long after an alert's window the rule raises no
 	// other alert for the same group; overlapping windows always fold
 	// into the first alert.
@@ -113,11 +115,16 @@ type Threshold struct {
 // it within Within after the previous step; the engine knows that once an
 // event of any kind is timestamped after the deadline.
 type Step struct {
-	Match   string          `yaml:"match"`
-	Absent  bool            `yaml:"absent"`
-	GroupBy []string        `yaml:"group_by"`
-	Count   int64           `yaml:"count"`
-	Within  config.Duration `yaml:"within"`
+	Match  string `yaml:"match"`
+	Absent bool   `yaml:"absent"`
+	// OnlyAfter records the step's events only for a group that has
+	// marks of the first step already: for a step that matches most
+	// events (actor != null), so the engine does not keep them all. An
+	// event logged before the first step's is then not counted.
+	OnlyAfter bool            `yaml:"only_after"`
+	GroupBy   []string        `yaml:"group_by"`
+	Count     int64           `yaml:"count"`
+	Within    config.Duration `yaml:"within"`
 }
 
 // Baseline fires when the group's value of a UTC day is more than Factor
@@ -141,6 +148,17 @@ type Novel struct {
 	Value   string `yaml:"value"`
 	Days    int    `yaml:"days"`
 	MinDays int    `yaml:"min_days"`
+}
+
+// Recap keeps the events matching the rule's match for Days, by group,
+// and when an event matches Trigger raises one alert summarising the
+// group's events of the Days before it, counted by event name (none:
+// no alert). TriggerGroupBy are the trigger's group values, as many as
+// the rule's group_by.
+type Recap struct {
+	Trigger        string   `yaml:"trigger"`
+	TriggerGroupBy []string `yaml:"trigger_group_by"`
+	Days           int      `yaml:"days"`
 }
 
 // Defaults that are not the zero value.
@@ -237,6 +255,11 @@ func (o Override) apply(r Rule) Rule {
 			r.Sequence = slices.Clone(r.Sequence)
 			r.Sequence[len(r.Sequence)-1].Count = *o.Count
 		}
+	}
+	if r.Recap != nil && o.Days > 0 {
+		rc := *r.Recap
+		rc.Days = o.Days
+		r.Recap = &rc
 	}
 	if r.Novel != nil && o.Days > 0 {
 		n := *r.Novel

@@ -111,6 +111,9 @@ func (e *Engine) Event(ev *schema.Event) []Alert {
 				if !ok {
 					continue
 				}
+				if s.OnlyAfter && !e.hasFirst(c, key) {
+					continue
+				}
 				if ts < cutoff {
 					late = true
 					continue
@@ -119,6 +122,26 @@ func (e *Engine) Event(ev *schema.Event) []Alert {
 					out = append(out, a)
 				}
 			}
+		case kindRecap:
+			if c.trigger.match(f) {
+				if key, vals, ok := groupOf(c.triggerBy, f); ok {
+					if a, ok := e.recapAlert(c, e.group(c, key, vals), in); ok {
+						out = append(out, a)
+					}
+				}
+			}
+			if !c.match.match(f) {
+				continue
+			}
+			key, vals, ok := groupOf(c.groupBy, f)
+			if !ok {
+				continue
+			}
+			if ts < cutoff {
+				late = true
+				continue
+			}
+			e.recapAdd(c, e.group(c, key, vals), in)
 		default:
 			if !c.match.match(f) {
 				continue
@@ -582,6 +605,87 @@ func (e *Engine) novel(c *compiled, g *GroupState, in input) (Alert, bool) {
 	}
 	a.Summary = fmt.Sprintf("%s: %s by %s, not seen in the %d days before", what, cut(v), a.Group, c.Novel.Days)
 	return a, true
+}
+
+// hasFirst reports whether the group of key has marks of the sequence's
+// first step.
+func (e *Engine) hasFirst(c *compiled, key string) bool {
+	rs := e.st.Rules[c.Name]
+	if rs == nil {
+		return false
+	}
+	g := rs.Groups[key]
+	return g != nil && len(g.Steps) > 0 && len(g.Steps[0]) > 0
+}
+
+// recapAdd counts a recap's event in its UTC day, by event name.
+func (e *Engine) recapAdd(c *compiled, g *GroupState, in input) {
+	const dayMS = int64(day / time.Millisecond)
+	d := floorDiv(in.ts, dayMS)
+	if g.Days == nil {
+		g.Days = map[int64]*Bucket{}
+	}
+	g.Seen = max(g.Seen, in.ts)
+	bk := g.Days[d]
+	if bk == nil {
+		bk = &Bucket{Events: map[string]int64{}}
+		g.Days[d] = bk
+	}
+	name, _ := in.f["event"].(string)
+	bk.Events[name]++
+	add(bk, c, in)
+}
+
+// recapAlert raises, at the trigger, one alert summarising the group's
+// events of the Days before it.
+func (e *Engine) recapAlert(c *compiled, g *GroupState, in input) (Alert, bool) {
+	const dayMS = int64(day / time.Millisecond)
+	from := in.ts - c.window.Milliseconds()
+	if slices.Contains(g.Raised, in.ts) {
+		return Alert{}, false
+	}
+	counts := map[string]int64{}
+	var total int64
+	var ids []string
+	for _, d := range sortedDays(g.Days) {
+		if (d+1)*dayMS <= from || d*dayMS > in.ts {
+			continue
+		}
+		bk := g.Days[d]
+		for name, n := range bk.Events {
+			counts[name] += n
+			total += n
+		}
+		for _, id := range bk.Evidence {
+			if len(ids) < maxEvidence {
+				ids = append(ids, id)
+			}
+		}
+	}
+	if total == 0 {
+		return Alert{}, false
+	}
+	g.Raised = append(g.Raised, in.ts)
+	a := e.alert(c, g, in, from, in.ts, total, ids, total)
+	var parts []string
+	for _, name := range sortedKeys(counts) {
+		parts = append(parts, fmt.Sprintf("%d %s", counts[name], name))
+	}
+	what := c.Description
+	if what == "" {
+		what = c.Name
+	}
+	a.Summary = fmt.Sprintf("%s: %s in the %d days before, by %s", what, strings.Join(parts, ", "), c.Recap.Days, a.Group)
+	return a, true
+}
+
+func sortedDays(m map[int64]*Bucket) []int64 {
+	out := make([]int64, 0, len(m))
+	for d := range m {
+		out = append(out, d)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // dayValue is a day's metric: its events, or its distinct values (the

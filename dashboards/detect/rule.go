@@ -17,18 +17,21 @@ const (
 	kindSequence
 	kindBaseline
 	kindNovel
+	kindRecap
 )
 
 // compiled is a rule with its expressions compiled, ready to run.
 type compiled struct {
 	Rule
-	kind     kind
-	match    *program
-	groupBy  []*program
-	distinct *program // threshold or baseline distinct
-	sum      *program
-	novel    *program
-	steps    []compiledStep
+	kind      kind
+	match     *program
+	groupBy   []*program
+	distinct  *program // threshold or baseline distinct
+	sum       *program
+	novel     *program
+	trigger   *program
+	triggerBy []*program
+	steps     []compiledStep
 	// present is how many steps must match: all, less an absent last one.
 	present  int
 	window   time.Duration
@@ -202,11 +205,31 @@ func compileRule(env *cel.Env, r Rule) (*compiled, error) {
 		c.window = time.Duration(n.Days) * day
 		c.span = c.window
 	}
+	if r.Recap != nil {
+		kinds++
+		c.kind = kindRecap
+		c.match = cond("match", r.Match)
+		c.trigger = cond("recap.trigger", r.Recap.Trigger)
+		c.triggerBy = values("recap.trigger_group_by", r.Recap.TriggerGroupBy)
+		if len(r.Recap.TriggerGroupBy) != len(r.GroupBy) {
+			p.Add("recap.trigger_group_by", "needs as many entries as the rule's group_by (%d)", len(r.GroupBy))
+		}
+		rc := *r.Recap
+		if rc.Days < 0 {
+			p.Add("recap.days", "must not be negative")
+		}
+		if rc.Days == 0 {
+			rc.Days = defaultDays
+		}
+		c.Recap = &rc
+		c.window = time.Duration(rc.Days) * day
+		c.span = c.window + day
+	}
 	if kinds != 1 {
-		p.Add("", "needs exactly one of threshold, sequence, baseline and novel, has %d", kinds)
+		p.Add("", "needs exactly one of threshold, sequence, baseline, novel and recap, has %d", kinds)
 	}
 	c.hop = c.window / 4
-	if c.kind == kindBaseline || c.kind == kindNovel {
+	if c.kind == kindBaseline || c.kind == kindNovel || c.kind == kindRecap {
 		c.hop = c.window
 	}
 	if err := p.Err(); err != nil {

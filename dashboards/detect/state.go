@@ -55,6 +55,8 @@ type Bucket struct {
 	Count    int64
 	Sum      int64
 	Distinct map[string]bool
+	// Events counts a recap's events by name.
+	Events map[string]int64
 	// Evidence are up to maxEvidence event ids.
 	Evidence []string
 }
