@@ -166,4 +166,3 @@ func TestValidate_DomainsAndNewKinds(t *testing.T) {
 		})
 	}
 }
-
