@@ -63,7 +63,8 @@ type Override struct {
 	Severity Severity        `yaml:"severity"`
 	Window   config.Duration `yaml:"window"`
 	Suppress config.Duration `yaml:"suppress"`
-	// Count is the threshold's count, or the last sequence step's.
+	// Count is the threshold's count, or the last sequence step's (the
+	// one before an absent last step).
 	Count *int64 `yaml:"count"`
 	// Days, Factor and Floor retune a baseline; Days also a novel or
 	// recap rule.
@@ -253,7 +254,11 @@ func (o Override) apply(r Rule) Rule {
 			r.Threshold = &t
 		case len(r.Sequence) > 0:
 			r.Sequence = slices.Clone(r.Sequence)
-			r.Sequence[len(r.Sequence)-1].Count = *o.Count
+			last := len(r.Sequence) - 1
+			if last > 0 && r.Sequence[last].Absent {
+				last-- // an absent step has no count
+			}
+			r.Sequence[last].Count = *o.Count
 		}
 	}
 	if r.Recap != nil && o.Days > 0 {

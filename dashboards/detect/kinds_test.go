@@ -166,3 +166,22 @@ func TestValidate_DomainsAndNewKinds(t *testing.T) {
 		})
 	}
 }
+
+// TestOverride_CountSkipsAbsentStep: count retunes the step before an
+// absent last step, which has no count.
+func TestOverride_CountSkipsAbsentStep(t *testing.T) {
+	two := int64(2)
+	cfg := Config{Builtin: map[string]Override{"link-unprotected": {Count: &two}}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range cfg.Effective() {
+		if r.Name == "link-unprotected" {
+			if got := []int64{r.Sequence[0].Count, r.Sequence[1].Count}; !cmp.Equal(got, []int64{2, 0}) {
+				t.Errorf("counts %v, want [2 0]", got)
+			}
+			return
+		}
+	}
+	t.Fatal("link-unprotected is not effective")
+}
