@@ -287,6 +287,9 @@ func (e *accountsEnv) cookieSignIn(t *testing.T, email, pw string) (cookie, csrf
 
 const localIP = "127.0.0.1"
 
+// testUA is the User-Agent of the tests' client, which sign-in events record.
+const testUA = "Go-http-client/1.1"
+
 func callerOf(email, device string, admin bool) map[string]any {
 	c := map[string]any{"email": email, "device": device}
 	if admin {
@@ -299,7 +302,7 @@ func TestPostAuth(t *testing.T) {
 	metadbtest.Run(t, func(t *testing.T, b metadbtest.Backend) {
 		e := newAccountsEnv(t, b)
 		a := e.call(t, "POST", "/auth", `{"username":"Alice@Example.com","password":"`+alicePW+`","extra":1}`,
-			"Content-Type: application/octet-stream")
+			"Content-Type: application/octet-stream", "User-Agent: vigil-test/1.0 (sign-in)")
 		if a.status != 200 {
 			t.Fatalf("POST /auth: %d %s", a.status, a.body)
 		}
@@ -318,7 +321,7 @@ func TestPostAuth(t *testing.T) {
 		if cc := a.header.Get("Cache-Control"); cc != "no-store" {
 			t.Errorf("Cache-Control %q", cc)
 		}
-		e.wantEvents(t, event{"topic": "USER", "event": "user.signin", "user": aliceEmail, "authority": "Credential", "ip": localIP})
+		e.wantEvents(t, event{"topic": "USER", "event": "user.signin", "user": aliceEmail, "authority": "Credential", "ip": localIP, "user_agent": "vigil-test/1.0 (sign-in)"})
 
 		// The token works on an API route, with the first-party scopes.
 		if a := e.call(t, "GET", "/api/v1.1/users/alice@example.com", "", bearer(resp.Token)); a.status != 200 ||
@@ -348,8 +351,8 @@ func TestPostAuth_Refused(t *testing.T) {
 			}
 		}
 		e.wantEvents(t,
-			event{"topic": "USER", "event": "user.password.error", "user": aliceEmail, "ip": localIP},
-			event{"topic": "USER", "event": "user.password.error", "user": "nobody@example.com", "ip": localIP},
+			event{"topic": "USER", "event": "user.password.error", "user": aliceEmail, "ip": localIP, "user_agent": testUA},
+			event{"topic": "USER", "event": "user.password.error", "user": "nobody@example.com", "ip": localIP, "user_agent": testUA},
 		)
 		// Malformed bodies are 400 BAD_ARGS naming the field, and no
 		// sign-in attempt.
@@ -394,7 +397,7 @@ func TestPostAuth_RateLimited(t *testing.T) {
 				t.Errorf("limited /auth/signin: %d", a.status)
 			}
 		}
-		limited := event{"topic": "USER", "event": "user.password.error", "user": aliceEmail, "ip": localIP, "rate_limited": true}
+		limited := event{"topic": "USER", "event": "user.password.error", "user": aliceEmail, "ip": localIP, "user_agent": testUA, "rate_limited": true}
 		e.wantEvents(t, limited, limited, limited, limited)
 		// The window slides: 5 minutes later the right password works.
 		e.clock.Add(5*time.Minute + time.Second)
@@ -414,7 +417,7 @@ func TestPostAuth_RateLimited(t *testing.T) {
 		if a.status != 429 {
 			t.Errorf("11th failure from one address, another user: %d %s", a.status, a.body)
 		}
-		e.wantEvents(t, event{"topic": "USER", "event": "user.password.error", "user": adminEmail, "ip": localIP, "rate_limited": true})
+		e.wantEvents(t, event{"topic": "USER", "event": "user.password.error", "user": adminEmail, "ip": localIP, "user_agent": testUA, "rate_limited": true})
 	})
 }
 
@@ -438,7 +441,7 @@ func TestCookieSignIn(t *testing.T) {
 		c := (&http.Response{Header: a.header}).Cookies()[0]
 		e.secrets = append(e.secrets, c.Value, resp.CSRFToken)
 		cookie, csrf := "Cookie: "+c.Name+"="+c.Value, session.CSRFHeader+": "+resp.CSRFToken
-		e.wantEvents(t, event{"topic": "USER", "event": "user.signin", "user": aliceEmail, "authority": "Credential", "ip": localIP})
+		e.wantEvents(t, event{"topic": "USER", "event": "user.signin", "user": aliceEmail, "authority": "Credential", "ip": localIP, "user_agent": testUA})
 		device := token.Hash(c.Value)[:32]
 
 		if a := e.call(t, "GET", "/api/v1.1/users/alice@example.com", "", cookie); a.status != 200 {
@@ -472,7 +475,7 @@ func TestCookieSignIn(t *testing.T) {
 		if typ, _ := contentError(t, a); a.status != 401 || typ != "UNAUTHORIZED" {
 			t.Errorf("wrong password: %d %s", a.status, a.body)
 		}
-		e.wantEvents(t, event{"topic": "USER", "event": "user.password.error", "user": aliceEmail, "ip": localIP})
+		e.wantEvents(t, event{"topic": "USER", "event": "user.password.error", "user": aliceEmail, "ip": localIP, "user_agent": testUA})
 	})
 }
 

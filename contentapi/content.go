@@ -35,7 +35,8 @@ func (a *API) contentRoutes() []Route {
 
 // download serves a file's content. A GET records file.transfer
 // CONTENT_REQUEST, durable before the first byte, and CONTENT_COMPLETED
-// once the whole answer is out: a client that hangs up midway leaves
+// once the whole answer is out, with the content bytes sent (a range's
+// bytes for a 206): a client that hangs up midway leaves
 // the request alone. A 304 moves no content, so it completes nothing.
 // A HEAD reads the content's metadata (size, type, ETag) and no byte of
 // it, which is what META_REQUEST means in the catalog: it records that.
@@ -78,7 +79,7 @@ func (a *API) serve(r *Request, actor tree.Actor, v tree.View, op string) (any, 
 			// record does not hang on its request.
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
 			defer cancel()
-			return a.files.Transferred(ctx, actor, v, "CONTENT_COMPLETED")
+			return a.files.Transferred(ctx, actor, v, "CONTENT_COMPLETED", s.Bytes)
 		}
 		return nil
 	}), nil

@@ -31,6 +31,14 @@ func (f *filesEnv) content(op, id, path string) event {
 	return f.fileEvent("file.transfer", op, id, path, nil)
 }
 
+// completed is a download's CONTENT_COMPLETED, with the content bytes it
+// sent.
+func (f *filesEnv) completed(id, path string, sent int) event {
+	e := f.content("CONTENT_COMPLETED", id, path)
+	e["bytes"] = float64(sent)
+	return e
+}
+
 // TestContent_Transfers walks the content routes through the real
 // router: downloads (whole, single and multiple ranges, conditional,
 // unsatisfiable, HEAD) and every upload style, with their exact events.
@@ -46,7 +54,7 @@ func TestContent_Transfers(t *testing.T) {
 		if a.body != "" || a.header.Get("Etag") != `"`+sha("")+`"` {
 			t.Errorf("empty: %q %v", a.body, a.header)
 		}
-		f.wantEvents(t, f.content("CONTENT_REQUEST", id, "hello.txt"), f.content("CONTENT_COMPLETED", id, "hello.txt"))
+		f.wantEvents(t, f.content("CONTENT_REQUEST", id, "hello.txt"), f.completed(id, "hello.txt", 0))
 
 		// A plain upload: 204 with the new ETag at v1.x, 200 at v0.10.
 		body := "Hello, world!\n"
@@ -67,7 +75,7 @@ func TestContent_Transfers(t *testing.T) {
 			a.header.Get("Last-Modified") == "" || a.header.Get("Content-Length") != strconv.Itoa(len(body)) {
 			t.Errorf("download: %q %v", a.body, a.header)
 		}
-		f.wantEvents(t, f.content("CONTENT_REQUEST", id, "hello.txt"), f.content("CONTENT_COMPLETED", id, "hello.txt"))
+		f.wantEvents(t, f.content("CONTENT_REQUEST", id, "hello.txt"), f.completed(id, "hello.txt", len(body)))
 		meta := decode[File](t, f.do(t, "GET", "/api/v1.4/files/"+id, ""))
 		if meta.Size != int64(len(body)) || meta.ETag != sha(body) || meta.MimeType != "text/plain" {
 			t.Errorf("metadata %+v", meta)
@@ -82,13 +90,14 @@ func TestContent_Transfers(t *testing.T) {
 			body    string // "" for none; a prefix for multipart
 			headers map[string]string
 			events  []string
+			sent    int // the content bytes of CONTENT_COMPLETED
 		}{
 			{name: "Range", method: "GET", header: []string{"Range: bytes=0-4"}, status: 206, body: "Hello",
-				headers: map[string]string{"Content-Range": "bytes 0-4/14"}, events: []string{"CONTENT_REQUEST", "CONTENT_COMPLETED"}},
+				headers: map[string]string{"Content-Range": "bytes 0-4/14"}, events: []string{"CONTENT_REQUEST", "CONTENT_COMPLETED"}, sent: 5},
 			{name: "Ranges", method: "GET", header: []string{"Range: bytes=0-0,7-11"}, status: 206, body: "--",
-				events: []string{"CONTENT_REQUEST", "CONTENT_COMPLETED"}},
+				events: []string{"CONTENT_REQUEST", "CONTENT_COMPLETED"}, sent: 6},
 			{name: "IfRangeStale", method: "GET", header: []string{"Range: bytes=0-4", `If-Range: "stale"`}, status: 200, body: strings.TrimSpace(body),
-				events: []string{"CONTENT_REQUEST", "CONTENT_COMPLETED"}},
+				events: []string{"CONTENT_REQUEST", "CONTENT_COMPLETED"}, sent: len(body)},
 			{name: "NotModified", method: "GET", header: []string{"If-None-Match: " + etag}, status: 304,
 				headers: map[string]string{"Etag": etag}, events: []string{"CONTENT_REQUEST"}},
 			{name: "Unsatisfiable", method: "GET", header: []string{"Range: bytes=100-200"}, status: 416,
@@ -111,6 +120,10 @@ func TestContent_Transfers(t *testing.T) {
 			}
 			var evs []event
 			for _, op := range tt.events {
+				if op == "CONTENT_COMPLETED" {
+					evs = append(evs, f.completed(id, "hello.txt", tt.sent))
+					continue
+				}
 				evs = append(evs, f.content(op, id, "hello.txt"))
 			}
 			f.wantEvents(t, evs...)

@@ -96,7 +96,7 @@ func (e *oauthEnv) register(t *testing.T, adminTok, name string, public bool) Ap
 func (e *oauthEnv) signInToken(t *testing.T, email, pw string) (string, string) {
 	t.Helper()
 	tok, dev := e.signIn(t, email, pw)
-	e.expect(t, "sign-in", event{"topic": "USER", "event": "user.signin", "user": email, "authority": "Credential", "ip": localIP})
+	e.expect(t, "sign-in", event{"topic": "USER", "event": "user.signin", "user": email, "authority": "Credential", "ip": localIP, "user_agent": testUA})
 	return tok, dev
 }
 
@@ -126,7 +126,7 @@ func (e *oauthEnv) browser(t *testing.T, email, pw string) *http.Client {
 	for _, ck := range jar.Cookies(u) {
 		e.secrets = append(e.secrets, ck.Value)
 	}
-	e.expect(t, "sign-in", event{"topic": "USER", "event": "user.signin", "user": email, "authority": "Credential", "ip": localIP})
+	e.expect(t, "sign-in", event{"topic": "USER", "event": "user.signin", "user": email, "authority": "Credential", "ip": localIP, "user_agent": testUA})
 	return c
 }
 
@@ -227,7 +227,7 @@ func TestOAuth_Flow(t *testing.T) {
 		for _, ck := range c.Jar.Cookies(approval.url) {
 			e.secrets = append(e.secrets, ck.Value)
 		}
-		e.expect(t, "sign-in", event{"topic": "USER", "event": "user.signin", "user": aliceEmail, "authority": "Credential", "ip": localIP})
+		e.expect(t, "sign-in", event{"topic": "USER", "event": "user.signin", "user": aliceEmail, "authority": "Credential", "ip": localIP, "user_agent": testUA})
 
 		status, cb := e.authorize(t, c, authzQuery(reg, redirectURI, "user.read,files.read:"+strings.Repeat("ab", 16), "xyz"), "approve")
 		if status != 200 || cb.Get("state") != "xyz" || cb.Get("x") != "1" || !token.Valid(cb.Get("code")) {

@@ -307,7 +307,7 @@ func (a *API) oidcSignIn(r *http.Request, claimed *string) (any, error) {
 		return nil, err
 	}
 	m := session.New(a.acc.sessCfg, sessionStore{s: a.acc.store, absolute: a.acc.sessCfg.Absolute,
-		signin: &auth.Actor{IP: ClientIP(r)}, authority: auth.AuthorityOpenID}, a.now)
+		signin: ptr(signinActor(r)), authority: auth.AuthorityOpenID}, a.now)
 	_, csrf, err := m.Start(w, r, u.Email)
 	if err != nil {
 		return nil, err

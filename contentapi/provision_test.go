@@ -90,7 +90,7 @@ func ev(name string, kv ...string) emittedEvent {
 }
 
 func signinEvent(email, authority string) emittedEvent {
-	return ev("user.signin", "user", `"`+email+`"`, "authority", `"`+authority+`"`, "ip", `"`+localIP+`"`)
+	return ev("user.signin", "user", `"`+email+`"`, "authority", `"`+authority+`"`, "ip", `"`+localIP+`"`, "user_agent", `"`+testUA+`"`)
 }
 
 func provisionEvent(email, authority string) emittedEvent {
@@ -166,7 +166,7 @@ func TestLDAPSignIn(t *testing.T) {
 			if typ, _ := contentError(t, a); a.status != 401 || typ != "UNAUTHORIZED" {
 				t.Errorf("%s with a wrong password: %d %s", c.email, a.status, a.body)
 			}
-			e.expect(t, "refused "+c.email, ev("user.password.error", "user", `"`+c.email+`"`, "ip", `"`+localIP+`"`))
+			e.expect(t, "refused "+c.email, ev("user.password.error", "user", `"`+c.email+`"`, "ip", `"`+localIP+`"`, "user_agent", `"`+testUA+`"`))
 		}
 		if _, err := e.store.User(context.Background(), "nobody@example.com"); err == nil {
 			t.Error("a refused sign-in provisioned its user")

@@ -311,7 +311,7 @@ func (a *API) secondFactor(r *http.Request, u auth.User, code string) (any, erro
 	if code == "" {
 		return twoFactorRequired("Two-factor code required"), nil
 	}
-	actor, key := auth.Actor{IP: ClientIP(r)}, ratelimit.Key(u.Email)
+	actor, key := signinActor(r), ratelimit.Key(u.Email)
 	if d := a.sec.codes.Check(key); !d.Allowed {
 		if err := a.acc.store.SecondFactorFailed(ctx, actor, u.Email, true); err != nil {
 			return nil, err

@@ -81,7 +81,7 @@ func (e *securityEnv) token(t *testing.T, email, pw, code string) (string, strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.want(t, "sign-in of "+email, event{"topic": "USER", "event": "user.signin", "user": email, "authority": "Credential", "ip": localIP})
+	e.want(t, "sign-in of "+email, event{"topic": "USER", "event": "user.signin", "user": email, "authority": "Credential", "ip": localIP, "user_agent": testUA})
 	return resp.Token, tok.Device
 }
 
@@ -108,7 +108,7 @@ func TestPasswordChange(t *testing.T) {
 		if typ, _ := contentError(t, a); a.status != 401 || typ != "UNAUTHORIZED" {
 			t.Fatalf("wrong current password: %d %s", a.status, a.body)
 		}
-		e.want(t, "wrong current password", event{"topic": "USER", "event": "user.password.error", "user": aliceEmail, "ip": localIP})
+		e.want(t, "wrong current password", event{"topic": "USER", "event": "user.password.error", "user": aliceEmail, "ip": localIP, "user_agent": testUA})
 		for _, body := range []string{`{"password":"x"}`, `{"current_password":"` + alicePW + `"}`, `{"current_password":1,"password":"x"}`, `[]`} {
 			a := e.call(t, "POST", "/auth/password", body, bearer(alice))
 			if typ, _ := contentError(t, a); a.status != 400 || typ != "BAD_ARGS" {
@@ -130,7 +130,7 @@ func TestPasswordChange(t *testing.T) {
 		if a := e.call(t, "POST", "/auth", `{"username":"alice@example.com","password":"`+alicePW+`"}`); a.status != 401 {
 			t.Errorf("old password: %d", a.status)
 		}
-		e.want(t, "old password", event{"topic": "USER", "event": "user.password.error", "user": aliceEmail, "ip": localIP})
+		e.want(t, "old password", event{"topic": "USER", "event": "user.password.error", "user": aliceEmail, "ip": localIP, "user_agent": testUA})
 	})
 }
 
@@ -291,7 +291,7 @@ func TestTwoFactor_SignIn(t *testing.T) {
 		body := func(code string) string {
 			return `{"username":"alice@example.com","password":"` + alicePW + `","code":"` + code + `"}`
 		}
-		refused := event{"topic": "USER", "event": "user.password.error", "user": aliceEmail, "ip": localIP, "two_factor": true}
+		refused := event{"topic": "USER", "event": "user.password.error", "user": aliceEmail, "ip": localIP, "user_agent": testUA, "two_factor": true}
 		if a := e.call(t, "POST", "/auth", body(totp.Code(secret, step))); a.status != 401 || !strings.Contains(a.body, `"two_factor_required":true`) {
 			t.Errorf("replayed step: %d %s", a.status, a.body)
 		}
@@ -308,7 +308,7 @@ func TestTwoFactor_SignIn(t *testing.T) {
 		if a := e.call(t, "POST", "/auth", `{"username":"alice@example.com","password":"nope","code":"123456"}`); a.status != 401 || strings.Contains(a.body, "two_factor") {
 			t.Errorf("wrong password: %d %s", a.status, a.body)
 		}
-		e.want(t, "wrong password", event{"topic": "USER", "event": "user.password.error", "user": aliceEmail, "ip": localIP})
+		e.want(t, "wrong password", event{"topic": "USER", "event": "user.password.error", "user": aliceEmail, "ip": localIP, "user_agent": testUA})
 
 		// A backup code works once, typed in any case.
 		e.token(t, aliceEmail, alicePW, strings.ToUpper(backups[0]))
@@ -336,7 +336,7 @@ func TestTwoFactor_SignIn(t *testing.T) {
 		for _, c := range (&http.Response{Header: a.header}).Cookies() {
 			e.secrets = append(e.secrets, c.Value)
 		}
-		e.want(t, "cookie sign-in", event{"topic": "USER", "event": "user.signin", "user": aliceEmail, "authority": "Credential", "ip": localIP})
+		e.want(t, "cookie sign-in", event{"topic": "USER", "event": "user.signin", "user": aliceEmail, "authority": "Credential", "ip": localIP, "user_agent": testUA})
 
 		// Bob may not turn hers off; she may.
 		bob, _ := e.token(t, bobEmail, bobPW, "")
@@ -362,7 +362,7 @@ func TestTwoFactor_CodeLimit(t *testing.T) {
 		body := func(code string) string {
 			return `{"username":"alice@example.com","password":"` + alicePW + `","code":"` + code + `"}`
 		}
-		refused := event{"topic": "USER", "event": "user.password.error", "user": aliceEmail, "ip": localIP, "two_factor": true}
+		refused := event{"topic": "USER", "event": "user.password.error", "user": aliceEmail, "ip": localIP, "user_agent": testUA, "two_factor": true}
 		for range 5 {
 			if a := e.call(t, "POST", "/auth", body("000000")); a.status != 401 {
 				t.Fatalf("wrong code: %d %s", a.status, a.body)
@@ -374,7 +374,7 @@ func TestTwoFactor_CodeLimit(t *testing.T) {
 		if typ, _ := contentError(t, a); a.status != 429 || typ != "TOO_MANY_REQUESTS" || a.header.Get("Retry-After") == "" {
 			t.Fatalf("over the limit: %d %s", a.status, a.body)
 		}
-		limited := event{"topic": "USER", "event": "user.password.error", "user": aliceEmail, "ip": localIP, "two_factor": true, "rate_limited": true}
+		limited := event{"topic": "USER", "event": "user.password.error", "user": aliceEmail, "ip": localIP, "user_agent": testUA, "two_factor": true, "rate_limited": true}
 		e.want(t, "limited", limited)
 		e.clock.Add(5 * time.Minute)
 		e.token(t, aliceEmail, alicePW, totp.Code(secret, totp.Step(e.clock.Now())))

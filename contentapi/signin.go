@@ -98,7 +98,7 @@ func (a *API) tokenSignIn(r *http.Request) (any, error) {
 	tok, now := token.New(), a.now().UTC().Truncate(time.Second)
 	t := auth.AccessToken{Hash: token.Hash(tok), Email: u.Email, Device: token.New(),
 		Scopes: firstParty(u, "", now).Scopes.String(), CreatedAt: now, ExpiresAt: now.Add(TokenLifetime), Authority: authority}
-	if err := a.acc.store.IssueAccessToken(r.Context(), auth.Actor{IP: ClientIP(r)}, t); err != nil {
+	if err := a.acc.store.IssueAccessToken(r.Context(), signinActor(r), t); err != nil {
 		return nil, err
 	}
 	return TokenResponse{Token: tok, ExpiresAt: Time{t.ExpiresAt},
@@ -131,7 +131,7 @@ func (a *API) sessionSignIn(w http.ResponseWriter, r *http.Request, email, pw, c
 		return auth.User{}, "", ans, err
 	}
 	m := session.New(a.acc.sessCfg, sessionStore{s: a.acc.store, absolute: a.acc.sessCfg.Absolute,
-		signin: &auth.Actor{IP: ClientIP(r)}, authority: authority}, a.now)
+		signin: ptr(signinActor(r)), authority: authority}, a.now)
 	if _, csrf, err = m.Start(w, r, u.Email); err != nil {
 		return auth.User{}, "", nil, err
 	}
@@ -191,7 +191,7 @@ func (a *API) checkPassword(r *http.Request, field, email, pw string) (u auth.Us
 		return auth.User{}, "", BadArgs("Invalid password: required")
 	}
 	ctx, ip := r.Context(), ClientIP(r)
-	actor := auth.Actor{IP: ip}
+	actor := signinActor(r)
 	userKey, ipKey := ratelimit.Key(ip, email), ratelimit.Key(ip)
 	du, di := a.acc.perUser.Check(userKey), a.acc.perIP.Check(ipKey)
 	if !du.Allowed || !di.Allowed {
@@ -252,3 +252,18 @@ func withWriter(next http.Handler) http.Handler {
 func responseWriter(r *http.Request) http.ResponseWriter {
 	return r.Context().Value(writerKey{}).(http.ResponseWriter)
 }
+
+// maxUserAgent bounds the User-Agent a sign-in event records.
+const maxUserAgent = 512
+
+// signinActor is the actor of a sign-in: the client's ip and User-Agent
+// (cut to maxUserAgent bytes on a character boundary).
+func signinActor(r *http.Request) auth.Actor {
+	ua := r.UserAgent()
+	if len(ua) > maxUserAgent {
+		ua = strings.ToValidUTF8(ua[:maxUserAgent], "")
+	}
+	return auth.Actor{IP: ClientIP(r), UserAgent: ua}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -78,7 +78,7 @@ func TestSigninPage(t *testing.T) {
 		if bad.status != 401 || !strings.Contains(bad.body, "Invalid email or password") || bad.fields.Get("return_to") == "" {
 			t.Errorf("bad password: %d %s", bad.status, bad.body)
 		}
-		e.expect(t, "bad password", event{"topic": "USER", "event": "user.password.error", "user": aliceEmail, "ip": localIP})
+		e.expect(t, "bad password", event{"topic": "USER", "event": "user.password.error", "user": aliceEmail, "ip": localIP, "user_agent": testUA})
 
 		// The right one: the session cookie, and back to return_to, where
 		// the cookie works.
@@ -90,7 +90,7 @@ func TestSigninPage(t *testing.T) {
 		for _, ck := range c.Jar.Cookies(u) {
 			e.secrets = append(e.secrets, ck.Value)
 		}
-		e.expect(t, "sign in", event{"topic": "USER", "event": "user.signin", "user": aliceEmail, "authority": "Credential", "ip": localIP})
+		e.expect(t, "sign in", event{"topic": "USER", "event": "user.signin", "user": aliceEmail, "authority": "Credential", "ip": localIP, "user_agent": testUA})
 
 		// Signed in, the page says so.
 		if p := readPage(t)(c.Get(e.srv.URL + "/signin")); p.status != 200 || !strings.Contains(p.body, "signed in as <strong>"+aliceEmail) {
@@ -119,7 +119,7 @@ func TestSigninPage_Refused(t *testing.T) {
 		for _, ck := range c.Jar.Cookies(u(e)) {
 			e.secrets = append(e.secrets, ck.Value)
 		}
-		e.expect(t, "sign in", event{"topic": "USER", "event": "user.signin", "user": bobEmail, "authority": "Credential", "ip": localIP})
+		e.expect(t, "sign in", event{"topic": "USER", "event": "user.signin", "user": bobEmail, "authority": "Credential", "ip": localIP, "user_agent": testUA})
 
 		// A post without the form's CSRF token, or a cross-site one
 		// without the pre-session cookie, is refused before any check.
@@ -157,7 +157,7 @@ func TestSigninPage_TwoFactor(t *testing.T) {
 		if p.status != 401 || !strings.Contains(p.body, "Invalid two-factor code") {
 			t.Errorf("wrong code: %d %s", p.status, p.body)
 		}
-		e.want(t, "wrong code", event{"topic": "USER", "event": "user.password.error", "user": aliceEmail, "ip": localIP, "two_factor": true})
+		e.want(t, "wrong code", event{"topic": "USER", "event": "user.password.error", "user": aliceEmail, "ip": localIP, "user_agent": testUA, "two_factor": true})
 		e.clock.Add(totp.Period)
 		p = postSignin(t, c, e.srv.URL, p, aliceEmail, alicePW, "code", totp.Code(secret, totp.Step(e.clock.Now())))
 		if p.status != 200 || p.url.RawQuery != "done" || !strings.Contains(p.body, "signed in as <strong>"+aliceEmail) {
@@ -166,7 +166,7 @@ func TestSigninPage_TwoFactor(t *testing.T) {
 		for _, ck := range c.Jar.Cookies(p.url) {
 			e.secrets = append(e.secrets, ck.Value)
 		}
-		e.want(t, "with the code", event{"topic": "USER", "event": "user.signin", "user": aliceEmail, "authority": "Credential", "ip": localIP})
+		e.want(t, "with the code", event{"topic": "USER", "event": "user.signin", "user": aliceEmail, "authority": "Credential", "ip": localIP, "user_agent": testUA})
 	})
 }
 

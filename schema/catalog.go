@@ -76,7 +76,14 @@ type Field struct {
 	Name     string `json:"name"`
 	Type     Type   `json:"type"`
 	Optional bool   `json:"optional"`
+	// Origin is set on a field Vigil adds to an event of another origin:
+	// extension.
+	Origin Origin `json:"origin,omitempty"`
 
+	// extra places the field among the extras, sorted by name, instead
+	// of in catalog order: the wire form (and so the derived event_id) of
+	// an event that sent it before the catalog knew it does not change.
+	extra bool
 	// alias is another name the original service sent the field under.
 	alias string
 	// fromCaller marks the documented actor field of events whose later
@@ -147,6 +154,16 @@ func req(name string, t Type) Field { return Field{Name: name, Type: t} }
 func opt(name string, t Type) Field { return Field{Name: name, Type: t, Optional: true} }
 func actor(name string) Field       { return Field{Name: name, Type: TypeUserID, fromCaller: true} }
 
+// addedIP is the ip Vigil adds to a documented event, in catalog order as
+// it always was.
+func addedIP() Field { return Field{Name: "ip", Type: TypeIP, Optional: true, Origin: Extension} }
+
+// ext is an optional field Vigil adds to a documented event, written
+// among the extras.
+func ext(name string, t Type) Field {
+	return Field{Name: name, Type: t, Optional: true, Origin: Extension, extra: true}
+}
+
 // catalog is the whole event catalog, in the reference's order, topic by
 // topic; events from the original service follow their topic's documented
 // ones. The descriptions are Vigil's own words.
@@ -154,12 +171,12 @@ var catalog = []EventSpec{
 	// FILE
 	{TopicFile, "file.notification", Documented, "a file changed on the reporting device",
 		[]Field{req("verified_submitter", TypeSubmitter), req("soid", TypeSOID), req("event_time", TypeTime), req("operations", TypeOperations), req("device", TypeDID), req("path", TypePath), opt("path_to", TypePath), opt("mobile_device", TypeDID)}},
-	{TopicFile, "file.transfer", Documented, "file content or metadata moved between two devices; the reporting device is the source",
-		[]Field{req("verified_submitter", TypeSubmitter), req("soid", TypeSOID), req("event_time", TypeTime), req("operations", TypeOperations), req("device", TypeDID), req("path", TypePath), opt("path_to", TypePath), req("destination_device", TypeDID), req("destination_user", TypeUserID)}},
+	{TopicFile, "file.transfer", Documented, "file content or metadata moved between two devices; the reporting device is the source; Vigil adds bytes, the content's size, where it knows it",
+		[]Field{req("verified_submitter", TypeSubmitter), req("soid", TypeSOID), req("event_time", TypeTime), req("operations", TypeOperations), req("device", TypeDID), req("path", TypePath), opt("path_to", TypePath), req("destination_device", TypeDID), req("destination_user", TypeUserID), ext("bytes", TypeInteger)}},
 
 	// USER
-	{TopicUser, "user.signin", Documented, "a user signed in on the web or a desktop client; Vigil adds the client's ip",
-		[]Field{req("user", TypeUserID), req("authority", TypeAuthority), opt("ip", TypeIP)}},
+	{TopicUser, "user.signin", Documented, "a user signed in on the web or a desktop client; Vigil adds the client's ip and user_agent",
+		[]Field{req("user", TypeUserID), req("authority", TypeAuthority), addedIP(), ext("user_agent", TypeString)}},
 	{TopicUser, "device.mobile.error", Documented, "certifying a mobile device failed on a permission or credential error; Vigil adds the client's ip",
 		[]Field{req("user", TypeUserID), opt("ip", TypeIP)}},
 	{TopicUser, "user.password.change", Documented, "a user with a local credential changed their password",
@@ -172,8 +189,8 @@ var catalog = []EventSpec{
 		[]Field{req("email", TypeEmail), req("caller", TypeCaller)}},
 	{TopicUser, "user.delete", Documented, "an admin deleted an account through the user management API; the reference names the acting caller's field delete, the original service sent it as caller; both are read, delete is written",
 		[]Field{req("email", TypeEmail), {Name: "delete", Type: TypeCaller, alias: "caller"}}},
-	{TopicUser, "user.password.error", Documented, "a sign-in was denied for a bad credential; Vigil adds the client's ip, rate_limited when the sign-in limiter refused the attempt, and two_factor when the password was right and the second-factor code was not (or its limiter refused it)",
-		[]Field{req("user", TypeUserID), opt("ip", TypeIP), opt("rate_limited", TypeBoolean), opt("two_factor", TypeBoolean)}},
+	{TopicUser, "user.password.error", Documented, "a sign-in was denied for a bad credential; Vigil adds the client's ip and user_agent, rate_limited when the sign-in limiter refused the attempt, and two_factor when the password was right and the second-factor code was not (or its limiter refused it)",
+		[]Field{req("user", TypeUserID), addedIP(), opt("rate_limited", TypeBoolean), opt("two_factor", TypeBoolean), ext("user_agent", TypeString)}},
 	{TopicUser, "user.password.reset.request", Documented, "a password reset token was mailed to the user",
 		[]Field{req("user", TypeUserID), req("caller", TypeCaller)}},
 	{TopicUser, "user.password.reset", Documented, "a user reset their password with a mailed token",

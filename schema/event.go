@@ -59,7 +59,8 @@ func (e *Event) ReceivedAt() time.Time { return e.receivedAt }
 // Submitter returns the verified submitter, zero when there is none.
 func (e *Event) Submitter() Submitter { return e.submitter }
 
-// Extras returns how many fields outside the catalog the event carries.
+// Extras returns how many fields outside the catalog the event carries
+// (catalog fields written among them are not counted).
 func (e *Event) Extras() int { return e.extras }
 
 // Wire returns the event's canonical JSON. The bytes are shared: callers
@@ -72,6 +73,9 @@ func (e *Event) Value(field string) []byte {
 	i := e.spec.Field(field)
 	if i < 0 {
 		return nil
+	}
+	if e.spec.Fields[i].extra {
+		return e.Extra(field)
 	}
 	sp := e.fields[i]
 	if sp.end == 0 {
@@ -98,7 +102,8 @@ func (e *Event) String(field string) (string, bool) {
 	return string(b), true
 }
 
-// Extra returns the compact JSON of a field outside the catalog, or nil.
+// Extra returns the compact JSON of a field outside the catalog (or of a
+// catalog field written among them), or nil.
 func (e *Event) Extra(name string) []byte {
 	for _, x := range e.extra {
 		if string(e.wire[x.name.off:x.name.end]) == name {

@@ -65,6 +65,7 @@ type Normalizer struct {
 	scratch   []byte          // canonical values, in input order
 	vals      [maxFields]span // into scratch
 	extras    []extra
+	known     int    // extras that are catalog fields written among them
 	caller    string // email of the last caller value
 	id        []byte
 	env       []byte
@@ -218,6 +219,7 @@ func (n *Normalizer) reset(meta Meta) {
 	n.scratch = n.scratch[:0]
 	n.vals = [maxFields]span{}
 	n.extras = n.extras[:0]
+	n.known = 0
 	n.caller = ""
 	n.id = n.id[:0]
 	n.recvd = meta.ReceivedAt
@@ -352,6 +354,15 @@ func (n *Normalizer) visitField(k []byte, v *fastjson.Value) {
 			n.err = invalid(f.Name, CodeDuplicate, "field given twice")
 			return
 		}
+		if f.extra {
+			// Checked as its type, written among the extras (a second copy
+			// is caught there).
+			off := len(n.scratch)
+			n.scratch, n.err = n.appendField(n.scratch, f.Type, v, f.Name)
+			n.extras = append(n.extras, extra{name: k, off: off, end: len(n.scratch)})
+			n.known++
+			return
+		}
 		off := len(n.scratch)
 		n.scratch, n.err = n.appendField(n.scratch, f.Type, v, f.Name)
 		n.vals[i] = span{int32(off), int32(len(n.scratch))}
@@ -361,7 +372,7 @@ func (n *Normalizer) visitField(k []byte, v *fastjson.Value) {
 }
 
 func (n *Normalizer) addExtra(k []byte, v *fastjson.Value) {
-	if len(n.extras) >= n.limits.MaxExtraFields {
+	if len(n.extras)-n.known >= n.limits.MaxExtraFields {
 		n.err = invalid(string(k), CodeTooMany, "more than "+itoa(n.limits.MaxExtraFields)+" fields outside the catalog")
 		return
 	}
@@ -467,7 +478,7 @@ func (n *Normalizer) finish() (*Event, *ValidationError) {
 		size += len(x.name) + 8 // escapes may need more; append grows then
 	}
 
-	e := &Event{spec: spec, timestamp: n.ts, receivedAt: n.recvd, submitter: n.submitter, extras: len(n.extras)}
+	e := &Event{spec: spec, timestamp: n.ts, receivedAt: n.recvd, submitter: n.submitter, extras: len(n.extras) - n.known}
 	w := make([]byte, 0, size)
 	w = append(w, `{"topic":"`...)
 	w = append(w, spec.Topic...)

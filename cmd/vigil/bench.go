@@ -71,7 +71,7 @@ CPU profile of the run (go tool pprof FILE).`,
 		pprof.StopCPUProfile()
 		return profFile.Close()
 	}
-	cmd.AddCommand(newBenchNormalizeCmd(), newBenchIngestCmd(a), newBenchStoreCmd(), newBenchSinkCmd(), newBenchFreshCmd(a), newBenchContentCmd())
+	cmd.AddCommand(newBenchNormalizeCmd(), newBenchIngestCmd(a), newBenchStoreCmd(), newBenchSinkCmd(), newBenchFreshCmd(a), newBenchContentCmd(), newBenchDetectCmd(a))
 	return cmd
 }
 

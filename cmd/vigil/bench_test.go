@@ -17,6 +17,15 @@ func TestBenchCmd(t *testing.T) {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, stderr)
 		}
 	}
+	// Every batch raises its alert: the line counts the batches and gives
+	// the lag; nothing about speed.
+	out, stderr, code := runVigil(t, "bench", "detect", "--rate", "1000", "--batch", "100", "--duration", "1s")
+	if code != 0 || !strings.Contains(out, "detect (1000 events/s, batches of 100") || !strings.Contains(out, "accepted to alert durable p50") {
+		t.Errorf("bench detect: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	if _, stderr, code := runVigil(t, "bench", "detect", "--batch", "1"); code == 0 || !strings.Contains(stderr, "--batch at least 2") {
+		t.Errorf("bench detect bad flags: exit %d, %q", code, stderr)
+	}
 	if _, stderr, code := runVigil(t, "bench", "ingest", "--events", "10", "--batch", "100"); code == 0 || !strings.Contains(stderr, "--events") {
 		t.Errorf("bad flags: exit %d, %q", code, stderr)
 	}

@@ -95,10 +95,13 @@ func (s *Store) Stat(ctx context.Context, a Actor, ref Ref, kind Kind, need Perm
 
 // Transferred records a file.transfer of v toward a's device on its
 // own: what a download records once its body is out
-// (CONTENT_COMPLETED).
-func (s *Store) Transferred(ctx context.Context, a Actor, v View, op string) error {
+// (CONTENT_COMPLETED), with the content bytes it sent.
+func (s *Store) Transferred(ctx context.Context, a Actor, v View, op string, sent int64) error {
 	err := s.auth.Audited(ctx, func(_ *metadb.Tx, rec auth.Recorder) error {
-		return s.transfer(rec, a, v, op)
+		at := s.timestamp()
+		f := s.fileFields(v, at, op)
+		f["destination_device"], f["destination_user"], f["bytes"] = a.Device, a.User, sent
+		return rec.RecordSubmitted("file.transfer", at, f, s.server)
 	})
 	if err != nil {
 		return fmt.Errorf("record %s of %s: %w", op, v.ID, err)

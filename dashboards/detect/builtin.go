@@ -14,6 +14,13 @@ const (
 	// events, the caller for folder.destroy.
 	deleter = `event == "folder.destroy" ? caller.email : verified_submitter.user_id`
 	deleted = `event == "folder.destroy" ? "folder:" + folder.id : soid.sid + soid.oid`
+	// sharer is who shared: the inviter, the joining user's inviter is
+	// unknown so the caller, and the transfer's reporting user.
+	sharer = `event == "folder.invite" ? sharer : event == "folder.join" ? caller.email : verified_submitter.user_id`
+	// departed is who left: the deleted account or the removed user.
+	departed = `event == "user.delete" ? email : target_user`
+	// twoFactorRank orders the two-factor levels, weakest first.
+	twoFactorRank = `{"DISALLOWED": 0, "OPT_IN": 1, "MANDATORY": 2}`
 )
 
 // builtins are the rules on by default. A new built-in rule is one more
@@ -79,6 +86,112 @@ var builtins = []Rule{
 		Description: "3 or more devices certified by one user in 10 minutes",
 		Match:       `event == "device.certify"`, GroupBy: []string{"user"},
 		Window: minutes(10), Threshold: &Threshold{Distinct: "device_id", Count: 2},
+	},
+	{
+		Name: "external-sharing", Severity: Medium, Unit: "external shares",
+		Description: "a user shared with an address outside the organization's domains (detect.org_domains) and its allowed partners",
+		Match: `(event == "folder.invite" && external(target, timestamp)) || ` +
+			`(event == "folder.join" && (join_as == "external" || external(target, timestamp))) || ` +
+			`(event == "file.transfer" && external(destination_user, timestamp))`,
+		GroupBy: []string{sharer}, Window: hours(1), Threshold: &Threshold{Count: 0},
+	},
+	{
+		Name: "external-sharing-burst", Severity: High, Unit: "external shares",
+		Description: "more than 10 shares with external addresses by one user in an hour",
+		Match: `(event == "folder.invite" && external(target, timestamp)) || ` +
+			`(event == "folder.join" && (join_as == "external" || external(target, timestamp))) || ` +
+			`(event == "file.transfer" && external(destination_user, timestamp))`,
+		GroupBy: []string{sharer}, Window: hours(1), Threshold: &Threshold{Count: 10},
+	},
+	{
+		Name: "link-unprotected", Severity: Low, Unit: "links",
+		Description: "a link was created and given neither a password nor an expiry within 10 minutes",
+		GroupBy:     []string{"key"}, Window: minutes(10),
+		Sequence: []Step{
+			{Match: `event == "link.create"`},
+			{Match: `event in ["link.set_password", "link.set_expiry"] || (event == "link.update" && (set_password == true || expiry != null))`, Within: minutes(10), Absent: true},
+		},
+	},
+	{
+		Name: "link-weakened", Severity: Medium, Unit: "changes",
+		Description: "a link lost its password or expiry, or stopped requiring a signed-in user",
+		Match:       `event in ["link.remove_password", "link.remove_expiry"] || (event in ["link.set_require_login", "link.update"] && require_login == false)`,
+		GroupBy:     []string{"key"}, Window: hours(1), Threshold: &Threshold{Count: 0},
+	},
+	{
+		Name: "link-download-ips", Severity: High, Unit: "IP addresses",
+		Description: "one link was downloaded from more than 20 distinct IP addresses in an hour",
+		Match:       `event == "link.download"`, GroupBy: []string{"key"},
+		Window: hours(1), Threshold: &Threshold{Distinct: "ip", Count: 20},
+	},
+	{
+		Name: "link-create-burst", Severity: Medium, Unit: "links",
+		Description: "more than 50 links created by one user in a day",
+		Match:       `event == "link.create"`, GroupBy: []string{"caller.email"},
+		Window: hours(24), Threshold: &Threshold{Count: 50},
+	},
+	{
+		Name: "signin-new-network", Severity: Medium, Unit: "networks",
+		Description: "a user signed in from a network (/24 or /64) they had not used in 30 days",
+		Match:       `event == "user.signin" && ip != null`, GroupBy: []string{"user"},
+		Novel: &Novel{Value: "network(ip)", Days: 30},
+	},
+	{
+		Name: "signin-then-2fa-disable", Severity: High, Unit: "changes",
+		Description: "two-factor authentication turned off within 12 hours of a sign-in and not turned back on within an hour",
+		GroupBy:     []string{"user"}, Window: hours(12),
+		Sequence: []Step{
+			{Match: `event == "user.signin"`},
+			{Match: `event == "user.2fa.disable"`, Within: hours(12)},
+			{Match: `event == "user.2fa.enable"`, Within: hours(1), Absent: true},
+		},
+	},
+	{
+		Name: "admin-2fa-disable", Severity: High, Unit: "changes",
+		Description: "a user's two-factor authentication was turned off by someone else",
+		Match:       `event == "user.2fa.disable" && caller.email != user`, GroupBy: []string{"user"},
+		Window: hours(1), Threshold: &Threshold{Count: 0},
+	},
+	{
+		Name: "org-2fa-lowered", Severity: High, Unit: "changes",
+		Description: "the organization's two-factor enforcement level was lowered",
+		Match:       `event == "org.2fa.level" && ` + twoFactorRank + `[new_level] < ` + twoFactorRank + `[old_level]`,
+		GroupBy:     []string{"org"}, Window: hours(1), Threshold: &Threshold{Count: 0},
+	},
+	{
+		Name: "admin-promoted", Severity: Medium, Unit: "promotions",
+		Description: "a user was promoted to organization admin",
+		Match:       `event == "user.org.authorization" && new_level == "ADMIN"`, GroupBy: []string{"target_user"},
+		Window: hours(1), Threshold: &Threshold{Count: 0},
+	},
+	{
+		Name: "device-removed-by-other", Severity: Medium, Unit: "devices",
+		Description: "a device was unlinked or erased by someone other than its owner",
+		Match:       `event in ["device.unlink", "device.erase"] && admin_user != owner`, GroupBy: []string{"device"},
+		Window: hours(1), Threshold: &Threshold{Count: 0},
+	},
+	{
+		Name: "device-removal-burst", Severity: High, Unit: "devices",
+		Description: "more than 5 devices unlinked or erased by one user in an hour",
+		Match:       `event in ["device.unlink", "device.erase"]`, GroupBy: []string{"admin_user"},
+		Window: hours(1), Threshold: &Threshold{Distinct: "device", Count: 5},
+	},
+	{
+		Name: "activity-after-departure", Severity: High, Unit: "events",
+		Description: "a user acted after their account was deleted or they were removed from the organization",
+		GroupBy:     []string{departed}, Window: hours(24),
+		Sequence: []Step{
+			{Match: `event in ["user.delete", "user.org.remove"]`},
+			{Match: `actor != null`, GroupBy: []string{"actor"}, Within: hours(24 * 90), OnlyAfter: true},
+		},
+	},
+	{
+		Name: "departure-recap", Severity: Medium, Unit: "events",
+		Description: "a departing user's transfers, links and external invitations, summarised when they are removed or deleted",
+		Match: `event == "file.transfer" || event == "link.create" || ` +
+			`(event == "folder.invite" && external(target, timestamp))`,
+		GroupBy: []string{`event == "file.transfer" ? verified_submitter.user_id : event == "link.create" ? caller.email : sharer`},
+		Recap:   &Recap{Trigger: `event in ["user.delete", "user.org.remove"]`, TriggerGroupBy: []string{departed}, Days: 30},
 	},
 	{
 		Name: "pipeline-seq-gap", Severity: Medium, Unit: "sequence gaps",

@@ -44,6 +44,13 @@ type Config struct {
 	// the data directory (default 1s); the group's offset moves only
 	// past what a checkpoint holds.
 	CheckpointInterval config.Duration `yaml:"checkpoint_interval"`
+	// OrgDomains are the organization's email domains; an address in
+	// none of them (nor a partner's) is external to the external-sharing
+	// rules, which without them raise nothing.
+	OrgDomains []string `yaml:"org_domains"`
+	// Partners are domains outside the organization that sharing with
+	// is allowed, each until the end of its allowed_until date if given.
+	Partners []Partner `yaml:"partners"`
 	// Consumer tunes the detect group's consume loop.
 	Consumer eventlog.ConsumerConfig `yaml:"consumer"`
 }
@@ -56,16 +63,18 @@ type Override struct {
 	Severity Severity        `yaml:"severity"`
 	Window   config.Duration `yaml:"window"`
 	Suppress config.Duration `yaml:"suppress"`
-	// Count is the threshold's count, or the last sequence step's.
+	// Count is the threshold's count, or the last sequence step's (the
+	// one before an absent last step).
 	Count *int64 `yaml:"count"`
-	// Days, Factor and Floor retune a baseline.
+	// Days, Factor and Floor retune a baseline; Days also a novel or
+	// recap rule.
 	Days   int     `yaml:"days"`
 	Factor float64 `yaml:"factor"`
 	Floor  *int64  `yaml:"floor"`
 }
 
-// Rule is one detection. Exactly one of Threshold, Sequence and Baseline
-// is set.
+// Rule is one detection. Exactly one of Threshold, Sequence, Baseline,
+// Novel and Recap is set.
 type Rule struct {
 	Name        string   `yaml:"name"`
 	Description string   `yaml:"description"`
@@ -84,6 +93,8 @@ type Rule struct {
 	Threshold *Threshold `yaml:"threshold"`
 	Sequence  []Step     `yaml:"sequence"`
 	Baseline  *Baseline  `yaml:"baseline"`
+	Novel     *Novel     `yaml:"novel"`
+	Recap     *Recap     `yaml:"recap"`
 	// Suppress is how long after an alert's window the rule raises no
 	// other alert for the same group; overlapping windows always fold
 	// into the first alert.
@@ -100,12 +111,21 @@ type Threshold struct {
 
 // Step is one step of a sequence: more than Count events (default 0: at
 // least one) matching Match, within Within after the previous step
-// completed (the rule's window for the first step).
+// completed (the rule's window for the first step). An Absent step, only
+// the last, is the opposite: the sequence completes when no event matches
+// it within Within after the previous step; the engine knows that once an
+// event of any kind is timestamped after the deadline.
 type Step struct {
-	Match   string          `yaml:"match"`
-	GroupBy []string        `yaml:"group_by"`
-	Count   int64           `yaml:"count"`
-	Within  config.Duration `yaml:"within"`
+	Match  string `yaml:"match"`
+	Absent bool   `yaml:"absent"`
+	// OnlyAfter records the step's events only for a group that has
+	// marks of the first step already: for a step that matches most
+	// events (actor != null), so the engine does not keep them all. An
+	// event logged before the first step's is then not counted.
+	OnlyAfter bool            `yaml:"only_after"`
+	GroupBy   []string        `yaml:"group_by"`
+	Count     int64           `yaml:"count"`
+	Within    config.Duration `yaml:"within"`
 }
 
 // Baseline fires when the group's value of a UTC day is more than Factor
@@ -120,6 +140,26 @@ type Baseline struct {
 	Factor   float64 `yaml:"factor"`
 	Floor    int64   `yaml:"floor"`
 	MinDays  int     `yaml:"min_days"`
+}
+
+// Novel fires when the group's Value (for example network(ip)) is one it
+// has not had in the Days before; a group first seen less than MinDays
+// (default Days) ago has no history yet and raises nothing.
+type Novel struct {
+	Value   string `yaml:"value"`
+	Days    int    `yaml:"days"`
+	MinDays int    `yaml:"min_days"`
+}
+
+// Recap keeps the events matching the rule's match for Days, by group,
+// and when an event matches Trigger raises one alert summarising the
+// group's events of the Days before it, counted by event name (none:
+// no alert). TriggerGroupBy are the trigger's group values, as many as
+// the rule's group_by.
+type Recap struct {
+	Trigger        string   `yaml:"trigger"`
+	TriggerGroupBy []string `yaml:"trigger_group_by"`
+	Days           int      `yaml:"days"`
 }
 
 // Defaults that are not the zero value.
@@ -140,7 +180,11 @@ func (c Config) Validate() error {
 	p.NotNegative("late", int64(c.Late))
 	p.NotNegative("checkpoint_interval", int64(c.CheckpointInterval))
 	p.Nest("consumer", c.Consumer.Validate())
-	env, err := newEnv()
+	d, err := newDomains(c.OrgDomains, c.Partners)
+	if err != nil {
+		p.Nest("", err)
+	}
+	env, err := newEnv(d)
 	if err != nil {
 		return fmt.Errorf("expression environment: %w", err)
 	}
@@ -210,8 +254,22 @@ func (o Override) apply(r Rule) Rule {
 			r.Threshold = &t
 		case len(r.Sequence) > 0:
 			r.Sequence = slices.Clone(r.Sequence)
-			r.Sequence[len(r.Sequence)-1].Count = *o.Count
+			last := len(r.Sequence) - 1
+			if last > 0 && r.Sequence[last].Absent {
+				last-- // an absent step has no count
+			}
+			r.Sequence[last].Count = *o.Count
 		}
+	}
+	if r.Recap != nil && o.Days > 0 {
+		rc := *r.Recap
+		rc.Days = o.Days
+		r.Recap = &rc
+	}
+	if r.Novel != nil && o.Days > 0 {
+		n := *r.Novel
+		n.Days = o.Days
+		r.Novel = &n
 	}
 	if r.Baseline != nil {
 		b := *r.Baseline
@@ -227,6 +285,15 @@ func (o Override) apply(r Rule) Rule {
 		r.Baseline = &b
 	}
 	return r
+}
+
+// engine compiles the effective rules with the organization's domains.
+func (c Config) engine() (*Engine, error) {
+	d, err := newDomains(c.OrgDomains, c.Partners)
+	if err != nil {
+		return nil, err
+	}
+	return newEngine(c.Effective(), c.late(), d)
 }
 
 func (c Config) late() time.Duration {

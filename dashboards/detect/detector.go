@@ -46,7 +46,7 @@ func NewDetector(log eventlog.Log, cfg Config, dir string, emit Emitter, logger 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	eng, err := NewEngine(cfg.Effective(), cfg.late())
+	eng, err := cfg.engine()
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +166,7 @@ func (d *Detector) handle(ctx context.Context, batch []eventlog.Record) (eventlo
 // lost, so the consumer hands them over again from the committed
 // position, and the failed batch is retried.
 func (d *Detector) rollback(cause error) {
-	eng, err := NewEngine(d.cfg.Effective(), d.cfg.late())
+	eng, err := d.cfg.engine()
 	if err == nil && d.saved != nil {
 		err = eng.decodeState(d.saved)
 	}

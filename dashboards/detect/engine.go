@@ -2,6 +2,7 @@ package detect
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -27,7 +28,13 @@ type Engine struct {
 // NewEngine compiles rules. late is how far behind the newest arrival an
 // event may be and still count (see Config.Late).
 func NewEngine(rules []Rule, late time.Duration) (*Engine, error) {
-	env, err := newEnv()
+	return newEngine(rules, late, nil)
+}
+
+// newEngine is NewEngine with the organization's domains, for
+// external(...).
+func newEngine(rules []Rule, late time.Duration, d *domains) (*Engine, error) {
+	env, err := newEnv(d)
 	if err != nil {
 		return nil, fmt.Errorf("expression environment: %w", err)
 	}
@@ -87,6 +94,7 @@ func (e *Engine) Event(ev *schema.Event) []Alert {
 		arrived = ev.ReceivedAt().UnixMilli()
 	}
 	e.st.Watermark = max(e.st.Watermark, arrived)
+	e.st.Now = max(e.st.Now, ts)
 	in := input{f: f, ts: ts, id: ev.ID(), at: time.UnixMilli(max(arrived, ts)).UTC()}
 	var out []Alert
 	late := false
@@ -103,6 +111,9 @@ func (e *Engine) Event(ev *schema.Event) []Alert {
 				if !ok {
 					continue
 				}
+				if s.OnlyAfter && !e.hasFirst(c, key) {
+					continue
+				}
 				if ts < cutoff {
 					late = true
 					continue
@@ -111,6 +122,26 @@ func (e *Engine) Event(ev *schema.Event) []Alert {
 					out = append(out, a)
 				}
 			}
+		case kindRecap:
+			if c.trigger.match(f) {
+				if key, vals, ok := groupOf(c.triggerBy, f); ok {
+					if a, ok := e.recapAlert(c, e.group(c, key, vals), in); ok {
+						out = append(out, a)
+					}
+				}
+			}
+			if !c.match.match(f) {
+				continue
+			}
+			key, vals, ok := groupOf(c.groupBy, f)
+			if !ok {
+				continue
+			}
+			if ts < cutoff {
+				late = true
+				continue
+			}
+			e.recapAdd(c, e.group(c, key, vals), in)
 		default:
 			if !c.match.match(f) {
 				continue
@@ -125,9 +156,12 @@ func (e *Engine) Event(ev *schema.Event) []Alert {
 			}
 			g := e.group(c, key, vals)
 			var a Alert
-			if c.kind == kindThreshold {
+			switch c.kind {
+			case kindThreshold:
 				a, ok = e.threshold(c, g, in)
-			} else {
+			case kindNovel:
+				a, ok = e.novel(c, g, in)
+			default:
 				a, ok = e.baseline(c, g, in)
 			}
 			if ok {
@@ -137,6 +171,38 @@ func (e *Engine) Event(ev *schema.Event) []Alert {
 	}
 	if late {
 		e.st.Late++
+	}
+	return append(out, e.due(in)...)
+}
+
+// due checks the groups of absent-step rules whose deadline the clock
+// (the newest event timestamp) passed.
+func (e *Engine) due(in input) []Alert {
+	var out []Alert
+	for _, c := range e.rules {
+		rs := e.st.Rules[c.Name]
+		if c.present == len(c.steps) || rs == nil || rs.NextDue == 0 || rs.NextDue >= e.st.Now {
+			continue
+		}
+		rs.NextDue = 0
+		for _, key := range sortedKeys(rs.Groups) {
+			g := rs.Groups[key]
+			ready := false
+			for _, d := range g.Due {
+				ready = ready || d < e.st.Now
+			}
+			if ready {
+				if a, ok := e.complete(c, g, in); ok {
+					out = append(out, a)
+				}
+				g.Due = slices.DeleteFunc(g.Due, func(d int64) bool { return d < e.st.Now })
+			}
+			for _, d := range g.Due {
+				if rs.NextDue == 0 || d < rs.NextDue {
+					rs.NextDue = d
+				}
+			}
+		}
 	}
 	return out
 }
@@ -334,7 +400,39 @@ func (e *Engine) sequence(c *compiled, i int, g *GroupState, in input) (Alert, b
 		return Alert{}, false
 	}
 	g.Steps[i] = slices.Insert(marks, j, m)
-	chain, ok := e.chain(c, g, 0, 0, 0)
+	if c.present < len(c.steps) {
+		if i == c.present-1 {
+			// The absent step's deadline for this mark: checked once the
+			// clock passes it.
+			d := in.ts + c.steps[c.present].within.Milliseconds()
+			g.Due = append(g.Due, d)
+			rs := e.st.Rules[c.Name]
+			if rs.NextDue == 0 || d < rs.NextDue {
+				rs.NextDue = d
+			}
+		}
+		return Alert{}, false
+	}
+	return e.complete(c, g, in)
+}
+
+// complete raises when the group completed every step: for a rule with
+// an absent step, present steps whose deadline passed with no absent
+// event in it.
+func (e *Engine) complete(c *compiled, g *GroupState, in input) (Alert, bool) {
+	var accept func(int64) bool
+	if c.present < len(c.steps) {
+		within := c.steps[c.present].within.Milliseconds()
+		absent := g.Steps[c.present]
+		accept = func(t int64) bool {
+			if t+within >= e.st.Now {
+				return false
+			}
+			lo, _ := slices.BinarySearchFunc(absent, t+1, func(m Mark, t int64) int { return int(max(-1, min(1, m.At-t))) })
+			return lo == len(absent) || absent[lo].At > t+within
+		}
+	}
+	chain, ok := e.chain(c, g, 0, 0, 0, accept)
 	if !ok {
 		return Alert{}, false
 	}
@@ -344,7 +442,7 @@ func (e *Engine) sequence(c *compiled, i int, g *GroupState, in input) (Alert, b
 		return Alert{}, false
 	}
 	g.Raised = append(g.Raised, start)
-	last := c.steps[len(c.steps)-1]
+	last := c.steps[c.present-1]
 	count := int64(last.Count + 1)
 	ids := make([]string, 0, min(len(chain), maxEvidence))
 	for _, m := range chain {
@@ -352,7 +450,12 @@ func (e *Engine) sequence(c *compiled, i int, g *GroupState, in input) (Alert, b
 			ids = append(ids, m.ID)
 		}
 	}
-	a := e.alert(c, g, in, start, chain[len(chain)-1].At, count, ids, int64(len(chain)))
+	end := chain[len(chain)-1].At
+	if c.present < len(c.steps) {
+		last = c.steps[c.present]
+		end += last.within.Milliseconds()
+	}
+	a := e.alert(c, g, in, start, end, count, ids, int64(len(chain)))
 	what := c.Description
 	if what == "" {
 		what = c.Name
@@ -363,8 +466,9 @@ func (e *Engine) sequence(c *compiled, i int, g *GroupState, in input) (Alert, b
 
 // chain finds marks that complete steps i and after, step i's first mark
 // at or after from (and, for i > 0, its last by deadline). The first step
-// needs its marks within the rule's window.
-func (e *Engine) chain(c *compiled, g *GroupState, i int, from, deadline int64) ([]Mark, bool) {
+// needs its marks within the rule's window. accept, if not nil, must hold
+// for the time the last present step completed.
+func (e *Engine) chain(c *compiled, g *GroupState, i int, from, deadline int64, accept func(int64) bool) ([]Mark, bool) {
 	s := c.steps[i]
 	marks := g.Steps[i]
 	need := int(s.Count) + 1
@@ -374,10 +478,13 @@ func (e *Engine) chain(c *compiled, g *GroupState, i int, from, deadline int64) 
 		// only when they start with it; try each.
 		for end := lo + need - 1; end < len(marks) && marks[end].At <= deadline; end++ {
 			run := marks[end-need+1 : end+1]
-			if i == len(c.steps)-1 {
-				return slices.Clone(run), true
+			if i == c.present-1 {
+				if accept == nil || accept(marks[end].At) {
+					return slices.Clone(run), true
+				}
+				continue
 			}
-			if rest, ok := e.chain(c, g, i+1, marks[end].At, marks[end].At+c.steps[i+1].within.Milliseconds()); ok {
+			if rest, ok := e.chain(c, g, i+1, marks[end].At, marks[end].At+c.steps[i+1].within.Milliseconds(), accept); ok {
 				return append(slices.Clone(run), rest...), true
 			}
 		}
@@ -390,7 +497,13 @@ func (e *Engine) chain(c *compiled, g *GroupState, i int, from, deadline int64) 
 			continue
 		}
 		t := marks[end].At
-		if rest, ok := e.chain(c, g, 1, t, t+c.steps[1].within.Milliseconds()); ok {
+		if c.present == 1 {
+			if accept == nil || accept(t) {
+				return slices.Clone(run), true
+			}
+			continue
+		}
+		if rest, ok := e.chain(c, g, 1, t, t+c.steps[1].within.Milliseconds(), accept); ok {
 			return append(slices.Clone(run), rest...), true
 		}
 	}
@@ -453,6 +566,128 @@ func (e *Engine) baseline(c *compiled, g *GroupState, in input) (Alert, bool) {
 	return a, true
 }
 
+// novel records the event's value for the group and raises when the
+// group has Days of history and had not had the value in the Days before.
+// The alert's window is the event's own instant, so each new value is its
+// own alert; suppress holds back the next for that long.
+func (e *Engine) novel(c *compiled, g *GroupState, in input) (Alert, bool) {
+	v, ok := c.novel.text(in.f)
+	if !ok {
+		return Alert{}, false
+	}
+	if g.Novel == nil {
+		g.Novel = map[string]int64{}
+		g.First = in.ts
+	}
+	g.First = min(g.First, in.ts)
+	g.Seen = max(g.Seen, in.ts)
+	last, had := g.Novel[v]
+	g.Novel[v] = max(last, in.ts)
+	if !had {
+		last = math.MinInt64
+	}
+	days := time.Duration(c.Novel.Days) * day
+	history := in.ts - g.First
+	if history < (time.Duration(c.Novel.MinDays) * day).Milliseconds() {
+		return Alert{}, false
+	}
+	if had && (last >= in.ts || in.ts-last <= days.Milliseconds()) {
+		return Alert{}, false
+	}
+	if e.folded(c, g, in.ts, c.suppress) || slices.Contains(g.Raised, in.ts) {
+		return Alert{}, false
+	}
+	g.Raised = append(g.Raised, in.ts)
+	a := e.alert(c, g, in, in.ts, in.ts, 1, []string{in.id}, 1)
+	what := c.Description
+	if what == "" {
+		what = c.Name
+	}
+	a.Summary = fmt.Sprintf("%s: %s by %s, not seen in the %d days before", what, cut(v), a.Group, c.Novel.Days)
+	return a, true
+}
+
+// hasFirst reports whether the group of key has marks of the sequence's
+// first step.
+func (e *Engine) hasFirst(c *compiled, key string) bool {
+	rs := e.st.Rules[c.Name]
+	if rs == nil {
+		return false
+	}
+	g := rs.Groups[key]
+	return g != nil && len(g.Steps) > 0 && len(g.Steps[0]) > 0
+}
+
+// recapAdd counts a recap's event in its UTC day, by event name.
+func (e *Engine) recapAdd(c *compiled, g *GroupState, in input) {
+	const dayMS = int64(day / time.Millisecond)
+	d := floorDiv(in.ts, dayMS)
+	if g.Days == nil {
+		g.Days = map[int64]*Bucket{}
+	}
+	g.Seen = max(g.Seen, in.ts)
+	bk := g.Days[d]
+	if bk == nil {
+		bk = &Bucket{Events: map[string]int64{}}
+		g.Days[d] = bk
+	}
+	name, _ := in.f["event"].(string)
+	bk.Events[name]++
+	add(bk, c, in)
+}
+
+// recapAlert raises, at the trigger, one alert summarising the group's
+// events of the Days before it.
+func (e *Engine) recapAlert(c *compiled, g *GroupState, in input) (Alert, bool) {
+	const dayMS = int64(day / time.Millisecond)
+	from := in.ts - c.window.Milliseconds()
+	if slices.Contains(g.Raised, in.ts) {
+		return Alert{}, false
+	}
+	counts := map[string]int64{}
+	var total int64
+	var ids []string
+	for _, d := range sortedDays(g.Days) {
+		if (d+1)*dayMS <= from || d*dayMS > in.ts {
+			continue
+		}
+		bk := g.Days[d]
+		for name, n := range bk.Events {
+			counts[name] += n
+			total += n
+		}
+		for _, id := range bk.Evidence {
+			if len(ids) < maxEvidence {
+				ids = append(ids, id)
+			}
+		}
+	}
+	if total == 0 {
+		return Alert{}, false
+	}
+	g.Raised = append(g.Raised, in.ts)
+	a := e.alert(c, g, in, from, in.ts, total, ids, total)
+	var parts []string
+	for _, name := range sortedKeys(counts) {
+		parts = append(parts, fmt.Sprintf("%d %s", counts[name], name))
+	}
+	what := c.Description
+	if what == "" {
+		what = c.Name
+	}
+	a.Summary = fmt.Sprintf("%s: %s in the %d days before, by %s", what, strings.Join(parts, ", "), c.Recap.Days, a.Group)
+	return a, true
+}
+
+func sortedDays(m map[int64]*Bucket) []int64 {
+	out := make([]int64, 0, len(m))
+	for d := range m {
+		out = append(out, d)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // dayValue is a day's metric: its events, or its distinct values (the
 // count once the day's set was dropped, see prune).
 func dayValue(c *compiled, b *Bucket) int64 {
@@ -488,11 +723,17 @@ func (e *Engine) Prune() {
 					bk.Count, bk.Distinct, bk.Evidence = int64(len(bk.Distinct)), nil, nil
 				}
 			}
+			for v, at := range g.Novel {
+				if at < cutoff {
+					delete(g.Novel, v)
+				}
+			}
 			for i, marks := range g.Steps {
 				g.Steps[i] = slices.DeleteFunc(marks, func(m Mark) bool { return m.At < cutoff })
 			}
+			g.Due = slices.DeleteFunc(g.Due, func(d int64) bool { return d < cutoff })
 			g.Raised = slices.DeleteFunc(g.Raised, func(s int64) bool { return s < cutoff-reach })
-			if g.Seen < cutoff-reach && len(g.Buckets) == 0 && len(g.Days) == 0 {
+			if g.Seen < cutoff-reach && len(g.Buckets) == 0 && len(g.Days) == 0 && len(g.Novel) == 0 {
 				delete(rs.Groups, key)
 			}
 		}

@@ -41,9 +41,10 @@ var variables = func() []string {
 }()
 
 // newEnv returns the CEL environment of rule expressions: each variable
-// is dynamic; a field the event does not carry is null.
-func newEnv() (*cel.Env, error) {
-	opts := []cel.EnvOption{cel.CrossTypeNumericComparisons(true)}
+// is dynamic; a field the event does not carry is null. d gives the
+// functions external(address, timestamp) and network(ip).
+func newEnv(d *domains) (*cel.Env, error) {
+	opts := []cel.EnvOption{cel.CrossTypeNumericComparisons(true), externalFunc(d), networkFunc()}
 	for _, name := range variables {
 		opts = append(opts, cel.Variable(name, cel.DynType))
 	}

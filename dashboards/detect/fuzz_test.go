@@ -62,7 +62,7 @@ func TestValidate_NamesTheRuleAndPosition(t *testing.T) {
 		{"group_by", "rules: [{name: x, severity: low, match: 'true', group_by: ['user +'], window: 1h, threshold: {count: 1}}]",
 			"rules[0].group_by[0]: at 1:"},
 		{"two kinds", "rules: [{name: x, severity: low, match: 'true', window: 1h, threshold: {count: 1}, baseline: {days: 3}}]",
-			"rules[0]: needs exactly one of threshold, sequence and baseline"},
+			"rules[0]: needs exactly one of threshold, sequence, baseline, novel and recap"},
 		{"severity", "rules: [{name: x, severity: urgent, match: 'true', window: 1h, threshold: {count: 1}}]",
 			"rules[0].severity: must be low"},
 		{"unknown builtin", "builtin: {mass-downlaod: {enabled: false}}", "builtin.mass-downlaod: no built-in rule"},

@@ -28,7 +28,8 @@ var update = flag.Bool("update", false, "rewrite the golden files with the curre
 //
 // An events line "@repeat N STEP JSON" stands for N events: {{i}} in JSON
 // becomes 0 to N-1, {{hex}} that number as 32 hex digits, and the
-// timestamp (and received_at, if given) moves on by STEP each time.
+// timestamp (and received_at, if given) moves on by STEP each time. The
+// organization's domains are goldenDomains'.
 func TestGolden(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "rules", "*.txtar"))
 	if err != nil {
@@ -56,7 +57,7 @@ func TestGolden(t *testing.T) {
 					continue
 				}
 				events := expand(t, f.Data)
-				eng, err := NewEngine([]Rule{rule}, defaultLate)
+				eng, err := newEngine([]Rule{rule}, defaultLate, goldenDomains(t))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -106,6 +107,18 @@ func TestGolden(t *testing.T) {
 			t.Errorf("built-in rule %s has no golden file testdata/rules/%s.txtar", r.Name, r.Name)
 		}
 	}
+}
+
+// goldenDomains are the organization of the golden cases: example.com
+// and corp.example.com; partner.example allowed without end,
+// vendor.example until 2026-11-30.
+func goldenDomains(t *testing.T) *domains {
+	t.Helper()
+	d, err := newDomains([]string{"example.com", "corp.example.com"}, []Partner{{Domain: "partner.example"}, {Domain: "vendor.example", AllowedUntil: "2026-11-30"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 // expand reads a case's events, expanding @repeat lines.

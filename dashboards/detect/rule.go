@@ -16,17 +16,24 @@ const (
 	kindThreshold kind = iota
 	kindSequence
 	kindBaseline
+	kindNovel
+	kindRecap
 )
 
 // compiled is a rule with its expressions compiled, ready to run.
 type compiled struct {
 	Rule
-	kind     kind
-	match    *program
-	groupBy  []*program
-	distinct *program // threshold or baseline distinct
-	sum      *program
-	steps    []compiledStep
+	kind      kind
+	match     *program
+	groupBy   []*program
+	distinct  *program // threshold or baseline distinct
+	sum       *program
+	novel     *program
+	trigger   *program
+	triggerBy []*program
+	steps     []compiledStep
+	// present is how many steps must match: all, less an absent last one.
+	present  int
 	window   time.Duration
 	hop      time.Duration
 	suppress time.Duration
@@ -122,6 +129,12 @@ func compileRule(env *cel.Env, r Rule) (*compiled, error) {
 				cs.groupBy = c.groupBy
 			}
 			p.NotNegative(path+".count", s.Count)
+			if s.Absent && (i == 0 || i != len(r.Sequence)-1) {
+				p.Add(path+".absent", "only the last step, not the first, may be absent")
+			}
+			if s.Absent && s.Count != 0 {
+				p.Add(path+".count", "an absent step has no count")
+			}
 			p.NotNegative(path+".within", int64(s.Within))
 			if i == 0 {
 				cs.within = c.window
@@ -132,6 +145,10 @@ func compileRule(env *cel.Env, r Rule) (*compiled, error) {
 				c.span += cs.within
 			}
 			c.steps = append(c.steps, cs)
+		}
+		c.present = len(c.steps)
+		if len(c.steps) > 1 && c.steps[len(c.steps)-1].Absent {
+			c.present--
 		}
 	}
 	if r.Baseline != nil {
@@ -169,11 +186,50 @@ func compileRule(env *cel.Env, r Rule) (*compiled, error) {
 		c.window = 24 * time.Hour
 		c.span = time.Duration(c.Baseline.Days+1) * 24 * time.Hour
 	}
+	if r.Novel != nil {
+		kinds++
+		c.kind = kindNovel
+		c.match = cond("match", r.Match)
+		c.novel = value("novel.value", r.Novel.Value)
+		n := *r.Novel
+		if n.Days < 0 || n.MinDays < 0 {
+			p.Add("novel", "days and min_days must not be negative")
+		}
+		if n.Days == 0 {
+			n.Days = defaultDays
+		}
+		if n.MinDays == 0 {
+			n.MinDays = n.Days
+		}
+		c.Novel = &n
+		c.window = time.Duration(n.Days) * day
+		c.span = c.window
+	}
+	if r.Recap != nil {
+		kinds++
+		c.kind = kindRecap
+		c.match = cond("match", r.Match)
+		c.trigger = cond("recap.trigger", r.Recap.Trigger)
+		c.triggerBy = values("recap.trigger_group_by", r.Recap.TriggerGroupBy)
+		if len(r.Recap.TriggerGroupBy) != len(r.GroupBy) {
+			p.Add("recap.trigger_group_by", "needs as many entries as the rule's group_by (%d)", len(r.GroupBy))
+		}
+		rc := *r.Recap
+		if rc.Days < 0 {
+			p.Add("recap.days", "must not be negative")
+		}
+		if rc.Days == 0 {
+			rc.Days = defaultDays
+		}
+		c.Recap = &rc
+		c.window = time.Duration(rc.Days) * day
+		c.span = c.window + day
+	}
 	if kinds != 1 {
-		p.Add("", "needs exactly one of threshold, sequence and baseline, has %d", kinds)
+		p.Add("", "needs exactly one of threshold, sequence, baseline, novel and recap, has %d", kinds)
 	}
 	c.hop = c.window / 4
-	if c.kind == kindBaseline {
+	if c.kind == kindBaseline || c.kind == kindNovel || c.kind == kindRecap {
 		c.hop = c.window
 	}
 	if err := p.Err(); err != nil {

@@ -13,7 +13,7 @@ import (
 // does over the log, and returns the alerts they raise: for tuning rules
 // without a server.
 func Test(cfg Config, events []*schema.Event) ([]Alert, error) {
-	eng, err := NewEngine(cfg.Effective(), cfg.late())
+	eng, err := cfg.engine()
 	if err != nil {
 		return nil, err
 	}

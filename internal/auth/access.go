@@ -177,7 +177,7 @@ func (s *Store) SignInFailed(ctx context.Context, a Actor, user string, rateLimi
 	if err != nil {
 		return err
 	}
-	fields := schema.Fields{"user": email, "ip": a.IP}
+	fields := a.signinFields(schema.Fields{"user": email})
 	if rateLimited {
 		fields["rate_limited"] = true
 	}
@@ -197,7 +197,7 @@ func (s *Store) signedIn(ctx context.Context, tx *metadb.Tx, a Actor, email, aut
 		authority = AuthorityCredential
 	}
 	return s.audit(ctx, tx, "user.signin", at.UTC().Truncate(time.Millisecond),
-		schema.Fields{"user": email, "authority": authority, "ip": a.IP})
+		a.signinFields(schema.Fields{"user": email, "authority": authority}))
 }
 
 // endAll deletes every session and access token of email, in tx.

@@ -58,6 +58,19 @@ type NewUser struct {
 type Actor struct {
 	Email, Device, ActingAs string
 	IP                      string
+	// UserAgent is the client's User-Agent, recorded on sign-in events
+	// (user.signin, user.password.error) when not empty.
+	UserAgent string
+}
+
+// signinFields are the sign-in events' fields of a: its ip, and its
+// user_agent when known.
+func (a Actor) signinFields(f schema.Fields) schema.Fields {
+	f["ip"] = a.IP
+	if a.UserAgent != "" {
+		f["user_agent"] = a.UserAgent
+	}
+	return f
 }
 
 // caller is a's caller object as an event field.

@@ -493,7 +493,7 @@ func (s *Store) SecondFactorFailed(ctx context.Context, a Actor, user string, ra
 	if err != nil {
 		return err
 	}
-	fields := schema.Fields{"user": email, "ip": a.IP, "two_factor": true}
+	fields := a.signinFields(schema.Fields{"user": email, "two_factor": true})
 	if rateLimited {
 		fields["rate_limited"] = true
 	}
