@@ -483,19 +483,10 @@ func (s *Store) view(ctx context.Context, tx *metadb.Tx, a Actor, ref Ref, kind 
 	if kind != "" && o.Kind != kind {
 		return View{}, ErrNotFound
 	}
-	v := View{Object: o}
-	for p := o.Parent; !p.IsZero(); {
-		if len(v.Ancestors) == maxDepth {
-			return View{}, fmt.Errorf("object %s: deeper than %d folders", o.ID, maxDepth)
-		}
-		po, err := get(ctx, tx, p)
-		if err != nil {
-			return View{}, fmt.Errorf("read parent %s: %w", p, err)
-		}
-		v.Ancestors = append(v.Ancestors, po)
-		p = po.Parent
+	v, err := withAncestors(ctx, tx, o)
+	if err != nil {
+		return View{}, err
 	}
-	slices.Reverse(v.Ancestors)
 	if check != nil {
 		if err := check(v.Object, v.Ancestors); err != nil {
 			return View{}, err
