@@ -278,10 +278,8 @@ func (a *API) createShare(r *Request) (any, error) {
 	if err != nil {
 		return nil, r.shareError(err)
 	}
-	if sh, err = a.files.Share(r.Context(), r.sharer(), sh.SID); err != nil {
-		return nil, r.shareError(err)
-	}
-	return r.tagged(http.StatusCreated, sharedFolderOf(sh), http.Header{"Location": {r.shareLocation("shares", sh.SID)}}), nil
+	sh, err = a.files.Share(r.Context(), r.sharer(), sh.SID)
+	return r.shareAnswer(http.StatusCreated, sharedFolderOf(sh), err, "shares", sh.SID)
 }
 
 func (a *API) shareFolder(r *Request) (any, error) {
@@ -692,10 +690,7 @@ func (a *API) acceptInvitation(r *Request) (any, error) {
 		return nil, r.shareError(err)
 	}
 	sh, err := a.files.Share(r.Context(), r.sharer(), sid)
-	if err != nil {
-		return nil, r.shareError(err)
-	}
-	return r.tagged(http.StatusCreated, sharedFolderOf(sh), http.Header{"Location": {r.shareLocation("shares", sid)}}), nil
+	return r.shareAnswer(http.StatusCreated, sharedFolderOf(sh), err, "shares", sid)
 }
 
 func (a *API) ignoreInvitation(r *Request) (any, error) {

@@ -366,11 +366,7 @@ func (s *Store) RenameShare(ctx context.Context, sh Sharer, sid, name string) er
 	if err := CheckName(name); err != nil {
 		return err
 	}
-	err := s.auth.Audited(ctx, func(tx *metadb.Tx, rec auth.Recorder) error {
-		old, _, err := s.open(ctx, tx, sh, sid, PermManage)
-		if err != nil {
-			return err
-		}
+	err := s.changeShare(ctx, sh, sid, PermManage, func(tx *metadb.Tx, rec auth.Recorder, old string) error {
 		if old == name {
 			return nil
 		}
@@ -673,14 +669,20 @@ func (s *Store) Member(ctx context.Context, sh Sharer, sid, email string) (Membe
 }
 
 func oneMember(ctx context.Context, tx *metadb.Tx, sid, email string) (Member, error) {
-	ms, err := members(ctx, tx, sid, email)
+	return first(members(ctx, tx, sid, email))
+}
+
+// first is the one row of a member, group or invitation read: ErrNoMember
+// when there is none.
+func first[T any](rows []T, err error) (T, error) {
+	var zero T
 	if err != nil {
-		return Member{}, err
+		return zero, err
 	}
-	if len(ms) == 0 {
-		return Member{}, ErrNoMember
+	if len(rows) == 0 {
+		return zero, ErrNoMember
 	}
-	return ms[0], nil
+	return rows[0], nil
 }
 
 // AddMember adds email, a user, to the share sid with perm, without an
@@ -816,14 +818,7 @@ func (s *Store) ShareGroup(ctx context.Context, sh Sharer, sid, id string) (Shar
 }
 
 func oneGroup(ctx context.Context, tx *metadb.Tx, sid, id string) (ShareGroup, error) {
-	gs, err := shareGroups(ctx, tx, sid, id)
-	if err != nil {
-		return ShareGroup{}, err
-	}
-	if len(gs) == 0 {
-		return ShareGroup{}, ErrNoMember
-	}
-	return gs[0], nil
+	return first(shareGroups(ctx, tx, sid, id))
 }
 
 // AddGroup gives the group id's members perm on the share sid
@@ -950,15 +945,9 @@ func (s *Store) Invite(ctx context.Context, sh Sharer, sid, email string, perm P
 func (s *Store) PendingMember(ctx context.Context, sh Sharer, sid, email string) (Pending, error) {
 	var out Pending
 	err := s.readShare(ctx, sh, sid, func(tx *metadb.Tx) error {
-		ps, err := pending(ctx, tx, strings.ToLower(sid), email)
-		if err != nil {
-			return err
-		}
-		if len(ps) == 0 {
-			return ErrNoMember
-		}
-		out = ps[0]
-		return nil
+		var err error
+		out, err = first(pending(ctx, tx, strings.ToLower(sid), email))
+		return err
 	})
 	if err != nil {
 		return Pending{}, fmt.Errorf("read invitation of %s to %s: %w", email, sid, err)
