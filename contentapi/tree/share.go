@@ -498,6 +498,25 @@ func (s *Store) listShares(ctx context.Context, user, query string, args ...any)
 	return out, nil
 }
 
+// shareRows runs query, a read of a share's rows, in tx and reads each
+// row with scan; none is an empty list.
+func shareRows[T any](ctx context.Context, tx *metadb.Tx, scan func(*sql.Rows) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 // members lists a share's members by email, or only email's.
 func members(ctx context.Context, tx *metadb.Tx, sid, email string) ([]Member, error) {
 	q := `SELECT m.email, COALESCE(u.first_name, ''), COALESCE(u.last_name, ''), m.perms, m.external FROM tree_share_members m
@@ -506,24 +525,15 @@ func members(ctx context.Context, tx *metadb.Tx, sid, email string) ([]Member, e
 	if email != "" {
 		q, args = q+` AND m.email = ?`, append(args, email)
 	}
-	rows, err := tx.QueryContext(ctx, q+` ORDER BY m.email`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Member{}
-	for rows.Next() {
+	return shareRows(ctx, tx, func(rows *sql.Rows) (Member, error) {
 		var (
 			m      Member
 			p, ext int64
 		)
-		if err := rows.Scan(&m.Email, &m.FirstName, &m.LastName, &p, &ext); err != nil {
-			return nil, err
-		}
+		err := rows.Scan(&m.Email, &m.FirstName, &m.LastName, &p, &ext)
 		m.Perm, m.External = Perm(p), ext != 0
-		out = append(out, m)
-	}
-	return out, rows.Err()
+		return m, err
+	}, q+` ORDER BY m.email`, args...)
 }
 
 // shareGroups lists a share's groups by name, or only id's.
@@ -533,24 +543,15 @@ func shareGroups(ctx context.Context, tx *metadb.Tx, sid, id string) ([]ShareGro
 	if id != "" {
 		q, args = q+` AND g.group_id = ?`, append(args, id)
 	}
-	rows, err := tx.QueryContext(ctx, q+` ORDER BY 2, g.group_id`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []ShareGroup{}
-	for rows.Next() {
+	return shareRows(ctx, tx, func(rows *sql.Rows) (ShareGroup, error) {
 		var (
 			g ShareGroup
 			p int64
 		)
-		if err := rows.Scan(&g.ID, &g.Name, &p); err != nil {
-			return nil, err
-		}
+		err := rows.Scan(&g.ID, &g.Name, &p)
 		g.Perm = Perm(p)
-		out = append(out, g)
-	}
-	return out, rows.Err()
+		return g, err
+	}, q+` ORDER BY 2, g.group_id`, args...)
 }
 
 // pending lists a share's invitations by email, or only email's.
@@ -561,24 +562,15 @@ func pending(ctx context.Context, tx *metadb.Tx, sid, email string) ([]Pending, 
 	if email != "" {
 		q, args = q+` AND p.email = ?`, append(args, email)
 	}
-	rows, err := tx.QueryContext(ctx, q+` ORDER BY p.email`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Pending{}
-	for rows.Next() {
+	return shareRows(ctx, tx, func(rows *sql.Rows) (Pending, error) {
 		var (
 			m Pending
 			p int64
 		)
-		if err := rows.Scan(&m.Email, &m.FirstName, &m.LastName, &p, &m.InvitedBy, &m.Note); err != nil {
-			return nil, err
-		}
+		err := rows.Scan(&m.Email, &m.FirstName, &m.LastName, &p, &m.InvitedBy, &m.Note)
 		m.Perm = Perm(p)
-		out = append(out, m)
-	}
-	return out, rows.Err()
+		return m, err
+	}, q+` ORDER BY p.email`, args...)
 }
 
 // MemberCheck is the caller's say on a member (its If-Match) before a
