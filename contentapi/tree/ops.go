@@ -595,21 +595,9 @@ func children(ctx context.Context, tx *metadb.Tx, o Object) ([]Object, error) {
 	if o.Kind != Folder {
 		return nil, nil
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT `+objectColumns+objectFrom+`
-		WHERE o.sid = ? AND o.parent = ?`, o.ID.SID, o.ID.OID)
+	out, err := queryRows(ctx, tx, func(rows *sql.Rows) (Object, error) { return scanObject(rows) },
+		`SELECT `+objectColumns+objectFrom+` WHERE o.sid = ? AND o.parent = ?`, o.ID.SID, o.ID.OID)
 	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Object{}
-	for rows.Next() {
-		c, err := scanObject(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	slices.SortFunc(out, func(a, b Object) int { return strings.Compare(a.Name, b.Name) })

@@ -498,9 +498,9 @@ func (s *Store) listShares(ctx context.Context, user, query string, args ...any)
 	return out, nil
 }
 
-// shareRows runs query, a read of a share's rows, in tx and reads each
-// row with scan; none is an empty list.
-func shareRows[T any](ctx context.Context, tx *metadb.Tx, scan func(*sql.Rows) (T, error), query string, args ...any) ([]T, error) {
+// queryRows runs query in tx and reads each row with scan; none is an
+// empty list.
+func queryRows[T any](ctx context.Context, tx *metadb.Tx, scan func(*sql.Rows) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -525,7 +525,7 @@ func members(ctx context.Context, tx *metadb.Tx, sid, email string) ([]Member, e
 	if email != "" {
 		q, args = q+` AND m.email = ?`, append(args, email)
 	}
-	return shareRows(ctx, tx, func(rows *sql.Rows) (Member, error) {
+	return queryRows(ctx, tx, func(rows *sql.Rows) (Member, error) {
 		var (
 			m      Member
 			p, ext int64
@@ -543,7 +543,7 @@ func shareGroups(ctx context.Context, tx *metadb.Tx, sid, id string) ([]ShareGro
 	if id != "" {
 		q, args = q+` AND g.group_id = ?`, append(args, id)
 	}
-	return shareRows(ctx, tx, func(rows *sql.Rows) (ShareGroup, error) {
+	return queryRows(ctx, tx, func(rows *sql.Rows) (ShareGroup, error) {
 		var (
 			g ShareGroup
 			p int64
@@ -562,7 +562,7 @@ func pending(ctx context.Context, tx *metadb.Tx, sid, email string) ([]Pending, 
 	if email != "" {
 		q, args = q+` AND p.email = ?`, append(args, email)
 	}
-	return shareRows(ctx, tx, func(rows *sql.Rows) (Pending, error) {
+	return queryRows(ctx, tx, func(rows *sql.Rows) (Pending, error) {
 		var (
 			m Pending
 			p int64
