@@ -278,10 +278,8 @@ func (a *API) createShare(r *Request) (any, error) {
 	if err != nil {
 		return nil, r.shareError(err)
 	}
-	if sh, err = a.files.Share(r.Context(), r.sharer(), sh.SID); err != nil {
-		return nil, r.shareError(err)
-	}
-	return r.tagged(http.StatusCreated, sharedFolderOf(sh), http.Header{"Location": {r.shareLocation("shares", sh.SID)}}), nil
+	sh, err = a.files.Share(r.Context(), r.sharer(), sh.SID)
+	return r.shareAnswer(http.StatusCreated, sharedFolderOf(sh), err, "shares", sh.SID)
 }
 
 func (a *API) shareFolder(r *Request) (any, error) {
@@ -297,15 +295,79 @@ func (a *API) shareFolder(r *Request) (any, error) {
 }
 
 func (a *API) getShare(r *Request) (any, error) {
-	sid, err := r.shareID("id")
+	sh, err := a.pathShare(r)
 	if err != nil {
 		return nil, err
 	}
+	return r.tagged(http.StatusOK, sharedFolderOf(sh), nil), nil
+}
+
+// pathShare reads the path's share (its id in {id}) as r's principal
+// sees it.
+func (a *API) pathShare(r *Request) (tree.Share, error) {
+	sid, err := r.shareID("id")
+	if err != nil {
+		return tree.Share{}, err
+	}
 	sh, err := a.files.Share(r.Context(), r.sharer(), sid)
+	if err != nil {
+		return tree.Share{}, r.shareError(err)
+	}
+	return sh, nil
+}
+
+// shareMemberBodyOf decodes the body of a member, group or pending
+// route: its key (the email or group id) read by key when there is
+// one, then its permissions, required when need.
+func (r *Request) shareMemberBodyOf(need bool, key func(shareMemberBody) (string, error)) (shareMemberBody, string, tree.Perm, error) {
+	var b shareMemberBody
+	if err := r.Decode(&b); err != nil {
+		return b, "", 0, err
+	}
+	var k string
+	if key != nil {
+		var err error
+		if k, err = key(b); err != nil {
+			return b, "", 0, err
+		}
+	}
+	perm, err := parsePermissions(b.Permissions, need)
+	return b, k, perm, err
+}
+
+// emailKey is a member or pending body's key: its email.
+func emailKey(b shareMemberBody) (string, error) { return bodyEmailField("email", b.Email) }
+
+// groupIDKey is a group body's key: its id.
+func groupIDKey(b shareMemberBody) (string, error) {
+	id := strings.ToLower(strings.TrimSpace(b.ID))
+	if id == "" {
+		return "", BadArgs("Invalid id: required")
+	}
+	return id, nil
+}
+
+// shareAnswer answers a share call: its error through shareError, or
+// v (the call's result in the API's type) tagged with status and, with
+// location parts, a Location header.
+func (r *Request) shareAnswer(status int, v any, err error, location ...string) (any, error) {
 	if err != nil {
 		return nil, r.shareError(err)
 	}
-	return r.tagged(http.StatusOK, sharedFolderOf(sh), nil), nil
+	var header http.Header
+	if len(location) > 0 {
+		header = http.Header{"Location": {r.shareLocation(location...)}}
+	}
+	return r.tagged(status, v, header), nil
+}
+
+// shareDone answers a share call without a body: its error through
+// shareError, or 204.
+func (r *Request) shareDone(err error) (any, error) {
+	if err != nil {
+		return nil, r.shareError(err)
+	}
+	return nil, nil
 }
 
 func (a *API) renameShare(r *Request) (any, error) {
@@ -324,10 +386,7 @@ func (a *API) renameShare(r *Request) (any, error) {
 		return nil, r.shareError(err)
 	}
 	sh, err := a.files.Share(r.Context(), r.sharer(), sid)
-	if err != nil {
-		return nil, r.shareError(err)
-	}
-	return r.tagged(http.StatusOK, sharedFolderOf(sh), nil), nil
+	return r.shareAnswer(http.StatusOK, sharedFolderOf(sh), err)
 }
 
 func (a *API) destroyShare(r *Request) (any, error) {
@@ -335,10 +394,7 @@ func (a *API) destroyShare(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.files.DestroyShare(r.Context(), r.sharer(), sid); err != nil {
-		return nil, r.shareError(err)
-	}
-	return nil, nil
+	return r.shareDone(a.files.DestroyShare(r.Context(), r.sharer(), sid))
 }
 
 func sharedFoldersOf(shs []tree.Share) []SharedFolder {
@@ -376,13 +432,9 @@ func (a *API) groupShares(r *Request) (any, error) {
 }
 
 func (a *API) shareMembers(r *Request) (any, error) {
-	sid, err := r.shareID("id")
+	sh, err := a.pathShare(r)
 	if err != nil {
 		return nil, err
-	}
-	sh, err := a.files.Share(r.Context(), r.sharer(), sid)
-	if err != nil {
-		return nil, r.shareError(err)
 	}
 	return sharedFolderOf(sh).Members, nil
 }
@@ -392,23 +444,12 @@ func (a *API) addShareMember(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var b shareMemberBody
-	if err := r.Decode(&b); err != nil {
-		return nil, err
-	}
-	email, err := bodyEmailField("email", b.Email)
-	if err != nil {
-		return nil, err
-	}
-	perm, err := parsePermissions(b.Permissions, false)
+	_, email, perm, err := r.shareMemberBodyOf(false, emailKey)
 	if err != nil {
 		return nil, err
 	}
 	m, err := a.files.AddMember(r.Context(), r.sharer(), sid, email, perm)
-	if err != nil {
-		return nil, r.shareError(err)
-	}
-	return r.tagged(http.StatusCreated, memberOf(m), http.Header{"Location": {r.shareLocation("shares", sid, "members", m.Email)}}), nil
+	return r.shareAnswer(http.StatusCreated, memberOf(m), err, "shares", sid, "members", m.Email)
 }
 
 // shareMemberPath reads the path's share id and member email.
@@ -421,16 +462,19 @@ func (r *Request) shareMemberPath() (string, string, error) {
 	return sid, email, err
 }
 
+// memberMatch is a member's If-Match precondition.
+func (r *Request) memberMatch(m tree.Member) error { return r.ifMatch(memberOf(m)) }
+
+// groupMatch is a group's If-Match precondition.
+func (r *Request) groupMatch(g tree.ShareGroup) error { return r.ifMatch(groupMemberOf(g)) }
+
 func (a *API) shareMember(r *Request) (any, error) {
 	sid, email, err := r.shareMemberPath()
 	if err != nil {
 		return nil, err
 	}
 	m, err := a.files.Member(r.Context(), r.sharer(), sid, email)
-	if err != nil {
-		return nil, r.shareError(err)
-	}
-	return r.tagged(http.StatusOK, memberOf(m), nil), nil
+	return r.shareAnswer(http.StatusOK, memberOf(m), err)
 }
 
 func (a *API) updateShareMember(r *Request) (any, error) {
@@ -438,19 +482,12 @@ func (a *API) updateShareMember(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var b shareMemberBody
-	if err := r.Decode(&b); err != nil {
-		return nil, err
-	}
-	perm, err := parsePermissions(b.Permissions, true)
+	_, _, perm, err := r.shareMemberBodyOf(true, nil)
 	if err != nil {
 		return nil, err
 	}
-	m, err := a.files.UpdateMember(r.Context(), r.sharer(), sid, email, perm, func(m tree.Member) error { return r.ifMatch(memberOf(m)) })
-	if err != nil {
-		return nil, r.shareError(err)
-	}
-	return r.tagged(http.StatusOK, memberOf(m), nil), nil
+	m, err := a.files.UpdateMember(r.Context(), r.sharer(), sid, email, perm, r.memberMatch)
+	return r.shareAnswer(http.StatusOK, memberOf(m), err)
 }
 
 func (a *API) removeShareMember(r *Request) (any, error) {
@@ -458,20 +495,13 @@ func (a *API) removeShareMember(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.files.RemoveMember(r.Context(), r.sharer(), sid, email, func(m tree.Member) error { return r.ifMatch(memberOf(m)) }); err != nil {
-		return nil, r.shareError(err)
-	}
-	return nil, nil
+	return r.shareDone(a.files.RemoveMember(r.Context(), r.sharer(), sid, email, r.memberMatch))
 }
 
 func (a *API) shareGroups(r *Request) (any, error) {
-	sid, err := r.shareID("id")
+	sh, err := a.pathShare(r)
 	if err != nil {
 		return nil, err
-	}
-	sh, err := a.files.Share(r.Context(), r.sharer(), sid)
-	if err != nil {
-		return nil, r.shareError(err)
 	}
 	return sharedFolderOf(sh).Groups, nil
 }
@@ -481,23 +511,12 @@ func (a *API) addShareGroup(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var b shareMemberBody
-	if err := r.Decode(&b); err != nil {
-		return nil, err
-	}
-	id := strings.ToLower(strings.TrimSpace(b.ID))
-	if id == "" {
-		return nil, BadArgs("Invalid id: required")
-	}
-	perm, err := parsePermissions(b.Permissions, false)
+	_, id, perm, err := r.shareMemberBodyOf(false, groupIDKey)
 	if err != nil {
 		return nil, err
 	}
 	g, err := a.files.AddGroup(r.Context(), r.sharer(), sid, id, perm)
-	if err != nil {
-		return nil, r.shareError(err)
-	}
-	return r.tagged(http.StatusCreated, groupMemberOf(g), http.Header{"Location": {r.shareLocation("shares", sid, "groups", g.ID)}}), nil
+	return r.shareAnswer(http.StatusCreated, groupMemberOf(g), err, "shares", sid, "groups", g.ID)
 }
 
 // shareGroupPath reads the path's share id and group id.
@@ -515,10 +534,7 @@ func (a *API) shareGroup(r *Request) (any, error) {
 		return nil, err
 	}
 	g, err := a.files.ShareGroup(r.Context(), r.sharer(), sid, gid)
-	if err != nil {
-		return nil, r.shareError(err)
-	}
-	return r.tagged(http.StatusOK, groupMemberOf(g), nil), nil
+	return r.shareAnswer(http.StatusOK, groupMemberOf(g), err)
 }
 
 func (a *API) updateShareGroup(r *Request) (any, error) {
@@ -526,19 +542,12 @@ func (a *API) updateShareGroup(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var b shareMemberBody
-	if err := r.Decode(&b); err != nil {
-		return nil, err
-	}
-	perm, err := parsePermissions(b.Permissions, true)
+	_, _, perm, err := r.shareMemberBodyOf(true, nil)
 	if err != nil {
 		return nil, err
 	}
-	g, err := a.files.UpdateGroup(r.Context(), r.sharer(), sid, gid, perm, func(g tree.ShareGroup) error { return r.ifMatch(groupMemberOf(g)) })
-	if err != nil {
-		return nil, r.shareError(err)
-	}
-	return r.tagged(http.StatusOK, groupMemberOf(g), nil), nil
+	g, err := a.files.UpdateGroup(r.Context(), r.sharer(), sid, gid, perm, r.groupMatch)
+	return r.shareAnswer(http.StatusOK, groupMemberOf(g), err)
 }
 
 func (a *API) removeShareGroup(r *Request) (any, error) {
@@ -546,20 +555,13 @@ func (a *API) removeShareGroup(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.files.RemoveGroup(r.Context(), r.sharer(), sid, gid, func(g tree.ShareGroup) error { return r.ifMatch(groupMemberOf(g)) }); err != nil {
-		return nil, r.shareError(err)
-	}
-	return nil, nil
+	return r.shareDone(a.files.RemoveGroup(r.Context(), r.sharer(), sid, gid, r.groupMatch))
 }
 
 func (a *API) sharePendingList(r *Request) (any, error) {
-	sid, err := r.shareID("id")
+	sh, err := a.pathShare(r)
 	if err != nil {
 		return nil, err
-	}
-	sh, err := a.files.Share(r.Context(), r.sharer(), sid)
-	if err != nil {
-		return nil, r.shareError(err)
 	}
 	return sharedFolderOf(sh).Pending, nil
 }
@@ -572,15 +574,7 @@ func (a *API) inviteToShare(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var b shareMemberBody
-	if err := r.Decode(&b); err != nil {
-		return nil, err
-	}
-	email, err := bodyEmailField("email", b.Email)
-	if err != nil {
-		return nil, err
-	}
-	perm, err := parsePermissions(b.Permissions, false)
+	b, email, perm, err := r.shareMemberBodyOf(false, emailKey)
 	if err != nil {
 		return nil, err
 	}
@@ -592,10 +586,7 @@ func (a *API) inviteToShare(r *Request) (any, error) {
 		return auth.Mail{Subject: inviter + " shares a folder with you", Body: shareMailBody(version, sid, share, inviter, email, note)}
 	}
 	p, err := a.files.Invite(r.Context(), r.sharer(), sid, email, perm, b.Note, mail)
-	if err != nil {
-		return nil, r.shareError(err)
-	}
-	return r.tagged(http.StatusCreated, pendingOf(p), http.Header{"Location": {r.shareLocation("shares", sid, "pending", p.Email)}}), nil
+	return r.shareAnswer(http.StatusCreated, pendingOf(p), err, "shares", sid, "pending", p.Email)
 }
 
 // shareMailBody is the share invitation mail's text.
@@ -614,10 +605,7 @@ func (a *API) sharePending(r *Request) (any, error) {
 		return nil, err
 	}
 	p, err := a.files.PendingMember(r.Context(), r.sharer(), sid, email)
-	if err != nil {
-		return nil, r.shareError(err)
-	}
-	return r.tagged(http.StatusOK, pendingOf(p), nil), nil
+	return r.shareAnswer(http.StatusOK, pendingOf(p), err)
 }
 
 func (a *API) deleteSharePending(r *Request) (any, error) {
@@ -625,10 +613,7 @@ func (a *API) deleteSharePending(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.files.DeletePending(r.Context(), r.sharer(), sid, email); err != nil {
-		return nil, r.shareError(err)
-	}
-	return nil, nil
+	return r.shareDone(a.files.DeletePending(r.Context(), r.sharer(), sid, email))
 }
 
 func invitationsOf(invs []tree.Invitation) []ShareInvitation {
@@ -705,10 +690,7 @@ func (a *API) acceptInvitation(r *Request) (any, error) {
 		return nil, r.shareError(err)
 	}
 	sh, err := a.files.Share(r.Context(), r.sharer(), sid)
-	if err != nil {
-		return nil, r.shareError(err)
-	}
-	return r.tagged(http.StatusCreated, sharedFolderOf(sh), http.Header{"Location": {r.shareLocation("shares", sid)}}), nil
+	return r.shareAnswer(http.StatusCreated, sharedFolderOf(sh), err, "shares", sid)
 }
 
 func (a *API) ignoreInvitation(r *Request) (any, error) {

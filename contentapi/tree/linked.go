@@ -16,6 +16,12 @@ func Lookup(ctx context.Context, tx *metadb.Tx, id ID) (View, error) {
 	if err != nil {
 		return View{}, err
 	}
+	return withAncestors(ctx, tx, o)
+}
+
+// withAncestors is o's View: o with its ancestors read in tx, root
+// first, at most maxDepth of them.
+func withAncestors(ctx context.Context, tx *metadb.Tx, o Object) (View, error) {
 	v := View{Object: o}
 	for p := o.Parent; !p.IsZero(); {
 		if len(v.Ancestors) == maxDepth {

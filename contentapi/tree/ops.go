@@ -486,19 +486,10 @@ func (s *Store) view(ctx context.Context, tx *metadb.Tx, a Actor, ref Ref, kind 
 	if kind != "" && o.Kind != kind {
 		return View{}, ErrNotFound
 	}
-	v := View{Object: o}
-	for p := o.Parent; !p.IsZero(); {
-		if len(v.Ancestors) == maxDepth {
-			return View{}, fmt.Errorf("object %s: deeper than %d folders", o.ID, maxDepth)
-		}
-		po, err := get(ctx, tx, p)
-		if err != nil {
-			return View{}, fmt.Errorf("read parent %s: %w", p, err)
-		}
-		v.Ancestors = append(v.Ancestors, po)
-		p = po.Parent
+	v, err := withAncestors(ctx, tx, o)
+	if err != nil {
+		return View{}, err
 	}
-	slices.Reverse(v.Ancestors)
 	if check != nil {
 		if err := check(v.Object, v.Ancestors); err != nil {
 			return View{}, err
@@ -607,21 +598,9 @@ func children(ctx context.Context, tx *metadb.Tx, o Object) ([]Object, error) {
 	if o.Kind != Folder {
 		return nil, nil
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT `+objectColumns+objectFrom+`
-		WHERE o.sid = ? AND o.parent = ?`, o.ID.SID, o.ID.OID)
+	out, err := queryRows(ctx, tx, func(rows *sql.Rows) (Object, error) { return scanObject(rows) },
+		`SELECT `+objectColumns+objectFrom+` WHERE o.sid = ? AND o.parent = ?`, o.ID.SID, o.ID.OID)
 	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Object{}
-	for rows.Next() {
-		c, err := scanObject(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	slices.SortFunc(out, func(a, b Object) int { return strings.Compare(a.Name, b.Name) })

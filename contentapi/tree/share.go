@@ -366,11 +366,7 @@ func (s *Store) RenameShare(ctx context.Context, sh Sharer, sid, name string) er
 	if err := CheckName(name); err != nil {
 		return err
 	}
-	err := s.auth.Audited(ctx, func(tx *metadb.Tx, rec auth.Recorder) error {
-		old, _, err := s.open(ctx, tx, sh, sid, PermManage)
-		if err != nil {
-			return err
-		}
+	err := s.changeShare(ctx, sh, sid, PermManage, func(tx *metadb.Tx, rec auth.Recorder, old string) error {
 		if old == name {
 			return nil
 		}
@@ -502,6 +498,25 @@ func (s *Store) listShares(ctx context.Context, user, query string, args ...any)
 	return out, nil
 }
 
+// queryRows runs query in tx and reads each row with scan; none is an
+// empty list.
+func queryRows[T any](ctx context.Context, tx *metadb.Tx, scan func(*sql.Rows) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 // members lists a share's members by email, or only email's.
 func members(ctx context.Context, tx *metadb.Tx, sid, email string) ([]Member, error) {
 	q := `SELECT m.email, COALESCE(u.first_name, ''), COALESCE(u.last_name, ''), m.perms, m.external FROM tree_share_members m
@@ -510,24 +525,15 @@ func members(ctx context.Context, tx *metadb.Tx, sid, email string) ([]Member, e
 	if email != "" {
 		q, args = q+` AND m.email = ?`, append(args, email)
 	}
-	rows, err := tx.QueryContext(ctx, q+` ORDER BY m.email`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Member{}
-	for rows.Next() {
+	return queryRows(ctx, tx, func(rows *sql.Rows) (Member, error) {
 		var (
 			m      Member
 			p, ext int64
 		)
-		if err := rows.Scan(&m.Email, &m.FirstName, &m.LastName, &p, &ext); err != nil {
-			return nil, err
-		}
+		err := rows.Scan(&m.Email, &m.FirstName, &m.LastName, &p, &ext)
 		m.Perm, m.External = Perm(p), ext != 0
-		out = append(out, m)
-	}
-	return out, rows.Err()
+		return m, err
+	}, q+` ORDER BY m.email`, args...)
 }
 
 // shareGroups lists a share's groups by name, or only id's.
@@ -537,24 +543,15 @@ func shareGroups(ctx context.Context, tx *metadb.Tx, sid, id string) ([]ShareGro
 	if id != "" {
 		q, args = q+` AND g.group_id = ?`, append(args, id)
 	}
-	rows, err := tx.QueryContext(ctx, q+` ORDER BY 2, g.group_id`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []ShareGroup{}
-	for rows.Next() {
+	return queryRows(ctx, tx, func(rows *sql.Rows) (ShareGroup, error) {
 		var (
 			g ShareGroup
 			p int64
 		)
-		if err := rows.Scan(&g.ID, &g.Name, &p); err != nil {
-			return nil, err
-		}
+		err := rows.Scan(&g.ID, &g.Name, &p)
 		g.Perm = Perm(p)
-		out = append(out, g)
-	}
-	return out, rows.Err()
+		return g, err
+	}, q+` ORDER BY 2, g.group_id`, args...)
 }
 
 // pending lists a share's invitations by email, or only email's.
@@ -565,37 +562,94 @@ func pending(ctx context.Context, tx *metadb.Tx, sid, email string) ([]Pending, 
 	if email != "" {
 		q, args = q+` AND p.email = ?`, append(args, email)
 	}
-	rows, err := tx.QueryContext(ctx, q+` ORDER BY p.email`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Pending{}
-	for rows.Next() {
+	return queryRows(ctx, tx, func(rows *sql.Rows) (Pending, error) {
 		var (
 			m Pending
 			p int64
 		)
-		if err := rows.Scan(&m.Email, &m.FirstName, &m.LastName, &p, &m.InvitedBy, &m.Note); err != nil {
-			return nil, err
-		}
+		err := rows.Scan(&m.Email, &m.FirstName, &m.LastName, &p, &m.InvitedBy, &m.Note)
 		m.Perm = Perm(p)
-		out = append(out, m)
-	}
-	return out, rows.Err()
+		return m, err
+	}, q+` ORDER BY p.email`, args...)
 }
 
 // MemberCheck is the caller's say on a member (its If-Match) before a
 // change uses it.
 type MemberCheck func(m Member) error
 
-// Member reads one member of the share sid.
-func (s *Store) Member(ctx context.Context, sh Sharer, sid, email string) (Member, error) {
-	var out Member
-	err := s.db.InTx(ctx, func(tx *metadb.Tx) error {
+// readShare runs read in a transaction once sh may read the share sid.
+func (s *Store) readShare(ctx context.Context, sh Sharer, sid string, read func(tx *metadb.Tx) error) error {
+	return s.db.InTx(ctx, func(tx *metadb.Tx) error {
 		if _, _, err := s.open(ctx, tx, sh, sid, PermRead); err != nil {
 			return err
 		}
+		return read(tx)
+	})
+}
+
+// changeShare runs change in one audited transaction on the share sid,
+// opened (and locked) for sh with need; change gets the share's name
+// and records the change's event.
+func (s *Store) changeShare(ctx context.Context, sh Sharer, sid string, need Perm, change func(tx *metadb.Tx, rec auth.Recorder, name string) error) error {
+	return s.auth.Audited(ctx, func(tx *metadb.Tx, rec auth.Recorder) error {
+		name, _, err := s.open(ctx, tx, sh, sid, need)
+		if err != nil {
+			return err
+		}
+		return change(tx, rec, name)
+	})
+}
+
+// mustExist runs query, a SELECT 1 of one row, in tx: missing when it
+// finds none.
+func mustExist(ctx context.Context, tx *metadb.Tx, missing error, query string, args ...any) error {
+	var one int
+	if err := tx.QueryRowContext(ctx, query, args...).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+		return missing
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// insertNew runs query, an INSERT ... ON CONFLICT DO NOTHING, in tx:
+// ErrExists when it adds no row.
+func insertNew(ctx context.Context, tx *metadb.Tx, query string, args ...any) error {
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return ErrExists
+	}
+	return nil
+}
+
+// asked asks check, when there is one, about v.
+func asked[T any](check func(T) error, v T) error {
+	if check == nil {
+		return nil
+	}
+	return check(v)
+}
+
+// keepManager refuses ErrLastManager when the share has no direct
+// manager beside email.
+func keepManager(ctx context.Context, tx *metadb.Tx, sid, email string) error {
+	if n, err := managers(ctx, tx, sid, email); err != nil {
+		return err
+	} else if n == 0 {
+		return ErrLastManager
+	}
+	return nil
+}
+
+// Member reads one member of the share sid.
+func (s *Store) Member(ctx context.Context, sh Sharer, sid, email string) (Member, error) {
+	var out Member
+	err := s.readShare(ctx, sh, sid, func(tx *metadb.Tx) error {
 		var err error
 		out, err = oneMember(ctx, tx, strings.ToLower(sid), email)
 		return err
@@ -607,14 +661,20 @@ func (s *Store) Member(ctx context.Context, sh Sharer, sid, email string) (Membe
 }
 
 func oneMember(ctx context.Context, tx *metadb.Tx, sid, email string) (Member, error) {
-	ms, err := members(ctx, tx, sid, email)
+	return first(members(ctx, tx, sid, email))
+}
+
+// first is the one row of a member, group or invitation read: ErrNoMember
+// when there is none.
+func first[T any](rows []T, err error) (T, error) {
+	var zero T
 	if err != nil {
-		return Member{}, err
+		return zero, err
 	}
-	if len(ms) == 0 {
-		return Member{}, ErrNoMember
+	if len(rows) == 0 {
+		return zero, ErrNoMember
 	}
-	return ms[0], nil
+	return rows[0], nil
 }
 
 // AddMember adds email, a user, to the share sid with perm, without an
@@ -622,30 +682,18 @@ func oneMember(ctx context.Context, tx *metadb.Tx, sid, email string) (Member, e
 func (s *Store) AddMember(ctx context.Context, sh Sharer, sid, email string, perm Perm) (Member, error) {
 	sid = strings.ToLower(sid)
 	var out Member
-	err := s.auth.Audited(ctx, func(tx *metadb.Tx, rec auth.Recorder) error {
-		name, _, err := s.open(ctx, tx, sh, sid, PermManage)
-		if err != nil {
+	err := s.changeShare(ctx, sh, sid, PermManage, func(tx *metadb.Tx, rec auth.Recorder, name string) error {
+		if err := mustExist(ctx, tx, ErrNoUser, `SELECT 1 FROM users WHERE email = ?`, email); err != nil {
 			return err
 		}
-		var one int
-		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE email = ?`, email).Scan(&one); errors.Is(err, sql.ErrNoRows) {
-			return ErrNoUser
-		} else if err != nil {
+		if err := insertNew(ctx, tx, `INSERT INTO tree_share_members (sid, email, perms, external, added_at) VALUES (?, ?, ?, 0, ?)
+			ON CONFLICT (sid, email) DO NOTHING`, sid, email, int64(perm), s.timestamp().UnixMilli()); err != nil {
 			return err
-		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO tree_share_members (sid, email, perms, external, added_at) VALUES (?, ?, ?, 0, ?)
-			ON CONFLICT (sid, email) DO NOTHING`, sid, email, int64(perm), s.timestamp().UnixMilli())
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return ErrExists
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM tree_share_pending WHERE sid = ? AND email = ?`, sid, email); err != nil {
 			return err
 		}
+		var err error
 		if out, err = oneMember(ctx, tx, sid, email); err != nil {
 			return err
 		}
@@ -683,29 +731,21 @@ func managers(ctx context.Context, tx *metadb.Tx, sid, email string) (int, error
 func (s *Store) UpdateMember(ctx context.Context, sh Sharer, sid, email string, perm Perm, check MemberCheck) (Member, error) {
 	sid = strings.ToLower(sid)
 	var out Member
-	err := s.auth.Audited(ctx, func(tx *metadb.Tx, rec auth.Recorder) error {
-		name, _, err := s.open(ctx, tx, sh, sid, PermManage)
-		if err != nil {
-			return err
-		}
+	err := s.changeShare(ctx, sh, sid, PermManage, func(tx *metadb.Tx, rec auth.Recorder, name string) error {
 		old, err := oneMember(ctx, tx, sid, email)
 		if err != nil {
 			return err
 		}
-		if check != nil {
-			if err := check(old); err != nil {
-				return err
-			}
+		if err := asked(check, old); err != nil {
+			return err
 		}
 		out = old
 		if old.Perm == perm {
 			return nil
 		}
 		if old.Perm.Has(PermManage) && !perm.Has(PermManage) {
-			if n, err := managers(ctx, tx, sid, email); err != nil {
+			if err := keepManager(ctx, tx, sid, email); err != nil {
 				return err
-			} else if n == 0 {
-				return ErrLastManager
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE tree_share_members SET perms = ? WHERE sid = ? AND email = ?`, int64(perm), sid, email); err != nil {
@@ -727,37 +767,25 @@ func (s *Store) UpdateMember(ctx context.Context, sh Sharer, sid, email string, 
 // first.
 func (s *Store) RemoveMember(ctx context.Context, sh Sharer, sid, email string, check MemberCheck) error {
 	sid = strings.ToLower(sid)
-	err := s.auth.Audited(ctx, func(tx *metadb.Tx, rec auth.Recorder) error {
-		need := PermManage
-		if email == sh.User {
-			need = PermRead
-		}
-		name, _, err := s.open(ctx, tx, sh, sid, need)
-		if err != nil {
-			return err
-		}
+	need, event := PermManage, "folder.permission.delete"
+	if email == sh.User {
+		need, event = PermRead, "folder.leave"
+	}
+	err := s.changeShare(ctx, sh, sid, need, func(tx *metadb.Tx, rec auth.Recorder, name string) error {
 		old, err := oneMember(ctx, tx, sid, email)
 		if err != nil {
 			return err
 		}
-		if check != nil {
-			if err := check(old); err != nil {
-				return err
-			}
+		if err := asked(check, old); err != nil {
+			return err
 		}
 		if old.Perm.Has(PermManage) {
-			if n, err := managers(ctx, tx, sid, email); err != nil {
+			if err := keepManager(ctx, tx, sid, email); err != nil {
 				return err
-			} else if n == 0 {
-				return ErrLastManager
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM tree_share_members WHERE sid = ? AND email = ?`, sid, email); err != nil {
 			return err
-		}
-		event := "folder.permission.delete"
-		if email == sh.User {
-			event = "folder.leave"
 		}
 		return s.record(rec, sh, event, schema.Fields{"folder": folderJSON(sid, name), "target": email})
 	})
@@ -770,10 +798,7 @@ func (s *Store) RemoveMember(ctx context.Context, sh Sharer, sid, email string, 
 // ShareGroup reads one group of the share sid.
 func (s *Store) ShareGroup(ctx context.Context, sh Sharer, sid, id string) (ShareGroup, error) {
 	var out ShareGroup
-	err := s.db.InTx(ctx, func(tx *metadb.Tx) error {
-		if _, _, err := s.open(ctx, tx, sh, sid, PermRead); err != nil {
-			return err
-		}
+	err := s.readShare(ctx, sh, sid, func(tx *metadb.Tx) error {
 		var err error
 		out, err = oneGroup(ctx, tx, strings.ToLower(sid), strings.ToLower(id))
 		return err
@@ -785,14 +810,7 @@ func (s *Store) ShareGroup(ctx context.Context, sh Sharer, sid, id string) (Shar
 }
 
 func oneGroup(ctx context.Context, tx *metadb.Tx, sid, id string) (ShareGroup, error) {
-	gs, err := shareGroups(ctx, tx, sid, id)
-	if err != nil {
-		return ShareGroup{}, err
-	}
-	if len(gs) == 0 {
-		return ShareGroup{}, ErrNoMember
-	}
-	return gs[0], nil
+	return first(shareGroups(ctx, tx, sid, id))
 }
 
 // AddGroup gives the group id's members perm on the share sid
@@ -800,27 +818,15 @@ func oneGroup(ctx context.Context, tx *metadb.Tx, sid, id string) (ShareGroup, e
 func (s *Store) AddGroup(ctx context.Context, sh Sharer, sid, id string, perm Perm) (ShareGroup, error) {
 	sid, id = strings.ToLower(sid), strings.ToLower(id)
 	var out ShareGroup
-	err := s.auth.Audited(ctx, func(tx *metadb.Tx, rec auth.Recorder) error {
-		name, _, err := s.open(ctx, tx, sh, sid, PermManage)
-		if err != nil {
+	err := s.changeShare(ctx, sh, sid, PermManage, func(tx *metadb.Tx, rec auth.Recorder, name string) error {
+		if err := mustExist(ctx, tx, ErrNoGroup, `SELECT 1 FROM org_groups WHERE id = ?`, id); err != nil {
 			return err
 		}
-		var one int
-		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM org_groups WHERE id = ?`, id).Scan(&one); errors.Is(err, sql.ErrNoRows) {
-			return ErrNoGroup
-		} else if err != nil {
+		if err := insertNew(ctx, tx, `INSERT INTO tree_share_groups (sid, group_id, perms, added_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (sid, group_id) DO NOTHING`, sid, id, int64(perm), s.timestamp().UnixMilli()); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO tree_share_groups (sid, group_id, perms, added_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT (sid, group_id) DO NOTHING`, sid, id, int64(perm), s.timestamp().UnixMilli())
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return ErrExists
-		}
+		var err error
 		if out, err = oneGroup(ctx, tx, sid, id); err != nil {
 			return err
 		}
@@ -838,19 +844,13 @@ func (s *Store) AddGroup(ctx context.Context, sh Sharer, sid, id string, perm Pe
 func (s *Store) UpdateGroup(ctx context.Context, sh Sharer, sid, id string, perm Perm, check func(ShareGroup) error) (ShareGroup, error) {
 	sid, id = strings.ToLower(sid), strings.ToLower(id)
 	var out ShareGroup
-	err := s.auth.Audited(ctx, func(tx *metadb.Tx, rec auth.Recorder) error {
-		name, _, err := s.open(ctx, tx, sh, sid, PermManage)
-		if err != nil {
-			return err
-		}
+	err := s.changeShare(ctx, sh, sid, PermManage, func(tx *metadb.Tx, rec auth.Recorder, name string) error {
 		old, err := oneGroup(ctx, tx, sid, id)
 		if err != nil {
 			return err
 		}
-		if check != nil {
-			if err := check(old); err != nil {
-				return err
-			}
+		if err := asked(check, old); err != nil {
+			return err
 		}
 		out = old
 		if old.Perm == perm {
@@ -873,19 +873,13 @@ func (s *Store) UpdateGroup(ctx context.Context, sh Sharer, sid, id string, perm
 // (audit.folder.group.remove).
 func (s *Store) RemoveGroup(ctx context.Context, sh Sharer, sid, id string, check func(ShareGroup) error) error {
 	sid, id = strings.ToLower(sid), strings.ToLower(id)
-	err := s.auth.Audited(ctx, func(tx *metadb.Tx, rec auth.Recorder) error {
-		name, _, err := s.open(ctx, tx, sh, sid, PermManage)
-		if err != nil {
-			return err
-		}
+	err := s.changeShare(ctx, sh, sid, PermManage, func(tx *metadb.Tx, rec auth.Recorder, name string) error {
 		old, err := oneGroup(ctx, tx, sid, id)
 		if err != nil {
 			return err
 		}
-		if check != nil {
-			if err := check(old); err != nil {
-				return err
-			}
+		if err := asked(check, old); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM tree_share_groups WHERE sid = ? AND group_id = ?`, sid, id); err != nil {
 			return err
@@ -909,25 +903,15 @@ type InviteMail func(sid, share, inviter, note string) auth.Mail
 func (s *Store) Invite(ctx context.Context, sh Sharer, sid, email string, perm Perm, note string, mail InviteMail) (Pending, error) {
 	sid = strings.ToLower(sid)
 	var out Pending
-	err := s.auth.Audited(ctx, func(tx *metadb.Tx, rec auth.Recorder) error {
-		name, _, err := s.open(ctx, tx, sh, sid, PermManage)
-		if err != nil {
-			return err
-		}
+	err := s.changeShare(ctx, sh, sid, PermManage, func(tx *metadb.Tx, rec auth.Recorder, name string) error {
 		if _, err := oneMember(ctx, tx, sid, email); err == nil {
 			return ErrExists
 		} else if !errors.Is(err, ErrNoMember) {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO tree_share_pending (sid, email, perms, note, invited_by, created_at) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (sid, email) DO NOTHING`, sid, email, int64(perm), note, sh.User, s.timestamp().UnixMilli())
-		if err != nil {
+		if err := insertNew(ctx, tx, `INSERT INTO tree_share_pending (sid, email, perms, note, invited_by, created_at) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (sid, email) DO NOTHING`, sid, email, int64(perm), note, sh.User, s.timestamp().UnixMilli()); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return ErrExists
 		}
 		ps, err := pending(ctx, tx, sid, email)
 		if err != nil {
@@ -952,19 +936,10 @@ func (s *Store) Invite(ctx context.Context, sh Sharer, sid, email string, perm P
 // PendingMember reads one invitation of the share sid.
 func (s *Store) PendingMember(ctx context.Context, sh Sharer, sid, email string) (Pending, error) {
 	var out Pending
-	err := s.db.InTx(ctx, func(tx *metadb.Tx) error {
-		if _, _, err := s.open(ctx, tx, sh, sid, PermRead); err != nil {
-			return err
-		}
-		ps, err := pending(ctx, tx, strings.ToLower(sid), email)
-		if err != nil {
-			return err
-		}
-		if len(ps) == 0 {
-			return ErrNoMember
-		}
-		out = ps[0]
-		return nil
+	err := s.readShare(ctx, sh, sid, func(tx *metadb.Tx) error {
+		var err error
+		out, err = first(pending(ctx, tx, strings.ToLower(sid), email))
+		return err
 	})
 	if err != nil {
 		return Pending{}, fmt.Errorf("read invitation of %s to %s: %w", email, sid, err)
@@ -976,11 +951,7 @@ func (s *Store) PendingMember(ctx context.Context, sh Sharer, sid, email string)
 // (folder.delete_invitation).
 func (s *Store) DeletePending(ctx context.Context, sh Sharer, sid, email string) error {
 	sid = strings.ToLower(sid)
-	err := s.auth.Audited(ctx, func(tx *metadb.Tx, rec auth.Recorder) error {
-		name, _, err := s.open(ctx, tx, sh, sid, PermManage)
-		if err != nil {
-			return err
-		}
+	err := s.changeShare(ctx, sh, sid, PermManage, func(tx *metadb.Tx, rec auth.Recorder, name string) error {
 		return s.dropInvitation(ctx, tx, rec, sh, sid, name, email)
 	})
 	if err != nil {
