@@ -47,7 +47,7 @@ func TestRevisions(t *testing.T) {
 		if a.status != 200 || a.body != "one" || a.header.Get("Etag") != `"`+sha("one")+`"` {
 			t.Errorf("revision 1: %d %q ETag %s", a.status, a.body, a.header.Get("Etag"))
 		}
-		f.wantEvents(t, f.content("CONTENT_REQUEST", id, "r.txt"), f.content("CONTENT_COMPLETED", id, "r.txt"))
+		f.wantEvents(t, f.content("CONTENT_REQUEST", id, "r.txt"), f.completed(id, "r.txt", 3))
 		a = f.do(t, "GET", base+"/revisions/2/content", "", "Range: bytes=1-")
 		if a.status != 206 || a.body != "wo" || a.header.Get("Content-Range") != "bytes 1-2/3" {
 			t.Errorf("revision 2 range: %d %q %s", a.status, a.body, a.header.Get("Content-Range"))
