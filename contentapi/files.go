@@ -184,9 +184,14 @@ func (a *API) createObject(kind tree.Kind) Handler {
 		if err != nil {
 			return nil, r.treeError(err)
 		}
-		h := http.Header{"Etag": {v.ETag()}, "Location": {r.location(kind, v.ID)}}
-		return httpapi.Response{Status: http.StatusCreated, Header: h, Body: objectOf(v, false, false)}, nil
+		return r.createdObject(kind, v), nil
 	}
+}
+
+// createdObject is 201 with the new object, its ETag and Location.
+func (r *Request) createdObject(kind tree.Kind, v tree.View) httpapi.Response {
+	h := http.Header{"Etag": {v.ETag()}, "Location": {r.location(kind, v.ID)}}
+	return httpapi.Response{Status: http.StatusCreated, Header: h, Body: objectOf(v, false, false)}
 }
 
 func (a *API) moveObject(kind tree.Kind) Handler {
@@ -244,8 +249,7 @@ func (a *API) copyObject(kind tree.Kind) Handler {
 		if err := a.measure(r.Context(), r.Principal.Email); err != nil {
 			return nil, err
 		}
-		h := http.Header{"Etag": {v.ETag()}, "Location": {r.location(kind, v.ID)}}
-		return httpapi.Response{Status: http.StatusCreated, Header: h, Body: objectOf(v, false, false)}, nil
+		return r.createdObject(kind, v), nil
 	}
 }
 

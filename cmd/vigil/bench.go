@@ -224,6 +224,20 @@ func benchIngest(ctx context.Context, a *app, stdout, stderr io.Writer, events, 
 // progress prints a line on w every second until stop is called; a
 // total of 0 means unknown.
 func progress(w io.Writer, what string, done *atomic.Int64, total int64) (stop func()) {
+	return tick(w, func(elapsed time.Duration) string {
+		n := done.Load()
+		rate := float64(n) / elapsed.Seconds()
+		if total <= 0 {
+			return fmt.Sprintf("%s %d events, %.0f events/s", what, n, rate)
+		}
+		n = min(n, total)
+		return fmt.Sprintf("%s %d/%d events (%.0f%%), %.0f events/s", what, n, total, 100*float64(n)/float64(total), rate)
+	})
+}
+
+// tick prints line's answer on w every second until stop is called;
+// stop may be called more than once.
+func tick(w io.Writer, line func(elapsed time.Duration) string) (stop func()) {
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -235,18 +249,12 @@ func progress(w io.Writer, what string, done *atomic.Int64, total int64) (stop f
 			case <-quit:
 				return
 			case <-t.C:
-				n := done.Load()
-				rate := float64(n) / time.Since(start).Seconds()
-				if total <= 0 {
-					fmt.Fprintf(w, "%s %d events, %.0f events/s\n", what, n, rate)
-					continue
-				}
-				n = min(n, total)
-				fmt.Fprintf(w, "%s %d/%d events (%.0f%%), %.0f events/s\n", what, n, total, 100*float64(n)/float64(total), rate)
+				fmt.Fprintln(w, line(time.Since(start)))
 			}
 		}
 	})
-	return func() { close(quit); wg.Wait() }
+	var once sync.Once
+	return func() { once.Do(func() { close(quit); wg.Wait() }) }
 }
 
 func report(w io.Writer, name string, events, eventBytes int, wall, cpu time.Duration) error {

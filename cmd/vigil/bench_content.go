@@ -376,25 +376,3 @@ func progressOf(w io.Writer, what, unit string, done *atomic.Int64, total int64)
 		return fmt.Sprintf("%s %d/%d %s", what, min(done.Load(), total), total, unit)
 	})
 }
-
-// tick prints line's answer on w every second until stop is called;
-// stop may be called more than once.
-func tick(w io.Writer, line func(elapsed time.Duration) string) (stop func()) {
-	quit := make(chan struct{})
-	var wg sync.WaitGroup
-	start := time.Now()
-	wg.Go(func() {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-quit:
-				return
-			case <-t.C:
-				fmt.Fprintln(w, line(time.Since(start)))
-			}
-		}
-	})
-	var once sync.Once
-	return func() { once.Do(func() { close(quit); wg.Wait() }) }
-}
