@@ -330,6 +330,8 @@ var catalog = []EventSpec{
 		[]Field{req("caller", TypeCaller), req("soid", TypeSOID), req("path", TypePath)}},
 	{TopicAudit, "audit.quarantine.replay", Extension, "an admin replayed quarantined events",
 		[]Field{req("caller", TypeCaller), req("replayed", TypeInteger), req("rejected", TypeInteger)}},
+	{TopicAudit, "audit.user.role", Extension, "a user of the content API was given an audit role (auditor), to read the audit data in the web console with their own sign-in, or had it taken away (none); old_role is the role before",
+		[]Field{req("caller", TypeCaller), req("user", TypeUserID), req("role", TypeString), req("old_role", TypeString)}},
 	{TopicAudit, "audit.query", Extension, "someone read the audit data: a search, an export, counts or a live tail",
 		[]Field{req("caller", TypeCaller), req("route", TypeString), req("filter", TypeString), opt("format", TypeString)}},
 

@@ -75,6 +75,7 @@ type adminBackend interface {
 	AddUser(ctx context.Context, nu auth.NewUser, password string) (auth.User, error)
 	ListUsers(ctx context.Context) ([]auth.User, error)
 	SetLevel(ctx context.Context, email string, level auth.Level) (auth.User, error)
+	SetUserRole(ctx context.Context, email string, role auth.Role) (auth.User, error)
 	RemoveUser(ctx context.Context, email string) error
 	AddApp(ctx context.Context, name, redirectURI string, public bool) (auth.App, string, error)
 	ListApps(ctx context.Context) ([]auth.App, error)
@@ -200,6 +201,10 @@ func (l localAdmin) ListUsers(ctx context.Context) ([]auth.User, error) {
 
 func (l localAdmin) SetLevel(ctx context.Context, email string, level auth.Level) (auth.User, error) {
 	return l.s.SetLevel(ctx, auth.Actor{Email: auth.LocalCaller}, email, level)
+}
+
+func (l localAdmin) SetUserRole(ctx context.Context, email string, role auth.Role) (auth.User, error) {
+	return l.s.SetUserRole(ctx, auth.LocalCaller, email, role)
 }
 
 func (l localAdmin) RemoveUser(ctx context.Context, email string) error {

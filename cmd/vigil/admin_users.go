@@ -19,19 +19,21 @@ const maxPasswordStdin = 1024
 func newAdminUserCmd(t *adminTarget) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "user",
-		Short: "Add, list, promote or demote, and remove content API users",
+		Short: "Add, list, promote or demote, give audit roles to, and remove content API users",
 		Long: `Manage the users of the content API: who signs in (POST /auth,
 POST /auth/signin) with a local password, hashed with argon2id at the
-cost content.password sets, and their level in the organization, USER or
-ADMIN. Each change is recorded as its USER event: user.create,
-user.org.authorization, user.delete.`,
+cost content.password sets, their level in the organization, USER or
+ADMIN, and their audit role for the web console (an ADMIN acts as admin;
+set-role gives a USER the role auditor). Each change is recorded as its
+event: user.create, user.org.authorization, audit.user.role, user.delete.`,
 		Example: `  printf '%s' "$PASSWORD" | vigil admin user add --email alice@example.com --password-stdin
   vigil admin user list
   vigil admin user set-level alice@example.com ADMIN
+  vigil admin user set-role carol@example.com auditor
   vigil admin user remove alice@example.com`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newAdminUserAddCmd(t), newAdminUserListCmd(t), newAdminUserSetLevelCmd(t), newAdminUserRemoveCmd(t))
+	cmd.AddCommand(newAdminUserAddCmd(t), newAdminUserListCmd(t), newAdminUserSetLevelCmd(t), newAdminUserSetRoleCmd(t), newAdminUserRemoveCmd(t))
 	return cmd
 }
 
@@ -106,8 +108,10 @@ func newAdminUserListCmd(t *adminTarget) *cobra.Command {
 		Use:   "list",
 		Short: "List users",
 		Long: `List every user of the content API by email: their names, level (USER
-or ADMIN), whether they have a password and when they were created.
-Users that "device add" created have no password.
+or ADMIN), the role they act with in the web console (admin for an ADMIN,
+auditor when set-role gave it, - for none), whether they have a password
+and when they were created. Users that "device add" created have no
+password.
 
 Formats: table (the default), or json: {"users": [...]}, as the admin
 API answers.`,
@@ -146,6 +150,43 @@ at once.`,
 	}
 }
 
+func newAdminUserSetRoleCmd(t *adminTarget) *cobra.Command {
+	return &cobra.Command{
+		Use:   "set-role EMAIL auditor|none",
+		Short: "Give a user the audit role auditor, or take it away",
+		Long: `Give a user of the content API the audit role auditor, or take it away
+with none. An auditor who signs in to the web console (the server's /)
+reads the audit data there: events, counts, alerts and the sinks' state,
+with every read recorded as audit.query, as an auditor API token does.
+An organization administrator (level ADMIN) acts as admin without a
+role; anyone else is refused. A change is recorded as audit.user.role;
+setting the role a user has changes nothing. The role goes with the
+user's removal from the organization.`,
+		Example: `  vigil admin user set-role carol@example.com auditor
+  vigil admin user set-role carol@example.com none`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 2 {
+				return fmt.Errorf("%s takes an email and a role (auditor or none), got %d arguments", cmd.CommandPath(), len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return t.withBackend(cmd, func(b adminBackend) error {
+				u, err := b.SetUserRole(cmd.Context(), args[0], auth.Role(strings.ToLower(args[1])))
+				if err != nil {
+					return err
+				}
+				role := string(u.Role)
+				if role == "" {
+					role = "no audit role"
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "User %s now has %s.\n", u.Email, role)
+				return nil
+			})
+		},
+	}
+}
+
 func newAdminUserRemoveCmd(t *adminTarget) *cobra.Command {
 	return &cobra.Command{
 		Use:   "remove EMAIL",
@@ -161,13 +202,13 @@ the devices first.`,
 
 func printUsers(w io.Writer, us []auth.User) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "EMAIL\tFIRST NAME\tLAST NAME\tLEVEL\tPASSWORD\tCREATED")
+	fmt.Fprintln(tw, "EMAIL\tFIRST NAME\tLAST NAME\tLEVEL\tROLE\tPASSWORD\tCREATED")
 	for _, u := range us {
 		pw := "no"
 		if u.HasPassword {
 			pw = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Email, dash(u.FirstName), dash(u.LastName), u.Level, pw, formatTime(&u.CreatedAt))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.Email, dash(u.FirstName), dash(u.LastName), u.Level, dash(string(u.ConsoleRole())), pw, formatTime(&u.CreatedAt))
 	}
 	return tw.Flush()
 }

@@ -124,6 +124,30 @@ func TestAdminUser(t *testing.T) {
 				t.Errorf("set-level events (-want +got):\n%s", diff)
 			}
 
+			_, msg = m.run(t, "user", "set-role", email, "Auditor")
+			if !strings.Contains(msg, "now has auditor") {
+				t.Errorf("set-role said %q", msg)
+			}
+			want = []string{`{"caller":` + m.caller + `,"event":"audit.user.role","old_role":"none","role":"auditor","topic":"AUDIT","user":"` + email + `"}`}
+			if diff := cmp.Diff(want, events()); diff != "" {
+				t.Errorf("set-role events (-want +got):\n%s", diff)
+			}
+			out, _ = m.run(t, "user", "list")
+			if row := findLine(strings.Split(out, "\n"), email); !strings.Contains(out, "ROLE") || !strings.Contains(row, "auditor") {
+				t.Errorf("user list after set-role:\n%s", out)
+			}
+			if code, _, stderr := runCmd(t, append(append([]string(nil), m.args...), "user", "set-role", email, "admin")...); code == 0 || !strings.Contains(stderr, "set-level") {
+				t.Errorf("set-role admin: %d %s", code, stderr)
+			}
+			_, msg = m.run(t, "user", "set-role", email, "none")
+			if !strings.Contains(msg, "now has no audit role") {
+				t.Errorf("set-role none said %q", msg)
+			}
+			want = []string{`{"caller":` + m.caller + `,"event":"audit.user.role","old_role":"auditor","role":"none","topic":"AUDIT","user":"` + email + `"}`}
+			if diff := cmp.Diff(want, events()); diff != "" {
+				t.Errorf("set-role none events (-want +got):\n%s", diff)
+			}
+
 			_, msg = m.run(t, "user", "remove", email)
 			if !strings.Contains(msg, "Removed user "+email) {
 				t.Errorf("remove said %q", msg)

@@ -40,6 +40,9 @@ type User struct {
 	Level       Level     `json:"level"`
 	HasPassword bool      `json:"has_password"`
 	CreatedAt   time.Time `json:"created_at"`
+	// Role is the audit role the user was given (RoleAuditor), empty
+	// for none; ConsoleRole is the one they act with.
+	Role Role `json:"role,omitempty"`
 }
 
 // NewUser is what CreateUser makes.
@@ -135,18 +138,28 @@ func (s *Store) CreateUser(ctx context.Context, a Actor, nu NewUser) (User, erro
 	return u, nil
 }
 
-const userColumns = `email, first_name, last_name, level, password_hash IS NOT NULL, created_at`
+// userColumns are a user's columns, of a query FROM users (not
+// aliased): the role comes from user_roles.
+const userColumns = `email, first_name, last_name, level, password_hash IS NOT NULL, created_at,
+	(SELECT r.role FROM user_roles r WHERE r.email = users.email)`
 
 func scanUser(row rowScanner) (User, error) {
+	return scanUserWith(row)
+}
+
+// scanUserWith scans userColumns and then the further columns more
+// points to.
+func scanUserWith(row rowScanner, more ...any) (User, error) {
 	var (
 		u       User
 		created int64
 		level   string
+		role    sql.NullString
 	)
-	if err := row.Scan(&u.Email, &u.FirstName, &u.LastName, &level, &u.HasPassword, &created); err != nil {
+	if err := row.Scan(append([]any{&u.Email, &u.FirstName, &u.LastName, &level, &u.HasPassword, &created, &role}, more...)...); err != nil {
 		return User{}, err
 	}
-	u.Level, u.CreatedAt = Level(level), fromMillis(created)
+	u.Level, u.CreatedAt, u.Role = Level(level), fromMillis(created), Role(role.String)
 	return u, nil
 }
 
@@ -237,6 +250,9 @@ func (s *Store) DeleteUser(ctx context.Context, a Actor, email string) error {
 			return fmt.Errorf("%w: the user has %d devices", ErrInUse, n)
 		}
 		if err := endAll(ctx, tx, email); err != nil {
+			return err
+		}
+		if err := deleteRole(ctx, tx, email); err != nil {
 			return err
 		}
 		if err := updateOne(ctx, tx, `DELETE FROM users WHERE email = ?`, email); err != nil {
@@ -369,19 +385,13 @@ func (s *Store) PasswordHash(ctx context.Context, email string) (User, string, e
 	}
 	var hash sql.NullString
 	row := s.db.QueryRowContext(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE email = ?`, email)
-	var (
-		u       User
-		created int64
-		level   string
-	)
-	err = row.Scan(&u.Email, &u.FirstName, &u.LastName, &level, &u.HasPassword, &created, &hash)
+	u, err := scanUserWith(row, &hash)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return User{}, "", fmt.Errorf("get user %s: %w", email, ErrNotFound)
 	case err != nil:
 		return User{}, "", fmt.Errorf("get user %s: %w", email, err)
 	}
-	u.Level, u.CreatedAt = Level(level), fromMillis(created)
 	return u, hash.String, nil
 }
 

@@ -68,6 +68,7 @@ type (
 //	POST   /users                {email, first_name, last_name, admin, password} -> 201 {email, level, ...}
 //	GET    /users                -> 200 {"users": [...]}
 //	PUT    /users/{email}/level  {level} -> 200 {email, level, ...}
+//	PUT    /users/{email}/role   {role} -> 200 {email, level, role, ...} (auditor or none)
 //	DELETE /users/{email}        -> 204 (409 in_use for a user who owns devices)
 //
 // and the mail outbox:

@@ -29,6 +29,10 @@ type (
 	setLevelRequest struct {
 		Level Level `json:"level"`
 	}
+	setRoleRequest struct {
+		// Role is auditor, or none to take it away.
+		Role Role `json:"role"`
+	}
 )
 
 // maxAdminPassword bounds a password, in bytes: argon2id reads all of it.
@@ -88,6 +92,15 @@ func userAdminRoutes(s *Store, hash func(string) string, route func(httpapi.Rout
 					return nil, err
 				}
 				return s.SetLevel(r.Context(), actor(r, caller), email(r), req.Level)
+			}),
+		route(httpapi.Route{Method: http.MethodPut, Pattern: "/users/{email}/role", Summary: "Give a user the audit role auditor, or take it away (none)",
+			Request: setRoleRequest{}, Response: User{}},
+			func(r *http.Request, caller string) (any, error) {
+				var req setRoleRequest
+				if err := httpapi.DecodeJSON(r, &req, maxAdminBody); err != nil {
+					return nil, err
+				}
+				return s.SetUserRole(r.Context(), caller, email(r), req.Role)
 			}),
 		route(httpapi.Route{Method: http.MethodDelete, Pattern: "/users/{email}", Summary: "Remove a user, with their sessions and tokens", Status: http.StatusNoContent},
 			func(r *http.Request, caller string) (any, error) {

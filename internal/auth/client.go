@@ -121,6 +121,16 @@ func (c *Client) SetLevel(ctx context.Context, email string, level Level) (User,
 	return out, nil
 }
 
+// SetUserRole gives a user an audit role or takes it away; see
+// Store.SetUserRole.
+func (c *Client) SetUserRole(ctx context.Context, email string, role Role) (User, error) {
+	var out User
+	if err := c.c.Do(ctx, http.MethodPut, AdminPath+"/users/"+url.PathEscape(email)+"/role", setRoleRequest{Role: role}, &out); err != nil {
+		return User{}, err
+	}
+	return out, nil
+}
+
 // RemoveUser deletes a user; see Store.DeleteUser.
 func (c *Client) RemoveUser(ctx context.Context, email string) error {
 	return c.c.Do(ctx, http.MethodDelete, AdminPath+"/users/"+url.PathEscape(email), nil, nil)

@@ -100,8 +100,9 @@ func bearer(h string) (string, bool) {
 }
 
 // RequireRole lets through only requests whose principal is an API token
-// with one of roles: it answers 403 forbidden for devices and other roles,
-// and 401 when no middleware authenticated the request.
+// or a signed-in user (SessionMiddleware) with one of roles: it answers
+// 403 forbidden for devices and other roles, and 401 when no middleware
+// authenticated the request.
 func RequireRole(roles ...Role) func(http.Handler) http.Handler {
 	names := make([]string, len(roles))
 	for i, r := range roles {
@@ -116,7 +117,10 @@ func RequireRole(roles ...Role) func(http.Handler) http.Handler {
 				writeError(w, r, httpapi.NewError(http.StatusUnauthorized, CodeUnauthenticated, "not authenticated").
 					With("WWW-Authenticate", challenge))
 				return
-			case p.Kind != KindToken:
+			case p.Kind == KindUser && !slices.Contains(roles, p.Role):
+				writeError(w, r, httpapi.NewError(http.StatusForbidden, CodeForbidden, userLacksRole(p, need)))
+				return
+			case p.Kind != KindToken && p.Kind != KindUser:
 				writeError(w, r, httpapi.NewError(http.StatusForbidden, CodeForbidden, "device credentials cannot use this API; it needs an API token with role "+need))
 				return
 			case !slices.Contains(roles, p.Role):

@@ -118,6 +118,9 @@ func TestRequireRole(t *testing.T) {
 		{name: "OtherRole", p: &Principal{Kind: KindToken, Role: RoleAuditor, Name: "g"}, roles: []Role{RoleAdmin}, status: http.StatusForbidden, code: CodeForbidden},
 		{name: "Device", p: &Principal{Kind: KindDevice, UserID: "a@example.com", DeviceID: "0123456789abcdef0123456789abcdef"}, roles: []Role{RoleAdmin, RoleAuditor}, status: http.StatusForbidden, code: CodeForbidden},
 		{name: "NotAuthenticated", roles: []Role{RoleAdmin}, status: http.StatusUnauthorized, code: CodeUnauthenticated},
+		{name: "UserAuditor", p: &Principal{Kind: KindUser, UserID: "carol@example.com", Name: "carol@example.com", Role: RoleAuditor}, roles: []Role{RoleAdmin, RoleAuditor}, status: http.StatusOK},
+		{name: "UserAuditorOnAdminRoute", p: &Principal{Kind: KindUser, UserID: "carol@example.com", Name: "carol@example.com", Role: RoleAuditor}, roles: []Role{RoleAdmin}, status: http.StatusForbidden, code: CodeForbidden},
+		{name: "UserWithoutRole", p: &Principal{Kind: KindUser, UserID: "dave@example.com", Name: "dave@example.com"}, roles: []Role{RoleAdmin, RoleAuditor}, status: http.StatusForbidden, code: CodeForbidden},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -151,6 +154,7 @@ func TestPrincipal_Caller(t *testing.T) {
 	}{
 		{p: Principal{Kind: KindToken, Role: RoleAdmin, Name: "ops"}, want: ":token:ops"},
 		{p: Principal{Kind: KindDevice, UserID: "alice@example.com", DeviceID: "0123456789abcdef0123456789abcdef"}, want: "alice@example.com"},
+		{p: Principal{Kind: KindUser, UserID: "carol@example.com", Name: "carol@example.com", Role: RoleAuditor}, want: "carol@example.com"},
 	}
 	var got []string
 	var want []string

@@ -388,6 +388,9 @@ func (s *Store) RemoveFromOrg(ctx context.Context, a Actor, email string) error 
 		if err := endAll(ctx, tx, email); err != nil {
 			return err
 		}
+		if err := deleteRole(ctx, tx, email); err != nil {
+			return err
+		}
 		if err := s.audit(ctx, tx, "user.org.remove", now, schema.Fields{"admin_user": admin, "target_user": email}); err != nil {
 			return err
 		}

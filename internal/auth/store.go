@@ -35,6 +35,10 @@ const (
 	KindDevice Kind = iota + 1
 	// KindToken is an API token.
 	KindToken
+	// KindUser is a user of the content API signed in by a browser
+	// session (the web console), acting with the role their account
+	// gives them.
+	KindUser
 )
 
 func (k Kind) String() string {
@@ -43,6 +47,8 @@ func (k Kind) String() string {
 		return "device"
 	case KindToken:
 		return "token"
+	case KindUser:
+		return "user"
 	}
 	return "Kind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -51,16 +57,19 @@ func (k Kind) String() string {
 type Principal struct {
 	Kind Kind
 	// UserID and DeviceID are set for devices: the device's owner (an
-	// email address) and its 32-hex id.
+	// email address) and its 32-hex id. UserID is the signed-in user's
+	// email for KindUser.
 	UserID, DeviceID string
-	// Role is set for API tokens.
+	// Role is set for API tokens, and for signed-in users who have one.
 	Role Role
-	// Name is the device's or the token's name.
+	// Name is the device's or the token's name; the user's email for
+	// KindUser.
 	Name string
 }
 
 // Caller returns the user id that audit events record for p's actions: the
-// owner of a device, or the pseudo-user ":token:NAME" of an API token.
+// owner of a device, the signed-in user, or the pseudo-user ":token:NAME"
+// of an API token.
 func (p Principal) Caller() string {
 	if p.Kind == KindToken {
 		return tokenCallerPrefix + p.Name
@@ -176,6 +185,9 @@ func New(ctx context.Context, db *metadb.DB) (*Store, error) {
 		return nil, err
 	}
 	if err := s.migrateOAuth(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.migrateRoles(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -894,6 +894,7 @@ func checkComponents(t *testing.T, v map[string]int) {
 		"security":  len(securityMigrations),
 		"org":       len(orgMigrations),
 		"oauth":     len(oauthMigrations),
+		"roles":     len(roleMigrations),
 	} {
 		if v[name] != n {
 			t.Errorf("recorded %s version %d, want %d", name, v[name], n)
