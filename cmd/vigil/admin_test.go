@@ -87,7 +87,7 @@ func newAdminFixture(t *testing.T) *adminFixture {
 		t.Fatal(err)
 	}
 	r := chi.NewRouter()
-	mountRoutes(r, auth.AdminRoutes(s, testHasher().Hash), s)
+	mountRoutes(r, auth.AdminRoutes(s, testHasher().Hash), nil, s)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	return &adminFixture{dataDir: dir, store: s, url: srv.URL, token: token}

@@ -163,11 +163,15 @@ func benchIngest(ctx context.Context, a *app, stdout, stderr io.Writer, events, 
 	if err != nil {
 		return err
 	}
+	mount, err := p.mount()
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: newRouter(prometheus.NewRegistry(), newReadiness(), p.mount)}
+	srv := &http.Server{Handler: newRouter(prometheus.NewRegistry(), newReadiness(), mount)}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	url := "http://" + ln.Addr().String() + "/audit/v1/events"

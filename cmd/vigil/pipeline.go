@@ -226,9 +226,13 @@ func openLog(ctx context.Context, cfg Config, alerts logAlerts, reg prometheus.R
 	}
 }
 
-// mount adds the write path's routes (routes.go).
-func (p *pipeline) mount(r chi.Router) {
-	mountRoutes(r, p.routes(), p.auth)
+// mount returns what adds the server's routes to its router (routes.go).
+func (p *pipeline) mount() (func(chi.Router), error) {
+	rt, err := p.routes()
+	if err != nil {
+		return nil, err
+	}
+	return rt.mount(p.auth, p.auth), nil
 }
 
 // readyChecks are the write path's readiness checks.

@@ -99,11 +99,15 @@ func serve(ctx context.Context, a *app, cfg Config) error {
 	defer p.close()
 	p.readyChecks(ready)
 
+	mount, err := p.mount()
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("start http listener: %w", err)
 	}
-	srv := newServer(ln, newRouter(reg, ready, p.mount), tlsConfig, log)
+	srv := newServer(ln, newRouter(reg, ready, mount), tlsConfig, log)
 
 	log.Info("vigil serving",
 		"addr", ln.Addr().String(),

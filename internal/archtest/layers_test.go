@@ -50,6 +50,8 @@ var layers = []rule{
 		// The detection engine's restart tests run on the embedded log.
 		testAllow: []string{"ingest/eventlog/filelog"},
 		why:       "dashboards read through query, consume the event log interface and keep alert states in the metadata database"},
+	{pkg: "dashboards/console/...", allow: []string{"query", "dashboards/alerts", "schema", "internal/auth", "internal/httpapi", "dashboards/console/..."},
+		why: "the web console serves pages that read the audit APIs; it checks the browser's session through interfaces internal/auth declares (the content API implements them, cmd wires it) and knows no store, log or content API internals"},
 	{pkg: "contentapi/...", allow: []string{"schema/...", "internal/auth/...", "internal/httpapi", "internal/config", "internal/localdb", "internal/metadb/...", "contentapi/..."},
 		why: "contentapi may import schema, internal/auth, the HTTP kit, config and the metadata database; it audits through an interface it declares"},
 	{pkg: "contentapi/transfer/...", allow: []string{"contentapi/blob"},
@@ -312,6 +314,7 @@ func TestCheck(t *testing.T) {
 				pkg("query/duckstore", "query", "schema"),
 				pkg("query/storetest", "query"),
 				pkg("dashboards", "query", "query/duckstore", "schema", "ingest/eventlog"),
+				pkg("dashboards/console", "internal/auth", "internal/httpapi", "dashboards/alerts"),
 				pkg("contentapi", "schema", "internal/auth"),
 				pkg("internal/auth", "schema", "internal/httpapi"),
 				pkg("internal/httpapi", "schema"),
@@ -376,6 +379,17 @@ func TestCheck(t *testing.T) {
 			want: []violation{
 				{Pkg: "dashboards", Import: "ingest", Rule: "dashboards/..."},
 				{Pkg: "dashboards", Import: "ingest/eventlog/kafkalog", Rule: "dashboards/..."},
+			},
+		},
+		{
+			name: "ConsoleNeitherContentAPINorStores",
+			pkgs: []pkgImports{pkg("dashboards/console", "contentapi", "contentapi/session", "query/duckstore", "internal/metadb", "cmd/vigil")},
+			want: []violation{
+				{Pkg: "dashboards/console", Import: "contentapi", Rule: "dashboards/console/..."},
+				{Pkg: "dashboards/console", Import: "contentapi/session", Rule: "dashboards/console/..."},
+				{Pkg: "dashboards/console", Import: "query/duckstore", Rule: "dashboards/console/..."},
+				{Pkg: "dashboards/console", Import: "internal/metadb", Rule: "dashboards/console/..."},
+				{Pkg: "dashboards/console", Import: "cmd/vigil", Rule: "dashboards/console/..."},
 			},
 		},
 		{
