@@ -112,14 +112,17 @@ func New(cfg Config) (*Console, error) {
 // Routes returns the console's routes: a page per view, and the static
 // files under AssetsPath. They are public to the router: a page checks
 // the session itself, so that a browser without one is sent to sign in
-// rather than answered 401; the assets hold no data.
+// rather than answered 401; the assets hold no data. Their family is
+// Content's, which lets unknown query parameters through: the pages'
+// state (range, from, to, refresh and each view's own) is read by the
+// scripts, and a stale link should open the page, not an error.
 func (c *Console) Routes() []httpapi.Route {
 	out := make([]httpapi.Route, 0, len(Views)+1)
 	for _, v := range Views {
-		out = append(out, httpapi.Route{Method: http.MethodGet, Pattern: v.Path, Access: httpapi.Public,
+		out = append(out, httpapi.Route{Method: http.MethodGet, Pattern: v.Path, Access: httpapi.Public, Family: httpapi.Content,
 			Summary: "The web console: " + v.Title, Handler: securityHeaders(c.page(v))})
 	}
-	return append(out, httpapi.Route{Method: http.MethodGet, Pattern: AssetsPath + "/*", Access: httpapi.Public,
+	return append(out, httpapi.Route{Method: http.MethodGet, Pattern: AssetsPath + "/*", Access: httpapi.Public, Family: httpapi.Content,
 		Summary: "The web console's static files", Handler: securityHeaders(http.HandlerFunc(c.serveAsset))})
 }
 
