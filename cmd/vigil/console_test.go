@@ -183,6 +183,7 @@ func TestConsole_RouteRoles(t *testing.T) {
 		{"GET", "/", "", "", page},
 		{"GET", "/?range=7d&refresh=1m", "", "", page},
 		{"GET", "/console/assets/app.js", "", "", public},
+		{"GET", "/favicon.ico", "", "", public},
 		{"GET", "/console/assets/views/overview.js", "", "", public},
 		{"GET", "/console/assets/vendor/uplot/uPlot.esm.js", "", "", public},
 		{"GET", "/audit/v1/events?limit=5", "/audit/v1/events", "", read},

@@ -100,6 +100,9 @@ func New(cfg Config) (*Console, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read console assets: %w", err)
 	}
+	if _, ok := c.assets[faviconAsset]; !ok {
+		return nil, errors.New("console assets: no " + faviconAsset)
+	}
 	if c.shell, err = template.ParseFS(web, "shell.html"); err != nil {
 		return nil, fmt.Errorf("parse console shell: %w", err)
 	}
@@ -122,8 +125,24 @@ func (c *Console) Routes() []httpapi.Route {
 		out = append(out, httpapi.Route{Method: http.MethodGet, Pattern: v.Path, Access: httpapi.Public, Family: httpapi.Content,
 			Summary: "The web console: " + v.Title, Handler: securityHeaders(c.page(v))})
 	}
-	return append(out, httpapi.Route{Method: http.MethodGet, Pattern: AssetsPath + "/*", Access: httpapi.Public, Family: httpapi.Content,
-		Summary: "The web console's static files", Handler: securityHeaders(http.HandlerFunc(c.serveAsset))})
+	return append(out,
+		httpapi.Route{Method: http.MethodGet, Pattern: AssetsPath + "/*", Access: httpapi.Public, Family: httpapi.Content,
+			Summary: "The web console's static files", Handler: securityHeaders(http.HandlerFunc(c.serveAsset))},
+		// Browsers ask for it on every page of the server, the sign-in
+		// page's included.
+		httpapi.Route{Method: http.MethodGet, Pattern: "/favicon.ico", Access: httpapi.Public, Family: httpapi.Content,
+			Summary: "The server's icon", Handler: securityHeaders(http.HandlerFunc(c.serveFavicon))})
+}
+
+// faviconAsset is the icon served at /favicon.ico.
+const faviconAsset = "favicon.svg"
+
+func (c *Console) serveFavicon(w http.ResponseWriter, r *http.Request) {
+	a := c.assets[faviconAsset]
+	w.Header().Set("Cache-Control", "max-age=86400")
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("ETag", a.etag)
+	http.ServeContent(w, r, faviconAsset, time.Time{}, bytes.NewReader(a.body))
 }
 
 // contentSecurityPolicy allows the console's own scripts, styles and API

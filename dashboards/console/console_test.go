@@ -174,7 +174,7 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 	for _, c := range []struct{ path, cookie string }{
 		{"/", "root"}, {"/", "dave"}, {"/", ""}, {"/", "broken"},
-		{AssetsPath + "/app.js", ""}, {AssetsPath + "/vendor/uplot/uPlot.min.css", "carol"}, {AssetsPath + "/nosuch.js", ""},
+		{AssetsPath + "/app.js", ""}, {"/favicon.ico", ""}, {AssetsPath + "/vendor/uplot/uPlot.min.css", "carol"}, {AssetsPath + "/nosuch.js", ""},
 	} {
 		resp, _ := get(t, srv, c.path, c.cookie)
 		got := map[string]string{}

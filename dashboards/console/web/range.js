@@ -135,7 +135,7 @@ export function timeWindow(st, now) {
 }
 
 function label(st) {
-  if (st.range === 'custom') return `${st.from.toISOString()} to ${st.to.toISOString()}`;
+  if (st.range === 'custom') return 'Absolute range';
   return (RANGES.find((r) => r.key === st.range) || {}).label || st.range;
 }
 
