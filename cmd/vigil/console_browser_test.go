@@ -255,9 +255,7 @@ func TestConsole_Browser(t *testing.T) {
 		t.Fatalf("change the range: %v", err)
 	}
 	rendered := `location.search === '?range=7d' && document.body.dataset.rendered !== undefined && document.body.dataset.rendered !== '` + dom.Rendered + `'`
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](rendered, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
-		t.Fatalf("wait for the 7d overview: %v", err)
-	}
+	waitPage(t, ctx, "the 7d overview", rendered)
 	if dom, err = chromedp.Run(ctx, chromedp.Evaluate[overviewDOM](readOverview)); err != nil {
 		t.Fatal(err)
 	}
@@ -271,19 +269,24 @@ func TestConsole_Browser(t *testing.T) {
 
 	// Sign out; a user without a role is refused with a page that says
 	// why.
+	if err := chromedp.Do(ctx, chromedp.Click(css(`#signout`))); err != nil {
+		t.Fatalf("sign out: %v", err)
+	}
+	signedOut := `location.pathname === '/signin' && document.readyState === 'complete'`
+	waitPage(t, ctx, "the sign-in page after signing out", signedOut)
 	if err := chromedp.Do(ctx,
-		chromedp.Click(css(`#signout`)),
-		chromedp.WaitVisible(css(`input[name="email"]`)),
 		chromedp.Navigate(cs.base+"/"),
 		chromedp.WaitVisible(css(`input[name="email"]`)),
 		chromedp.SendKeys(css(`input[name="email"]`), consoleUsers[2].email),
 		chromedp.SendKeys(css(`input[name="password"]`), consoleUsers[2].password),
 		chromedp.Click(css(`button[type="submit"]`)),
-		chromedp.WaitVisible(css(`h1`)),
 	); err != nil {
 		t.Fatalf("sign out and in as a plain user: %v", err)
 	}
-	title, err := chromedp.Run(ctx, chromedp.Text(css(`h1`)))
+	// The sign-in page is at /signin; the console's answer, at /.
+	refused := `location.pathname === '/' && document.readyState === 'complete' && document.querySelector('h1') !== null`
+	waitPage(t, ctx, "the console's answer to a plain user", refused)
+	title, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('h1').textContent`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,6 +315,23 @@ func (b *browserErrors) list() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return append([]string(nil), b.errs...)
+}
+
+// waitPage waits until the expression is true in the page, across
+// navigations (an evaluation that a navigation cuts off is tried again).
+func waitPage(t *testing.T, ctx context.Context, what, expr string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s (last error: %v)", what, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // css selects the first element that matches a CSS selector.
