@@ -94,7 +94,8 @@ func (d *Detector) Run(ctx context.Context) error {
 	flushCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	go func() {
 		defer wg.Done()
-		t := time.NewTicker(d.cfg.checkpointInterval())
+		every := d.cfg.checkpointInterval()
+		t := time.NewTimer(every)
 		defer t.Stop()
 		for {
 			select {
@@ -102,10 +103,13 @@ func (d *Detector) Run(ctx context.Context) error {
 				return
 			case <-t.C:
 				d.mu.Lock()
+				start := time.Now()
 				if err := d.flush(); err != nil {
 					d.logger.Warn("checkpoint detection state", "err", err)
 				}
+				took := time.Since(start)
 				d.mu.Unlock()
+				t.Reset(checkpointPause(every, took))
 			}
 		}
 	}()
@@ -198,4 +202,11 @@ func (d *Detector) flush() error {
 	}
 	d.pending = nil
 	return nil
+}
+
+// checkpointPause is the wait before the next checkpoint: the interval,
+// or longer when writing the state took more than a fifth of it, so that
+// a large state costs the engine at most about a sixth of its time.
+func checkpointPause(every, took time.Duration) time.Duration {
+	return max(every, 5*took)
 }

@@ -23,6 +23,7 @@ type Engine struct {
 	late  int64 // ms
 	st    *State
 	norm  *schema.Normalizer
+	dec   decoder
 }
 
 // NewEngine compiles rules. late is how far behind the newest arrival an
@@ -65,12 +66,17 @@ func (e *Engine) Restore(st *State) {
 
 // Record processes one record of the log; a record the state already
 // holds (a redelivery) raises nothing, and so does one that is not a
-// valid event (ingest validated it: it cannot be).
+// valid event (ingest validated it: it cannot be). The log holds events
+// in their canonical form, so the envelope is read straight from the
+// bytes; a record that does not read so goes through the normalizer.
 func (e *Engine) Record(r eventlog.Record) []Alert {
 	if last, ok := e.st.Offsets[r.Partition]; ok && r.Offset <= last {
 		return nil
 	}
 	e.st.Offsets[r.Partition] = r.Offset
+	if f, m, ok := e.dec.canonical(r.Value); ok {
+		return e.process(f, m)
+	}
 	ev, err := e.norm.Normalize(r.Value, schema.Meta{Trusted: true})
 	if err != nil {
 		return nil
@@ -78,24 +84,40 @@ func (e *Engine) Record(r eventlog.Record) []Alert {
 	return e.Event(ev)
 }
 
+// meta is the envelope of the event being processed.
+type meta struct {
+	id       string
+	ts       int64 // its timestamp, ms
+	received int64 // when ingest accepted it, ms; 0 when unknown
+}
+
 // Event processes one event and returns the alerts it raised. Alerts
 // (alert.raised) are not themselves matched.
 func (e *Engine) Event(ev *schema.Event) []Alert {
-	if ev.Name() == "alert.raised" {
-		return nil
-	}
-	f, err := decode(ev)
+	f, err := e.dec.decode(ev)
 	if err != nil {
 		return nil
 	}
-	ts := ev.Timestamp().UnixMilli()
-	arrived := ts
+	m := meta{id: ev.ID(), ts: ev.Timestamp().UnixMilli()}
 	if !ev.ReceivedAt().IsZero() {
-		arrived = ev.ReceivedAt().UnixMilli()
+		m.received = ev.ReceivedAt().UnixMilli()
+	}
+	return e.process(f, m)
+}
+
+// process runs every rule that can match over one decoded event.
+func (e *Engine) process(f *fields, m meta) []Alert {
+	if f.event == "alert.raised" {
+		return nil
+	}
+	ts := m.ts
+	arrived := ts
+	if m.received != 0 {
+		arrived = m.received
 	}
 	e.st.Watermark = max(e.st.Watermark, arrived)
 	e.st.Now = max(e.st.Now, ts)
-	in := input{f: f, ts: ts, id: ev.ID(), at: time.UnixMilli(max(arrived, ts)).UTC()}
+	in := input{f: f, ts: ts, id: m.id, at: time.UnixMilli(max(arrived, ts)).UTC()}
 	var out []Alert
 	late := false
 	for _, c := range e.rules {
@@ -209,7 +231,7 @@ func (e *Engine) due(in input) []Alert {
 
 // input is the event being processed.
 type input struct {
-	f  fields
+	f  *fields
 	ts int64 // its timestamp
 	id string
 	at time.Time // when the engine knew of it: the alert's timestamp
@@ -217,7 +239,7 @@ type input struct {
 
 // groupOf evaluates the group_by expressions; false when one is null or
 // fails.
-func groupOf(by []*program, f fields) (key string, vals []string, ok bool) {
+func groupOf(by []*program, f *fields) (key string, vals []string, ok bool) {
 	vals = make([]string, 0, len(by))
 	for _, p := range by {
 		v, ok := p.text(f)
@@ -631,7 +653,7 @@ func (e *Engine) recapAdd(c *compiled, g *GroupState, in input) {
 		bk = &Bucket{Events: map[string]int64{}}
 		g.Days[d] = bk
 	}
-	name, _ := in.f["event"].(string)
+	name := in.f.event
 	bk.Events[name]++
 	add(bk, c, in)
 }
