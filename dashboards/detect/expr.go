@@ -106,7 +106,7 @@ type fields struct {
 	actor string
 	// hasActor is whether the event names who acted.
 	hasActor bool
-	cache map[string]ref.Val
+	cache    map[string]ref.Val
 }
 
 func (f *fields) ResolveName(name string) (any, bool) {
