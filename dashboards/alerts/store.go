@@ -99,8 +99,12 @@ type Emitter interface {
 	Emit(ctx context.Context, events ...*schema.Event) error
 }
 
-// Recording returns an Emitter that emits through next and then records
-// the alert.raised events among those emitted.
+// Recording returns an Emitter that records the alert.raised events
+// among those it is given and then emits them through next. The rows go
+// first: a failure to record them fails the call before anything is in
+// the log, so the detector's retry cannot put a second copy of an alert
+// there; a failure to emit leaves rows (open, as they will be) that the
+// retry finds already recorded.
 func (s *Store) Recording(next Emitter) Emitter { return recording{next: next, s: s} }
 
 type recording struct {
@@ -109,10 +113,10 @@ type recording struct {
 }
 
 func (r recording) Emit(ctx context.Context, events ...*schema.Event) error {
-	if err := r.next.Emit(ctx, events...); err != nil {
+	if err := r.s.Record(ctx, events...); err != nil {
 		return err
 	}
-	return r.s.Record(ctx, events...)
+	return r.next.Emit(ctx, events...)
 }
 
 // Record records the alert.raised events among events, open; an alert

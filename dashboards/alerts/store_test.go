@@ -211,3 +211,62 @@ func TestSet(t *testing.T) {
 		}
 	})
 }
+
+// countingEmitter records what it emitted, failing the calls fail says.
+type countingEmitter struct {
+	emitted []string
+	fail    func() bool
+}
+
+func (c *countingEmitter) Emit(_ context.Context, events ...*schema.Event) error {
+	if c.fail != nil && c.fail() {
+		return errors.New("log unavailable")
+	}
+	for _, e := range events {
+		c.emitted = append(c.emitted, e.Name()+" "+e.ID())
+	}
+	return nil
+}
+
+// TestRecording_RetryEmitsOnce fails the recording's store, then its
+// log, once each, and retries as the detector does: the alert is in the
+// log exactly once and recorded, open.
+func TestRecording_RetryEmitsOnce(t *testing.T) {
+	metadbtest.Run(t, func(t *testing.T, b metadbtest.Backend) {
+		s, _ := newStore(t, b)
+		ctx := context.Background()
+		e := raised(t, "mass-download", "alice@example.com", t0)
+		failLog := false
+		next := &countingEmitter{fail: func() bool { f := failLog; failLog = false; return f }}
+		em := s.Recording(next)
+
+		// The alerts table is unavailable: nothing reaches the log.
+		if _, err := s.db.ExecContext(ctx, `ALTER TABLE alerts RENAME TO alerts_away`); err != nil {
+			t.Fatal(err)
+		}
+		if err := em.Emit(ctx, e); err == nil {
+			t.Fatal("Emit with the alerts table gone succeeded")
+		}
+		if len(next.emitted) != 0 {
+			t.Fatalf("emitted %v although the alert could not be recorded", next.emitted)
+		}
+		if _, err := s.db.ExecContext(ctx, `ALTER TABLE alerts_away RENAME TO alerts`); err != nil {
+			t.Fatal(err)
+		}
+		// The log fails once after the row is in.
+		failLog = true
+		if err := em.Emit(ctx, e); err == nil {
+			t.Fatal("Emit with the log failing succeeded")
+		}
+		if err := em.Emit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{"alert.raised " + e.ID()}, next.emitted); diff != "" {
+			t.Errorf("emitted (-want +got):\n%s", diff)
+		}
+		got, err := s.Get(ctx, e.ID())
+		if err != nil || got.State != Open {
+			t.Errorf("Get = %+v, %v; want the alert, open", got, err)
+		}
+	})
+}
