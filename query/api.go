@@ -23,6 +23,24 @@ import (
 // audit.query event (ingest's Emit).
 type Audit func(ctx context.Context, events ...*schema.Event) error
 
+// Query records the read r as an audit.query event at time at, in
+// format, with its caller, route and filter. A read that cannot be
+// recorded is not to be answered: the error is the API's 503.
+func (a Audit) Query(r *http.Request, at time.Time, format string) error {
+	p, _ := auth.FromContext(r.Context())
+	event, err := schema.New("audit.query", at, schema.Fields{
+		"caller": p.Caller(), "route": validUTF8(r.URL.Path), "filter": validUTF8(r.URL.RawQuery), "format": format,
+	})
+	if err == nil {
+		err = a(r.Context(), event)
+	}
+	if err != nil {
+		return &httpapi.Error{Status: http.StatusServiceUnavailable, Code: httpapi.CodeInternal,
+			Message: "the query could not be recorded; try again", Err: fmt.Errorf("record query: %w", err)}
+	}
+	return nil
+}
+
 // API is the HTTP query API.
 type API struct {
 	store  Reader
@@ -89,17 +107,8 @@ func (a *API) request(r *http.Request) (Request, error) {
 	if req.Format == "" {
 		req.Format = negotiate(r.Header.Get("Accept"))
 	}
-	p, _ := auth.FromContext(r.Context())
-	event, err := schema.New("audit.query", a.now(), schema.Fields{
-		"caller": p.Caller(), "route": validUTF8(r.URL.Path), "filter": validUTF8(r.URL.RawQuery), "format": req.Format,
-	})
-	if err == nil {
-		err = a.audit(r.Context(), event)
-	}
-	if err != nil {
-		// A query that cannot be audited is not answered.
-		return req, &httpapi.Error{Status: http.StatusServiceUnavailable, Code: httpapi.CodeInternal,
-			Message: "the query could not be recorded; try again", Err: fmt.Errorf("record query: %w", err)}
+	if err := a.audit.Query(r, a.now(), req.Format); err != nil {
+		return req, err
 	}
 	return req, nil
 }

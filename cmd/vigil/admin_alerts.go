@@ -79,6 +79,9 @@ GET /audit/v1/alerts answers.`,
 				}
 				list = page.Alerts
 			} else if err := t.withAlerts(cmd, func(s *alerts.Store) error {
+				if err := s.RecordRead(cmd.Context(), auth.LocalCaller, "vigil admin alerts list", q.Encode()); err != nil {
+					return err
+				}
 				list, _, err = s.List(cmd.Context(), filter)
 				return err
 			}); err != nil {

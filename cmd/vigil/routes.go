@@ -59,7 +59,7 @@ func (p *pipeline) routes() (routeTable, error) {
 			// status and dead letter (admin, auditor); replays (admin)
 			p.sinks.Manager.Routes(),
 			// alerts and their states (read: admin, auditor; change: admin)
-			alerts.NewAPI(p.alerts, p.logger.With("component", "alerts")).Routes(),
+			alerts.NewAPI(p.alerts, p.ingester.Emit, p.logger.With("component", "alerts")).Routes(),
 		),
 		token: slices.Concat(
 			// devices, API tokens, the content API's users and the mail outbox (admin)

@@ -9,20 +9,24 @@ import (
 
 	"github.com/vigilaudit/vigil/internal/auth"
 	"github.com/vigilaudit/vigil/internal/httpapi"
+	"github.com/vigilaudit/vigil/query"
 )
 
 // API is the alerts' part of the audit API.
 type API struct {
-	s    *Store
-	errs httpapi.Mapper
+	s     *Store
+	audit query.Audit
+	errs  httpapi.Mapper
+	now   func() time.Time
 }
 
-// NewAPI returns the routes over s.
-func NewAPI(s *Store, logger *slog.Logger) *API {
+// NewAPI returns the routes over s. Every read of alerts is recorded
+// with audit (an audit.query event), as the query API's reads are.
+func NewAPI(s *Store, audit query.Audit, logger *slog.Logger) *API {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &API{s: s, errs: httpapi.Mapper{Family: httpapi.Audit, Logger: logger, Matches: []httpapi.Match{
+	return &API{s: s, audit: audit, now: time.Now, errs: httpapi.Mapper{Family: httpapi.Audit, Logger: logger, Matches: []httpapi.Match{
 		{Err: ErrNotFound, Status: http.StatusNotFound, Code: httpapi.CodeNotFound},
 		{Err: ErrConflict, Status: http.StatusConflict, Code: httpapi.CodeExists},
 		{Err: ErrInvalid, Status: http.StatusBadRequest, Code: httpapi.CodeInvalid},
@@ -63,8 +67,11 @@ func (a *API) Routes() []httpapi.Route {
 }
 
 func (a *API) list(r *http.Request) (any, error) {
-	f, err := ParseFilter(r.URL.Query(), time.Now())
+	f, err := ParseFilter(r.URL.Query(), a.now())
 	if err != nil {
+		return nil, err
+	}
+	if err := a.audit.Query(r, a.now(), "json"); err != nil {
 		return nil, err
 	}
 	list, next, err := a.s.List(r.Context(), f)
@@ -78,6 +85,9 @@ func (a *API) list(r *http.Request) (any, error) {
 }
 
 func (a *API) get(r *http.Request) (any, error) {
+	if err := a.audit.Query(r, a.now(), "json"); err != nil {
+		return nil, err
+	}
 	return a.s.Get(r.Context(), r.PathValue("id"))
 }
 

@@ -305,6 +305,17 @@ var from = map[string][]string{
 	Dismissed:    {Open, Acknowledged},
 }
 
+// RecordRead records, through the metadata database's outbox, that
+// caller read alerts without the API (vigil admin alerts list on the
+// data directory): an audit.query event with route and filter, as the
+// API records its reads.
+func (s *Store) RecordRead(ctx context.Context, caller, route, filter string) error {
+	return s.auth.Audited(ctx, func(_ *metadb.Tx, rec auth.Recorder) error {
+		return rec.Record("audit.query", s.now().UTC().Truncate(time.Millisecond),
+			schema.Fields{"caller": caller, "route": route, "filter": filter, "format": "json"})
+	})
+}
+
 // Set moves alert id to state for caller, with its alert.state event in
 // the same transaction, and returns the alert as it is now.
 func (s *Store) Set(ctx context.Context, caller, id, state string, c Change) (Alert, error) {

@@ -270,3 +270,27 @@ func TestRecording_RetryEmitsOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestRecordRead checks the audit.query event of a read of alerts made
+// without the API.
+func TestRecordRead(t *testing.T) {
+	metadbtest.Run(t, func(t *testing.T, b metadbtest.Backend) {
+		s, a := newStore(t, b)
+		if err := s.RecordRead(context.Background(), auth.LocalCaller, "vigil admin alerts list", "state=open"); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		if _, err := a.DrainOutbox(context.Background(), func(e *schema.Event) error {
+			route, _ := e.String("route")
+			filter, _ := e.String("filter")
+			got = append(got, e.Name()+" "+string(e.Value("caller"))+" "+route+" "+filter)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{`audit.query {"email":":local"} vigil admin alerts list state=open`}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("outbox (-want +got):\n%s", diff)
+		}
+	})
+}
