@@ -136,7 +136,7 @@ func (d *Detector) handle(ctx context.Context, batch []eventlog.Record) (eventlo
 	for _, r := range batch {
 		alerts = append(alerts, d.eng.Record(r)...)
 	}
-	d.eng.Prune()
+	d.eng.PruneDue()
 	d.dirty = true
 	if len(alerts) > 0 {
 		events := make([]*schema.Event, 0, len(alerts))

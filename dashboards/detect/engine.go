@@ -24,6 +24,8 @@ type Engine struct {
 	st    *State
 	norm  *schema.Normalizer
 	dec   decoder
+	// pruned is the watermark of the last prune (PruneDue).
+	pruned int64
 }
 
 // NewEngine compiles rules. late is how far behind the newest arrival an
@@ -721,6 +723,7 @@ func dayValue(c *compiled, b *Bucket) int64 {
 
 // Prune drops what no event inside the late horizon can still change.
 func (e *Engine) Prune() {
+	e.pruned = e.st.Watermark
 	const dayMS = int64(day / time.Millisecond)
 	for _, c := range e.rules {
 		rs := e.st.Rules[c.Name]
@@ -759,6 +762,19 @@ func (e *Engine) Prune() {
 				delete(rs.Groups, key)
 			}
 		}
+	}
+}
+
+// pruneEvery is how far the watermark moves between two prunes of
+// PruneDue: a prune walks the whole state, and what it drops could no
+// longer count anyway, so when it runs changes no alert.
+const pruneEvery = 30 * time.Second
+
+// PruneDue prunes the state when the watermark moved pruneEvery since
+// the last prune.
+func (e *Engine) PruneDue() {
+	if e.st.Watermark-e.pruned >= pruneEvery.Milliseconds() {
+		e.Prune()
 	}
 }
 

@@ -42,11 +42,17 @@ func (c *compiled) programs() []*program {
 // goldenEvents are the events of every golden case, each case's in order.
 func goldenEvents(t *testing.T) []*schema.Event {
 	t.Helper()
+	return slices.Concat(goldenCases(t)...)
+}
+
+// goldenCases are the events of each golden case.
+func goldenCases(t *testing.T) [][]*schema.Event {
+	t.Helper()
 	files, err := filepath.Glob(filepath.Join("testdata", "rules", "*.txtar"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("golden files: %v (%d)", err, len(files))
 	}
-	var out []*schema.Event
+	var out [][]*schema.Event
 	for _, file := range files {
 		ar, err := txtar.ParseFile(file)
 		if err != nil {
@@ -54,7 +60,7 @@ func goldenEvents(t *testing.T) []*schema.Event {
 		}
 		for _, f := range ar.Files {
 			if strings.HasSuffix(f.Name, "/events") {
-				out = append(out, expand(t, f.Data)...)
+				out = append(out, expand(t, f.Data))
 			}
 		}
 	}
@@ -65,6 +71,12 @@ func goldenEvents(t *testing.T) []*schema.Event {
 // as log records (through: the log's reading) or as events, and returns
 // the alerts' wire lines.
 func alertsOf(t *testing.T, events []*schema.Event, shortcuts, records bool) string {
+	return alertsPruned(t, events, shortcuts, records, false)
+}
+
+// alertsPruned is alertsOf, pruning the state after every event when
+// prune is set.
+func alertsPruned(t *testing.T, events []*schema.Event, shortcuts, records, prune bool) string {
 	t.Helper()
 	eng, err := newEngine(Builtins(), defaultLate, goldenDomains(t))
 	if err != nil {
@@ -83,6 +95,9 @@ func alertsOf(t *testing.T, events []*schema.Event, shortcuts, records bool) str
 		} else {
 			alerts = eng.Event(e)
 		}
+		if prune {
+			eng.Prune()
+		}
 		for _, a := range alerts {
 			ev, err := a.Event()
 			if err != nil {
@@ -97,7 +112,8 @@ func alertsOf(t *testing.T, events []*schema.Event, shortcuts, records bool) str
 
 // TestShortcuts_SameAlerts checks that the engine's shortcuts (skipping
 // conditions by event name, reading field paths without CEL, reading
-// log records without the normalizer) change no alert: the golden
+// log records without the normalizer) and when it prunes its state
+// change no alert: the golden
 // events of every rule, all rules on, in order and shuffled.
 func TestShortcuts_SameAlerts(t *testing.T) {
 	events := goldenEvents(t)
@@ -119,6 +135,7 @@ func TestShortcuts_SameAlerts(t *testing.T) {
 			if got := alertsOf(t, evs, true, false); got != want {
 				t.Errorf("events with shortcuts: alerts differ (-plain +shortcuts):\n%s", cmp.Diff(want, got))
 			}
+
 		})
 	}
 }
@@ -199,6 +216,18 @@ func TestCheckpointPause(t *testing.T) {
 	} {
 		if got := checkpointPause(tc.every, tc.took); got != tc.want {
 			t.Errorf("checkpointPause(%s, %s) = %s, want %s", tc.every, tc.took, got, tc.want)
+		}
+	}
+}
+
+// TestPrune_SameAlerts checks that pruning the state, after every event
+// or never, changes no alert of a golden case with every rule on: what
+// a prune drops could no longer count.
+func TestPrune_SameAlerts(t *testing.T) {
+	for i, evs := range goldenCases(t) {
+		want := alertsPruned(t, evs, true, true, false)
+		if got := alertsPruned(t, evs, true, true, true); got != want {
+			t.Errorf("case %d: pruned after every event: alerts differ (-never pruned +pruned):\n%s", i, cmp.Diff(want, got))
 		}
 	}
 }
